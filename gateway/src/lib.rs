@@ -1,0 +1,1 @@
+//! The Breakwater gateway server (in progress).

@@ -1,0 +1,2 @@
+//! Load-test harness (in progress).
+#![forbid(unsafe_code)]

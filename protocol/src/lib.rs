@@ -1,0 +1,28 @@
+//! Breakwater's wire protocol and shared domain types.
+//!
+//! * [`types`]: prices, quantities, identifiers and wire enums.
+//! * [`reject`]: reject and reason codes with names and sentences.
+//! * [`rules`]: A-share order-rule arithmetic shared by risk checks and the venue.
+//! * [`codec`]: frames and message layouts; decoding never panics.
+//! * [`framing`]: a fixed receive buffer that yields whole frames.
+//!
+//! `docs/protocol.md` at the repository root is the contract this crate implements.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod codec;
+pub mod framing;
+pub mod reject;
+pub mod rules;
+pub mod types;
+
+pub use codec::{
+    AppMessage, ClientMessage, DecodeError, EncodeError, MAX_FRAME_LEN, PROTOCOL_VERSION,
+    Sequenced, ServerMessage,
+};
+pub use reject::{RejectCode, RejectDetail, TextBuf};
+pub use types::{
+    AccountId, Board, CancelReason, ClOrdId, CreditTag, ExecId, Liquidity, Market, OrderId,
+    OrderType, Price, Qty, SecurityId, Seq, Side, TimeInForce, Token, TradingPhase, Username,
+};

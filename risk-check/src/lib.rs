@@ -1,0 +1,2 @@
+//! Pre-trade risk and suitability engine (in progress).
+#![forbid(unsafe_code)]

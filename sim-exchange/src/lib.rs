@@ -1,0 +1,2 @@
+//! Simulated A-share matching engine (in progress).
+#![forbid(unsafe_code)]
