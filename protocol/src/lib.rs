@@ -5,12 +5,14 @@
 //! * [`rules`]: A-share order-rule arithmetic shared by risk checks and the venue.
 //! * [`codec`]: frames and message layouts; decoding never panics.
 //! * [`framing`]: a fixed receive buffer that yields whole frames.
+//! * [`client`]: a blocking TCP client: login with resume, heartbeats, gap checks.
 //!
 //! `docs/protocol.md` at the repository root is the contract this crate implements.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod client;
 pub mod codec;
 pub mod framing;
 pub mod reject;
