@@ -1,1 +1,25 @@
-//! The Breakwater gateway server (in progress).
+//! The Breakwater gateway: sessions over TCP, the pre-trade risk engine and the
+//! simulated exchange, joined by a lock-free pipeline.
+//!
+//! * [`config`]: the TOML configuration and the built-in demo.
+//! * [`server`]: the io thread (mio event loop, sessions, out logs).
+//! * [`engine`]: the deterministic business logic (risk + venue + sequencing).
+//! * [`pipeline`]: threads, rings, pinning, wait strategies; `start` and `shutdown`.
+//! * [`ring`], [`wait`]: the SPSC ring and the idle policies (the only `unsafe` is in `ring`).
+
+#![deny(missing_docs)]
+
+pub mod clock;
+pub mod config;
+pub mod engine;
+pub mod input;
+pub mod metrics;
+pub mod outlog;
+pub mod pipeline;
+pub mod ring;
+pub mod server;
+pub mod stats;
+pub mod wait;
+
+pub use config::GatewayConfig;
+pub use pipeline::{Running, Stopped, start};

@@ -1,0 +1,102 @@
+//! `gateway`: runs a Breakwater gateway with its embedded exchange.
+//!
+//! Without `--config` it starts the built-in demo (demo instruments, accounts and
+//! logins) on 127.0.0.1:9100 and prints how to connect. SIGINT or SIGTERM stops it
+//! gracefully: no new connections, every session drained and sent EndOfSession.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use gateway::GatewayConfig;
+
+/// Breakwater order gateway.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Configuration file (TOML). Without it the built-in demo configuration is used.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Listen on this address instead of the configured ones (e.g. 127.0.0.1:0).
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Print the built-in demo configuration and exit.
+    #[arg(long)]
+    print_demo_config: bool,
+    /// Check the configuration and exit.
+    #[arg(long)]
+    check: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    if args.print_demo_config {
+        print!("{}", gateway::config::DEMO_TOML);
+        return ExitCode::SUCCESS;
+    }
+    let mut config = match &args.config {
+        Some(path) => match GatewayConfig::from_file(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => GatewayConfig::demo(),
+    };
+    if let Some(addr) = args.listen {
+        config.server.listen = vec![addr];
+    }
+    if args.check {
+        println!("{}: configuration is valid", config.origin);
+        return ExitCode::SUCCESS;
+    }
+    let mut running = match gateway::start(&config) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let flag = running.shutdown_flag();
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(signal, std::sync::Arc::clone(&flag)) {
+            eprintln!("error: cannot install the handler for signal {signal}: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    print_banner(&config, &running);
+    match running.join() {
+        Ok(_) => {
+            log::info!("gateway stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn print_banner(config: &GatewayConfig, running: &gateway::Running) {
+    let addr = running.addr();
+    println!();
+    println!("Breakwater gateway ({}) listening on {addr}", config.origin);
+    println!("  topology: {:?}, io wait: {:?}", running.resolved.topology, running.resolved.io_wait);
+    if let Some(admin) = config.admin.listen {
+        println!("  admin:    http://{admin}/metrics  /health  /ready");
+    }
+    println!("  logins:");
+    for login in &config.logins {
+        let accounts: Vec<String> = login.accounts.iter().map(|a| a.to_string()).collect();
+        println!("    {:<10} accounts {}", login.username, accounts.join(", "));
+    }
+    if config.origin == "<demo>" {
+        println!();
+        println!("Try it (demo credentials are built in):");
+        println!("  cargo run --release -p gateway --bin bw -- order --account A001 buy 600519 100 @ 1500.00");
+        println!("  cargo run --release -p gateway --bin bw -- watch");
+    }
+    println!("Stop with Ctrl-C.");
+}

@@ -1,0 +1,653 @@
+//! The gateway's configuration: one TOML file with the server, outbound stream,
+//! pipeline, exchange, login, journal and admin sections, plus the risk engine's
+//! `[limits]`, `[fees]`, `[[accounts]]` and `[[instruments]]` tables.
+//!
+//! Every limit is explicit. Errors name the file, the field and what is wrong, and
+//! the gateway refuses to start on any of them. Without a file the built-in demo
+//! configuration (`gateway/demo.toml`) is used.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use protocol::{AccountId, Token, Username};
+use risk_check::RiskConfig;
+use serde::Deserialize;
+use sim_exchange::{ExchangeConfig, InstrumentSpec, Schedule};
+
+use crate::wait::WaitStrategy;
+
+/// The built-in demo configuration.
+pub const DEMO_TOML: &str = include_str!("../demo.toml");
+
+/// A configuration the gateway cannot start with.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        /// The file.
+        file: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not valid TOML, or a value of the wrong type, or an unknown key.
+    #[error("{file}: {message}")]
+    Syntax {
+        /// The file.
+        file: String,
+        /// The parser's message (it names the line and key).
+        message: String,
+    },
+    /// A value is present but wrong.
+    #[error("{file}: {field}: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// The field as a TOML path.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The risk tables are wrong.
+    #[error(transparent)]
+    Risk(#[from] risk_check::ConfigError),
+}
+
+/// Which threads carry the pipeline.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Topology {
+    /// Pipelined when the machine has a core per stage (4 or more), else fused.
+    Auto,
+    /// One thread does io and the engine (no hop, no wake-up): best on small machines.
+    Fused,
+    /// An io thread and an engine thread joined by rings, each pinned and spinning
+    /// when cores allow.
+    Pipelined,
+}
+
+/// Settings of the `[server]` section.
+#[derive(Clone, Debug)]
+pub struct ServerSettings {
+    /// Addresses to listen on.
+    pub listen: Vec<SocketAddr>,
+    /// Most connections at once.
+    pub max_sessions: usize,
+    /// Heartbeat after this long without sending, ms.
+    pub heartbeat_ms: u64,
+    /// Dead-peer timeout, ms.
+    pub dead_peer_ms: u64,
+    /// Login timeout, ms.
+    pub login_timeout_ms: u64,
+    /// Failed logins allowed per username (or address) in the window.
+    pub max_login_failures: u32,
+    /// Window for counting failed logins, ms.
+    pub login_failure_window_ms: u64,
+    /// Lockout after too many failures, ms.
+    pub login_lockout_ms: u64,
+    /// Receive buffer per connection, bytes.
+    pub rx_buffer_bytes: usize,
+}
+
+/// Settings of the `[outbound]` section.
+#[derive(Clone, Copy, Debug)]
+pub struct OutboundSettings {
+    /// Bytes of sequenced stream retained per login for replay.
+    pub log_bytes_per_login: usize,
+    /// Messages retained per login (index slots).
+    pub log_messages_per_login: usize,
+    /// Unsent bytes after which a non-reading client is disconnected.
+    pub backlog_limit_bytes: u64,
+}
+
+/// Settings of the `[pipeline]` section.
+#[derive(Clone, Copy, Debug)]
+pub struct PipelineSettings {
+    /// Thread layout.
+    pub topology: Topology,
+    /// Slots in the io → engine ring.
+    pub in_ring_capacity: usize,
+    /// Slots in the engine → io ring.
+    pub out_ring_capacity: usize,
+    /// Core for the io thread (pipelined), or the fused thread.
+    pub io_core: Option<usize>,
+    /// Core for the engine thread (pipelined).
+    pub engine_core: Option<usize>,
+    /// Wait strategy of the io thread; `None` picks by topology and cores.
+    pub io_wait: Option<WaitStrategy>,
+    /// Wait strategy of the engine thread; `None` picks by topology and cores.
+    pub engine_wait: Option<WaitStrategy>,
+}
+
+/// One login.
+#[derive(Clone, Debug)]
+pub struct LoginConfig {
+    /// Name.
+    pub username: Username,
+    /// Secret.
+    pub token: Token,
+    /// Accounts it may trade for.
+    pub accounts: Vec<AccountId>,
+    /// Cancel its open orders when its connection ends (default on).
+    pub cancel_on_disconnect: bool,
+    /// Answer THROTTLED to an order that waited longer than this, µs (0: never).
+    pub throttle_queue_us: u64,
+}
+
+/// The whole configuration, typed and validated.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// Where it came from (a file name, or `<demo>`).
+    pub origin: String,
+    /// `[server]`.
+    pub server: ServerSettings,
+    /// `[outbound]`.
+    pub outbound: OutboundSettings,
+    /// `[pipeline]`.
+    pub pipeline: PipelineSettings,
+    /// `[exchange]`, with instruments from `[[instruments]]`.
+    pub exchange: ExchangeConfig,
+    /// `[[logins]]`.
+    pub logins: Vec<LoginConfig>,
+    /// `[limits]`, `[fees]`, `[[accounts]]`, `[[instruments]]`.
+    pub risk: RiskConfig,
+    /// `[journal]`.
+    pub journal: JournalSettings,
+    /// `[admin]`.
+    pub admin: AdminSettings,
+}
+
+/// How inputs are made durable.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Durability {
+    /// Memory only: a crash loses the day.
+    None,
+    /// Written at once, synced in the background; answers do not wait.
+    Async,
+    /// An answer leaves only after its input is on disk.
+    Sync,
+}
+
+/// Settings of the `[journal]` section.
+#[derive(Clone, Debug)]
+pub struct JournalSettings {
+    /// Policy.
+    pub durability: Durability,
+    /// Directory for journal files and snapshots.
+    pub dir: PathBuf,
+    /// Rotate journal files at this size, bytes.
+    pub segment_bytes: u64,
+    /// Slots in the engine → journal ring.
+    pub ring_capacity: usize,
+    /// Write a snapshot every this many inputs (0: never).
+    pub snapshot_every_inputs: u64,
+    /// On a damaged journal tail: cut at the last good record instead of refusing to start.
+    pub truncate_damaged_tail: bool,
+}
+
+/// Settings of the `[admin]` section.
+#[derive(Clone, Debug)]
+pub struct AdminSettings {
+    /// Address of the HTTP admin endpoint (`/metrics`, `/health`, actions); `None` disables it.
+    pub listen: Option<SocketAddr>,
+    /// Bearer token for admin actions (metrics and health need none).
+    pub token: Option<String>,
+    /// Record per-stage latency histograms.
+    pub stage_metrics: bool,
+}
+
+// ---- raw TOML ----
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    outbound: RawOutbound,
+    #[serde(default)]
+    pipeline: RawPipeline,
+    #[serde(default)]
+    exchange: RawExchange,
+    #[serde(default)]
+    logins: Vec<RawLogin>,
+    #[serde(default)]
+    journal: RawJournal,
+    #[serde(default)]
+    admin: RawAdmin,
+    // The risk tables, read by risk-check from the same text.
+    #[serde(default)]
+    limits: Option<toml::Value>,
+    #[serde(default)]
+    fees: Option<toml::Value>,
+    #[serde(default)]
+    accounts: Option<toml::Value>,
+    #[serde(default)]
+    instruments: Option<toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawServer {
+    listen: Vec<String>,
+    max_sessions: usize,
+    heartbeat_ms: u64,
+    dead_peer_ms: u64,
+    login_timeout_ms: u64,
+    max_login_failures: u32,
+    login_failure_window_ms: u64,
+    login_lockout_ms: u64,
+    rx_buffer_bytes: usize,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: vec!["127.0.0.1:9100".into()],
+            max_sessions: 256,
+            heartbeat_ms: 1_000,
+            dead_peer_ms: 15_000,
+            login_timeout_ms: 5_000,
+            max_login_failures: 5,
+            login_failure_window_ms: 60_000,
+            login_lockout_ms: 30_000,
+            rx_buffer_bytes: 64 * 1024,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawOutbound {
+    log_bytes_per_login: usize,
+    log_messages_per_login: usize,
+    backlog_limit_bytes: u64,
+}
+
+impl Default for RawOutbound {
+    fn default() -> Self {
+        RawOutbound {
+            log_bytes_per_login: 32 << 20,
+            log_messages_per_login: 1 << 19,
+            backlog_limit_bytes: 8 << 20,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawPipeline {
+    topology: Topology,
+    in_ring_capacity: usize,
+    out_ring_capacity: usize,
+    io_core: Option<usize>,
+    engine_core: Option<usize>,
+    io_wait: Option<WaitStrategy>,
+    engine_wait: Option<WaitStrategy>,
+}
+
+impl Default for RawPipeline {
+    fn default() -> Self {
+        RawPipeline {
+            topology: Topology::Auto,
+            in_ring_capacity: 1 << 16,
+            out_ring_capacity: 1 << 17,
+            io_core: None,
+            engine_core: None,
+            io_wait: None,
+            engine_wait: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawExchange {
+    schedule: String,
+    utc_offset_s: i32,
+    max_orders: usize,
+    max_levels_per_side: usize,
+    inbound_queue_capacity: usize,
+    self_trade_prevention: bool,
+}
+
+impl Default for RawExchange {
+    fn default() -> Self {
+        RawExchange {
+            schedule: "always-continuous".into(),
+            utc_offset_s: 8 * 3600,
+            max_orders: 1 << 20,
+            max_levels_per_side: 4_096,
+            inbound_queue_capacity: 1 << 16,
+            self_trade_prevention: false,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLogin {
+    username: String,
+    token: String,
+    accounts: Vec<String>,
+    #[serde(default = "default_true")]
+    cancel_on_disconnect: bool,
+    #[serde(default)]
+    throttle_queue_us: u64,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawJournal {
+    durability: Durability,
+    dir: String,
+    segment_bytes: u64,
+    ring_capacity: usize,
+    snapshot_every_inputs: u64,
+    truncate_damaged_tail: bool,
+}
+
+impl Default for RawJournal {
+    fn default() -> Self {
+        RawJournal {
+            durability: Durability::None,
+            dir: "breakwater-journal".into(),
+            segment_bytes: 256 << 20,
+            ring_capacity: 1 << 16,
+            snapshot_every_inputs: 0,
+            truncate_damaged_tail: false,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawAdmin {
+    listen: Option<String>,
+    token: Option<String>,
+    stage_metrics: bool,
+}
+
+impl Default for RawAdmin {
+    fn default() -> Self {
+        RawAdmin { listen: Some("127.0.0.1:9180".into()), token: None, stage_metrics: true }
+    }
+}
+
+struct Errors<'a> {
+    file: &'a str,
+}
+
+impl Errors<'_> {
+    fn invalid(&self, field: impl std::fmt::Display, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid { file: self.file.to_owned(), field: field.to_string(), message: message.into() }
+    }
+}
+
+impl GatewayConfig {
+    /// The built-in demo configuration.
+    pub fn demo() -> GatewayConfig {
+        GatewayConfig::from_toml_str(DEMO_TOML, "<demo>").expect("the built-in demo configuration is valid")
+    }
+
+    /// Reads a configuration file.
+    pub fn from_file(path: &Path) -> Result<GatewayConfig, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { file: file.clone(), source })?;
+        GatewayConfig::from_toml_str(&text, &file)
+    }
+
+    /// Parses and validates configuration text; `file` names it in errors.
+    pub fn from_toml_str(text: &str, file: &str) -> Result<GatewayConfig, ConfigError> {
+        let raw: RawFile = toml::from_str(text)
+            .map_err(|e| ConfigError::Syntax { file: file.to_owned(), message: e.to_string().trim_end().to_owned() })?;
+        let risk = RiskConfig::from_toml_str_embedded(text, file)?;
+        let errors = Errors { file };
+        let server = server_settings(&errors, raw.server)?;
+        let outbound = outbound_settings(&errors, raw.outbound)?;
+        let pipeline = pipeline_settings(&errors, raw.pipeline)?;
+        let exchange = exchange_config(&errors, raw.exchange, &risk)?;
+        let logins = login_configs(&errors, raw.logins, &risk)?;
+        let journal = journal_settings(&errors, raw.journal)?;
+        let admin = admin_settings(&errors, raw.admin)?;
+        Ok(GatewayConfig { origin: file.to_owned(), server, outbound, pipeline, exchange, logins, risk, journal, admin })
+    }
+}
+
+fn parse_addr(errors: &Errors<'_>, field: &str, text: &str) -> Result<SocketAddr, ConfigError> {
+    text.parse().map_err(|_| errors.invalid(field, format!("expected an address like 127.0.0.1:9100, got {text:?}")))
+}
+
+fn positive<T: PartialOrd + Default + std::fmt::Display>(
+    errors: &Errors<'_>,
+    field: &str,
+    v: T,
+) -> Result<T, ConfigError> {
+    if v > T::default() { Ok(v) } else { Err(errors.invalid(field, format!("must be positive, got {v}"))) }
+}
+
+fn server_settings(errors: &Errors<'_>, raw: RawServer) -> Result<ServerSettings, ConfigError> {
+    if raw.listen.is_empty() {
+        return Err(errors.invalid("server.listen", "needs at least one address"));
+    }
+    let listen = raw
+        .listen
+        .iter()
+        .enumerate()
+        .map(|(i, a)| parse_addr(errors, &format!("server.listen[{i}]"), a))
+        .collect::<Result<Vec<_>, _>>()?;
+    positive(errors, "server.max_sessions", raw.max_sessions)?;
+    if raw.max_sessions > 60_000 {
+        return Err(errors.invalid("server.max_sessions", "at most 60000"));
+    }
+    positive(errors, "server.heartbeat_ms", raw.heartbeat_ms)?;
+    if raw.dead_peer_ms <= raw.heartbeat_ms {
+        return Err(errors.invalid(
+            "server.dead_peer_ms",
+            format!("must exceed heartbeat_ms ({}), got {}", raw.heartbeat_ms, raw.dead_peer_ms),
+        ));
+    }
+    positive(errors, "server.login_timeout_ms", raw.login_timeout_ms)?;
+    positive(errors, "server.max_login_failures", raw.max_login_failures)?;
+    if raw.rx_buffer_bytes < 2 * protocol::MAX_FRAME_LEN {
+        return Err(errors.invalid(
+            "server.rx_buffer_bytes",
+            format!("must hold two maximum frames ({} bytes)", 2 * protocol::MAX_FRAME_LEN),
+        ));
+    }
+    Ok(ServerSettings {
+        listen,
+        max_sessions: raw.max_sessions,
+        heartbeat_ms: raw.heartbeat_ms,
+        dead_peer_ms: raw.dead_peer_ms,
+        login_timeout_ms: raw.login_timeout_ms,
+        max_login_failures: raw.max_login_failures,
+        login_failure_window_ms: raw.login_failure_window_ms,
+        login_lockout_ms: raw.login_lockout_ms,
+        rx_buffer_bytes: raw.rx_buffer_bytes,
+    })
+}
+
+fn outbound_settings(errors: &Errors<'_>, raw: RawOutbound) -> Result<OutboundSettings, ConfigError> {
+    positive(errors, "outbound.backlog_limit_bytes", raw.backlog_limit_bytes)?;
+    if (raw.log_bytes_per_login as u64) < 2 * raw.backlog_limit_bytes {
+        return Err(errors.invalid(
+            "outbound.log_bytes_per_login",
+            format!(
+                "must be at least twice backlog_limit_bytes ({}), so a connected client's unsent bytes are never evicted; got {}",
+                raw.backlog_limit_bytes, raw.log_bytes_per_login
+            ),
+        ));
+    }
+    if raw.log_messages_per_login < 1_024 {
+        return Err(errors.invalid("outbound.log_messages_per_login", "at least 1024"));
+    }
+    Ok(OutboundSettings {
+        log_bytes_per_login: raw.log_bytes_per_login,
+        log_messages_per_login: raw.log_messages_per_login,
+        backlog_limit_bytes: raw.backlog_limit_bytes,
+    })
+}
+
+fn pipeline_settings(errors: &Errors<'_>, raw: RawPipeline) -> Result<PipelineSettings, ConfigError> {
+    positive(errors, "pipeline.in_ring_capacity", raw.in_ring_capacity)?;
+    positive(errors, "pipeline.out_ring_capacity", raw.out_ring_capacity)?;
+    let cores = core_affinity::get_core_ids().map(|c| c.len()).unwrap_or(0);
+    for (field, core) in [("pipeline.io_core", raw.io_core), ("pipeline.engine_core", raw.engine_core)] {
+        if let Some(core) = core {
+            if core >= cores.max(1) {
+                return Err(errors.invalid(field, format!("core {core} does not exist (this machine has {cores})")));
+            }
+        }
+    }
+    Ok(PipelineSettings {
+        topology: raw.topology,
+        in_ring_capacity: raw.in_ring_capacity,
+        out_ring_capacity: raw.out_ring_capacity,
+        io_core: raw.io_core,
+        engine_core: raw.engine_core,
+        io_wait: raw.io_wait,
+        engine_wait: raw.engine_wait,
+    })
+}
+
+fn exchange_config(errors: &Errors<'_>, raw: RawExchange, risk: &RiskConfig) -> Result<ExchangeConfig, ConfigError> {
+    let schedule = match raw.schedule.as_str() {
+        "always-continuous" => Schedule::AlwaysContinuous,
+        "a-share" => Schedule::AShare { utc_offset_s: raw.utc_offset_s },
+        other => {
+            return Err(errors.invalid(
+                "exchange.schedule",
+                format!("expected \"always-continuous\" or \"a-share\", got {other:?}"),
+            ));
+        }
+    };
+    positive(errors, "exchange.max_orders", raw.max_orders)?;
+    positive(errors, "exchange.inbound_queue_capacity", raw.inbound_queue_capacity)?;
+    let instruments = risk
+        .instruments
+        .iter()
+        .map(|i| InstrumentSpec {
+            security: i.security,
+            board: i.board,
+            prev_close: i.prev_close,
+            rules: i.rules,
+            is_st: i.st,
+            no_price_limit: i.no_price_limit,
+            suspended: i.suspended,
+        })
+        .collect();
+    Ok(ExchangeConfig {
+        instruments,
+        max_orders: raw.max_orders,
+        max_levels_per_side: raw.max_levels_per_side,
+        inbound_queue_capacity: raw.inbound_queue_capacity,
+        self_trade_prevention: raw.self_trade_prevention,
+        schedule,
+    })
+}
+
+fn login_configs(errors: &Errors<'_>, raw: Vec<RawLogin>, risk: &RiskConfig) -> Result<Vec<LoginConfig>, ConfigError> {
+    if raw.is_empty() {
+        return Err(errors.invalid("logins", "at least one [[logins]] entry is needed"));
+    }
+    let mut out: Vec<LoginConfig> = Vec::with_capacity(raw.len());
+    for (i, l) in raw.into_iter().enumerate() {
+        let username = Username::new(&l.username)
+            .map_err(|e| errors.invalid(format!("logins[{i}].username"), format!("{e}: {:?}", l.username)))?;
+        if out.iter().any(|o| o.username == username) {
+            return Err(errors.invalid(format!("logins[{i}].username"), format!("duplicate username {username}")));
+        }
+        if l.token.len() < 8 {
+            return Err(errors.invalid(format!("logins[{i}].token"), "must be 8 to 32 bytes"));
+        }
+        let token = Token::from_text(&l.token)
+            .ok_or_else(|| errors.invalid(format!("logins[{i}].token"), "must be 8 to 32 bytes"))?;
+        if l.accounts.is_empty() {
+            return Err(errors.invalid(format!("logins[{i}].accounts"), "at least one account"));
+        }
+        let mut accounts = Vec::with_capacity(l.accounts.len());
+        for (j, a) in l.accounts.iter().enumerate() {
+            let field = format!("logins[{i}].accounts[{j}]");
+            let id = AccountId::new(a).map_err(|e| errors.invalid(&field, format!("{e}: {a:?}")))?;
+            if !risk.accounts.iter().any(|acc| acc.id == id) {
+                return Err(errors.invalid(&field, format!("account {a} is not in [[accounts]]")));
+            }
+            accounts.push(id);
+        }
+        out.push(LoginConfig {
+            username,
+            token,
+            accounts,
+            cancel_on_disconnect: l.cancel_on_disconnect,
+            throttle_queue_us: l.throttle_queue_us,
+        });
+    }
+    Ok(out)
+}
+
+fn journal_settings(errors: &Errors<'_>, raw: RawJournal) -> Result<JournalSettings, ConfigError> {
+    if raw.segment_bytes < (1 << 20) {
+        return Err(errors.invalid("journal.segment_bytes", "at least 1 MiB"));
+    }
+    positive(errors, "journal.ring_capacity", raw.ring_capacity)?;
+    if raw.dir.is_empty() {
+        return Err(errors.invalid("journal.dir", "must name a directory"));
+    }
+    Ok(JournalSettings {
+        durability: raw.durability,
+        dir: PathBuf::from(raw.dir),
+        segment_bytes: raw.segment_bytes,
+        ring_capacity: raw.ring_capacity,
+        snapshot_every_inputs: raw.snapshot_every_inputs,
+        truncate_damaged_tail: raw.truncate_damaged_tail,
+    })
+}
+
+fn admin_settings(errors: &Errors<'_>, raw: RawAdmin) -> Result<AdminSettings, ConfigError> {
+    let listen = match raw.listen.as_deref() {
+        None | Some("") | Some("off") => None,
+        Some(text) => Some(parse_addr(errors, "admin.listen", text)?),
+    };
+    if let Some(token) = &raw.token {
+        if token.len() < 8 {
+            return Err(errors.invalid("admin.token", "must be at least 8 bytes"));
+        }
+    }
+    Ok(AdminSettings { listen, token: raw.token, stage_metrics: raw.stage_metrics })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_configuration_is_valid() {
+        let config = GatewayConfig::demo();
+        assert!(!config.logins.is_empty());
+        assert!(config.risk.instruments.len() >= 8);
+        assert_eq!(config.exchange.instruments.len(), config.risk.instruments.len());
+    }
+
+    fn err(text: &str) -> String {
+        let base = DEMO_TOML.to_owned();
+        GatewayConfig::from_toml_str(&(base + text), "test.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_file_and_field() {
+        let e = GatewayConfig::from_toml_str("[server]\nmax_sessions = 0\n", "gw.toml").unwrap_err().to_string();
+        assert!(e.starts_with("gw.toml: "), "{e}");
+        let e = GatewayConfig::from_toml_str("[server]\nlisten = [\"nowhere\"]\n", "gw.toml").unwrap_err().to_string();
+        assert!(e.contains("server.listen[0]"), "{e}");
+        let e = GatewayConfig::from_toml_str("[bogus]\nx = 1\n", "gw.toml").unwrap_err().to_string();
+        assert!(e.contains("bogus"), "{e}");
+        let e = err("\n[[logins]]\nusername = \"x1\"\ntoken = \"longenough\"\naccounts = [\"NOPE\"]\n");
+        assert!(e.contains("accounts[0]") && e.contains("NOPE"), "{e}");
+    }
+}

@@ -1,0 +1,668 @@
+//! The engine: one thread's deterministic business logic. It owns the risk engine,
+//! the venue and every login's sequence counter, so nothing here needs a lock.
+//!
+//! `handle` turns one sequenced input into sequenced outputs. It reads no clock and
+//! does no I/O: the caller passes the time. Given the same inputs at the same times
+//! it produces the same outputs, which is what journal replay relies on.
+
+use protocol::codec::{
+    AppMessage, BusinessReject, CancelRejected, Canceled, EntryState, Executed, MassCancelAck,
+    MassCancelScope, NewOrder, OrderAccepted, OrderEntryStatus, OrderRejected, Replaced,
+    RequestKind, SystemEvent, SystemEventKind, answer_flags,
+};
+use protocol::{AccountId, CancelReason, OrderId, RejectCode, RejectDetail, SecurityId, Side};
+use risk_check::{MarketContext, NewOrderVerdict, OrderRef, OrderState, RiskEngine};
+use sim_exchange::{Event, Exchange, PhaseEventKind, VenueOrder};
+
+use crate::input::{AdminCommand, Input, LimitChange, LoginIdx, Output};
+use crate::stats::EngineStats;
+
+/// Per-login settings the engine needs.
+#[derive(Clone, Debug)]
+pub struct LoginPolicy {
+    /// Cancel the login's open orders when its connection ends.
+    pub cancel_on_disconnect: bool,
+    /// Answer THROTTLED to an order that waited longer than this in the gateway
+    /// (0: never; the order waits its turn).
+    pub throttle_queue_ns: u64,
+    /// The accounts the login may trade for.
+    pub accounts: Vec<AccountId>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct PendingRequest {
+    active: bool,
+    request_id: u64,
+    /// The login that asked, when a login asked (not the risk desk or the venue).
+    requester: Option<LoginIdx>,
+    reason: Option<CancelReason>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct LoginState {
+    next_seq: u64,
+    cancel_on_disconnect: bool,
+    throttle_queue_ns: u64,
+}
+
+/// The deterministic core.
+#[derive(Debug)]
+pub struct Engine {
+    risk: RiskEngine,
+    exchange: Exchange,
+    logins: Vec<LoginState>,
+    login_accounts: Vec<Vec<AccountId>>,
+    /// Cancel/replace in flight, by order slot.
+    pending: Vec<PendingRequest>,
+    /// A suitability confirmation was recorded for the order, by order slot.
+    confirmed: Vec<bool>,
+    events: Vec<Event>,
+    scratch: Vec<OrderRef>,
+    input_seq: u64,
+    now_ns: u64,
+    stats: EngineStats,
+}
+
+fn order_id_of(r: OrderRef) -> OrderId {
+    u64::from(r.0) + 1
+}
+
+fn ref_of(order_id: OrderId) -> OrderRef {
+    debug_assert!(order_id > 0 && order_id <= u64::from(u32::MAX), "venue order ids come from OrderRef");
+    OrderRef((order_id - 1) as u32)
+}
+
+impl Engine {
+    /// An engine over a configured risk engine and venue. `order_capacity` must be
+    /// the risk engine's order-table capacity (one slot per order of the day).
+    pub fn new(mut risk: RiskEngine, exchange: Exchange, logins: Vec<LoginPolicy>, order_capacity: usize) -> Engine {
+        for (i, policy) in logins.iter().enumerate() {
+            for account in &policy.accounts {
+                // Unknown accounts were rejected when the configuration was validated.
+                let _ = risk.bind_login(i as LoginIdx, *account);
+            }
+        }
+        Engine {
+            risk,
+            exchange,
+            logins: logins
+                .iter()
+                .map(|p| LoginState {
+                    next_seq: 1,
+                    cancel_on_disconnect: p.cancel_on_disconnect,
+                    throttle_queue_ns: p.throttle_queue_ns,
+                })
+                .collect(),
+            login_accounts: logins.into_iter().map(|p| p.accounts).collect(),
+            pending: vec![PendingRequest::default(); order_capacity],
+            confirmed: vec![false; order_capacity],
+            events: Vec::with_capacity(4096),
+            scratch: Vec::with_capacity(4096),
+            input_seq: 0,
+            now_ns: 0,
+            stats: EngineStats::default(),
+        }
+    }
+
+    /// The risk engine (read-only: accounts, orders, counters).
+    pub fn risk(&self) -> &RiskEngine {
+        &self.risk
+    }
+
+    /// The venue (read-only: books, market data).
+    pub fn exchange(&self) -> &Exchange {
+        &self.exchange
+    }
+
+    /// Counters for metrics.
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+
+    /// When the venue next has timed work (a `Tick` is due then).
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.exchange.next_deadline()
+    }
+
+    /// The next sequence number of each login's stream.
+    pub fn next_seqs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.logins.iter().map(|l| l.next_seq)
+    }
+
+    /// Processes one input. `arrival_ns` is when it reached the gateway (for the
+    /// throttle policy); `now_ns` is the engine's time for it.
+    pub fn handle(
+        &mut self,
+        input_seq: u64,
+        now_ns: u64,
+        arrival_ns: u64,
+        input: &Input,
+        out: &mut impl FnMut(Output),
+    ) {
+        debug_assert!(now_ns >= self.now_ns, "engine time must not go backwards");
+        self.input_seq = input_seq;
+        self.now_ns = now_ns;
+        match *input {
+            Input::NewOrder { login, order } => self.new_order(login, &order, arrival_ns, out),
+            Input::Cancel { login, cancel } => {
+                self.cancel(login, cancel.request_id, &cancel.account, cancel.orig_cl_ord_id, out)
+            }
+            Input::Replace { login, replace } => self.replace(login, &replace, out),
+            Input::MassCancel { login, mass } => self.mass_cancel(login, mass.request_id, mass.scope, mass.block_new, out),
+            Input::EntryControl { login, control } => {
+                let state = if control.enable { EntryState::Active } else { EntryState::Blocked };
+                let code = if self.risk.is_bound(login, &control.account) {
+                    match self.risk.set_account_state(&control.account, state) {
+                        Ok(()) => RejectCode(0),
+                        Err(reject) => reject.code,
+                    }
+                } else {
+                    RejectCode::ACCOUNT_NOT_PERMITTED
+                };
+                let now_state = self.risk.account_state(&control.account).unwrap_or(state);
+                let msg = OrderEntryStatus {
+                    request_id: control.request_id,
+                    account: control.account,
+                    state: if code == RejectCode(0) { state } else { now_state },
+                    code,
+                };
+                self.emit(login, AppMessage::OrderEntryStatus(msg), out);
+            }
+            Input::Malformed { login, ref_msg_type, code, ref_id } => {
+                self.stats.business_rejects.inc();
+                let msg = BusinessReject { ref_msg_type, code, ref_id };
+                self.emit(login, AppMessage::BusinessReject(msg), out);
+            }
+            Input::Disconnected { login } => self.disconnected(login, out),
+            Input::Tick => {
+                self.with_venue(|x, now, ev| x.advance(now, &mut |e| ev.push(e)));
+                self.apply_venue_events(out);
+            }
+            Input::Admin(cmd) => self.admin(cmd, out),
+        }
+    }
+
+    fn emit(&mut self, login: LoginIdx, msg: AppMessage, out: &mut impl FnMut(Output)) {
+        let state = &mut self.logins[login as usize];
+        let seq = state.next_seq;
+        state.next_seq += 1;
+        out(Output { login, seq, ts_ns: self.now_ns, input_seq: self.input_seq, msg });
+    }
+
+    fn market_context(&self, security: SecurityId, side: Side) -> MarketContext {
+        MarketContext {
+            phase: self.exchange.phase(security).unwrap_or(protocol::TradingPhase::Closed),
+            cage_reference: self.exchange.reference_price(security, side),
+            last_price: self.exchange.last_price(security).unwrap_or(protocol::Price::ZERO),
+        }
+    }
+
+    fn reject_order(
+        &mut self,
+        login: LoginIdx,
+        order: &NewOrder,
+        code: RejectCode,
+        detail: RejectDetail,
+        flags: u8,
+        out: &mut impl FnMut(Output),
+    ) {
+        self.stats.count_reject(code);
+        let msg = OrderRejected { cl_ord_id: order.cl_ord_id, account: order.account, code, flags, detail };
+        self.emit(login, AppMessage::OrderRejected(msg), out);
+    }
+
+    fn new_order(&mut self, login: LoginIdx, order: &NewOrder, arrival_ns: u64, out: &mut impl FnMut(Output)) {
+        self.stats.orders_received.inc();
+        let policy = self.logins[login as usize];
+        if policy.throttle_queue_ns > 0 && self.now_ns.saturating_sub(arrival_ns) > policy.throttle_queue_ns {
+            self.stats.throttled.inc();
+            return self.reject_order(login, order, RejectCode::THROTTLED, RejectDetail::None, 0, out);
+        }
+        if let Err(code) = order.validate() {
+            return self.reject_order(login, order, code, RejectDetail::None, 0, out);
+        }
+        let ctx = self.market_context(order.security, order.side);
+        match self.risk.check_new_order(login, order, &ctx, self.now_ns) {
+            NewOrderVerdict::Pass { order: r, confirmation_recorded } => {
+                self.confirmed[r.0 as usize] = confirmation_recorded;
+                self.pending[r.0 as usize] = PendingRequest::default();
+                if confirmation_recorded {
+                    self.stats.confirmations.inc();
+                }
+                let venue_order = VenueOrder {
+                    order_id: order_id_of(r),
+                    owner: self.risk.order(r).account_index,
+                    security: order.security,
+                    side: order.side,
+                    order_type: order.order_type,
+                    tif: order.tif,
+                    price: order.price,
+                    qty: order.qty,
+                };
+                self.with_venue(|x, now, ev| x.submit(&venue_order, now, &mut |e| ev.push(e)));
+                self.apply_venue_events(out);
+            }
+            NewOrderVerdict::Reject { reject, .. } => {
+                self.reject_order(login, order, reject.code, reject.detail, 0, out)
+            }
+            NewOrderVerdict::Repeat { order: r } => self.repeat_answer(login, r, out),
+        }
+    }
+
+    /// A resent order: repeat its original answer, flagged. An order still in flight
+    /// at the venue has no answer yet; its one answer follows when the venue answers.
+    fn repeat_answer(&mut self, login: LoginIdx, r: OrderRef, out: &mut impl FnMut(Output)) {
+        self.stats.repeats.inc();
+        let rec = *self.risk.order(r);
+        let msg = match rec.state {
+            OrderState::PendingVenue => return,
+            OrderState::Rejected { code, detail } => AppMessage::OrderRejected(OrderRejected {
+                cl_ord_id: rec.cl_ord_id,
+                account: rec.account,
+                code,
+                flags: answer_flags::REPEAT,
+                detail,
+            }),
+            OrderState::VenueRejected { code } => AppMessage::OrderRejected(OrderRejected {
+                cl_ord_id: rec.cl_ord_id,
+                account: rec.account,
+                code,
+                flags: answer_flags::REPEAT,
+                detail: RejectDetail::None,
+            }),
+            OrderState::Open | OrderState::Filled | OrderState::Canceled => {
+                AppMessage::OrderAccepted(self.accepted_message(r, answer_flags::REPEAT))
+            }
+        };
+        self.emit(login, msg, out);
+    }
+
+    fn accepted_message(&self, r: OrderRef, flags: u8) -> OrderAccepted {
+        let rec = self.risk.order(r);
+        let confirmed = if self.confirmed[r.0 as usize] { answer_flags::CONFIRMATION_RECORDED } else { 0 };
+        OrderAccepted {
+            cl_ord_id: rec.cl_ord_id,
+            order_id: order_id_of(r),
+            account: rec.account,
+            security: rec.security,
+            side: rec.side,
+            order_type: rec.order_type,
+            tif: rec.tif,
+            price: rec.price,
+            qty: rec.qty,
+            flags: flags | confirmed,
+            credit: rec.credit,
+        }
+    }
+
+    fn cancel(
+        &mut self,
+        login: LoginIdx,
+        request_id: u64,
+        account: &AccountId,
+        cl_ord_id: u64,
+        out: &mut impl FnMut(Output),
+    ) {
+        self.stats.cancels_received.inc();
+        let ctx = self.context_of_order(account, cl_ord_id);
+        match self.risk.check_cancel(login, account, cl_ord_id, &ctx, self.now_ns) {
+            Ok(r) => {
+                self.pending[r.0 as usize] = PendingRequest {
+                    active: true,
+                    request_id,
+                    requester: Some(login),
+                    reason: Some(CancelReason::Client),
+                };
+                self.with_venue(|x, now, ev| x.cancel(order_id_of(r), now, &mut |e| ev.push(e)));
+                self.apply_venue_events(out);
+            }
+            Err(reject) => {
+                self.stats.count_reject(reject.code);
+                let msg = CancelRejected {
+                    request_id,
+                    orig_cl_ord_id: cl_ord_id,
+                    account: *account,
+                    code: reject.code,
+                    kind: RequestKind::Cancel,
+                };
+                self.emit(login, AppMessage::CancelRejected(msg), out);
+            }
+        }
+    }
+
+    fn replace(&mut self, login: LoginIdx, replace: &protocol::codec::ReplaceOrder, out: &mut impl FnMut(Output)) {
+        self.stats.replaces_received.inc();
+        let ctx = self.context_of_order(&replace.account, replace.orig_cl_ord_id);
+        match self.risk.check_replace(login, replace, &ctx, self.now_ns) {
+            Ok(r) => {
+                self.pending[r.0 as usize] = PendingRequest {
+                    active: true,
+                    request_id: replace.request_id,
+                    requester: Some(login),
+                    reason: None,
+                };
+                let (price, qty) = (replace.price, replace.qty);
+                self.with_venue(|x, now, ev| x.replace(order_id_of(r), price, qty, now, &mut |e| ev.push(e)));
+                self.apply_venue_events(out);
+            }
+            Err(reject) => {
+                self.stats.count_reject(reject.code);
+                let msg = CancelRejected {
+                    request_id: replace.request_id,
+                    orig_cl_ord_id: replace.orig_cl_ord_id,
+                    account: replace.account,
+                    code: reject.code,
+                    kind: RequestKind::Replace,
+                };
+                self.emit(login, AppMessage::CancelRejected(msg), out);
+            }
+        }
+    }
+
+    fn context_of_order(&self, account: &AccountId, cl_ord_id: u64) -> MarketContext {
+        match self.risk.lookup(account, cl_ord_id) {
+            Some(r) => {
+                let rec = self.risk.order(r);
+                self.market_context(rec.security, rec.side)
+            }
+            None => MarketContext {
+                phase: protocol::TradingPhase::Continuous,
+                cage_reference: None,
+                last_price: protocol::Price::ZERO,
+            },
+        }
+    }
+
+    /// Issues a venue cancel for each order in `self.scratch` that has no request in
+    /// flight; returns how many were issued.
+    fn cancel_scratch(&mut self, request_id: u64, requester: Option<LoginIdx>, reason: CancelReason) -> u32 {
+        let mut issued = 0;
+        let orders = std::mem::take(&mut self.scratch);
+        for &r in &orders {
+            let slot = &mut self.pending[r.0 as usize];
+            if slot.active {
+                continue;
+            }
+            *slot = PendingRequest { active: true, request_id, requester, reason: Some(reason) };
+            self.risk.begin_cancel(r);
+            self.with_venue(|x, now, ev| x.cancel(order_id_of(r), now, &mut |e| ev.push(e)));
+            issued += 1;
+        }
+        self.scratch = orders;
+        self.scratch.clear();
+        issued
+    }
+
+    fn mass_cancel(
+        &mut self,
+        login: LoginIdx,
+        request_id: u64,
+        scope: MassCancelScope,
+        block_new: bool,
+        out: &mut impl FnMut(Output),
+    ) {
+        let reason = if block_new { CancelReason::KillSwitch } else { CancelReason::Client };
+        let (account, security) = match scope {
+            MassCancelScope::Account(a) => (Some(a), None),
+            MassCancelScope::Security(a, s) => (Some(a), Some(s)),
+            MassCancelScope::Login => (None, None),
+        };
+        if let Some(a) = account {
+            if !self.risk.is_bound(login, &a) {
+                let msg = MassCancelAck {
+                    request_id,
+                    account,
+                    canceled_count: 0,
+                    code: RejectCode::ACCOUNT_NOT_PERMITTED,
+                    blocked: false,
+                };
+                return self.emit(login, AppMessage::MassCancelAck(msg), out);
+            }
+        }
+        let accounts_in_scope: &[AccountId] = match &account {
+            Some(a) => std::slice::from_ref(a),
+            None => &self.login_accounts[login as usize],
+        };
+        let mut scratch = std::mem::take(&mut self.scratch);
+        for a in accounts_in_scope {
+            self.risk.open_orders(a, security, &mut scratch);
+        }
+        if block_new {
+            for a in accounts_in_scope {
+                // Bound accounts exist (validated at start-up), so this cannot fail.
+                let _ = self.risk.set_account_state(a, EntryState::Blocked);
+            }
+        }
+        self.scratch = scratch;
+        let count = self.cancel_scratch(request_id, Some(login), reason);
+        self.apply_venue_events(out);
+        self.stats.mass_cancels.inc();
+        let msg = MassCancelAck { request_id, account, canceled_count: count, code: RejectCode(0), blocked: block_new };
+        self.emit(login, AppMessage::MassCancelAck(msg), out);
+    }
+
+    fn disconnected(&mut self, login: LoginIdx, out: &mut impl FnMut(Output)) {
+        if !self.logins[login as usize].cancel_on_disconnect {
+            return;
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        self.risk.open_orders_of_login(login, &mut scratch);
+        self.scratch = scratch;
+        let n = self.cancel_scratch(0, Some(login), CancelReason::CancelOnDisconnect);
+        self.stats.cancel_on_disconnect.add(u64::from(n));
+        self.apply_venue_events(out);
+    }
+
+    /// Runs `f` on the venue with the event buffer as its sink.
+    fn with_venue(&mut self, f: impl FnOnce(&mut Exchange, u64, &mut Vec<Event>)) {
+        f(&mut self.exchange, self.now_ns, &mut self.events);
+    }
+
+    fn admin(&mut self, cmd: AdminCommand, out: &mut impl FnMut(Output)) {
+        self.stats.admin_commands.inc();
+        match cmd {
+            AdminCommand::FirmState(state) => self.risk.set_firm_state(state),
+            AdminCommand::AccountState(account, state) => {
+                if self.risk.set_account_state(&account, state).is_ok() {
+                    for login in 0..self.login_accounts.len() {
+                        if self.login_accounts[login].contains(&account) {
+                            let msg = OrderEntryStatus { request_id: 0, account, state, code: RejectCode(0) };
+                            self.emit(login as LoginIdx, AppMessage::OrderEntryStatus(msg), out);
+                        }
+                    }
+                }
+            }
+            AdminCommand::CancelAccount(account) => {
+                let mut scratch = std::mem::take(&mut self.scratch);
+                self.risk.open_orders(&account, None, &mut scratch);
+                self.scratch = scratch;
+                self.cancel_scratch(0, None, CancelReason::KillSwitch);
+            }
+            AdminCommand::Halt(security) => self.with_venue(|x, now, ev| x.halt(security, now, &mut |e| ev.push(e))),
+            AdminCommand::Resume(security) => {
+                self.with_venue(|x, now, ev| x.resume(security, now, &mut |e| ev.push(e)))
+            }
+            AdminCommand::ResumeWithAuction(security, auction_ns) => self.with_venue(|x, now, ev| {
+                x.resume_with_auction(security, auction_ns, now, &mut |e| ev.push(e))
+            }),
+            AdminCommand::SetPhase(security, phase) => {
+                self.with_venue(|x, now, ev| x.set_phase(security, phase, now, &mut |e| ev.push(e)))
+            }
+            AdminCommand::PauseMatching { until_ns } => self.exchange.pause_matching(until_ns),
+            AdminCommand::AckDelay { delay_ns } => self.exchange.set_ack_delay(delay_ns),
+            AdminCommand::SetLimit(change) => apply_limit(&mut self.risk, change),
+            AdminCommand::EndOfDay => self.with_venue(|x, now, ev| x.end_of_day(now, &mut |e| ev.push(e))),
+            AdminCommand::StartOfDay => {
+                self.risk.start_trading_day(self.now_ns);
+                let event = SystemEvent {
+                    kind: SystemEventKind::StartOfDay,
+                    phase: protocol::TradingPhase::Closed,
+                    security: None,
+                };
+                self.broadcast(event, out);
+            }
+        }
+        self.apply_venue_events(out);
+    }
+
+    fn broadcast(&mut self, event: SystemEvent, out: &mut impl FnMut(Output)) {
+        for login in 0..self.logins.len() {
+            self.emit(login as LoginIdx, AppMessage::SystemEvent(event), out);
+        }
+    }
+
+    /// Applies the venue's events in order: post-trade risk, then the client messages.
+    fn apply_venue_events(&mut self, out: &mut impl FnMut(Output)) {
+        let mut events = std::mem::take(&mut self.events);
+        for event in events.drain(..) {
+            self.venue_event(event, out);
+        }
+        self.events = events;
+    }
+
+    fn venue_event(&mut self, event: Event, out: &mut impl FnMut(Output)) {
+        match event {
+            Event::Accepted { order_id } => {
+                let r = ref_of(order_id);
+                self.risk.on_venue_accepted(r);
+                self.stats.orders_accepted.inc();
+                let login = self.risk.order(r).login;
+                let msg = self.accepted_message(r, 0);
+                self.emit(login, AppMessage::OrderAccepted(msg), out);
+            }
+            Event::Rejected { order_id, code, detail } => {
+                let r = ref_of(order_id);
+                self.risk.on_venue_rejected(r, code);
+                self.stats.count_reject(code);
+                let rec = *self.risk.order(r);
+                let msg = OrderRejected { cl_ord_id: rec.cl_ord_id, account: rec.account, code, flags: 0, detail };
+                self.emit(rec.login, AppMessage::OrderRejected(msg), out);
+            }
+            Event::Executed { order_id, exec_id, price, qty, leaves, cum, liquidity } => {
+                let r = ref_of(order_id);
+                self.risk.on_fill(r, price, qty, self.now_ns);
+                self.stats.executions.inc();
+                let rec = *self.risk.order(r);
+                if leaves.0 == 0 {
+                    self.pending[r.0 as usize].active = false;
+                }
+                let msg = Executed {
+                    cl_ord_id: rec.cl_ord_id,
+                    order_id,
+                    exec_id,
+                    account: rec.account,
+                    security: rec.security,
+                    side: rec.side,
+                    liquidity,
+                    price,
+                    qty,
+                    leaves,
+                    cum,
+                };
+                self.emit(rec.login, AppMessage::Executed(msg), out);
+            }
+            Event::Trade { qty, .. } => {
+                self.stats.trades.inc();
+                self.stats.traded_shares.add(qty.0);
+            }
+            Event::Canceled { order_id, canceled_qty, cum, reason } => {
+                let r = ref_of(order_id);
+                self.risk.on_canceled(r, canceled_qty);
+                self.stats.cancels.inc();
+                let pending = std::mem::take(&mut self.pending[r.0 as usize]);
+                let rec = *self.risk.order(r);
+                let reason = match (pending.active, pending.reason) {
+                    // The venue's own reasons (expiry, IOC remainder) win over a
+                    // request still in flight only when no request caused this.
+                    (true, Some(requested)) if reason == CancelReason::Client => requested,
+                    _ => reason,
+                };
+                let msg = Canceled {
+                    cl_ord_id: rec.cl_ord_id,
+                    order_id,
+                    account: rec.account,
+                    request_id: if pending.active { pending.request_id } else { 0 },
+                    canceled_qty,
+                    cum,
+                    reason,
+                };
+                self.emit(rec.login, AppMessage::Canceled(msg), out);
+                if let Some(requester) = pending.requester.filter(|&l| pending.active && l != rec.login) {
+                    self.emit(requester, AppMessage::Canceled(msg), out);
+                }
+            }
+            Event::CancelRejected { order_id, code } => {
+                let r = ref_of(order_id);
+                self.risk.on_cancel_rejected(r);
+                self.stats.count_reject(code);
+                let pending = std::mem::take(&mut self.pending[r.0 as usize]);
+                let rec = *self.risk.order(r);
+                let msg = CancelRejected {
+                    request_id: pending.request_id,
+                    orig_cl_ord_id: rec.cl_ord_id,
+                    account: rec.account,
+                    code,
+                    kind: RequestKind::Cancel,
+                };
+                let to = pending.requester.filter(|_| pending.active).unwrap_or(rec.login);
+                self.emit(to, AppMessage::CancelRejected(msg), out);
+            }
+            Event::Replaced { order_id, price, qty, leaves, priority_kept } => {
+                let r = ref_of(order_id);
+                self.risk.on_replaced(r, price, qty, leaves);
+                self.stats.replaces.inc();
+                let pending = std::mem::take(&mut self.pending[r.0 as usize]);
+                let rec = *self.risk.order(r);
+                let msg = Replaced {
+                    request_id: pending.request_id,
+                    cl_ord_id: rec.cl_ord_id,
+                    order_id,
+                    account: rec.account,
+                    price,
+                    qty,
+                    leaves,
+                    priority_kept,
+                };
+                self.emit(rec.login, AppMessage::Replaced(msg), out);
+                if let Some(requester) = pending.requester.filter(|&l| pending.active && l != rec.login) {
+                    self.emit(requester, AppMessage::Replaced(msg), out);
+                }
+            }
+            Event::ReplaceRejected { order_id, code } => {
+                let r = ref_of(order_id);
+                self.risk.on_replace_rejected(r);
+                self.stats.count_reject(code);
+                let pending = std::mem::take(&mut self.pending[r.0 as usize]);
+                let rec = *self.risk.order(r);
+                let msg = CancelRejected {
+                    request_id: pending.request_id,
+                    orig_cl_ord_id: rec.cl_ord_id,
+                    account: rec.account,
+                    code,
+                    kind: RequestKind::Replace,
+                };
+                let to = pending.requester.filter(|_| pending.active).unwrap_or(rec.login);
+                self.emit(to, AppMessage::CancelRejected(msg), out);
+            }
+            Event::Phase { security, phase, kind } => {
+                let kind = match kind {
+                    PhaseEventKind::PhaseChange => SystemEventKind::PhaseChange,
+                    PhaseEventKind::Halt => SystemEventKind::Halt,
+                    PhaseEventKind::Resume => SystemEventKind::Resume,
+                };
+                self.broadcast(SystemEvent { kind, phase, security }, out);
+            }
+        }
+    }
+}
+
+fn apply_limit(risk: &mut RiskEngine, change: LimitChange) {
+    let mut limits = *risk.limits();
+    match change {
+        LimitChange::MaxNotional(v) => limits.max_notional = v,
+        LimitChange::FatFingerBp(v) => limits.fat_finger_bp = v,
+        LimitChange::MaxMessagesPerSecond(v) => limits.max_messages_per_s = v,
+        LimitChange::MaxOpenOrdersPerSecurity(v) => limits.max_open_orders_per_security = v,
+    }
+    risk.set_limits(limits);
+}

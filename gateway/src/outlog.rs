@@ -1,0 +1,195 @@
+//! The sequenced server-to-client stream of one login, kept as encoded frames in a
+//! fixed byte ring so that a client can resume from any retained sequence number.
+//!
+//! The log is also the session's outbound backlog: a connection is a cursor into it.
+//! Writing to the socket advances the cursor; a reconnect moves it back to the
+//! requested sequence number. Nothing is copied per connection.
+//!
+//! Memory is fixed at start-up: `capacity_bytes` of frames plus an index of one
+//! offset per retained message. When either is full the oldest messages are evicted;
+//! the gateway disconnects a connection long before its cursor could be evicted
+//! (the backlog limit is validated to be at most half the capacity).
+
+use protocol::Seq;
+
+/// One login's retained stream.
+#[derive(Debug)]
+pub struct OutLog {
+    bytes: Box<[u8]>,
+    byte_mask: u64,
+    /// Offset of each retained message, by `seq & index_mask`.
+    index: Box<[u64]>,
+    index_mask: u64,
+    /// Oldest retained sequence number (== `next_seq` when empty).
+    first_seq: Seq,
+    /// The sequence number the next appended message must carry.
+    next_seq: Seq,
+    /// Byte offset of the oldest retained message (monotonic, never wraps).
+    start_off: u64,
+    /// Byte offset where the next message goes (monotonic).
+    end_off: u64,
+}
+
+impl OutLog {
+    /// A log of at least `capacity_bytes` (rounded up to a power of two) and
+    /// `max_messages` index slots (rounded up too).
+    pub fn new(capacity_bytes: usize, max_messages: usize) -> OutLog {
+        let cap = capacity_bytes.max(4096).next_power_of_two();
+        let idx = max_messages.max(16).next_power_of_two();
+        OutLog {
+            bytes: vec![0u8; cap].into_boxed_slice(),
+            byte_mask: cap as u64 - 1,
+            index: vec![0u64; idx].into_boxed_slice(),
+            index_mask: idx as u64 - 1,
+            first_seq: 1,
+            next_seq: 1,
+            start_off: 0,
+            end_off: 0,
+        }
+    }
+
+    /// Byte capacity.
+    pub fn capacity_bytes(&self) -> u64 {
+        self.byte_mask + 1
+    }
+
+    /// The sequence number the next message will carry.
+    pub fn next_seq(&self) -> Seq {
+        self.next_seq
+    }
+
+    /// The last sequence number appended (0 when none yet).
+    pub fn last_seq(&self) -> Seq {
+        self.next_seq - 1
+    }
+
+    /// The oldest sequence number still retained.
+    pub fn first_seq(&self) -> Seq {
+        self.first_seq
+    }
+
+    /// Offset just past the newest message.
+    pub fn end_offset(&self) -> u64 {
+        self.end_off
+    }
+
+    /// Offset of the oldest retained byte.
+    pub fn start_offset(&self) -> u64 {
+        self.start_off
+    }
+
+    /// Appends one encoded frame carrying `seq`, which must be `next_seq()`.
+    pub fn append(&mut self, seq: Seq, frame: &[u8]) {
+        assert_eq!(seq, self.next_seq, "out log: sequence numbers must be gap-free");
+        let len = frame.len() as u64;
+        assert!(len > 0 && len <= self.capacity_bytes() / 2, "out log: frame size out of range");
+        while self.end_off + len - self.start_off > self.capacity_bytes()
+            || self.next_seq - self.first_seq > self.index_mask
+        {
+            self.evict_oldest();
+        }
+        let at = (self.end_off & self.byte_mask) as usize;
+        let first = frame.len().min(self.bytes.len() - at);
+        self.bytes[at..at + first].copy_from_slice(&frame[..first]);
+        self.bytes[..frame.len() - first].copy_from_slice(&frame[first..]);
+        self.index[(seq & self.index_mask) as usize] = self.end_off;
+        self.end_off += len;
+        self.next_seq += 1;
+    }
+
+    fn evict_oldest(&mut self) {
+        debug_assert!(self.first_seq < self.next_seq, "out log: evicting from an empty log");
+        self.first_seq += 1;
+        self.start_off = if self.first_seq == self.next_seq {
+            self.end_off
+        } else {
+            self.index[(self.first_seq & self.index_mask) as usize]
+        };
+    }
+
+    /// Where message `seq` starts: `Some` for a retained message or for
+    /// `next_seq()` (the end), `None` when evicted or not yet written.
+    pub fn offset_of(&self, seq: Seq) -> Option<u64> {
+        if seq == self.next_seq {
+            Some(self.end_off)
+        } else if seq >= self.first_seq && seq < self.next_seq {
+            Some(self.index[(seq & self.index_mask) as usize])
+        } else {
+            None
+        }
+    }
+
+    /// The bytes from `from_off` to the end, as up to two contiguous slices.
+    /// `from_off` must be a retained offset (from `offset_of` or a cursor not
+    /// behind `start_offset()`).
+    pub fn pending(&self, from_off: u64) -> (&[u8], &[u8]) {
+        debug_assert!(from_off >= self.start_off && from_off <= self.end_off, "cursor outside the log");
+        let len = (self.end_off - from_off) as usize;
+        let at = (from_off & self.byte_mask) as usize;
+        let first = len.min(self.bytes.len() - at);
+        (&self.bytes[at..at + first], &self.bytes[..len - first])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(seq: u64, len: usize) -> Vec<u8> {
+        let mut f = vec![(seq & 0xff) as u8; len];
+        f[0] = len as u8;
+        f
+    }
+
+    fn collect(log: &OutLog, from: u64) -> Vec<u8> {
+        let (a, b) = log.pending(from);
+        [a, b].concat()
+    }
+
+    #[test]
+    fn replays_from_any_retained_sequence() {
+        let mut log = OutLog::new(4096, 16);
+        for seq in 1..=5 {
+            log.append(seq, &frame(seq, 10));
+        }
+        assert_eq!(log.last_seq(), 5);
+        assert_eq!(log.offset_of(1), Some(0));
+        assert_eq!(log.offset_of(3), Some(20));
+        assert_eq!(log.offset_of(6), Some(50));
+        assert_eq!(log.offset_of(7), None);
+        assert_eq!(collect(&log, 30), [frame(4, 10), frame(5, 10)].concat());
+    }
+
+    #[test]
+    fn evicts_oldest_and_wraps_bytes() {
+        let mut log = OutLog::new(4096, 1 << 20);
+        let mut all = Vec::new();
+        for seq in 1..=100 {
+            let f = frame(seq, 100);
+            log.append(seq, &f);
+            all.push(f);
+        }
+        // 4096 bytes hold 40 frames of 100 bytes.
+        assert_eq!(log.first_seq(), 61);
+        assert_eq!(log.offset_of(60), None);
+        let from = log.offset_of(61).unwrap();
+        assert_eq!(collect(&log, from), all[60..].concat());
+    }
+
+    #[test]
+    fn evicts_when_the_index_is_full() {
+        let mut log = OutLog::new(1 << 16, 16);
+        for seq in 1..=40 {
+            log.append(seq, &frame(seq, 8));
+        }
+        assert_eq!(log.first_seq(), 25);
+        assert_eq!(collect(&log, log.offset_of(39).unwrap()), [frame(39, 8), frame(40, 8)].concat());
+    }
+
+    #[test]
+    #[should_panic(expected = "gap-free")]
+    fn a_gap_is_a_bug() {
+        let mut log = OutLog::new(4096, 16);
+        log.append(2, &frame(2, 8));
+    }
+}

@@ -1,0 +1,563 @@
+//! Wiring the threads: the sequencer, the two topologies, pinning and start-up.
+//!
+//! ```text
+//! pipelined:  clients ─TCP─> [io thread] ─in ring─> [engine thread] ─out ring─> [io thread] ─TCP─> clients
+//! fused:      clients ─TCP─> [io thread: decode → engine → out log] ─TCP─> clients
+//! ```
+//!
+//! Both run the same `IoLoop` and the same `Engine`; only the `EngineLink` differs.
+//! The fused topology is the default below four cores: with fewer cores than
+//! spinning stages, a hop costs a context switch instead of a cache-line transfer,
+//! so one thread doing everything is both faster and kinder to the machine.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use log::{info, warn};
+use mio::Waker;
+use risk_check::RiskEngine;
+use sim_exchange::Exchange;
+
+use crate::clock::Clock;
+use crate::config::{GatewayConfig, Topology};
+use crate::engine::{Engine, LoginPolicy};
+use crate::input::{Arrival, Input, Output, Stamps};
+use crate::metrics::IoMetrics;
+use crate::outlog::OutLog;
+use crate::ring::{Consumer, Producer, ring};
+use crate::server::{Control, EngineLink, IoLoop, LoginSlot, SessionLimits};
+use crate::wait::{Idle, IdleStep, WaitStrategy, Wakeup};
+
+/// Numbers and times every input, then hands it to the engine. Whichever thread
+/// owns the sequencer is the only one that touches the engine.
+#[derive(Debug)]
+pub struct Sequencer {
+    engine: Engine,
+    clock: Clock,
+    last_input_seq: u64,
+    last_now_ns: u64,
+}
+
+impl Sequencer {
+    /// A sequencer over a fresh engine.
+    pub fn new(engine: Engine, clock: Clock) -> Sequencer {
+        Sequencer { engine, clock, last_input_seq: 0, last_now_ns: 0 }
+    }
+
+    /// The engine (read-only).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Inputs sequenced so far.
+    pub fn last_input_seq(&self) -> u64 {
+        self.last_input_seq
+    }
+
+    /// Sequences and processes one input.
+    #[inline]
+    pub fn process(&mut self, arrival: &Arrival, out: &mut impl FnMut(Output)) {
+        // The clock is monotonic already; max() keeps replays honest too.
+        let now = self.clock.now_ns().max(self.last_now_ns);
+        self.last_now_ns = now;
+        self.last_input_seq += 1;
+        self.engine.handle(self.last_input_seq, now, arrival.stamps.read_ns, &arrival.input, out);
+    }
+
+    /// Runs the venue's timed work if it is due; returns true if it ran.
+    pub fn tick_if_due(&mut self, out: &mut impl FnMut(Output)) -> bool {
+        match self.engine.next_deadline() {
+            Some(deadline) if self.clock.now_ns() >= deadline => {
+                let now = self.clock.now_ns();
+                let arrival = Arrival { input: Input::Tick, stamps: Stamps { read_ns: now, decoded_ns: now } };
+                self.process(&arrival, out);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Time until the venue's next timed work, if any.
+    pub fn until_deadline(&self) -> Option<Duration> {
+        self.engine.next_deadline().map(|d| Duration::from_nanos(d.saturating_sub(self.clock.now_ns())))
+    }
+}
+
+/// The fused link: the io thread runs the engine itself.
+#[derive(Debug)]
+pub struct FusedLink {
+    sequencer: Sequencer,
+    outbox: Vec<Output>,
+}
+
+impl EngineLink for FusedLink {
+    fn has_room(&mut self) -> bool {
+        true
+    }
+
+    #[inline]
+    fn offer(&mut self, arrival: Arrival) {
+        let outbox = &mut self.outbox;
+        self.sequencer.process(&arrival, &mut |o| outbox.push(o));
+    }
+
+    fn drain(&mut self, sink: &mut dyn FnMut(&Output)) -> usize {
+        let n = self.outbox.len();
+        for o in &self.outbox {
+            sink(o);
+        }
+        self.outbox.clear();
+        n
+    }
+
+    fn run_timers(&mut self) -> bool {
+        let outbox = &mut self.outbox;
+        self.sequencer.tick_if_due(&mut |o| outbox.push(o))
+    }
+
+    fn prepare_sleep(&mut self) -> bool {
+        self.outbox.is_empty()
+    }
+
+    fn woke(&mut self) {}
+
+    fn is_idle(&mut self) -> bool {
+        self.outbox.is_empty()
+    }
+}
+
+/// The pipelined link: rings to and from the engine thread.
+#[derive(Debug)]
+pub struct RingLink {
+    to_engine: Producer<Arrival>,
+    from_engine: Consumer<Output>,
+    engine_wake: Option<Wakeup>,
+    io_sleeping: Arc<AtomicBool>,
+    offered: u64,
+    processed: Arc<AtomicU64>,
+}
+
+impl EngineLink for RingLink {
+    #[inline]
+    fn has_room(&mut self) -> bool {
+        self.to_engine.has_room()
+    }
+
+    #[inline]
+    fn offer(&mut self, arrival: Arrival) {
+        // has_room() was checked by the caller and this is the only producer.
+        let pushed = self.to_engine.push(arrival).is_ok();
+        debug_assert!(pushed, "offer without room");
+        self.offered += 1;
+        if let Some(w) = &self.engine_wake {
+            w.wake();
+        }
+    }
+
+    fn drain(&mut self, sink: &mut dyn FnMut(&Output)) -> usize {
+        let mut n = 0;
+        while let Some(o) = self.from_engine.pop() {
+            sink(&o);
+            n += 1;
+        }
+        n
+    }
+
+    fn run_timers(&mut self) -> bool {
+        false
+    }
+
+    fn prepare_sleep(&mut self) -> bool {
+        self.io_sleeping.store(true, Ordering::SeqCst);
+        if self.from_engine.has_items() {
+            self.io_sleeping.store(false, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    fn woke(&mut self) {
+        self.io_sleeping.store(false, Ordering::Relaxed);
+    }
+
+    fn is_idle(&mut self) -> bool {
+        self.processed.load(Ordering::Acquire) == self.offered && !self.from_engine.has_items()
+    }
+}
+
+/// Everything the engine thread needs.
+struct EngineThread {
+    sequencer: Sequencer,
+    from_io: Consumer<Arrival>,
+    to_io: Producer<Output>,
+    io_waker: Arc<Waker>,
+    io_sleeping: Arc<AtomicBool>,
+    processed: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    wait: WaitStrategy,
+}
+
+impl EngineThread {
+    fn run(mut self) -> Sequencer {
+        let wake = Wakeup::for_current_thread();
+        let mut idle = Idle::new(self.wait);
+        let mut processed = 0u64;
+        let EngineThread { sequencer, from_io, to_io, io_waker, io_sleeping, .. } = &mut self;
+        let mut push = |o: Output| push_output(to_io, &io_waker, &io_sleeping, o);
+        loop {
+            let mut did = false;
+            let mut batch = 0;
+            while let Some(arrival) = from_io.pop() {
+                sequencer.process(&arrival, &mut push);
+                processed += 1;
+                batch += 1;
+                did = true;
+                if batch == 256 {
+                    break;
+                }
+            }
+            if did {
+                self.processed.store(processed, Ordering::Release);
+            }
+            did |= sequencer.tick_if_due(&mut push);
+            if did {
+                if io_sleeping.load(Ordering::SeqCst) {
+                    let _ = io_waker.wake();
+                }
+                idle.reset();
+                continue;
+            }
+            if self.stop.load(Ordering::Relaxed) && !from_io.has_items() {
+                break;
+            }
+            if let IdleStep::Park(d) = idle.step() {
+                wake.announce_sleep();
+                if !from_io.has_items() {
+                    let d = sequencer.until_deadline().map_or(d, |u| u.min(d));
+                    Idle::park(d);
+                }
+                wake.announce_awake();
+            }
+        }
+        self.sequencer
+    }
+}
+
+fn push_output(to_io: &mut Producer<Output>, io_waker: &Waker, io_sleeping: &AtomicBool, mut o: Output) {
+    loop {
+        match to_io.push(o) {
+            Ok(()) => return,
+            Err(back) => {
+                // The io thread drains every loop and never waits on us, so this
+                // ends as soon as it runs.
+                o = back;
+                if io_sleeping.load(Ordering::SeqCst) {
+                    let _ = io_waker.wake();
+                }
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// The topology and wait strategies actually used, after `auto` is resolved.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Resolved {
+    /// Fused or pipelined.
+    pub topology: Topology,
+    /// The io (or fused) thread's wait strategy.
+    pub io_wait: WaitStrategy,
+    /// The engine thread's wait strategy (pipelined).
+    pub engine_wait: WaitStrategy,
+    /// Core for the io thread.
+    pub io_core: Option<usize>,
+    /// Core for the engine thread.
+    pub engine_core: Option<usize>,
+}
+
+/// Resolves `auto`: pipelined, pinned and spinning with four or more cores; fused
+/// and spin-then-park below.
+pub fn resolve(config: &GatewayConfig) -> Resolved {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let p = &config.pipeline;
+    let topology = match p.topology {
+        Topology::Auto if cores >= 4 => Topology::Pipelined,
+        Topology::Auto => Topology::Fused,
+        t => t,
+    };
+    let roomy = cores >= 4;
+    let spin_or_park = if roomy { WaitStrategy::BusySpin } else { WaitStrategy::ADAPTIVE_PARK };
+    let fused_default = WaitStrategy::SpinThenPark { spins: 64, yields: 0, park_us: 1_000 };
+    let io_wait = p.io_wait.unwrap_or(if topology == Topology::Fused && !roomy { fused_default } else { spin_or_park });
+    let engine_wait = p.engine_wait.unwrap_or(spin_or_park);
+    let (io_core, engine_core) = match (p.io_core, p.engine_core) {
+        (None, None) if roomy && p.topology == Topology::Auto => (Some(1), Some(2)),
+        other => other,
+    };
+    Resolved { topology, io_wait, engine_wait, io_core, engine_core }
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct Running {
+    /// The addresses the gateway listens on.
+    pub addrs: Vec<SocketAddr>,
+    /// What was resolved for threads.
+    pub resolved: Resolved,
+    /// The io thread's counters.
+    pub io_metrics: Arc<IoMetrics>,
+    control: Control,
+    io_thread: Option<JoinHandle<std::io::Result<IoFinal>>>,
+    engine_thread: Option<JoinHandle<Sequencer>>,
+    engine_stop: Arc<AtomicBool>,
+}
+
+/// What the io thread hands back when it stops.
+struct IoFinal {
+    logins: Vec<LoginSlot>,
+    sequencer: Option<Sequencer>,
+}
+
+/// The gateway's state after it stopped: for tests and tools that check that books,
+/// accounts and streams balance.
+#[derive(Debug)]
+pub struct Stopped {
+    /// The engine, with its risk engine and venue.
+    pub sequencer: Sequencer,
+    /// Every login with its out log.
+    pub logins: Vec<LoginSlot>,
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The risk tables could not build an engine.
+    #[error("risk engine: {0}")]
+    Risk(#[from] risk_check::ConfigError),
+    /// The venue could not be built.
+    #[error("exchange: {0}")]
+    Exchange(#[from] sim_exchange::ConfigError),
+    /// Binding or polling failed.
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn pin(core: Option<usize>, what: &str) {
+    if let Some(id) = core {
+        if core_affinity::set_for_current(core_affinity::CoreId { id }) {
+            info!("{what} thread pinned to core {id}");
+        } else {
+            warn!("{what} thread could not be pinned to core {id}");
+        }
+    }
+}
+
+/// Builds the engine from a configuration.
+pub fn build_engine(config: &GatewayConfig) -> Result<Engine, StartError> {
+    let risk = RiskEngine::new(config.risk.clone())?;
+    let exchange = Exchange::new(config.exchange.clone())?;
+    let policies = config
+        .logins
+        .iter()
+        .map(|l| LoginPolicy {
+            cancel_on_disconnect: l.cancel_on_disconnect,
+            throttle_queue_ns: l.throttle_queue_us * 1_000,
+            accounts: l.accounts.clone(),
+        })
+        .collect();
+    let capacity = config.risk.capacity.max_orders_per_day as usize;
+    Ok(Engine::new(risk, exchange, policies, capacity))
+}
+
+fn session_limits(config: &GatewayConfig, session_id: u64) -> SessionLimits {
+    let s = &config.server;
+    SessionLimits {
+        max_sessions: s.max_sessions,
+        heartbeat_ns: s.heartbeat_ms * 1_000_000,
+        dead_peer_ns: s.dead_peer_ms * 1_000_000,
+        login_timeout_ns: s.login_timeout_ms * 1_000_000,
+        backlog_limit_bytes: config.outbound.backlog_limit_bytes,
+        rx_buffer_bytes: s.rx_buffer_bytes,
+        max_login_failures: s.max_login_failures,
+        login_failure_window_ns: s.login_failure_window_ms * 1_000_000,
+        login_lockout_ns: s.login_lockout_ms * 1_000_000,
+        session_id,
+    }
+}
+
+/// Starts the gateway's threads; returns once it is listening.
+pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
+    let clock = Clock::new();
+    let engine = build_engine(config)?;
+    let resolved = resolve(config);
+    let logins: Vec<LoginSlot> = config
+        .logins
+        .iter()
+        .map(|l| {
+            LoginSlot::new(
+                l.username,
+                l.token,
+                OutLog::new(config.outbound.log_bytes_per_login, config.outbound.log_messages_per_login),
+            )
+        })
+        .collect();
+    let session_id = clock.now_ns() / 1_000_000_000;
+    let limits = session_limits(config, session_id);
+    let control = Control::default();
+    let io_metrics = Arc::new(IoMetrics::default());
+    let sequencer = Sequencer::new(engine, clock);
+    let engine_stop = Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<Vec<SocketAddr>, std::io::Error>>();
+    let listen = config.server.listen.clone();
+
+    let (io_thread, engine_thread) = match resolved.topology {
+        Topology::Pipelined => {
+            let (to_engine, from_io) = ring::<Arrival>(config.pipeline.in_ring_capacity);
+            let (to_io, from_engine) = ring::<Output>(config.pipeline.out_ring_capacity);
+            let io_sleeping = Arc::new(AtomicBool::new(false));
+            let processed = Arc::new(AtomicU64::new(0));
+            let (waker_tx, waker_rx) = std::sync::mpsc::channel::<Arc<Waker>>();
+            let (wake_tx, wake_rx) = std::sync::mpsc::channel::<Option<Wakeup>>();
+            let link_sleeping = Arc::clone(&io_sleeping);
+            let link_processed = Arc::clone(&processed);
+            let io_control = control.clone();
+            let io_metrics2 = Arc::clone(&io_metrics);
+            let io_thread = std::thread::Builder::new().name("bw-io".into()).spawn(move || {
+                pin(resolved.io_core, "io");
+                let engine_wake = wake_rx.recv().ok().flatten();
+                let link = RingLink {
+                    to_engine,
+                    from_engine,
+                    engine_wake,
+                    io_sleeping: link_sleeping,
+                    offered: 0,
+                    processed: link_processed,
+                };
+                let built = IoLoop::new(&listen, logins, limits, link, clock, io_control, resolved.io_wait, io_metrics2);
+                let (mut io, waker) = match built {
+                    Ok(x) => x,
+                    Err(e) => {
+                        let message = e.to_string();
+                        let _ = ready_tx.send(Err(e));
+                        return Err(std::io::Error::other(message));
+                    }
+                };
+                let _ = waker_tx.send(waker);
+                let _ = ready_tx.send(Ok(io.local_addrs().to_vec()));
+                io.run()?;
+                let (_link, logins) = io.into_parts();
+                Ok(IoFinal { logins, sequencer: None })
+            })?;
+            let stop = Arc::clone(&engine_stop);
+            let engine_thread = std::thread::Builder::new().name("bw-engine".into()).spawn(move || {
+                pin(resolved.engine_core, "engine");
+                let parks = resolved.engine_wait.parks();
+                let _ = wake_tx.send(parks.then(Wakeup::for_current_thread));
+                let Ok(io_waker) = waker_rx.recv() else { return sequencer };
+                EngineThread {
+                    sequencer,
+                    from_io,
+                    to_io,
+                    io_waker,
+                    io_sleeping,
+                    processed,
+                    stop,
+                    wait: resolved.engine_wait,
+                }
+                .run()
+            })?;
+            (io_thread, Some(engine_thread))
+        }
+        _ => {
+            let io_control = control.clone();
+            let io_metrics2 = Arc::clone(&io_metrics);
+            let io_thread = std::thread::Builder::new().name("bw-io".into()).spawn(move || {
+                pin(resolved.io_core, "fused");
+                let link = FusedLink { sequencer, outbox: Vec::with_capacity(8192) };
+                let built = IoLoop::new(&listen, logins, limits, link, clock, io_control, resolved.io_wait, io_metrics2);
+                let (mut io, _waker) = match built {
+                    Ok(x) => x,
+                    Err(e) => {
+                        let message = e.to_string();
+                        let _ = ready_tx.send(Err(e));
+                        return Err(std::io::Error::other(message));
+                    }
+                };
+                let _ = ready_tx.send(Ok(io.local_addrs().to_vec()));
+                io.run()?;
+                let (link, logins) = io.into_parts();
+                Ok(IoFinal { logins, sequencer: Some(link.sequencer) })
+            })?;
+            (io_thread, None)
+        }
+    };
+    let addrs = ready_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("io thread ended before listening"))??;
+    info!(
+        "gateway listening on {addrs:?}: {:?} topology, io wait {:?}, engine wait {:?}",
+        resolved.topology, resolved.io_wait, resolved.engine_wait
+    );
+    Ok(Running {
+        addrs,
+        resolved,
+        io_metrics,
+        control,
+        io_thread: Some(io_thread),
+        engine_thread,
+        engine_stop,
+    })
+}
+
+impl Running {
+    /// The flag that stops the gateway when set (for signal handlers).
+    pub fn shutdown_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.control.shutdown)
+    }
+
+    /// The first listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+
+    /// Stops accepting, ends every session, drains, and waits for the threads.
+    /// Returns the final state.
+    pub fn shutdown(mut self) -> std::io::Result<Stopped> {
+        self.control.shutdown.store(true, Ordering::SeqCst);
+        self.join()
+    }
+
+    /// Waits until the gateway stops (after something set the shutdown flag).
+    pub fn join(&mut self) -> std::io::Result<Stopped> {
+        let io_final = match self.io_thread.take() {
+            Some(t) => t.join().unwrap_or_else(|_| Err(std::io::Error::other("io thread panicked"))),
+            None => Err(std::io::Error::other("already stopped")),
+        };
+        self.engine_stop.store(true, Ordering::SeqCst);
+        let engine_sequencer = match self.engine_thread.take() {
+            Some(t) => {
+                t.thread().unpark();
+                Some(t.join().map_err(|_| std::io::Error::other("engine thread panicked"))?)
+            }
+            None => None,
+        };
+        let io_final = io_final?;
+        let sequencer = io_final
+            .sequencer
+            .or(engine_sequencer)
+            .ok_or_else(|| std::io::Error::other("no engine state came back"))?;
+        Ok(Stopped { sequencer, logins: io_final.logins })
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.io_thread.is_some() {
+            self.control.shutdown.store(true, Ordering::SeqCst);
+            let _ = self.join();
+        }
+    }
+}

@@ -1,0 +1,929 @@
+//! The io thread: the mio event loop, sessions, login, heartbeats and the sequenced
+//! outbound streams.
+//!
+//! The loop follows mio's `tcp_server` example: accept until `WouldBlock`, read and
+//! write until `WouldBlock` (epoll is edge-triggered), deregister on close. A session
+//! never blocks the loop: when the engine's input ring is full the loop stops taking
+//! frames from that socket (TCP flow control then pushes back on the client) and
+//! comes back to it when there is room; when a client stops reading, its unsent
+//! bytes stay in its login's out log and it is disconnected once they pass the
+//! backlog limit, so one slow reader cannot hold up anyone else.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use log::{info, warn};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use subtle::ConstantTimeEq;
+
+use protocol::codec::{
+    ClientMessage, DecodeError, EndOfSession, LoginAccepted, LoginRejected, MAX_FRAME_LEN,
+    PROTOCOL_VERSION, Sequenced, ServerMessage, msg_type,
+};
+use protocol::framing::FrameBuffer;
+use protocol::{RejectCode, Seq, Token as LoginToken, Username};
+
+use crate::clock::Clock;
+use crate::input::{Arrival, Input, LoginIdx, Output, Stamps};
+use crate::metrics::IoMetrics;
+use crate::outlog::OutLog;
+use crate::wait::{Idle, IdleStep, WaitStrategy};
+
+const WAKER: Token = Token(usize::MAX);
+const LISTENER_BASE: usize = usize::MAX - 64;
+
+/// Session limits and timings.
+#[derive(Clone, Debug)]
+pub struct SessionLimits {
+    /// Most connections at once (logged in or not).
+    pub max_sessions: usize,
+    /// Send a heartbeat after this long without sending.
+    pub heartbeat_ns: u64,
+    /// Disconnect a peer silent for this long.
+    pub dead_peer_ns: u64,
+    /// Disconnect a connection that has not logged in within this time.
+    pub login_timeout_ns: u64,
+    /// Disconnect a logged-in client whose unsent bytes exceed this.
+    pub backlog_limit_bytes: u64,
+    /// Receive buffer per connection.
+    pub rx_buffer_bytes: usize,
+    /// Failed logins (per username, or per peer address for unknown names) allowed in the window.
+    pub max_login_failures: u32,
+    /// The window for counting failed logins.
+    pub login_failure_window_ns: u64,
+    /// How long further logins are refused once the failures are used up.
+    pub login_lockout_ns: u64,
+    /// Identifies this trading day's streams (sent in LoginAccepted).
+    pub session_id: u64,
+}
+
+/// A configured login and its out log.
+#[derive(Debug)]
+pub struct LoginSlot {
+    /// Login name.
+    pub username: Username,
+    /// Secret.
+    pub token: LoginToken,
+    /// The sequenced stream.
+    pub log: OutLog,
+    conn: Option<usize>,
+    failures: FailureWindow,
+}
+
+impl LoginSlot {
+    /// A login with an empty stream.
+    pub fn new(username: Username, token: LoginToken, log: OutLog) -> LoginSlot {
+        LoginSlot { username, token, log, conn: None, failures: FailureWindow::default() }
+    }
+}
+
+/// Counts failed logins in a window and locks out after too many.
+#[derive(Clone, Copy, Debug, Default)]
+struct FailureWindow {
+    window_start_ns: u64,
+    failures: u32,
+    locked_until_ns: u64,
+}
+
+impl FailureWindow {
+    fn locked(&self, now_ns: u64) -> bool {
+        now_ns < self.locked_until_ns
+    }
+
+    fn record_failure(&mut self, now_ns: u64, limits: &SessionLimits) {
+        if now_ns.saturating_sub(self.window_start_ns) > limits.login_failure_window_ns {
+            self.window_start_ns = now_ns;
+            self.failures = 0;
+        }
+        self.failures += 1;
+        if self.failures >= limits.max_login_failures {
+            self.locked_until_ns = now_ns + limits.login_lockout_ns;
+            self.failures = 0;
+        }
+    }
+}
+
+/// How the io thread reaches the engine: directly (fused) or through rings.
+pub trait EngineLink {
+    /// True when `offer` will accept an input now.
+    fn has_room(&mut self) -> bool;
+    /// Hands one input to the engine (call only after `has_room`).
+    fn offer(&mut self, arrival: Arrival);
+    /// Passes every available output to `sink`; returns how many.
+    fn drain(&mut self, sink: &mut dyn FnMut(&Output)) -> usize;
+    /// Runs due timer work (fused: the venue's clock); returns true if it did any.
+    fn run_timers(&mut self) -> bool;
+    /// The io thread is about to sleep in `poll` for up to `timeout`: the engine
+    /// must wake it (through the poll's waker) when it has output. Returns false if
+    /// output is already waiting (do not sleep).
+    fn prepare_sleep(&mut self) -> bool;
+    /// The io thread woke up.
+    fn woke(&mut self);
+    /// Everything offered has been processed and drained.
+    fn is_idle(&mut self) -> bool;
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ConnState {
+    AwaitingLogin { deadline_ns: u64 },
+    Active { login: LoginIdx },
+    /// Send what is pending, then (if `send_eos`) EndOfSession with this reason,
+    /// then close.
+    Draining { login: Option<LoginIdx>, reason: RejectCode, send_eos: bool },
+}
+
+/// Unsequenced frames waiting to go out ahead of the stream (LoginAccepted,
+/// heartbeats, EndOfSession). Small and fixed.
+#[derive(Debug)]
+struct ControlOut {
+    buf: [u8; 256],
+    len: usize,
+    sent: usize,
+}
+
+impl ControlOut {
+    fn push(&mut self, msg: &ServerMessage) {
+        if self.sent == self.len {
+            self.len = 0;
+            self.sent = 0;
+        }
+        // Control frames are at most 35 bytes; 256 holds several. A full buffer only
+        // happens to a peer that reads nothing, and that peer is about to be dropped.
+        if let Ok(n) = msg.encode_to_slice(&mut self.buf[self.len..]) {
+            self.len += n;
+        }
+    }
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.sent..self.len]
+    }
+}
+
+#[derive(Debug)]
+struct Conn {
+    stream: TcpStream,
+    peer: SocketAddr,
+    rx: FrameBuffer,
+    state: ConnState,
+    ctrl: ControlOut,
+    /// Byte offset into the login's out log of the next byte to send.
+    cursor: u64,
+    last_rx_ns: u64,
+    last_tx_ns: u64,
+    /// Frames may be waiting in the socket or the buffer that we did not take
+    /// because the engine was full: read again when there is room.
+    read_paused: bool,
+    dirty: bool,
+    closed: bool,
+}
+
+/// What the io loop is told to do from outside.
+#[derive(Debug, Clone, Default)]
+pub struct Control {
+    /// Set to stop: stop accepting, drain, send EndOfSession to everyone, return.
+    pub shutdown: Arc<AtomicBool>,
+}
+
+/// The io thread's state.
+pub struct IoLoop<L: EngineLink> {
+    poll: Poll,
+    listeners: Vec<TcpListener>,
+    local_addrs: Vec<SocketAddr>,
+    conns: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    logins: Vec<LoginSlot>,
+    by_name: HashMap<Username, LoginIdx>,
+    unknown_failures: HashMap<std::net::IpAddr, FailureWindow>,
+    limits: SessionLimits,
+    link: L,
+    clock: Clock,
+    dirty: Vec<usize>,
+    dirty_spare: Vec<usize>,
+    paused: Vec<usize>,
+    paused_spare: Vec<usize>,
+    /// Disconnect notices not yet taken by a full engine ring.
+    pending_disconnects: Vec<LoginIdx>,
+    control: Control,
+    wait: WaitStrategy,
+    metrics: Arc<IoMetrics>,
+    scratch: Box<[u8; MAX_FRAME_LEN]>,
+}
+
+impl<L: EngineLink> std::fmt::Debug for IoLoop<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IoLoop").field("local_addrs", &self.local_addrs).finish_non_exhaustive()
+    }
+}
+
+impl<L: EngineLink> IoLoop<L> {
+    /// Binds the listeners and prepares every session slot.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        listen: &[SocketAddr],
+        logins: Vec<LoginSlot>,
+        limits: SessionLimits,
+        link: L,
+        clock: Clock,
+        control: Control,
+        wait: WaitStrategy,
+        metrics: Arc<IoMetrics>,
+    ) -> io::Result<(IoLoop<L>, Arc<Waker>)> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let mut listeners = Vec::with_capacity(listen.len());
+        let mut local_addrs = Vec::with_capacity(listen.len());
+        for (i, addr) in listen.iter().enumerate() {
+            let mut listener = TcpListener::bind(*addr)?;
+            poll.registry().register(&mut listener, Token(LISTENER_BASE + i), Interest::READABLE)?;
+            local_addrs.push(listener.local_addr()?);
+            listeners.push(listener);
+        }
+        let by_name = logins.iter().enumerate().map(|(i, l)| (l.username, i as LoginIdx)).collect();
+        let n = limits.max_sessions;
+        let io = IoLoop {
+            poll,
+            listeners,
+            local_addrs,
+            conns: (0..n).map(|_| None).collect(),
+            free: (0..n).rev().collect(),
+            logins,
+            by_name,
+            unknown_failures: HashMap::with_capacity(1024),
+            link,
+            clock,
+            dirty: Vec::with_capacity(n),
+            dirty_spare: Vec::with_capacity(n),
+            paused: Vec::with_capacity(n),
+            paused_spare: Vec::with_capacity(n),
+            pending_disconnects: Vec::with_capacity(n),
+            control,
+            wait,
+            metrics,
+            scratch: Box::new([0u8; MAX_FRAME_LEN]),
+            limits,
+        };
+        Ok((io, waker))
+    }
+
+    /// The addresses actually bound (useful with port 0).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// The logins and their streams (after `run` returns).
+    pub fn logins(&self) -> &[LoginSlot] {
+        &self.logins
+    }
+
+    /// Takes the link and the logins apart (after `run` returns).
+    pub fn into_parts(self) -> (L, Vec<LoginSlot>) {
+        (self.link, self.logins)
+    }
+
+    /// Runs until shutdown is requested and every session has been ended.
+    pub fn run(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut idle = Idle::new(self.wait);
+        let mut last_timer_ns = 0u64;
+        let mut shutting_down = false;
+        loop {
+            let mut timeout = Some(Duration::ZERO);
+            if let IdleStep::Park(d) = idle.step() {
+                if self.link.prepare_sleep() {
+                    timeout = Some(d.max(Duration::from_millis(1)).min(Duration::from_millis(10)));
+                }
+            }
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            if timeout != Some(Duration::ZERO) {
+                self.link.woke();
+            }
+            let mut busy = !events.is_empty();
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => {}
+                    Token(t) if t >= LISTENER_BASE => {
+                        if !shutting_down {
+                            self.accept(t - LISTENER_BASE);
+                        }
+                    }
+                    Token(i) => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.read_conn(i);
+                        }
+                        if event.is_writable() {
+                            self.mark_dirty(i);
+                        }
+                    }
+                }
+            }
+            busy |= self.resume_paused();
+            busy |= self.offer_pending_disconnects();
+            busy |= self.drain_outputs();
+            busy |= self.link.run_timers();
+            busy |= self.drain_outputs();
+            self.flush_dirty();
+            let now = self.clock.now_ns();
+            if now.saturating_sub(last_timer_ns) >= 10_000_000 {
+                last_timer_ns = now;
+                self.session_timers(now);
+            }
+            if !shutting_down && self.control.shutdown.load(Ordering::Relaxed) {
+                shutting_down = true;
+                self.begin_shutdown();
+            }
+            if shutting_down && self.shutdown_complete() {
+                return Ok(());
+            }
+            if busy {
+                idle.reset();
+            }
+        }
+    }
+
+    fn accept(&mut self, listener: usize) {
+        loop {
+            let (stream, peer) = match self.listeners[listener].accept() {
+                Ok(s) => s,
+                Err(e) if would_block(&e) => return,
+                Err(e) if interrupted(&e) => continue,
+                Err(e) => {
+                    warn!("accept failed: {e}");
+                    return;
+                }
+            };
+            let Some(slot) = self.free.pop() else {
+                warn!("refusing {peer}: all {} session slots in use", self.limits.max_sessions);
+                let mut stream = stream;
+                let mut buf = [0u8; 8];
+                let msg = ServerMessage::LoginRejected(LoginRejected { code: RejectCode::SESSION_LIMIT });
+                if let Ok(n) = msg.encode_to_slice(&mut buf) {
+                    let _ = stream.write(&buf[..n]);
+                }
+                self.metrics.logins_refused.inc();
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let mut conn = Conn {
+                stream,
+                peer,
+                rx: FrameBuffer::new(self.limits.rx_buffer_bytes),
+                state: ConnState::AwaitingLogin {
+                    deadline_ns: self.clock.now_ns() + self.limits.login_timeout_ns,
+                },
+                ctrl: ControlOut { buf: [0; 256], len: 0, sent: 0 },
+                cursor: 0,
+                last_rx_ns: self.clock.now_ns(),
+                last_tx_ns: self.clock.now_ns(),
+                read_paused: false,
+                dirty: false,
+                closed: false,
+            };
+            if let Err(e) = self.poll.registry().register(
+                &mut conn.stream,
+                Token(slot),
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                warn!("register {peer} failed: {e}");
+                self.free.push(slot);
+                continue;
+            }
+            self.metrics.connections_accepted.inc();
+            self.conns[slot] = Some(conn);
+        }
+    }
+
+    /// Reads and handles frames until the socket would block, the engine is full,
+    /// or the connection closes.
+    fn read_conn(&mut self, i: usize) {
+        loop {
+            if !self.take_frames(i) {
+                return; // paused (engine full) or closed
+            }
+            let Some(conn) = self.conns[i].as_mut() else { return };
+            if conn.closed {
+                return;
+            }
+            match conn.rx.read_from(&mut conn.stream) {
+                Ok(0) => {
+                    // Every whole frame was taken above, so the buffer has room and
+                    // a zero-byte read is the end of the stream.
+                    self.close(i, RejectCode::DEAD_PEER, "peer closed the connection");
+                    return;
+                }
+                Ok(n) => {
+                    conn.last_rx_ns = self.clock.now_ns();
+                    self.metrics.bytes_received.add(n as u64);
+                }
+                Err(e) if would_block(&e) => return,
+                Err(e) if interrupted(&e) => continue,
+                Err(e) => {
+                    let reason = format!("read error: {e}");
+                    self.close(i, RejectCode::DEAD_PEER, &reason);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Handles buffered frames. Returns false when reading must stop (paused or closed).
+    fn take_frames(&mut self, i: usize) -> bool {
+        loop {
+            let Some(conn) = self.conns[i].as_mut() else { return false };
+            if conn.closed || matches!(conn.state, ConnState::Draining { .. }) {
+                // Nothing more is read from a session that is ending.
+                return false;
+            }
+            let is_active = matches!(conn.state, ConnState::Active { .. });
+            if is_active && !self.link.has_room() {
+                if !conn.read_paused {
+                    conn.read_paused = true;
+                    self.paused.push(i);
+                    self.metrics.backpressure_pauses.inc();
+                }
+                return false;
+            }
+            let read_ns = conn.last_rx_ns;
+            let frame = match conn.rx.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return true,
+                Err(e) => {
+                    let reason = format!("unframeable stream: {e}");
+                    self.drain_and_close(i, RejectCode::MALFORMED_STREAM, &reason);
+                    return false;
+                }
+            };
+            let len = frame.len();
+            self.scratch[..len].copy_from_slice(frame);
+            let decoded = ClientMessage::decode(&self.scratch[..len]);
+            let stamps = Stamps { read_ns, decoded_ns: self.clock.now_ns() };
+            self.metrics.frames_received.inc();
+            self.handle_frame(i, decoded, len, stamps);
+        }
+    }
+
+    fn handle_frame(
+        &mut self,
+        i: usize,
+        decoded: Result<ClientMessage, DecodeError>,
+        len: usize,
+        stamps: Stamps,
+    ) {
+        let Some(conn) = self.conns[i].as_mut() else { return };
+        match (conn.state, decoded) {
+            (ConnState::AwaitingLogin { .. }, Ok(ClientMessage::Login(login))) => {
+                self.login(i, login.username, login.token, login.version, login.next_seq);
+            }
+            (ConnState::AwaitingLogin { .. }, Err(DecodeError::BadVersion(_))) => {
+                self.refuse_login(i, RejectCode::UNSUPPORTED_VERSION, "login with bad version");
+            }
+            (ConnState::AwaitingLogin { .. }, Err(e)) => {
+                let reason = format!("malformed frame before login: {e}");
+                self.refuse_login(i, e.reject_code(), &reason);
+            }
+            (ConnState::AwaitingLogin { .. }, Ok(_)) => {
+                self.refuse_login(i, RejectCode::NOT_LOGGED_IN, "message before login");
+            }
+            (ConnState::Active { login }, Ok(msg)) => self.handle_client(i, login, msg, stamps),
+            (ConnState::Active { login }, Err(e)) => {
+                let frame = &self.scratch[..len];
+                let ref_msg_type = frame.get(2).copied().unwrap_or(0);
+                let ref_id = frame
+                    .get(3..11)
+                    .filter(|_| ref_msg_type != msg_type::LOGIN)
+                    .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+                    .unwrap_or(0);
+                warn!(
+                    "login {} ({}): malformed frame type 0x{ref_msg_type:02x}: {e} (code {})",
+                    self.logins[login as usize].username,
+                    self.conns[i].as_ref().map(|c| c.peer.to_string()).unwrap_or_default(),
+                    e.reject_code()
+                );
+                self.metrics.malformed_frames.inc();
+                let input = Input::Malformed { login, ref_msg_type, code: e.reject_code(), ref_id };
+                self.link.offer(Arrival { input, stamps });
+            }
+            (ConnState::Draining { .. }, _) => {}
+        }
+    }
+
+    fn handle_client(&mut self, i: usize, login: LoginIdx, msg: ClientMessage, stamps: Stamps) {
+        let input = match msg {
+            ClientMessage::Heartbeat => return,
+            ClientMessage::Logout => {
+                info!("login {}: logged out", self.logins[login as usize].username);
+                self.end_active(i, login, RejectCode::LOGGED_OUT);
+                return;
+            }
+            ClientMessage::Login(_) => Input::Malformed {
+                login,
+                ref_msg_type: msg_type::LOGIN,
+                code: RejectCode::UNEXPECTED_MESSAGE,
+                ref_id: 0,
+            },
+            ClientMessage::NewOrder(order) => Input::NewOrder { login, order },
+            ClientMessage::CancelOrder(cancel) => Input::Cancel { login, cancel },
+            ClientMessage::ReplaceOrder(replace) => Input::Replace { login, replace },
+            ClientMessage::MassCancel(mass) => Input::MassCancel { login, mass },
+            ClientMessage::OrderEntryControl(control) => Input::EntryControl { login, control },
+        };
+        self.link.offer(Arrival { input, stamps });
+    }
+
+    fn login(&mut self, i: usize, username: Username, token: LoginToken, version: u8, next_seq: Seq) {
+        let now = self.clock.now_ns();
+        let peer_ip = self.conns[i].as_ref().map(|c| c.peer.ip());
+        let Some(&login) = self.by_name.get(&username) else {
+            // Compare anyway so an unknown name costs the same time as a wrong token.
+            let _ = LoginToken([0; 32]).0.ct_eq(&token.0);
+            if let Some(ip) = peer_ip {
+                if self.unknown_failures.len() >= 4096 {
+                    self.unknown_failures.retain(|_, w| w.locked(now));
+                }
+                let window = self.unknown_failures.entry(ip).or_default();
+                if window.locked(now) {
+                    self.refuse_login(i, RejectCode::LOGIN_THROTTLED, "unknown username, address locked out");
+                    return;
+                }
+                window.record_failure(now, &self.limits);
+            }
+            self.refuse_login(i, RejectCode::INVALID_CREDENTIALS, "unknown username");
+            return;
+        };
+        let slot = &mut self.logins[login as usize];
+        if slot.failures.locked(now) {
+            self.refuse_login(i, RejectCode::LOGIN_THROTTLED, "too many failed logins");
+            return;
+        }
+        if !bool::from(slot.token.0.ct_eq(&token.0)) {
+            slot.failures.record_failure(now, &self.limits);
+            self.refuse_login(i, RejectCode::INVALID_CREDENTIALS, "wrong token");
+            return;
+        }
+        if version < 1 {
+            self.refuse_login(i, RejectCode::UNSUPPORTED_VERSION, "unsupported version");
+            return;
+        }
+        if slot.conn.is_some() {
+            self.refuse_login(i, RejectCode::ALREADY_LOGGED_IN, "username already has a live session");
+            return;
+        }
+        let start_seq = if next_seq == 0 { slot.log.next_seq() } else { next_seq };
+        if start_seq > slot.log.next_seq() {
+            self.refuse_login(i, RejectCode::SEQUENCE_AHEAD, "requested sequence beyond the stream");
+            return;
+        }
+        let Some(cursor) = slot.log.offset_of(start_seq) else {
+            self.refuse_login(i, RejectCode::SEQUENCE_UNAVAILABLE, "requested sequence no longer retained");
+            return;
+        };
+        let replay = slot.log.next_seq() - start_seq;
+        slot.conn = Some(i);
+        let accepted = ServerMessage::LoginAccepted(LoginAccepted {
+            version: version.min(PROTOCOL_VERSION),
+            heartbeat_ms: (self.limits.heartbeat_ns / 1_000_000) as u32,
+            dead_peer_ms: (self.limits.dead_peer_ns / 1_000_000) as u32,
+            session_id: self.limits.session_id,
+            next_seq: start_seq,
+        });
+        let Some(conn) = self.conns[i].as_mut() else { return };
+        conn.state = ConnState::Active { login };
+        conn.cursor = cursor;
+        conn.ctrl.push(&accepted);
+        info!("login {username} from {} (resume at {start_seq}, replaying {replay})", conn.peer);
+        self.metrics.logins_accepted.inc();
+        if replay > 0 {
+            self.metrics.replays.inc();
+            self.metrics.replayed_messages.add(replay);
+        }
+        self.mark_dirty(i);
+    }
+
+    fn refuse_login(&mut self, i: usize, code: RejectCode, why: &str) {
+        let Some(conn) = self.conns[i].as_mut() else { return };
+        warn!("refusing login from {}: {why} (code {code})", conn.peer);
+        conn.ctrl.push(&ServerMessage::LoginRejected(LoginRejected { code }));
+        conn.state = ConnState::Draining { login: None, reason: code, send_eos: false };
+        self.metrics.logins_refused.inc();
+        self.mark_dirty(i);
+    }
+
+    /// A logged-in session ends by its own request or ours: the engine hears of the
+    /// disconnect (cancel-on-disconnect), what is pending is sent, then EndOfSession.
+    fn end_active(&mut self, i: usize, login: LoginIdx, reason: RejectCode) {
+        if let Some(conn) = self.conns[i].as_mut() {
+            conn.state = ConnState::Draining { login: Some(login), reason, send_eos: true };
+        }
+        self.notify_disconnect(login);
+        self.mark_dirty(i);
+    }
+
+    fn notify_disconnect(&mut self, login: LoginIdx) {
+        if self.control.shutdown.load(Ordering::Relaxed) {
+            return; // no cancel-on-disconnect while the gateway itself stops
+        }
+        self.pending_disconnects.push(login);
+        self.offer_pending_disconnects();
+    }
+
+    fn offer_pending_disconnects(&mut self) -> bool {
+        let mut did = false;
+        while let Some(&login) = self.pending_disconnects.first() {
+            if !self.link.has_room() {
+                break;
+            }
+            self.pending_disconnects.remove(0);
+            let stamps = Stamps { read_ns: self.clock.now_ns(), decoded_ns: self.clock.now_ns() };
+            self.link.offer(Arrival { input: Input::Disconnected { login }, stamps });
+            did = true;
+        }
+        did
+    }
+
+    /// Ends a session after flushing what is pending (used for protocol errors).
+    fn drain_and_close(&mut self, i: usize, reason: RejectCode, why: &str) {
+        let Some(conn) = self.conns[i].as_mut() else { return };
+        warn!("ending session from {}: {why} (code {reason})", conn.peer);
+        match conn.state {
+            ConnState::Active { login } => self.end_active(i, login, reason),
+            ConnState::AwaitingLogin { .. } => {
+                conn.state = ConnState::Draining { login: None, reason, send_eos: true };
+                self.mark_dirty(i);
+            }
+            ConnState::Draining { .. } => {}
+        }
+    }
+
+    /// Closes at once (the peer is gone, or must be cut off).
+    fn close(&mut self, i: usize, reason: RejectCode, why: &str) {
+        let Some(mut conn) = self.conns[i].take() else { return };
+        conn.closed = true;
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        let login = match conn.state {
+            ConnState::Active { login } => Some(login),
+            ConnState::Draining { login, .. } => {
+                // Its disconnect was already announced when it began draining.
+                if let Some(l) = login {
+                    self.logins[l as usize].conn = None;
+                }
+                None
+            }
+            ConnState::AwaitingLogin { .. } => None,
+        };
+        if let Some(login) = login {
+            let name = self.logins[login as usize].username;
+            warn!("login {name} from {} disconnected: {why} (code {reason})", conn.peer);
+            self.logins[login as usize].conn = None;
+            self.notify_disconnect(login);
+        } else {
+            info!("connection from {} closed: {why} (code {reason})", conn.peer);
+        }
+        self.metrics.disconnects.inc();
+        self.free.push(i);
+    }
+
+    fn mark_dirty(&mut self, i: usize) {
+        if let Some(conn) = self.conns[i].as_mut() {
+            if !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(i);
+            }
+        }
+    }
+
+    fn resume_paused(&mut self) -> bool {
+        if self.paused.is_empty() || !self.link.has_room() {
+            return false;
+        }
+        // Swap in the spare list: sessions paused again while we read land there.
+        std::mem::swap(&mut self.paused, &mut self.paused_spare);
+        let mut list = std::mem::take(&mut self.paused_spare);
+        for &i in &list {
+            if let Some(conn) = self.conns[i].as_mut() {
+                conn.read_paused = false;
+            }
+            self.read_conn(i);
+        }
+        list.clear();
+        self.paused_spare = list;
+        true
+    }
+
+    fn drain_outputs(&mut self) -> bool {
+        let IoLoop { link, logins, conns, dirty, metrics, limits, .. } = self;
+        let mut overflowed: Option<usize> = None;
+        let n = link.drain(&mut |out: &Output| {
+            let slot = &mut logins[out.login as usize];
+            let seq_msg = Sequenced { seq: out.seq, ts_ns: out.ts_ns, msg: out.msg };
+            let mut buf = [0u8; MAX_FRAME_LEN];
+            let len = seq_msg.encode_to_slice(&mut buf).expect("a sequenced message always fits a frame");
+            slot.log.append(out.seq, &buf[..len]);
+            metrics.count_output(&out.msg);
+            if let Some(ci) = slot.conn {
+                if let Some(conn) = conns[ci].as_mut() {
+                    if !conn.dirty {
+                        conn.dirty = true;
+                        dirty.push(ci);
+                    }
+                    if slot.log.end_offset() - conn.cursor > limits.backlog_limit_bytes {
+                        overflowed = Some(ci);
+                    }
+                }
+            }
+        });
+        if let Some(ci) = overflowed {
+            // Checked again in flush for every dirty connection; this catches a
+            // single burst that would otherwise outrun the log's retention.
+            self.check_backlog(ci);
+        }
+        n > 0
+    }
+
+    fn check_backlog(&mut self, i: usize) -> bool {
+        let Some(conn) = self.conns[i].as_ref() else { return false };
+        let login = match conn.state {
+            ConnState::Active { login } => login,
+            ConnState::Draining { login: Some(login), .. } => login,
+            _ => return true,
+        };
+        let log = &self.logins[login as usize].log;
+        let backlog = log.end_offset() - conn.cursor;
+        if backlog > self.limits.backlog_limit_bytes || conn.cursor < log.start_offset() {
+            self.metrics.slow_consumer_disconnects.inc();
+            let why = format!(
+                "client is not reading: {backlog} bytes unsent, limit {}",
+                self.limits.backlog_limit_bytes
+            );
+            self.close(i, RejectCode::BACKLOG_EXCEEDED, &why);
+            return false;
+        }
+        true
+    }
+
+    fn flush_dirty(&mut self) {
+        std::mem::swap(&mut self.dirty, &mut self.dirty_spare);
+        let mut list = std::mem::take(&mut self.dirty_spare);
+        for &i in &list {
+            if let Some(conn) = self.conns[i].as_mut() {
+                conn.dirty = false;
+            }
+            self.flush(i);
+        }
+        list.clear();
+        self.dirty_spare = list;
+    }
+
+    /// Writes control frames, then the stream from the cursor, until done or the
+    /// socket would block. Ends a draining session once everything is out.
+    fn flush(&mut self, i: usize) {
+        if !self.check_backlog(i) {
+            return;
+        }
+        let now = self.clock.now_ns();
+        let IoLoop { conns, logins, metrics, .. } = self;
+        let Some(conn) = conns[i].as_mut() else { return };
+        let mut wrote = 0u64;
+        let outcome = (|| -> io::Result<bool> {
+            while !conn.ctrl.pending().is_empty() {
+                let n = conn.stream.write(conn.ctrl.pending())?;
+                conn.ctrl.sent += n;
+                wrote += n as u64;
+            }
+            let login = match conn.state {
+                ConnState::Active { login } => Some(login),
+                ConnState::Draining { login, .. } => login,
+                ConnState::AwaitingLogin { .. } => None,
+            };
+            if let Some(login) = login {
+                let log = &logins[login as usize].log;
+                loop {
+                    let (a, b) = log.pending(conn.cursor);
+                    if a.is_empty() {
+                        break;
+                    }
+                    let n = if b.is_empty() {
+                        conn.stream.write(a)?
+                    } else {
+                        conn.stream.write_vectored(&[io::IoSlice::new(a), io::IoSlice::new(b)])?
+                    };
+                    if n == 0 {
+                        return Err(io::Error::new(io::ErrorKind::WriteZero, "socket accepted nothing"));
+                    }
+                    conn.cursor += n as u64;
+                    wrote += n as u64;
+                }
+            }
+            Ok(true)
+        })();
+        if wrote > 0 {
+            conn.last_tx_ns = now;
+            metrics.bytes_sent.add(wrote);
+        }
+        match outcome {
+            Ok(_) => {}
+            Err(e) if would_block(&e) => return,
+            Err(e) if interrupted(&e) => {
+                self.mark_dirty(i);
+                return;
+            }
+            Err(e) => {
+                let why = format!("write error: {e}");
+                self.close(i, RejectCode::DEAD_PEER, &why);
+                return;
+            }
+        }
+        // Everything pending is written.
+        if let ConnState::Draining { login, reason, send_eos } = conn.state {
+            if send_eos {
+                let last_seq = login.map(|l| logins[l as usize].log.last_seq()).unwrap_or(0);
+                conn.ctrl.push(&ServerMessage::EndOfSession(EndOfSession { reason, last_seq }));
+                // Best effort: the peer gets it unless its window is full.
+                let _ = conn.stream.write(conn.ctrl.pending());
+            }
+            let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+            self.close(i, reason, "session ended");
+        }
+    }
+
+    fn session_timers(&mut self, now: u64) {
+        for i in 0..self.conns.len() {
+            let Some(conn) = self.conns[i].as_mut() else { continue };
+            match conn.state {
+                ConnState::AwaitingLogin { deadline_ns } if now >= deadline_ns => {
+                    warn!("connection from {}: no login in time", conn.peer);
+                    conn.state = ConnState::Draining {
+                        login: None,
+                        reason: RejectCode::LOGIN_TIMEOUT,
+                        send_eos: true,
+                    };
+                    self.mark_dirty(i);
+                }
+                ConnState::Active { .. } => {
+                    if now.saturating_sub(conn.last_rx_ns) >= self.limits.dead_peer_ns {
+                        let why = format!("silent for {} ms", (now - conn.last_rx_ns) / 1_000_000);
+                        self.close(i, RejectCode::DEAD_PEER, &why);
+                    } else if now.saturating_sub(conn.last_tx_ns) >= self.limits.heartbeat_ns {
+                        conn.ctrl.push(&ServerMessage::Heartbeat);
+                        self.mark_dirty(i);
+                    }
+                }
+                ConnState::Draining { .. } => {
+                    // A peer that does not read what we drain is cut off after the
+                    // dead-peer timeout.
+                    if now.saturating_sub(conn.last_tx_ns) >= self.limits.dead_peer_ns {
+                        self.close(i, RejectCode::DEAD_PEER, "did not read the end of its session");
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.flush_dirty();
+    }
+
+    fn begin_shutdown(&mut self) {
+        info!("shutting down: no new connections, ending every session");
+        for listener in &mut self.listeners {
+            let _ = self.poll.registry().deregister(listener);
+        }
+        for i in 0..self.conns.len() {
+            let Some(conn) = self.conns[i].as_mut() else { continue };
+            match conn.state {
+                ConnState::Active { login } => {
+                    conn.state = ConnState::Draining {
+                        login: Some(login),
+                        reason: RejectCode::SHUTTING_DOWN,
+                        send_eos: true,
+                    };
+                }
+                ConnState::AwaitingLogin { .. } => {
+                    conn.state = ConnState::Draining {
+                        login: None,
+                        reason: RejectCode::SHUTTING_DOWN,
+                        send_eos: true,
+                    };
+                }
+                ConnState::Draining { .. } => {}
+            }
+            self.mark_dirty(i);
+        }
+    }
+
+    fn shutdown_complete(&mut self) -> bool {
+        self.link.is_idle() && self.conns.iter().all(Option::is_none)
+    }
+}
+
+fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+fn interrupted(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::Interrupted
+}

@@ -1,0 +1,190 @@
+//! How an idle thread waits for work: busy-spin, yield, or spin-then-park.
+//!
+//! Spinning gives the lowest hop latency but burns a core; on a machine with fewer
+//! cores than spinning threads, spinners steal time from the very thread they wait
+//! for. `SpinThenPark` spins briefly (work usually arrives within microseconds under
+//! load), then yields, then parks with a timeout; the producer unparks a parked
+//! consumer through [`Wakeup`], so an idle gateway uses no CPU.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::Thread;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A thread's idle policy.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum WaitStrategy {
+    /// Spin on the CPU forever: lowest latency, one core per thread.
+    BusySpin,
+    /// Spin a little, then `yield_now` in a loop.
+    Yield {
+        /// Spins before yielding.
+        spins: u32,
+    },
+    /// Spin, then yield, then park (sleep until woken or the timeout passes).
+    SpinThenPark {
+        /// Spins before yielding.
+        spins: u32,
+        /// Yields before parking.
+        yields: u32,
+        /// Longest park, in microseconds (bounds latency if a wake-up is missed).
+        park_us: u32,
+    },
+}
+
+impl WaitStrategy {
+    /// The default for a machine without a spare core per thread.
+    pub const ADAPTIVE_PARK: WaitStrategy =
+        WaitStrategy::SpinThenPark { spins: 2_000, yields: 20, park_us: 1_000 };
+
+    /// True when this strategy may park (and so needs a wake-up from producers).
+    pub const fn parks(&self) -> bool {
+        matches!(self, WaitStrategy::SpinThenPark { .. })
+    }
+}
+
+/// What an idle step decided.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum IdleStep {
+    /// Spun or yielded; look for work again.
+    Retry,
+    /// About to park: announce it (so producers wake us), re-check for work, then
+    /// call [`Idle::park`].
+    Park(Duration),
+}
+
+/// Counts consecutive idle iterations and applies the strategy.
+#[derive(Debug)]
+pub struct Idle {
+    strategy: WaitStrategy,
+    idle_iterations: u32,
+}
+
+impl Idle {
+    /// A fresh idle counter.
+    pub fn new(strategy: WaitStrategy) -> Idle {
+        Idle { strategy, idle_iterations: 0 }
+    }
+
+    /// Work was found: start over.
+    #[inline]
+    pub fn reset(&mut self) {
+        self.idle_iterations = 0;
+    }
+
+    /// No work was found: spin, yield, or ask to park.
+    #[inline]
+    pub fn step(&mut self) -> IdleStep {
+        self.idle_iterations = self.idle_iterations.saturating_add(1);
+        match self.strategy {
+            WaitStrategy::BusySpin => {
+                std::hint::spin_loop();
+                IdleStep::Retry
+            }
+            WaitStrategy::Yield { spins } => {
+                if self.idle_iterations <= spins {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+                IdleStep::Retry
+            }
+            WaitStrategy::SpinThenPark { spins, yields, park_us } => {
+                if self.idle_iterations <= spins {
+                    std::hint::spin_loop();
+                    IdleStep::Retry
+                } else if self.idle_iterations <= spins.saturating_add(yields) {
+                    std::thread::yield_now();
+                    IdleStep::Retry
+                } else {
+                    IdleStep::Park(Duration::from_micros(u64::from(park_us)))
+                }
+            }
+        }
+    }
+
+    /// Parks the current thread (after the caller announced it through a [`Wakeup`]
+    /// and re-checked for work).
+    pub fn park(timeout: Duration) {
+        std::thread::park_timeout(timeout);
+    }
+}
+
+/// The consumer's side of a park/unpark handshake: it says when it sleeps, and a
+/// producer that finds it sleeping unparks it. A missed wake-up costs at most the
+/// park timeout, never a lost item (items stay in the ring).
+#[derive(Debug, Clone)]
+pub struct Wakeup {
+    sleeping: Arc<AtomicBool>,
+    thread: Thread,
+}
+
+impl Wakeup {
+    /// A handle for the current thread (the consumer).
+    pub fn for_current_thread() -> Wakeup {
+        Wakeup { sleeping: Arc::new(AtomicBool::new(false)), thread: std::thread::current() }
+    }
+
+    /// Consumer: about to sleep. Re-check for work after this and before parking.
+    pub fn announce_sleep(&self) {
+        self.sleeping.store(true, Ordering::SeqCst);
+    }
+
+    /// Consumer: awake again.
+    pub fn announce_awake(&self) {
+        self.sleeping.store(false, Ordering::Relaxed);
+    }
+
+    /// Producer: after publishing work, wake the consumer if it sleeps. Costs one
+    /// atomic load when it is awake; a syscall only when it actually sleeps.
+    #[inline]
+    pub fn wake(&self) {
+        if self.sleeping.load(Ordering::SeqCst) && self.sleeping.swap(false, Ordering::SeqCst) {
+            self.thread.unpark();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spin_then_park_escalates() {
+        let mut idle = Idle::new(WaitStrategy::SpinThenPark { spins: 2, yields: 1, park_us: 5 });
+        assert_eq!(idle.step(), IdleStep::Retry);
+        assert_eq!(idle.step(), IdleStep::Retry);
+        assert_eq!(idle.step(), IdleStep::Retry);
+        assert_eq!(idle.step(), IdleStep::Park(Duration::from_micros(5)));
+        idle.reset();
+        assert_eq!(idle.step(), IdleStep::Retry);
+        let mut spin = Idle::new(WaitStrategy::BusySpin);
+        for _ in 0..10 {
+            assert_eq!(spin.step(), IdleStep::Retry);
+        }
+    }
+
+    #[test]
+    fn a_parked_consumer_is_woken() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let consumer = std::thread::spawn(move || {
+            let wake = Wakeup::for_current_thread();
+            tx.send(wake.clone()).unwrap();
+            wake.announce_sleep();
+            // A long timeout: the test passes only if the producer's wake arrives.
+            let start = std::time::Instant::now();
+            while wake.sleeping.load(Ordering::SeqCst) {
+                Idle::park(Duration::from_secs(30));
+            }
+            start.elapsed()
+        });
+        let wake = rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        wake.wake();
+        let slept = consumer.join().unwrap();
+        assert!(slept < Duration::from_secs(30), "woken before the timeout");
+    }
+}
