@@ -339,6 +339,7 @@ impl RejectDetail {
         match *self {
             RejectDetail::None => [0, 0, 0],
             RejectDetail::PriceBand { price, lower, upper } => [price.0, lower.0, upper.0],
+            // u64 values travel as their bit pattern (above i64::MAX they read negative as i64).
             RejectDetail::Quantity { qty, limit } => [qty as i64, limit as i64, 0],
             RejectDetail::Amount { needed, available } => [needed, available, 0],
             RejectDetail::Count { count, limit } => [count as i64, limit as i64, 0],
@@ -351,7 +352,6 @@ impl RejectDetail {
     /// Rebuilds a detail from its wire kind and values; `None` for an unknown kind
     /// or values out of range for the kind.
     pub fn from_wire(kind: u8, v: [i64; 3]) -> Option<RejectDetail> {
-        let unsigned = |x: i64| u64::try_from(x).ok();
         let level = |x: i64| u8::try_from(x).ok().filter(|l| (1..=5).contains(l));
         let detail = match kind {
             0 => RejectDetail::None,
@@ -360,9 +360,11 @@ impl RejectDetail {
                 lower: crate::Price(v[1]),
                 upper: crate::Price(v[2]),
             },
-            2 => RejectDetail::Quantity { qty: unsigned(v[0])?, limit: unsigned(v[1])? },
+            // Quantities and counts are u64 carried in the i64 slots bit for bit (see
+            // `values`), so every u64 the encoder can write reads back unchanged.
+            2 => RejectDetail::Quantity { qty: v[0] as u64, limit: v[1] as u64 },
             3 => RejectDetail::Amount { needed: v[0], available: v[1] },
-            4 => RejectDetail::Count { count: unsigned(v[0])?, limit: unsigned(v[1])? },
+            4 => RejectDetail::Count { count: v[0] as u64, limit: v[1] as u64 },
             5 => RejectDetail::Suitability {
                 client_class: level(v[0])?,
                 product_level: level(v[1])?,
@@ -531,6 +533,20 @@ mod tests {
         assert_eq!(RejectDetail::from_wire(6, [0; 3]), None);
         assert_eq!(RejectDetail::from_wire(5, [0, 1, 0]), None);
         assert_eq!(RejectDetail::from_wire(0, [1, 0, 0]), None);
-        assert_eq!(RejectDetail::from_wire(2, [-1, 0, 0]), None);
+    }
+
+    #[test]
+    fn detail_quantities_above_i64_max_round_trip() {
+        // A client may send any u64 quantity; the reject naming it must decode.
+        for d in [
+            RejectDetail::Quantity { qty: u64::MAX, limit: 1_000_000 },
+            RejectDetail::Count { count: 1 << 63, limit: u64::MAX },
+        ] {
+            assert_eq!(RejectDetail::from_wire(d.kind(), d.values()), Some(d));
+        }
+        assert_eq!(
+            RejectDetail::from_wire(2, [-1, 0, 0]),
+            Some(RejectDetail::Quantity { qty: u64::MAX, limit: 0 })
+        );
     }
 }

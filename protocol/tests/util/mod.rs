@@ -1,0 +1,479 @@
+//! Shared helpers for the protocol's integration tests: proptest strategies that
+//! cover each message's whole valid domain, the case-count configuration, and the
+//! byte ranges a decoder ignores (reserved bytes and fields unused by a variant).
+
+#![allow(dead_code)] // Each test binary uses a different subset.
+
+use std::ops::Range;
+
+use proptest::prelude::*;
+use proptest::sample::select;
+use proptest::test_runner::Config;
+use protocol::codec::{
+    CancelOrder, CancelRejected, Canceled, EndOfSession, EntryState, Executed, Login,
+    LoginAccepted, LoginRejected, MassCancel, MassCancelAck, MassCancelScope, NewOrder,
+    OrderAccepted, OrderEntryControl, OrderEntryStatus, OrderRejected, ReplaceOrder, Replaced,
+    RequestKind, SystemEvent, SystemEventKind, body_len, msg_type, order_flags,
+};
+use protocol::{
+    AccountId, AppMessage, CancelReason, ClientMessage, CreditTag, Liquidity, Market, OrderType,
+    Price, Qty, RejectCode, RejectDetail, SecurityId, Sequenced, ServerMessage, Side, TimeInForce,
+    Token, TradingPhase, Username,
+};
+
+/// Bytes before the body: `u16 length | u8 type`.
+pub const HEADER: usize = 3;
+
+/// A proptest configuration with `default_cases` cases unless the `PROPTEST_CASES`
+/// environment variable says otherwise. (`Config::with_cases` alone would override
+/// the variable, so it is read here.)
+pub fn config(default_cases: u32) -> Config {
+    let cases =
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default_cases);
+    Config { cases, failure_persistence: None, ..Config::default() }
+}
+
+/// Encodes into a fresh buffer pre-filled with garbage, so that a field the
+/// encoder forgot to write (or to zero) shows up as a difference.
+pub fn encode_client(m: &ClientMessage) -> Vec<u8> {
+    let mut buf = [0xa5u8; protocol::MAX_FRAME_LEN];
+    let n = m.encode_to_slice(&mut buf).expect("a maximum frame always fits");
+    buf[..n].to_vec()
+}
+
+/// As [`encode_client`], for the server direction.
+pub fn encode_server(m: &ServerMessage) -> Vec<u8> {
+    let mut buf = [0x5au8; protocol::MAX_FRAME_LEN];
+    let n = m.encode_to_slice(&mut buf).expect("a maximum frame always fits");
+    buf[..n].to_vec()
+}
+
+// ---------------------------------------------------------------------------
+// Strategies: every value the decoder accepts, nothing it refuses.
+// ---------------------------------------------------------------------------
+
+fn printable(max: usize) -> impl Strategy<Value = String> {
+    proptest::collection::vec(0x21u8..=0x7e, 1..=max)
+        .prop_map(|bytes| String::from_utf8(bytes).expect("printable ASCII is UTF-8"))
+}
+
+pub fn account() -> impl Strategy<Value = AccountId> {
+    printable(AccountId::LEN).prop_map(|s| AccountId::new(&s).expect("valid by construction"))
+}
+
+pub fn username() -> impl Strategy<Value = Username> {
+    printable(Username::LEN).prop_map(|s| Username::new(&s).expect("valid by construction"))
+}
+
+pub fn security() -> impl Strategy<Value = SecurityId> {
+    (select(Market::ALL), 0..=SecurityId::CODE_MAX)
+        .prop_map(|(m, c)| SecurityId::new(m, c).expect("code in range"))
+}
+
+pub fn reject_code() -> impl Strategy<Value = RejectCode> {
+    // Any u16 decodes; defined codes are weighted in so they are well covered.
+    prop_oneof![select(RejectCode::ALL), any::<u16>().prop_map(RejectCode)]
+}
+
+pub fn reject_detail() -> impl Strategy<Value = RejectDetail> {
+    prop_oneof![
+        Just(RejectDetail::None),
+        (any::<i64>(), any::<i64>(), any::<i64>()).prop_map(|(p, l, u)| {
+            RejectDetail::PriceBand { price: Price(p), lower: Price(l), upper: Price(u) }
+        }),
+        (any::<u64>(), any::<u64>()).prop_map(|(qty, limit)| RejectDetail::Quantity { qty, limit }),
+        (any::<i64>(), any::<i64>())
+            .prop_map(|(needed, available)| RejectDetail::Amount { needed, available }),
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(count, limit)| RejectDetail::Count { count, limit }),
+        (1u8..=5, 1u8..=5).prop_map(|(client_class, product_level)| {
+            RejectDetail::Suitability { client_class, product_level }
+        }),
+    ]
+}
+
+pub fn login() -> impl Strategy<Value = Login> {
+    (1u8..=255, username(), any::<[u8; 32]>(), any::<u64>()).prop_map(
+        |(version, username, token, next_seq)| Login {
+            version,
+            username,
+            token: Token(token),
+            next_seq,
+        },
+    )
+}
+
+pub fn new_order() -> impl Strategy<Value = NewOrder> {
+    (
+        (any::<u64>(), account(), security(), select(Side::ALL), select(OrderType::ALL)),
+        (select(TimeInForce::ALL), any::<i64>(), any::<u64>(), 0..=order_flags::ALL),
+        select(CreditTag::ALL),
+    )
+        .prop_map(
+            |((cl_ord_id, account, security, side, order_type), (tif, p, q, flags), credit)| {
+                NewOrder {
+                    cl_ord_id,
+                    account,
+                    security,
+                    side,
+                    order_type,
+                    tif,
+                    price: Price(p),
+                    qty: Qty(q),
+                    flags,
+                    credit,
+                }
+            },
+        )
+}
+
+pub fn mass_cancel_scope() -> impl Strategy<Value = MassCancelScope> {
+    prop_oneof![
+        account().prop_map(MassCancelScope::Account),
+        (account(), security()).prop_map(|(a, s)| MassCancelScope::Security(a, s)),
+        Just(MassCancelScope::Login),
+    ]
+}
+
+pub fn client_message() -> impl Strategy<Value = ClientMessage> {
+    prop_oneof![
+        login().prop_map(ClientMessage::Login),
+        Just(ClientMessage::Heartbeat),
+        Just(ClientMessage::Logout),
+        new_order().prop_map(ClientMessage::NewOrder),
+        (any::<u64>(), any::<u64>(), account()).prop_map(
+            |(request_id, orig_cl_ord_id, account)| {
+                ClientMessage::CancelOrder(CancelOrder { request_id, orig_cl_ord_id, account })
+            }
+        ),
+        (any::<u64>(), any::<u64>(), account(), any::<i64>(), any::<u64>()).prop_map(
+            |(request_id, orig_cl_ord_id, account, p, q)| {
+                ClientMessage::ReplaceOrder(ReplaceOrder {
+                    request_id,
+                    orig_cl_ord_id,
+                    account,
+                    price: Price(p),
+                    qty: Qty(q),
+                })
+            }
+        ),
+        (any::<u64>(), mass_cancel_scope(), any::<bool>()).prop_map(
+            |(request_id, scope, block_new)| {
+                ClientMessage::MassCancel(MassCancel { request_id, scope, block_new })
+            }
+        ),
+        (any::<u64>(), account(), any::<bool>()).prop_map(|(request_id, account, enable)| {
+            ClientMessage::OrderEntryControl(OrderEntryControl { request_id, account, enable })
+        }),
+    ]
+}
+
+pub fn order_accepted() -> impl Strategy<Value = OrderAccepted> {
+    (
+        (any::<u64>(), any::<u64>(), account(), security(), select(Side::ALL)),
+        (select(OrderType::ALL), select(TimeInForce::ALL), any::<i64>(), any::<u64>()),
+        (any::<u8>(), select(CreditTag::ALL)),
+    )
+        .prop_map(
+            |(
+                (cl_ord_id, order_id, account, security, side),
+                (order_type, tif, p, q),
+                (flags, credit),
+            )| {
+                OrderAccepted {
+                    cl_ord_id,
+                    order_id,
+                    account,
+                    security,
+                    side,
+                    order_type,
+                    tif,
+                    price: Price(p),
+                    qty: Qty(q),
+                    flags,
+                    credit,
+                }
+            },
+        )
+}
+
+pub fn executed() -> impl Strategy<Value = Executed> {
+    (
+        (any::<u64>(), any::<u64>(), any::<u64>(), account(), security()),
+        (select(Side::ALL), select(Liquidity::ALL), any::<i64>()),
+        (any::<u64>(), any::<u64>(), any::<u64>()),
+    )
+        .prop_map(
+            |(
+                (cl_ord_id, order_id, exec_id, account, security),
+                (side, liquidity, p),
+                (q, l, c),
+            )| {
+                Executed {
+                    cl_ord_id,
+                    order_id,
+                    exec_id,
+                    account,
+                    security,
+                    side,
+                    liquidity,
+                    price: Price(p),
+                    qty: Qty(q),
+                    leaves: Qty(l),
+                    cum: Qty(c),
+                }
+            },
+        )
+}
+
+pub fn app_message() -> impl Strategy<Value = AppMessage> {
+    prop_oneof![
+        order_accepted().prop_map(AppMessage::OrderAccepted),
+        (any::<u64>(), account(), reject_code(), any::<u8>(), reject_detail()).prop_map(
+            |(cl_ord_id, account, code, flags, detail)| {
+                AppMessage::OrderRejected(OrderRejected { cl_ord_id, account, code, flags, detail })
+            }
+        ),
+        executed().prop_map(AppMessage::Executed),
+        (
+            (any::<u64>(), any::<u64>(), account(), any::<u64>()),
+            (any::<u64>(), any::<u64>(), select(CancelReason::ALL))
+        )
+            .prop_map(|((cl_ord_id, order_id, account, request_id), (cq, cum, reason))| {
+                AppMessage::Canceled(Canceled {
+                    cl_ord_id,
+                    order_id,
+                    account,
+                    request_id,
+                    canceled_qty: Qty(cq),
+                    cum: Qty(cum),
+                    reason,
+                })
+            }),
+        (
+            any::<u64>(),
+            any::<u64>(),
+            account(),
+            reject_code(),
+            select(&[RequestKind::Cancel, RequestKind::Replace][..])
+        )
+            .prop_map(|(request_id, orig_cl_ord_id, account, code, kind)| {
+                AppMessage::CancelRejected(CancelRejected {
+                    request_id,
+                    orig_cl_ord_id,
+                    account,
+                    code,
+                    kind,
+                })
+            }),
+        (
+            (any::<u64>(), any::<u64>(), any::<u64>(), account()),
+            (any::<i64>(), any::<u64>(), any::<u64>(), any::<bool>())
+        )
+            .prop_map(
+                |((request_id, cl_ord_id, order_id, account), (p, q, l, priority_kept))| {
+                    AppMessage::Replaced(Replaced {
+                        request_id,
+                        cl_ord_id,
+                        order_id,
+                        account,
+                        price: Price(p),
+                        qty: Qty(q),
+                        leaves: Qty(l),
+                        priority_kept,
+                    })
+                }
+            ),
+        (select(SYSTEM_EVENT_KINDS), select(TradingPhase::ALL), proptest::option::of(security()))
+            .prop_map(|(kind, phase, security)| {
+                AppMessage::SystemEvent(SystemEvent { kind, phase, security })
+            }),
+        (any::<u8>(), reject_code(), any::<u64>()).prop_map(|(ref_msg_type, code, ref_id)| {
+            AppMessage::BusinessReject(protocol::codec::BusinessReject {
+                ref_msg_type,
+                code,
+                ref_id,
+            })
+        }),
+        (any::<u64>(), proptest::option::of(account()), any::<u32>(), reject_code(), any::<bool>())
+            .prop_map(|(request_id, account, canceled_count, code, blocked)| {
+                AppMessage::MassCancelAck(MassCancelAck {
+                    request_id,
+                    account,
+                    canceled_count,
+                    code,
+                    blocked,
+                })
+            }),
+        (any::<u64>(), account(), select(ENTRY_STATES), reject_code()).prop_map(
+            |(request_id, account, state, code)| {
+                AppMessage::OrderEntryStatus(OrderEntryStatus { request_id, account, state, code })
+            }
+        ),
+    ]
+}
+
+pub const SYSTEM_EVENT_KINDS: &[SystemEventKind] = &[
+    SystemEventKind::PhaseChange,
+    SystemEventKind::Halt,
+    SystemEventKind::Resume,
+    SystemEventKind::StartOfDay,
+    SystemEventKind::EndOfDay,
+];
+
+pub const ENTRY_STATES: &[EntryState] =
+    &[EntryState::Active, EntryState::ReducingOnly, EntryState::Blocked];
+
+pub fn server_message() -> impl Strategy<Value = ServerMessage> {
+    prop_oneof![
+        1 => (any::<u8>(), any::<u32>(), any::<u32>(), any::<u64>(), any::<u64>()).prop_map(
+            |(version, heartbeat_ms, dead_peer_ms, session_id, next_seq)| {
+                ServerMessage::LoginAccepted(LoginAccepted {
+                    version,
+                    heartbeat_ms,
+                    dead_peer_ms,
+                    session_id,
+                    next_seq,
+                })
+            }
+        ),
+        1 => reject_code().prop_map(|code| ServerMessage::LoginRejected(LoginRejected { code })),
+        1 => Just(ServerMessage::Heartbeat),
+        1 => (reject_code(), any::<u64>()).prop_map(|(reason, last_seq)| {
+            ServerMessage::EndOfSession(EndOfSession { reason, last_seq })
+        }),
+        // Application messages dominate real traffic; weight them to match.
+        4 => (any::<u64>(), any::<u64>(), app_message())
+            .prop_map(|(seq, ts_ns, msg)| ServerMessage::App(Sequenced { seq, ts_ns, msg })),
+    ]
+}
+
+// ---------------------------------------------------------------------------
+// What a decoder ignores
+// ---------------------------------------------------------------------------
+
+/// Reserved byte ranges of each fixed layout, as frame offsets (the length prefix
+/// is offset 0). Sent as zero, ignored on receipt; `docs/protocol.md` lists the
+/// same ranges as `reserved` rows (checked by `doc_contract.rs`).
+#[allow(clippy::single_range_in_vec_init)] // One range per layout is the common case.
+pub fn reserved_ranges(client: bool, msg_type: u8) -> &'static [Range<usize>] {
+    if client {
+        match msg_type {
+            msg_type::LOGIN => &[4..7],
+            msg_type::NEW_ORDER => &[53..59],
+            msg_type::MASS_CANCEL => &[30..31],
+            msg_type::ORDER_ENTRY_CONTROL => &[28..35],
+            _ => &[],
+        }
+    } else {
+        match msg_type {
+            msg_type::LOGIN_ACCEPTED => &[4..7, 15..19],
+            msg_type::ORDER_ACCEPTED => &[77..83],
+            msg_type::ORDER_REJECTED => &[47..51],
+            msg_type::EXECUTED => &[94..95],
+            msg_type::CANCELED => &[76..83],
+            msg_type::CANCEL_REJECTED => &[54..59],
+            msg_type::REPLACED => &[84..91],
+            msg_type::SYSTEM_EVENT => &[22..23],
+            msg_type::BUSINESS_REJECT => &[20..21, 23..27],
+            msg_type::MASS_CANCEL_ACK => &[50..51],
+            msg_type::ORDER_ENTRY_STATUS => &[44..45, 47..51],
+            _ => &[],
+        }
+    }
+}
+
+/// The frame offsets whose bytes the decoder does not read for this particular
+/// frame: the reserved ranges plus fields a variant leaves unused (a MassCancel's
+/// account for scope 3, its security for scopes 1 and 3).
+pub fn ignored_ranges(client: bool, frame: &[u8]) -> Vec<Range<usize>> {
+    let t = frame[2];
+    let mut ranges = reserved_ranges(client, t).to_vec();
+    if client && t == msg_type::MASS_CANCEL {
+        let scope = frame[27];
+        if scope == 3 {
+            ranges.push(11..27);
+        }
+        if scope != 2 {
+            ranges.push(29..35);
+        }
+    }
+    ranges
+}
+
+/// Fixed-part length (type byte excluded) of the two text-carrying server messages.
+pub fn text_fixed_len(msg_type: u8) -> Option<usize> {
+    match msg_type {
+        msg_type::ORDER_REJECTED => Some(body_len::ORDER_REJECTED_FIXED),
+        msg_type::BUSINESS_REJECT => Some(body_len::BUSINESS_REJECT_FIXED),
+        _ => None,
+    }
+}
+
+/// Checks the decoder's contract on one accepted frame: the message re-encodes to
+/// the same bytes, except in byte ranges the decoder ignores (which the encoder
+/// writes as zero) and in the free text of a reject (which the encoder renders
+/// from the code and detail; it must be UTF-8 of the announced length).
+pub fn assert_canonical(client: bool, input: &[u8], reencoded: &[u8]) {
+    let t = input[2];
+    let compared = match text_fixed_len(t).filter(|_| !client) {
+        Some(fixed) => {
+            let text_at = HEADER + fixed;
+            let text = &input[text_at..];
+            assert_eq!(usize::from(input[text_at - 1]), text.len(), "text length byte");
+            assert!(std::str::from_utf8(text).is_ok(), "accepted text must be UTF-8");
+            if text == &reencoded[text_at..] {
+                // The text is the one the encoder renders: the whole frame matches.
+                0..input.len()
+            } else {
+                // Other text (cut, or from another renderer): the fields still match.
+                2..text_at - 1
+            }
+        }
+        None => 0..input.len(),
+    };
+    if compared.start == 0 {
+        assert_eq!(input.len(), reencoded.len(), "re-encodes to the same length");
+    }
+    let ignored = ignored_ranges(client, input);
+    for at in compared {
+        if ignored.iter().any(|r| r.contains(&at)) {
+            assert_eq!(reencoded[at], 0, "ignored byte {at} must be written as zero");
+        } else {
+            assert_eq!(
+                input[at], reencoded[at],
+                "byte {at} of type 0x{t:02x} changed on re-encode"
+            );
+        }
+    }
+}
+
+/// Every client and server type byte defined by the protocol.
+pub const CLIENT_TYPES: &[u8] = &[
+    msg_type::LOGIN,
+    msg_type::CLIENT_HEARTBEAT,
+    msg_type::LOGOUT,
+    msg_type::NEW_ORDER,
+    msg_type::CANCEL_ORDER,
+    msg_type::REPLACE_ORDER,
+    msg_type::MASS_CANCEL,
+    msg_type::ORDER_ENTRY_CONTROL,
+];
+
+/// Every server type byte.
+pub const SERVER_TYPES: &[u8] = &[
+    msg_type::LOGIN_ACCEPTED,
+    msg_type::LOGIN_REJECTED,
+    msg_type::SERVER_HEARTBEAT,
+    msg_type::END_OF_SESSION,
+    msg_type::ORDER_ACCEPTED,
+    msg_type::ORDER_REJECTED,
+    msg_type::EXECUTED,
+    msg_type::CANCELED,
+    msg_type::CANCEL_REJECTED,
+    msg_type::REPLACED,
+    msg_type::SYSTEM_EVENT,
+    msg_type::BUSINESS_REJECT,
+    msg_type::MASS_CANCEL_ACK,
+    msg_type::ORDER_ENTRY_STATUS,
+];
