@@ -15,10 +15,8 @@ pub struct Clock {
 impl Clock {
     /// A clock anchored at the current wall-clock time.
     pub fn new() -> Clock {
-        let base_unix_ns = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
+        let base_unix_ns =
+            SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
         Clock { base_unix_ns, base: Instant::now() }
     }
 

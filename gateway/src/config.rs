@@ -217,14 +217,14 @@ struct RawFile {
     #[serde(default)]
     admin: RawAdmin,
     // The risk tables, read by risk-check from the same text.
-    #[serde(default)]
-    limits: Option<toml::Value>,
-    #[serde(default)]
-    fees: Option<toml::Value>,
-    #[serde(default)]
-    accounts: Option<toml::Value>,
-    #[serde(default)]
-    instruments: Option<toml::Value>,
+    #[serde(default, rename = "limits")]
+    _limits: Option<toml::Value>,
+    #[serde(default, rename = "fees")]
+    _fees: Option<toml::Value>,
+    #[serde(default, rename = "accounts")]
+    _accounts: Option<toml::Value>,
+    #[serde(default, rename = "instruments")]
+    _instruments: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -385,27 +385,35 @@ struct Errors<'a> {
 
 impl Errors<'_> {
     fn invalid(&self, field: impl std::fmt::Display, message: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid { file: self.file.to_owned(), field: field.to_string(), message: message.into() }
+        ConfigError::Invalid {
+            file: self.file.to_owned(),
+            field: field.to_string(),
+            message: message.into(),
+        }
     }
 }
 
 impl GatewayConfig {
     /// The built-in demo configuration.
     pub fn demo() -> GatewayConfig {
-        GatewayConfig::from_toml_str(DEMO_TOML, "<demo>").expect("the built-in demo configuration is valid")
+        GatewayConfig::from_toml_str(DEMO_TOML, "<demo>")
+            .expect("the built-in demo configuration is valid")
     }
 
     /// Reads a configuration file.
     pub fn from_file(path: &Path) -> Result<GatewayConfig, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { file: file.clone(), source })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Io { file: file.clone(), source })?;
         GatewayConfig::from_toml_str(&text, &file)
     }
 
     /// Parses and validates configuration text; `file` names it in errors.
     pub fn from_toml_str(text: &str, file: &str) -> Result<GatewayConfig, ConfigError> {
-        let raw: RawFile = toml::from_str(text)
-            .map_err(|e| ConfigError::Syntax { file: file.to_owned(), message: e.to_string().trim_end().to_owned() })?;
+        let raw: RawFile = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            file: file.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
         let risk = RiskConfig::from_toml_str_embedded(text, file)?;
         let errors = Errors { file };
         let server = server_settings(&errors, raw.server)?;
@@ -415,12 +423,24 @@ impl GatewayConfig {
         let logins = login_configs(&errors, raw.logins, &risk)?;
         let journal = journal_settings(&errors, raw.journal)?;
         let admin = admin_settings(&errors, raw.admin)?;
-        Ok(GatewayConfig { origin: file.to_owned(), server, outbound, pipeline, exchange, logins, risk, journal, admin })
+        Ok(GatewayConfig {
+            origin: file.to_owned(),
+            server,
+            outbound,
+            pipeline,
+            exchange,
+            logins,
+            risk,
+            journal,
+            admin,
+        })
     }
 }
 
 fn parse_addr(errors: &Errors<'_>, field: &str, text: &str) -> Result<SocketAddr, ConfigError> {
-    text.parse().map_err(|_| errors.invalid(field, format!("expected an address like 127.0.0.1:9100, got {text:?}")))
+    text.parse().map_err(|_| {
+        errors.invalid(field, format!("expected an address like 127.0.0.1:9100, got {text:?}"))
+    })
 }
 
 fn positive<T: PartialOrd + Default + std::fmt::Display>(
@@ -428,7 +448,11 @@ fn positive<T: PartialOrd + Default + std::fmt::Display>(
     field: &str,
     v: T,
 ) -> Result<T, ConfigError> {
-    if v > T::default() { Ok(v) } else { Err(errors.invalid(field, format!("must be positive, got {v}"))) }
+    if v > T::default() {
+        Ok(v)
+    } else {
+        Err(errors.invalid(field, format!("must be positive, got {v}")))
+    }
 }
 
 fn server_settings(errors: &Errors<'_>, raw: RawServer) -> Result<ServerSettings, ConfigError> {
@@ -473,7 +497,10 @@ fn server_settings(errors: &Errors<'_>, raw: RawServer) -> Result<ServerSettings
     })
 }
 
-fn outbound_settings(errors: &Errors<'_>, raw: RawOutbound) -> Result<OutboundSettings, ConfigError> {
+fn outbound_settings(
+    errors: &Errors<'_>,
+    raw: RawOutbound,
+) -> Result<OutboundSettings, ConfigError> {
     positive(errors, "outbound.backlog_limit_bytes", raw.backlog_limit_bytes)?;
     if (raw.log_bytes_per_login as u64) < 2 * raw.backlog_limit_bytes {
         return Err(errors.invalid(
@@ -494,15 +521,21 @@ fn outbound_settings(errors: &Errors<'_>, raw: RawOutbound) -> Result<OutboundSe
     })
 }
 
-fn pipeline_settings(errors: &Errors<'_>, raw: RawPipeline) -> Result<PipelineSettings, ConfigError> {
+fn pipeline_settings(
+    errors: &Errors<'_>,
+    raw: RawPipeline,
+) -> Result<PipelineSettings, ConfigError> {
     positive(errors, "pipeline.in_ring_capacity", raw.in_ring_capacity)?;
     positive(errors, "pipeline.out_ring_capacity", raw.out_ring_capacity)?;
     let cores = core_affinity::get_core_ids().map(|c| c.len()).unwrap_or(0);
-    for (field, core) in [("pipeline.io_core", raw.io_core), ("pipeline.engine_core", raw.engine_core)] {
-        if let Some(core) = core {
-            if core >= cores.max(1) {
-                return Err(errors.invalid(field, format!("core {core} does not exist (this machine has {cores})")));
-            }
+    for (field, core) in
+        [("pipeline.io_core", raw.io_core), ("pipeline.engine_core", raw.engine_core)]
+    {
+        if let Some(core) = core
+            && core >= cores.max(1)
+        {
+            return Err(errors
+                .invalid(field, format!("core {core} does not exist (this machine has {cores})")));
         }
     }
     Ok(PipelineSettings {
@@ -516,7 +549,11 @@ fn pipeline_settings(errors: &Errors<'_>, raw: RawPipeline) -> Result<PipelineSe
     })
 }
 
-fn exchange_config(errors: &Errors<'_>, raw: RawExchange, risk: &RiskConfig) -> Result<ExchangeConfig, ConfigError> {
+fn exchange_config(
+    errors: &Errors<'_>,
+    raw: RawExchange,
+    risk: &RiskConfig,
+) -> Result<ExchangeConfig, ConfigError> {
     let schedule = match raw.schedule.as_str() {
         "always-continuous" => Schedule::AlwaysContinuous,
         "a-share" => Schedule::AShare { utc_offset_s: raw.utc_offset_s },
@@ -552,16 +589,24 @@ fn exchange_config(errors: &Errors<'_>, raw: RawExchange, risk: &RiskConfig) -> 
     })
 }
 
-fn login_configs(errors: &Errors<'_>, raw: Vec<RawLogin>, risk: &RiskConfig) -> Result<Vec<LoginConfig>, ConfigError> {
+fn login_configs(
+    errors: &Errors<'_>,
+    raw: Vec<RawLogin>,
+    risk: &RiskConfig,
+) -> Result<Vec<LoginConfig>, ConfigError> {
     if raw.is_empty() {
         return Err(errors.invalid("logins", "at least one [[logins]] entry is needed"));
     }
     let mut out: Vec<LoginConfig> = Vec::with_capacity(raw.len());
     for (i, l) in raw.into_iter().enumerate() {
-        let username = Username::new(&l.username)
-            .map_err(|e| errors.invalid(format!("logins[{i}].username"), format!("{e}: {:?}", l.username)))?;
+        let username = Username::new(&l.username).map_err(|e| {
+            errors.invalid(format!("logins[{i}].username"), format!("{e}: {:?}", l.username))
+        })?;
         if out.iter().any(|o| o.username == username) {
-            return Err(errors.invalid(format!("logins[{i}].username"), format!("duplicate username {username}")));
+            return Err(errors.invalid(
+                format!("logins[{i}].username"),
+                format!("duplicate username {username}"),
+            ));
         }
         if l.token.len() < 8 {
             return Err(errors.invalid(format!("logins[{i}].token"), "must be 8 to 32 bytes"));
@@ -574,7 +619,8 @@ fn login_configs(errors: &Errors<'_>, raw: Vec<RawLogin>, risk: &RiskConfig) -> 
         let mut accounts = Vec::with_capacity(l.accounts.len());
         for (j, a) in l.accounts.iter().enumerate() {
             let field = format!("logins[{i}].accounts[{j}]");
-            let id = AccountId::new(a).map_err(|e| errors.invalid(&field, format!("{e}: {a:?}")))?;
+            let id =
+                AccountId::new(a).map_err(|e| errors.invalid(&field, format!("{e}: {a:?}")))?;
             if !risk.accounts.iter().any(|acc| acc.id == id) {
                 return Err(errors.invalid(&field, format!("account {a} is not in [[accounts]]")));
             }
@@ -614,10 +660,10 @@ fn admin_settings(errors: &Errors<'_>, raw: RawAdmin) -> Result<AdminSettings, C
         None | Some("") | Some("off") => None,
         Some(text) => Some(parse_addr(errors, "admin.listen", text)?),
     };
-    if let Some(token) = &raw.token {
-        if token.len() < 8 {
-            return Err(errors.invalid("admin.token", "must be at least 8 bytes"));
-        }
+    if let Some(token) = &raw.token
+        && token.len() < 8
+    {
+        return Err(errors.invalid("admin.token", "must be at least 8 bytes"));
     }
     Ok(AdminSettings { listen, token: raw.token, stage_metrics: raw.stage_metrics })
 }
@@ -641,13 +687,19 @@ mod tests {
 
     #[test]
     fn errors_name_file_and_field() {
-        let e = GatewayConfig::from_toml_str("[server]\nmax_sessions = 0\n", "gw.toml").unwrap_err().to_string();
+        let e = GatewayConfig::from_toml_str("[server]\nmax_sessions = 0\n", "gw.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("gw.toml: "), "{e}");
-        let e = GatewayConfig::from_toml_str("[server]\nlisten = [\"nowhere\"]\n", "gw.toml").unwrap_err().to_string();
+        let e = GatewayConfig::from_toml_str("[server]\nlisten = [\"nowhere\"]\n", "gw.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("server.listen[0]"), "{e}");
-        let e = GatewayConfig::from_toml_str("[bogus]\nx = 1\n", "gw.toml").unwrap_err().to_string();
+        let e =
+            GatewayConfig::from_toml_str("[bogus]\nx = 1\n", "gw.toml").unwrap_err().to_string();
         assert!(e.contains("bogus"), "{e}");
-        let e = err("\n[[logins]]\nusername = \"x1\"\ntoken = \"longenough\"\naccounts = [\"NOPE\"]\n");
+        let e =
+            err("\n[[logins]]\nusername = \"x1\"\ntoken = \"longenough\"\naccounts = [\"NOPE\"]\n");
         assert!(e.contains("accounts[0]") && e.contains("NOPE"), "{e}");
     }
 }

@@ -11,7 +11,8 @@ use protocol::codec::{
     RequestKind, SystemEvent, SystemEventKind, answer_flags,
 };
 use protocol::{AccountId, CancelReason, OrderId, RejectCode, RejectDetail, SecurityId, Side};
-use risk_check::{MarketContext, NewOrderVerdict, OrderRef, OrderState, RiskEngine};
+use risk_check::fxhash::{FxHashMap, map_with_capacity};
+use risk_check::{MarketContext, NewOrderVerdict, OrderRef, OrderState, PendingChange, RiskEngine};
 use sim_exchange::{Event, Exchange, PhaseEventKind, VenueOrder};
 
 use crate::input::{AdminCommand, Input, LimitChange, LoginIdx, Output};
@@ -52,10 +53,10 @@ pub struct Engine {
     exchange: Exchange,
     logins: Vec<LoginState>,
     login_accounts: Vec<Vec<AccountId>>,
+    /// A small dense number per account: the venue's owner id for self-trade prevention.
+    owners: FxHashMap<AccountId, u32>,
     /// Cancel/replace in flight, by order slot.
     pending: Vec<PendingRequest>,
-    /// A suitability confirmation was recorded for the order, by order slot.
-    confirmed: Vec<bool>,
     events: Vec<Event>,
     scratch: Vec<OrderRef>,
     input_seq: u64,
@@ -68,23 +69,36 @@ fn order_id_of(r: OrderRef) -> OrderId {
 }
 
 fn ref_of(order_id: OrderId) -> OrderRef {
-    debug_assert!(order_id > 0 && order_id <= u64::from(u32::MAX), "venue order ids come from OrderRef");
+    debug_assert!(
+        order_id > 0 && order_id <= u64::from(u32::MAX),
+        "venue order ids come from OrderRef"
+    );
     OrderRef((order_id - 1) as u32)
 }
 
 impl Engine {
     /// An engine over a configured risk engine and venue. `order_capacity` must be
     /// the risk engine's order-table capacity (one slot per order of the day).
-    pub fn new(mut risk: RiskEngine, exchange: Exchange, logins: Vec<LoginPolicy>, order_capacity: usize) -> Engine {
+    pub fn new(
+        mut risk: RiskEngine,
+        exchange: Exchange,
+        logins: Vec<LoginPolicy>,
+        order_capacity: usize,
+    ) -> Engine {
         for (i, policy) in logins.iter().enumerate() {
             for account in &policy.accounts {
                 // Unknown accounts were rejected when the configuration was validated.
                 let _ = risk.bind_login(i as LoginIdx, *account);
             }
         }
+        let mut owners = map_with_capacity(1024);
+        for (i, id) in risk.account_ids().enumerate() {
+            owners.insert(id, i as u32);
+        }
         Engine {
             risk,
             exchange,
+            owners,
             logins: logins
                 .iter()
                 .map(|p| LoginState {
@@ -95,7 +109,6 @@ impl Engine {
                 .collect(),
             login_accounts: logins.into_iter().map(|p| p.accounts).collect(),
             pending: vec![PendingRequest::default(); order_capacity],
-            confirmed: vec![false; order_capacity],
             events: Vec::with_capacity(4096),
             scratch: Vec::with_capacity(4096),
             input_seq: 0,
@@ -148,7 +161,9 @@ impl Engine {
                 self.cancel(login, cancel.request_id, &cancel.account, cancel.orig_cl_ord_id, out)
             }
             Input::Replace { login, replace } => self.replace(login, &replace, out),
-            Input::MassCancel { login, mass } => self.mass_cancel(login, mass.request_id, mass.scope, mass.block_new, out),
+            Input::MassCancel { login, mass } => {
+                self.mass_cancel(login, mass.request_id, mass.scope, mass.block_new, out)
+            }
             Input::EntryControl { login, control } => {
                 let state = if control.enable { EntryState::Active } else { EntryState::Blocked };
                 let code = if self.risk.is_bound(login, &control.account) {
@@ -207,16 +222,37 @@ impl Engine {
         out: &mut impl FnMut(Output),
     ) {
         self.stats.count_reject(code);
-        let msg = OrderRejected { cl_ord_id: order.cl_ord_id, account: order.account, code, flags, detail };
+        let msg = OrderRejected {
+            cl_ord_id: order.cl_ord_id,
+            account: order.account,
+            code,
+            flags,
+            detail,
+        };
         self.emit(login, AppMessage::OrderRejected(msg), out);
     }
 
-    fn new_order(&mut self, login: LoginIdx, order: &NewOrder, arrival_ns: u64, out: &mut impl FnMut(Output)) {
+    fn new_order(
+        &mut self,
+        login: LoginIdx,
+        order: &NewOrder,
+        arrival_ns: u64,
+        out: &mut impl FnMut(Output),
+    ) {
         self.stats.orders_received.inc();
         let policy = self.logins[login as usize];
-        if policy.throttle_queue_ns > 0 && self.now_ns.saturating_sub(arrival_ns) > policy.throttle_queue_ns {
+        if policy.throttle_queue_ns > 0
+            && self.now_ns.saturating_sub(arrival_ns) > policy.throttle_queue_ns
+        {
             self.stats.throttled.inc();
-            return self.reject_order(login, order, RejectCode::THROTTLED, RejectDetail::None, 0, out);
+            return self.reject_order(
+                login,
+                order,
+                RejectCode::THROTTLED,
+                RejectDetail::None,
+                0,
+                out,
+            );
         }
         if let Err(code) = order.validate() {
             return self.reject_order(login, order, code, RejectDetail::None, 0, out);
@@ -224,14 +260,13 @@ impl Engine {
         let ctx = self.market_context(order.security, order.side);
         match self.risk.check_new_order(login, order, &ctx, self.now_ns) {
             NewOrderVerdict::Pass { order: r, confirmation_recorded } => {
-                self.confirmed[r.0 as usize] = confirmation_recorded;
                 self.pending[r.0 as usize] = PendingRequest::default();
                 if confirmation_recorded {
                     self.stats.confirmations.inc();
                 }
                 let venue_order = VenueOrder {
                     order_id: order_id_of(r),
-                    owner: self.risk.order(r).account_index,
+                    owner: self.owners.get(&order.account).copied().unwrap_or(u32::MAX),
                     security: order.security,
                     side: order.side,
                     order_type: order.order_type,
@@ -279,7 +314,8 @@ impl Engine {
 
     fn accepted_message(&self, r: OrderRef, flags: u8) -> OrderAccepted {
         let rec = self.risk.order(r);
-        let confirmed = if self.confirmed[r.0 as usize] { answer_flags::CONFIRMATION_RECORDED } else { 0 };
+        let confirmed =
+            if rec.confirmation_recorded { answer_flags::CONFIRMATION_RECORDED } else { 0 };
         OrderAccepted {
             cl_ord_id: rec.cl_ord_id,
             order_id: order_id_of(r),
@@ -330,7 +366,12 @@ impl Engine {
         }
     }
 
-    fn replace(&mut self, login: LoginIdx, replace: &protocol::codec::ReplaceOrder, out: &mut impl FnMut(Output)) {
+    fn replace(
+        &mut self,
+        login: LoginIdx,
+        replace: &protocol::codec::ReplaceOrder,
+        out: &mut impl FnMut(Output),
+    ) {
         self.stats.replaces_received.inc();
         let ctx = self.context_of_order(&replace.account, replace.orig_cl_ord_id);
         match self.risk.check_replace(login, replace, &ctx, self.now_ns) {
@@ -342,7 +383,9 @@ impl Engine {
                     reason: None,
                 };
                 let (price, qty) = (replace.price, replace.qty);
-                self.with_venue(|x, now, ev| x.replace(order_id_of(r), price, qty, now, &mut |e| ev.push(e)));
+                self.with_venue(|x, now, ev| {
+                    x.replace(order_id_of(r), price, qty, now, &mut |e| ev.push(e))
+                });
                 self.apply_venue_events(out);
             }
             Err(reject) => {
@@ -375,16 +418,23 @@ impl Engine {
 
     /// Issues a venue cancel for each order in `self.scratch` that has no request in
     /// flight; returns how many were issued.
-    fn cancel_scratch(&mut self, request_id: u64, requester: Option<LoginIdx>, reason: CancelReason) -> u32 {
+    fn cancel_scratch(
+        &mut self,
+        request_id: u64,
+        requester: Option<LoginIdx>,
+        reason: CancelReason,
+    ) -> u32 {
         let mut issued = 0;
         let orders = std::mem::take(&mut self.scratch);
         for &r in &orders {
-            let slot = &mut self.pending[r.0 as usize];
-            if slot.active {
+            // An order with a cancel or replace already in flight is left to it.
+            if self.pending[r.0 as usize].active
+                || self.risk.order(r).pending != PendingChange::None
+            {
                 continue;
             }
-            *slot = PendingRequest { active: true, request_id, requester, reason: Some(reason) };
-            self.risk.begin_cancel(r);
+            self.pending[r.0 as usize] =
+                PendingRequest { active: true, request_id, requester, reason: Some(reason) };
             self.with_venue(|x, now, ev| x.cancel(order_id_of(r), now, &mut |e| ev.push(e)));
             issued += 1;
         }
@@ -407,17 +457,17 @@ impl Engine {
             MassCancelScope::Security(a, s) => (Some(a), Some(s)),
             MassCancelScope::Login => (None, None),
         };
-        if let Some(a) = account {
-            if !self.risk.is_bound(login, &a) {
-                let msg = MassCancelAck {
-                    request_id,
-                    account,
-                    canceled_count: 0,
-                    code: RejectCode::ACCOUNT_NOT_PERMITTED,
-                    blocked: false,
-                };
-                return self.emit(login, AppMessage::MassCancelAck(msg), out);
-            }
+        if let Some(a) = account
+            && !self.risk.is_bound(login, &a)
+        {
+            let msg = MassCancelAck {
+                request_id,
+                account,
+                canceled_count: 0,
+                code: RejectCode::ACCOUNT_NOT_PERMITTED,
+                blocked: false,
+            };
+            return self.emit(login, AppMessage::MassCancelAck(msg), out);
         }
         let accounts_in_scope: &[AccountId] = match &account {
             Some(a) => std::slice::from_ref(a),
@@ -437,7 +487,13 @@ impl Engine {
         let count = self.cancel_scratch(request_id, Some(login), reason);
         self.apply_venue_events(out);
         self.stats.mass_cancels.inc();
-        let msg = MassCancelAck { request_id, account, canceled_count: count, code: RejectCode(0), blocked: block_new };
+        let msg = MassCancelAck {
+            request_id,
+            account,
+            canceled_count: count,
+            code: RejectCode(0),
+            blocked: block_new,
+        };
         self.emit(login, AppMessage::MassCancelAck(msg), out);
     }
 
@@ -466,7 +522,12 @@ impl Engine {
                 if self.risk.set_account_state(&account, state).is_ok() {
                     for login in 0..self.login_accounts.len() {
                         if self.login_accounts[login].contains(&account) {
-                            let msg = OrderEntryStatus { request_id: 0, account, state, code: RejectCode(0) };
+                            let msg = OrderEntryStatus {
+                                request_id: 0,
+                                account,
+                                state,
+                                code: RejectCode(0),
+                            };
                             self.emit(login as LoginIdx, AppMessage::OrderEntryStatus(msg), out);
                         }
                     }
@@ -478,20 +539,26 @@ impl Engine {
                 self.scratch = scratch;
                 self.cancel_scratch(0, None, CancelReason::KillSwitch);
             }
-            AdminCommand::Halt(security) => self.with_venue(|x, now, ev| x.halt(security, now, &mut |e| ev.push(e))),
+            AdminCommand::Halt(security) => {
+                self.with_venue(|x, now, ev| x.halt(security, now, &mut |e| ev.push(e)))
+            }
             AdminCommand::Resume(security) => {
                 self.with_venue(|x, now, ev| x.resume(security, now, &mut |e| ev.push(e)))
             }
-            AdminCommand::ResumeWithAuction(security, auction_ns) => self.with_venue(|x, now, ev| {
-                x.resume_with_auction(security, auction_ns, now, &mut |e| ev.push(e))
-            }),
+            AdminCommand::ResumeWithAuction(security, auction_ns) => {
+                self.with_venue(|x, now, ev| {
+                    x.resume_with_auction(security, auction_ns, now, &mut |e| ev.push(e))
+                })
+            }
             AdminCommand::SetPhase(security, phase) => {
                 self.with_venue(|x, now, ev| x.set_phase(security, phase, now, &mut |e| ev.push(e)))
             }
             AdminCommand::PauseMatching { until_ns } => self.exchange.pause_matching(until_ns),
             AdminCommand::AckDelay { delay_ns } => self.exchange.set_ack_delay(delay_ns),
             AdminCommand::SetLimit(change) => apply_limit(&mut self.risk, change),
-            AdminCommand::EndOfDay => self.with_venue(|x, now, ev| x.end_of_day(now, &mut |e| ev.push(e))),
+            AdminCommand::EndOfDay => {
+                self.with_venue(|x, now, ev| x.end_of_day(now, &mut |e| ev.push(e)))
+            }
             AdminCommand::StartOfDay => {
                 self.risk.start_trading_day(self.now_ns);
                 let event = SystemEvent {
@@ -535,7 +602,13 @@ impl Engine {
                 self.risk.on_venue_rejected(r, code);
                 self.stats.count_reject(code);
                 let rec = *self.risk.order(r);
-                let msg = OrderRejected { cl_ord_id: rec.cl_ord_id, account: rec.account, code, flags: 0, detail };
+                let msg = OrderRejected {
+                    cl_ord_id: rec.cl_ord_id,
+                    account: rec.account,
+                    code,
+                    flags: 0,
+                    detail,
+                };
                 self.emit(rec.login, AppMessage::OrderRejected(msg), out);
             }
             Event::Executed { order_id, exec_id, price, qty, leaves, cum, liquidity } => {
@@ -587,7 +660,9 @@ impl Engine {
                     reason,
                 };
                 self.emit(rec.login, AppMessage::Canceled(msg), out);
-                if let Some(requester) = pending.requester.filter(|&l| pending.active && l != rec.login) {
+                if let Some(requester) =
+                    pending.requester.filter(|&l| pending.active && l != rec.login)
+                {
                     self.emit(requester, AppMessage::Canceled(msg), out);
                 }
             }
@@ -624,7 +699,9 @@ impl Engine {
                     priority_kept,
                 };
                 self.emit(rec.login, AppMessage::Replaced(msg), out);
-                if let Some(requester) = pending.requester.filter(|&l| pending.active && l != rec.login) {
+                if let Some(requester) =
+                    pending.requester.filter(|&l| pending.active && l != rec.login)
+                {
                     self.emit(requester, AppMessage::Replaced(msg), out);
                 }
             }
@@ -661,8 +738,8 @@ fn apply_limit(risk: &mut RiskEngine, change: LimitChange) {
     match change {
         LimitChange::MaxNotional(v) => limits.max_notional = v,
         LimitChange::FatFingerBp(v) => limits.fat_finger_bp = v,
-        LimitChange::MaxMessagesPerSecond(v) => limits.max_messages_per_s = v,
-        LimitChange::MaxOpenOrdersPerSecurity(v) => limits.max_open_orders_per_security = v,
+        LimitChange::MaxMessagesPerSecond(v) => limits.rate_limit_per_s = v,
+        LimitChange::MaxOpenOrdersPerSecurity(v) => limits.open_orders_per_security = v,
     }
     risk.set_limits(limits);
 }

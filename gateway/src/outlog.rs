@@ -123,7 +123,10 @@ impl OutLog {
     /// `from_off` must be a retained offset (from `offset_of` or a cursor not
     /// behind `start_offset()`).
     pub fn pending(&self, from_off: u64) -> (&[u8], &[u8]) {
-        debug_assert!(from_off >= self.start_off && from_off <= self.end_off, "cursor outside the log");
+        debug_assert!(
+            from_off >= self.start_off && from_off <= self.end_off,
+            "cursor outside the log"
+        );
         let len = (self.end_off - from_off) as usize;
         let at = (from_off & self.byte_mask) as usize;
         let first = len.min(self.bytes.len() - at);
@@ -183,7 +186,10 @@ mod tests {
             log.append(seq, &frame(seq, 8));
         }
         assert_eq!(log.first_seq(), 25);
-        assert_eq!(collect(&log, log.offset_of(39).unwrap()), [frame(39, 8), frame(40, 8)].concat());
+        assert_eq!(
+            collect(&log, log.offset_of(39).unwrap()),
+            [frame(39, 8), frame(40, 8)].concat()
+        );
     }
 
     #[test]

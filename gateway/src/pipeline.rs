@@ -72,7 +72,10 @@ impl Sequencer {
         match self.engine.next_deadline() {
             Some(deadline) if self.clock.now_ns() >= deadline => {
                 let now = self.clock.now_ns();
-                let arrival = Arrival { input: Input::Tick, stamps: Stamps { read_ns: now, decoded_ns: now } };
+                let arrival = Arrival {
+                    input: Input::Tick,
+                    stamps: Stamps { read_ns: now, decoded_ns: now },
+                };
                 self.process(&arrival, out);
                 true
             }
@@ -82,7 +85,9 @@ impl Sequencer {
 
     /// Time until the venue's next timed work, if any.
     pub fn until_deadline(&self) -> Option<Duration> {
-        self.engine.next_deadline().map(|d| Duration::from_nanos(d.saturating_sub(self.clock.now_ns())))
+        self.engine
+            .next_deadline()
+            .map(|d| Duration::from_nanos(d.saturating_sub(self.clock.now_ns())))
     }
 }
 
@@ -91,6 +96,7 @@ impl Sequencer {
 pub struct FusedLink {
     sequencer: Sequencer,
     outbox: Vec<Output>,
+    offered: u64,
 }
 
 impl EngineLink for FusedLink {
@@ -102,6 +108,7 @@ impl EngineLink for FusedLink {
     fn offer(&mut self, arrival: Arrival) {
         let outbox = &mut self.outbox;
         self.sequencer.process(&arrival, &mut |o| outbox.push(o));
+        self.offered += 1;
     }
 
     fn drain(&mut self, sink: &mut dyn FnMut(&Output)) -> usize {
@@ -126,6 +133,14 @@ impl EngineLink for FusedLink {
 
     fn is_idle(&mut self) -> bool {
         self.outbox.is_empty()
+    }
+
+    fn offered(&self) -> u64 {
+        self.offered
+    }
+
+    fn caught_up(&self, _offered: u64) -> bool {
+        true
     }
 }
 
@@ -186,6 +201,14 @@ impl EngineLink for RingLink {
     fn is_idle(&mut self) -> bool {
         self.processed.load(Ordering::Acquire) == self.offered && !self.from_engine.has_items()
     }
+
+    fn offered(&self) -> u64 {
+        self.offered
+    }
+
+    fn caught_up(&self, offered: u64) -> bool {
+        self.processed.load(Ordering::Acquire) >= offered
+    }
 }
 
 /// Everything the engine thread needs.
@@ -205,8 +228,17 @@ impl EngineThread {
         let wake = Wakeup::for_current_thread();
         let mut idle = Idle::new(self.wait);
         let mut processed = 0u64;
-        let EngineThread { sequencer, from_io, to_io, io_waker, io_sleeping, .. } = &mut self;
-        let mut push = |o: Output| push_output(to_io, &io_waker, &io_sleeping, o);
+        let EngineThread {
+            sequencer,
+            from_io,
+            to_io,
+            io_waker,
+            io_sleeping,
+            processed: processed_out,
+            stop,
+            ..
+        } = &mut self;
+        let mut push = |o: Output| push_output(to_io, io_waker, io_sleeping, o);
         loop {
             let mut did = false;
             let mut batch = 0;
@@ -220,7 +252,7 @@ impl EngineThread {
                 }
             }
             if did {
-                self.processed.store(processed, Ordering::Release);
+                processed_out.store(processed, Ordering::Release);
             }
             did |= sequencer.tick_if_due(&mut push);
             if did {
@@ -230,7 +262,7 @@ impl EngineThread {
                 idle.reset();
                 continue;
             }
-            if self.stop.load(Ordering::Relaxed) && !from_io.has_items() {
+            if stop.load(Ordering::Relaxed) && !from_io.has_items() {
                 break;
             }
             if let IdleStep::Park(d) = idle.step() {
@@ -246,7 +278,12 @@ impl EngineThread {
     }
 }
 
-fn push_output(to_io: &mut Producer<Output>, io_waker: &Waker, io_sleeping: &AtomicBool, mut o: Output) {
+fn push_output(
+    to_io: &mut Producer<Output>,
+    io_waker: &Waker,
+    io_sleeping: &AtomicBool,
+    mut o: Output,
+) {
     loop {
         match to_io.push(o) {
             Ok(()) => return,
@@ -291,7 +328,11 @@ pub fn resolve(config: &GatewayConfig) -> Resolved {
     let roomy = cores >= 4;
     let spin_or_park = if roomy { WaitStrategy::BusySpin } else { WaitStrategy::ADAPTIVE_PARK };
     let fused_default = WaitStrategy::SpinThenPark { spins: 64, yields: 0, park_us: 1_000 };
-    let io_wait = p.io_wait.unwrap_or(if topology == Topology::Fused && !roomy { fused_default } else { spin_or_park });
+    let io_wait = p.io_wait.unwrap_or(if topology == Topology::Fused && !roomy {
+        fused_default
+    } else {
+        spin_or_park
+    });
     let engine_wait = p.engine_wait.unwrap_or(spin_or_park);
     let (io_core, engine_core) = match (p.io_core, p.engine_core) {
         (None, None) if roomy && p.topology == Topology::Auto => (Some(1), Some(2)),
@@ -400,7 +441,10 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
             LoginSlot::new(
                 l.username,
                 l.token,
-                OutLog::new(config.outbound.log_bytes_per_login, config.outbound.log_messages_per_login),
+                OutLog::new(
+                    config.outbound.log_bytes_per_login,
+                    config.outbound.log_messages_per_login,
+                ),
             )
         })
         .collect();
@@ -410,7 +454,8 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
     let io_metrics = Arc::new(IoMetrics::default());
     let sequencer = Sequencer::new(engine, clock);
     let engine_stop = Arc::new(AtomicBool::new(false));
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<Vec<SocketAddr>, std::io::Error>>();
+    let (ready_tx, ready_rx) =
+        std::sync::mpsc::channel::<Result<Vec<SocketAddr>, std::io::Error>>();
     let listen = config.server.listen.clone();
 
     let (io_thread, engine_thread) = match resolved.topology {
@@ -436,7 +481,16 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
                     offered: 0,
                     processed: link_processed,
                 };
-                let built = IoLoop::new(&listen, logins, limits, link, clock, io_control, resolved.io_wait, io_metrics2);
+                let built = IoLoop::new(
+                    &listen,
+                    logins,
+                    limits,
+                    link,
+                    clock,
+                    io_control,
+                    resolved.io_wait,
+                    io_metrics2,
+                );
                 let (mut io, waker) = match built {
                     Ok(x) => x,
                     Err(e) => {
@@ -452,23 +506,24 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
                 Ok(IoFinal { logins, sequencer: None })
             })?;
             let stop = Arc::clone(&engine_stop);
-            let engine_thread = std::thread::Builder::new().name("bw-engine".into()).spawn(move || {
-                pin(resolved.engine_core, "engine");
-                let parks = resolved.engine_wait.parks();
-                let _ = wake_tx.send(parks.then(Wakeup::for_current_thread));
-                let Ok(io_waker) = waker_rx.recv() else { return sequencer };
-                EngineThread {
-                    sequencer,
-                    from_io,
-                    to_io,
-                    io_waker,
-                    io_sleeping,
-                    processed,
-                    stop,
-                    wait: resolved.engine_wait,
-                }
-                .run()
-            })?;
+            let engine_thread =
+                std::thread::Builder::new().name("bw-engine".into()).spawn(move || {
+                    pin(resolved.engine_core, "engine");
+                    let parks = resolved.engine_wait.parks();
+                    let _ = wake_tx.send(parks.then(Wakeup::for_current_thread));
+                    let Ok(io_waker) = waker_rx.recv() else { return sequencer };
+                    EngineThread {
+                        sequencer,
+                        from_io,
+                        to_io,
+                        io_waker,
+                        io_sleeping,
+                        processed,
+                        stop,
+                        wait: resolved.engine_wait,
+                    }
+                    .run()
+                })?;
             (io_thread, Some(engine_thread))
         }
         _ => {
@@ -476,8 +531,17 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
             let io_metrics2 = Arc::clone(&io_metrics);
             let io_thread = std::thread::Builder::new().name("bw-io".into()).spawn(move || {
                 pin(resolved.io_core, "fused");
-                let link = FusedLink { sequencer, outbox: Vec::with_capacity(8192) };
-                let built = IoLoop::new(&listen, logins, limits, link, clock, io_control, resolved.io_wait, io_metrics2);
+                let link = FusedLink { sequencer, outbox: Vec::with_capacity(8192), offered: 0 };
+                let built = IoLoop::new(
+                    &listen,
+                    logins,
+                    limits,
+                    link,
+                    clock,
+                    io_control,
+                    resolved.io_wait,
+                    io_metrics2,
+                );
                 let (mut io, _waker) = match built {
                     Ok(x) => x,
                     Err(e) => {
@@ -533,7 +597,9 @@ impl Running {
     /// Waits until the gateway stops (after something set the shutdown flag).
     pub fn join(&mut self) -> std::io::Result<Stopped> {
         let io_final = match self.io_thread.take() {
-            Some(t) => t.join().unwrap_or_else(|_| Err(std::io::Error::other("io thread panicked"))),
+            Some(t) => {
+                t.join().unwrap_or_else(|_| Err(std::io::Error::other("io thread panicked")))
+            }
             None => Err(std::io::Error::other("already stopped")),
         };
         self.engine_stop.store(true, Ordering::SeqCst);

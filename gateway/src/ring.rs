@@ -60,13 +60,19 @@ pub struct Consumer<T> {
 
 impl<T> std::fmt::Debug for Producer<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Producer").field("capacity", &self.capacity()).field("tail", &self.tail).finish()
+        f.debug_struct("Producer")
+            .field("capacity", &(self.shared.mask + 1))
+            .field("tail", &self.tail)
+            .finish()
     }
 }
 
 impl<T> std::fmt::Debug for Consumer<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Consumer").field("capacity", &self.capacity()).field("head", &self.head).finish()
+        f.debug_struct("Consumer")
+            .field("capacity", &(self.shared.mask + 1))
+            .field("head", &self.head)
+            .finish()
     }
 }
 

@@ -126,15 +126,28 @@ pub trait EngineLink {
     fn woke(&mut self);
     /// Everything offered has been processed and drained.
     fn is_idle(&mut self) -> bool;
+    /// Inputs offered so far.
+    fn offered(&self) -> u64;
+    /// True once the engine has processed the first `offered` inputs (their outputs
+    /// are then in the ring, or already drained).
+    fn caught_up(&self, offered: u64) -> bool;
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum ConnState {
-    AwaitingLogin { deadline_ns: u64 },
-    Active { login: LoginIdx },
+    AwaitingLogin {
+        deadline_ns: u64,
+    },
+    Active {
+        login: LoginIdx,
+    },
     /// Send what is pending, then (if `send_eos`) EndOfSession with this reason,
     /// then close.
-    Draining { login: Option<LoginIdx>, reason: RejectCode, send_eos: bool },
+    Draining {
+        login: Option<LoginIdx>,
+        reason: RejectCode,
+        send_eos: bool,
+    },
 }
 
 /// Unsequenced frames waiting to go out ahead of the stream (LoginAccepted,
@@ -172,6 +185,9 @@ struct Conn {
     ctrl: ControlOut,
     /// Byte offset into the login's out log of the next byte to send.
     cursor: u64,
+    /// A draining session ends only after the engine has answered every input this
+    /// session sent before it began draining (`EngineLink::offered` at that moment).
+    drain_after_input: u64,
     last_rx_ns: u64,
     last_tx_ns: u64,
     /// Frames may be waiting in the socket or the buffer that we did not take
@@ -238,7 +254,11 @@ impl<L: EngineLink> IoLoop<L> {
         let mut local_addrs = Vec::with_capacity(listen.len());
         for (i, addr) in listen.iter().enumerate() {
             let mut listener = TcpListener::bind(*addr)?;
-            poll.registry().register(&mut listener, Token(LISTENER_BASE + i), Interest::READABLE)?;
+            poll.registry().register(
+                &mut listener,
+                Token(LISTENER_BASE + i),
+                Interest::READABLE,
+            )?;
             local_addrs.push(listener.local_addr()?);
             listeners.push(listener);
         }
@@ -292,15 +312,15 @@ impl<L: EngineLink> IoLoop<L> {
         let mut shutting_down = false;
         loop {
             let mut timeout = Some(Duration::ZERO);
-            if let IdleStep::Park(d) = idle.step() {
-                if self.link.prepare_sleep() {
-                    timeout = Some(d.max(Duration::from_millis(1)).min(Duration::from_millis(10)));
-                }
+            if let IdleStep::Park(d) = idle.step()
+                && self.link.prepare_sleep()
+            {
+                timeout = Some(d.max(Duration::from_millis(1)).min(Duration::from_millis(10)));
             }
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(e);
-                }
+            if let Err(e) = self.poll.poll(&mut events, timeout)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                return Err(e);
             }
             if timeout != Some(Duration::ZERO) {
                 self.link.woke();
@@ -363,7 +383,8 @@ impl<L: EngineLink> IoLoop<L> {
                 warn!("refusing {peer}: all {} session slots in use", self.limits.max_sessions);
                 let mut stream = stream;
                 let mut buf = [0u8; 8];
-                let msg = ServerMessage::LoginRejected(LoginRejected { code: RejectCode::SESSION_LIMIT });
+                let msg =
+                    ServerMessage::LoginRejected(LoginRejected { code: RejectCode::SESSION_LIMIT });
                 if let Ok(n) = msg.encode_to_slice(&mut buf) {
                     let _ = stream.write(&buf[..n]);
                 }
@@ -380,6 +401,7 @@ impl<L: EngineLink> IoLoop<L> {
                 },
                 ctrl: ControlOut { buf: [0; 256], len: 0, sent: 0 },
                 cursor: 0,
+                drain_after_input: 0,
                 last_rx_ns: self.clock.now_ns(),
                 last_tx_ns: self.clock.now_ns(),
                 read_paused: false,
@@ -537,7 +559,14 @@ impl<L: EngineLink> IoLoop<L> {
         self.link.offer(Arrival { input, stamps });
     }
 
-    fn login(&mut self, i: usize, username: Username, token: LoginToken, version: u8, next_seq: Seq) {
+    fn login(
+        &mut self,
+        i: usize,
+        username: Username,
+        token: LoginToken,
+        version: u8,
+        next_seq: Seq,
+    ) {
         let now = self.clock.now_ns();
         let peer_ip = self.conns[i].as_ref().map(|c| c.peer.ip());
         let Some(&login) = self.by_name.get(&username) else {
@@ -549,7 +578,11 @@ impl<L: EngineLink> IoLoop<L> {
                 }
                 let window = self.unknown_failures.entry(ip).or_default();
                 if window.locked(now) {
-                    self.refuse_login(i, RejectCode::LOGIN_THROTTLED, "unknown username, address locked out");
+                    self.refuse_login(
+                        i,
+                        RejectCode::LOGIN_THROTTLED,
+                        "unknown username, address locked out",
+                    );
                     return;
                 }
                 window.record_failure(now, &self.limits);
@@ -572,16 +605,28 @@ impl<L: EngineLink> IoLoop<L> {
             return;
         }
         if slot.conn.is_some() {
-            self.refuse_login(i, RejectCode::ALREADY_LOGGED_IN, "username already has a live session");
+            self.refuse_login(
+                i,
+                RejectCode::ALREADY_LOGGED_IN,
+                "username already has a live session",
+            );
             return;
         }
         let start_seq = if next_seq == 0 { slot.log.next_seq() } else { next_seq };
         if start_seq > slot.log.next_seq() {
-            self.refuse_login(i, RejectCode::SEQUENCE_AHEAD, "requested sequence beyond the stream");
+            self.refuse_login(
+                i,
+                RejectCode::SEQUENCE_AHEAD,
+                "requested sequence beyond the stream",
+            );
             return;
         }
         let Some(cursor) = slot.log.offset_of(start_seq) else {
-            self.refuse_login(i, RejectCode::SEQUENCE_UNAVAILABLE, "requested sequence no longer retained");
+            self.refuse_login(
+                i,
+                RejectCode::SEQUENCE_UNAVAILABLE,
+                "requested sequence no longer retained",
+            );
             return;
         };
         let replay = slot.log.next_seq() - start_seq;
@@ -618,8 +663,10 @@ impl<L: EngineLink> IoLoop<L> {
     /// A logged-in session ends by its own request or ours: the engine hears of the
     /// disconnect (cancel-on-disconnect), what is pending is sent, then EndOfSession.
     fn end_active(&mut self, i: usize, login: LoginIdx, reason: RejectCode) {
+        let offered = self.link.offered();
         if let Some(conn) = self.conns[i].as_mut() {
             conn.state = ConnState::Draining { login: Some(login), reason, send_eos: true };
+            conn.drain_after_input = offered;
         }
         self.notify_disconnect(login);
         self.mark_dirty(i);
@@ -690,11 +737,11 @@ impl<L: EngineLink> IoLoop<L> {
     }
 
     fn mark_dirty(&mut self, i: usize) {
-        if let Some(conn) = self.conns[i].as_mut() {
-            if !conn.dirty {
-                conn.dirty = true;
-                self.dirty.push(i);
-            }
+        if let Some(conn) = self.conns[i].as_mut()
+            && !conn.dirty
+        {
+            conn.dirty = true;
+            self.dirty.push(i);
         }
     }
 
@@ -723,18 +770,19 @@ impl<L: EngineLink> IoLoop<L> {
             let slot = &mut logins[out.login as usize];
             let seq_msg = Sequenced { seq: out.seq, ts_ns: out.ts_ns, msg: out.msg };
             let mut buf = [0u8; MAX_FRAME_LEN];
-            let len = seq_msg.encode_to_slice(&mut buf).expect("a sequenced message always fits a frame");
+            let len =
+                seq_msg.encode_to_slice(&mut buf).expect("a sequenced message always fits a frame");
             slot.log.append(out.seq, &buf[..len]);
             metrics.count_output(&out.msg);
-            if let Some(ci) = slot.conn {
-                if let Some(conn) = conns[ci].as_mut() {
-                    if !conn.dirty {
-                        conn.dirty = true;
-                        dirty.push(ci);
-                    }
-                    if slot.log.end_offset() - conn.cursor > limits.backlog_limit_bytes {
-                        overflowed = Some(ci);
-                    }
+            if let Some(ci) = slot.conn
+                && let Some(conn) = conns[ci].as_mut()
+            {
+                if !conn.dirty {
+                    conn.dirty = true;
+                    dirty.push(ci);
+                }
+                if slot.log.end_offset() - conn.cursor > limits.backlog_limit_bytes {
+                    overflowed = Some(ci);
                 }
             }
         });
@@ -814,7 +862,10 @@ impl<L: EngineLink> IoLoop<L> {
                         conn.stream.write_vectored(&[io::IoSlice::new(a), io::IoSlice::new(b)])?
                     };
                     if n == 0 {
-                        return Err(io::Error::new(io::ErrorKind::WriteZero, "socket accepted nothing"));
+                        return Err(io::Error::new(
+                            io::ErrorKind::WriteZero,
+                            "socket accepted nothing",
+                        ));
                     }
                     conn.cursor += n as u64;
                     wrote += n as u64;
@@ -839,7 +890,17 @@ impl<L: EngineLink> IoLoop<L> {
                 return;
             }
         }
-        // Everything pending is written.
+        // Everything pending is written. A draining session first waits for the
+        // engine's answers to what it sent, so they precede its EndOfSession.
+        if let ConnState::Draining { .. } = conn.state {
+            let target = conn.drain_after_input;
+            if !self.link.caught_up(target) || self.drain_outputs() {
+                self.mark_dirty(i);
+                return;
+            }
+        }
+        let IoLoop { conns, logins, .. } = self;
+        let Some(conn) = conns[i].as_mut() else { return };
         if let ConnState::Draining { login, reason, send_eos } = conn.state {
             if send_eos {
                 let last_seq = login.map(|l| logins[l as usize].log.last_seq()).unwrap_or(0);
@@ -874,13 +935,12 @@ impl<L: EngineLink> IoLoop<L> {
                         self.mark_dirty(i);
                     }
                 }
-                ConnState::Draining { .. } => {
+                ConnState::Draining { .. }
                     // A peer that does not read what we drain is cut off after the
                     // dead-peer timeout.
-                    if now.saturating_sub(conn.last_tx_ns) >= self.limits.dead_peer_ns {
+                    if now.saturating_sub(conn.last_tx_ns) >= self.limits.dead_peer_ns => {
                         self.close(i, RejectCode::DEAD_PEER, "did not read the end of its session");
                     }
-                }
                 _ => {}
             }
         }
@@ -889,6 +949,7 @@ impl<L: EngineLink> IoLoop<L> {
 
     fn begin_shutdown(&mut self) {
         info!("shutting down: no new connections, ending every session");
+        let offered = self.link.offered();
         for listener in &mut self.listeners {
             let _ = self.poll.registry().deregister(listener);
         }
@@ -911,6 +972,7 @@ impl<L: EngineLink> IoLoop<L> {
                 }
                 ConnState::Draining { .. } => {}
             }
+            conn.drain_after_input = offered;
             self.mark_dirty(i);
         }
     }

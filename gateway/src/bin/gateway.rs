@@ -83,7 +83,10 @@ fn print_banner(config: &GatewayConfig, running: &gateway::Running) {
     let addr = running.addr();
     println!();
     println!("Breakwater gateway ({}) listening on {addr}", config.origin);
-    println!("  topology: {:?}, io wait: {:?}", running.resolved.topology, running.resolved.io_wait);
+    println!(
+        "  topology: {:?}, io wait: {:?}",
+        running.resolved.topology, running.resolved.io_wait
+    );
     if let Some(admin) = config.admin.listen {
         println!("  admin:    http://{admin}/metrics  /health  /ready");
     }
@@ -95,7 +98,9 @@ fn print_banner(config: &GatewayConfig, running: &gateway::Running) {
     if config.origin == "<demo>" {
         println!();
         println!("Try it (demo credentials are built in):");
-        println!("  cargo run --release -p gateway --bin bw -- order --account A001 buy 600519 100 @ 1500.00");
+        println!(
+            "  cargo run --release -p gateway --bin bw -- order --account A001 buy 600519 100 @ 1500.00"
+        );
         println!("  cargo run --release -p gateway --bin bw -- watch");
     }
     println!("Stop with Ctrl-C.");
