@@ -83,6 +83,9 @@ pub fn market(id: OrderId, side: Side, order_type: OrderType, qty: u64) -> Venue
     }
 }
 
+/// `(price, qty)` per level, best first.
+pub type Sides = Vec<(Price, u64)>;
+
 /// An exchange plus a clock, returning each call's events and validating after each.
 pub struct Venue<M: Matcher> {
     /// The exchange.
@@ -173,7 +176,7 @@ impl<M: Matcher> Venue<M> {
     }
 
     /// `(price, qty)` per level of both sides of SEC, for compact assertions.
-    pub fn book(&self) -> (Vec<(Price, u64)>, Vec<(Price, u64)>) {
+    pub fn book(&self) -> (Sides, Sides) {
         let (b, a) = self.l2(SEC);
         (
             b.iter().map(|l| (l.price, l.qty.0)).collect(),

@@ -1,0 +1,170 @@
+//! Steady-state order flow allocates nothing: a counting global allocator watches
+//! submit, cancel, replace and matching after a warm-up.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use protocol::{Board, Market, OrderType, Price, Qty, SecurityId, Side, TimeInForce};
+use sim_exchange::{Event, Exchange, ExchangeConfig, InstrumentSpec, Level, Schedule, VenueOrder};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// Counts every allocation and reallocation, then defers to the system allocator.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const SEC: SecurityId = SecurityId { market: Market::Sse, code: 600_000 };
+
+fn order(
+    id: u64,
+    side: Side,
+    ticks: i64,
+    qty: u64,
+    order_type: OrderType,
+    tif: TimeInForce,
+) -> VenueOrder {
+    VenueOrder {
+        order_id: id,
+        owner: (id % 5) as u32,
+        security: SEC,
+        side,
+        order_type,
+        tif,
+        price: Price(100_000 + ticks * 100),
+        qty: Qty(qty),
+    }
+}
+
+#[test]
+fn steady_state_order_flow_does_not_allocate() {
+    let mut spec = InstrumentSpec::new(SEC, Board::SseMain, Price(100_000));
+    spec.rules.cage = None;
+    let mut ex = Exchange::new(ExchangeConfig {
+        instruments: vec![spec],
+        max_orders: 4_096,
+        max_levels_per_side: 1_000,
+        inbound_queue_capacity: 1_024,
+        self_trade_prevention: true,
+        schedule: Schedule::AlwaysContinuous,
+    })
+    .unwrap();
+    let mut events = 0u64;
+    let mut trades = 0u64;
+    let mut sink = |e: Event| {
+        events += 1;
+        if matches!(e, Event::Trade { .. }) {
+            trades += 1;
+        }
+    };
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut rand = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut run = |ex: &mut Exchange, rounds: u64, first_id: u64, sink: &mut dyn FnMut(Event)| {
+        let mut sink = |e| sink(e);
+        let mut levels = [Level::default(); 10];
+        for i in 0..rounds {
+            let id = first_id + i;
+            let r = rand();
+            let side = if r & 1 == 0 { Side::Buy } else { Side::Sell };
+            let ticks = (r >> 8) as i64 % 40 - 20;
+            let now = id;
+            match (r >> 32) % 10 {
+                0..=4 => ex.submit(
+                    &order(
+                        id,
+                        side,
+                        ticks,
+                        100 * (1 + (r >> 40) % 5),
+                        OrderType::Limit,
+                        TimeInForce::Day,
+                    ),
+                    now,
+                    &mut sink,
+                ),
+                5 => ex.submit(
+                    &order(id, side, ticks, 300, OrderType::Limit, TimeInForce::Ioc),
+                    now,
+                    &mut sink,
+                ),
+                6 => ex.submit(
+                    &order(id, side, 0, 500, OrderType::MarketBest5Cancel, TimeInForce::Ioc),
+                    now,
+                    &mut sink,
+                ),
+                7 => ex.cancel(id - 1 - (r >> 45) % 50, now, &mut sink),
+                _ => ex.replace(
+                    id - 1 - (r >> 45) % 50,
+                    Price(100_000 + ticks * 100),
+                    Qty(200),
+                    now,
+                    &mut sink,
+                ),
+            }
+            let _ = ex.l1(SEC);
+            let _ = ex.l2(SEC, &mut levels[..5], &mut []);
+        }
+        // Fault injection and an auction round trip use the preallocated queue.
+        ex.set_ack_delay(3);
+        for i in 0..20 {
+            ex.submit(
+                &order(
+                    first_id + rounds + i,
+                    Side::Buy,
+                    -25,
+                    100,
+                    OrderType::Limit,
+                    TimeInForce::Day,
+                ),
+                first_id + rounds,
+                &mut sink,
+            );
+        }
+        ex.advance(first_id + rounds + 10, &mut sink);
+        ex.set_ack_delay(0);
+        ex.set_phase(
+            None,
+            protocol::TradingPhase::OpeningAuction,
+            first_id + rounds + 11,
+            &mut sink,
+        );
+        ex.submit(
+            &order(first_id + rounds + 50, Side::Buy, 15, 500, OrderType::Limit, TimeInForce::Day),
+            first_id + rounds + 12,
+            &mut sink,
+        );
+        ex.set_phase(None, protocol::TradingPhase::Continuous, first_id + rounds + 13, &mut sink);
+    };
+    // Warm-up: first touches of everything (nothing should allocate here either, but
+    // the test only claims the steady state).
+    run(&mut ex, 20_000, 1, &mut sink);
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    run(&mut ex, 100_000, 1_000_000, &mut sink);
+    let allocated = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    ex.validate().unwrap();
+    drop(sink);
+    assert!(trades > 1_000, "the flow traded ({trades} trades, {events} events)");
+    assert_eq!(allocated, 0, "steady-state order flow allocated {allocated} times");
+}
