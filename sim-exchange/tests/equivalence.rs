@@ -236,7 +236,7 @@ fn run(ops: &[Op], stp: bool, max_orders: usize) -> Result<(), TestCaseError> {
         pair.now += 1;
         // Cancels and replaces mostly name orders that were accepted, sometimes any id.
         let pick = |pick: usize, pair: &Pair| {
-            if pick % 8 == 0 || pair.accepted.is_empty() {
+            if pick.is_multiple_of(8) || pair.accepted.is_empty() {
                 (pick % (next_id as usize + 2)) as u64
             } else {
                 pair.accepted[pick % pair.accepted.len()]

@@ -164,7 +164,6 @@ fn steady_state_order_flow_does_not_allocate() {
     run(&mut ex, 100_000, 1_000_000, &mut sink);
     let allocated = ALLOCATIONS.load(Ordering::Relaxed) - before;
     ex.validate().unwrap();
-    drop(sink);
     assert!(trades > 1_000, "the flow traded ({trades} trades, {events} events)");
     assert_eq!(allocated, 0, "steady-state order flow allocated {allocated} times");
 }
