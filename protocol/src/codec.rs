@@ -1018,11 +1018,8 @@ impl ClientMessage {
                     3 => MassCancelScope::Login,
                     v => return Err(DecodeError::BadEnum { field: "scope", value: u64::from(v) }),
                 };
-                let block_new = match f.u8(25) {
-                    0 => false,
-                    1 => true,
-                    v => return Err(DecodeError::BadEnum { field: "flags", value: u64::from(v) }),
-                };
+                // Named after its field, as every other enum error is.
+                let block_new = bool_field(f.u8(25), "block_new")?;
                 Ok(ClientMessage::MassCancel(MassCancel { request_id: f.u64(0), scope, block_new }))
             }
             msg_type::ORDER_ENTRY_CONTROL => {

@@ -226,18 +226,27 @@ pub fn executed() -> impl Strategy<Value = Executed> {
         )
 }
 
-pub fn app_message() -> impl Strategy<Value = AppMessage> {
-    prop_oneof![
-        order_accepted().prop_map(AppMessage::OrderAccepted),
-        (any::<u64>(), account(), reject_code(), any::<u8>(), reject_detail()).prop_map(
-            |(cl_ord_id, account, code, flags, detail)| {
-                AppMessage::OrderRejected(OrderRejected { cl_ord_id, account, code, flags, detail })
-            }
-        ),
-        executed().prop_map(AppMessage::Executed),
-        (
+/// Application messages of one type (by type byte), over the type's whole domain.
+pub fn app_of_type(t: u8) -> BoxedStrategy<AppMessage> {
+    match t {
+        msg_type::ORDER_ACCEPTED => order_accepted().prop_map(AppMessage::OrderAccepted).boxed(),
+        msg_type::ORDER_REJECTED => {
+            (any::<u64>(), account(), reject_code(), any::<u8>(), reject_detail())
+                .prop_map(|(cl_ord_id, account, code, flags, detail)| {
+                    AppMessage::OrderRejected(OrderRejected {
+                        cl_ord_id,
+                        account,
+                        code,
+                        flags,
+                        detail,
+                    })
+                })
+                .boxed()
+        }
+        msg_type::EXECUTED => executed().prop_map(AppMessage::Executed).boxed(),
+        msg_type::CANCELED => (
             (any::<u64>(), any::<u64>(), account(), any::<u64>()),
-            (any::<u64>(), any::<u64>(), select(CancelReason::ALL))
+            (any::<u64>(), any::<u64>(), select(CancelReason::ALL)),
         )
             .prop_map(|((cl_ord_id, order_id, account, request_id), (cq, cum, reason))| {
                 AppMessage::Canceled(Canceled {
@@ -249,13 +258,14 @@ pub fn app_message() -> impl Strategy<Value = AppMessage> {
                     cum: Qty(cum),
                     reason,
                 })
-            }),
-        (
+            })
+            .boxed(),
+        msg_type::CANCEL_REJECTED => (
             any::<u64>(),
             any::<u64>(),
             account(),
             reject_code(),
-            select(&[RequestKind::Cancel, RequestKind::Replace][..])
+            select(&[RequestKind::Cancel, RequestKind::Replace][..]),
         )
             .prop_map(|(request_id, orig_cl_ord_id, account, code, kind)| {
                 AppMessage::CancelRejected(CancelRejected {
@@ -265,37 +275,50 @@ pub fn app_message() -> impl Strategy<Value = AppMessage> {
                     code,
                     kind,
                 })
-            }),
-        (
+            })
+            .boxed(),
+        msg_type::REPLACED => (
             (any::<u64>(), any::<u64>(), any::<u64>(), account()),
-            (any::<i64>(), any::<u64>(), any::<u64>(), any::<bool>())
+            (any::<i64>(), any::<u64>(), any::<u64>(), any::<bool>()),
         )
-            .prop_map(
-                |((request_id, cl_ord_id, order_id, account), (p, q, l, priority_kept))| {
-                    AppMessage::Replaced(Replaced {
-                        request_id,
-                        cl_ord_id,
-                        order_id,
-                        account,
-                        price: Price(p),
-                        qty: Qty(q),
-                        leaves: Qty(l),
-                        priority_kept,
-                    })
-                }
-            ),
-        (select(SYSTEM_EVENT_KINDS), select(TradingPhase::ALL), proptest::option::of(security()))
+            .prop_map(|((request_id, cl_ord_id, order_id, account), (p, q, l, priority_kept))| {
+                AppMessage::Replaced(Replaced {
+                    request_id,
+                    cl_ord_id,
+                    order_id,
+                    account,
+                    price: Price(p),
+                    qty: Qty(q),
+                    leaves: Qty(l),
+                    priority_kept,
+                })
+            })
+            .boxed(),
+        msg_type::SYSTEM_EVENT => (
+            select(SYSTEM_EVENT_KINDS),
+            select(TradingPhase::ALL),
+            proptest::option::of(security()),
+        )
             .prop_map(|(kind, phase, security)| {
                 AppMessage::SystemEvent(SystemEvent { kind, phase, security })
-            }),
-        (any::<u8>(), reject_code(), any::<u64>()).prop_map(|(ref_msg_type, code, ref_id)| {
-            AppMessage::BusinessReject(protocol::codec::BusinessReject {
-                ref_msg_type,
-                code,
-                ref_id,
             })
-        }),
-        (any::<u64>(), proptest::option::of(account()), any::<u32>(), reject_code(), any::<bool>())
+            .boxed(),
+        msg_type::BUSINESS_REJECT => (any::<u8>(), reject_code(), any::<u64>())
+            .prop_map(|(ref_msg_type, code, ref_id)| {
+                AppMessage::BusinessReject(protocol::codec::BusinessReject {
+                    ref_msg_type,
+                    code,
+                    ref_id,
+                })
+            })
+            .boxed(),
+        msg_type::MASS_CANCEL_ACK => (
+            any::<u64>(),
+            proptest::option::of(account()),
+            any::<u32>(),
+            reject_code(),
+            any::<bool>(),
+        )
             .prop_map(|(request_id, account, canceled_count, code, blocked)| {
                 AppMessage::MassCancelAck(MassCancelAck {
                     request_id,
@@ -304,13 +327,31 @@ pub fn app_message() -> impl Strategy<Value = AppMessage> {
                     code,
                     blocked,
                 })
-            }),
-        (any::<u64>(), account(), select(ENTRY_STATES), reject_code()).prop_map(
-            |(request_id, account, state, code)| {
-                AppMessage::OrderEntryStatus(OrderEntryStatus { request_id, account, state, code })
-            }
-        ),
-    ]
+            })
+            .boxed(),
+        msg_type::ORDER_ENTRY_STATUS => {
+            (any::<u64>(), account(), select(ENTRY_STATES), reject_code())
+                .prop_map(|(request_id, account, state, code)| {
+                    AppMessage::OrderEntryStatus(OrderEntryStatus {
+                        request_id,
+                        account,
+                        state,
+                        code,
+                    })
+                })
+                .boxed()
+        }
+        other => panic!("0x{other:02x} is not an application message type"),
+    }
+}
+
+pub fn app_message() -> impl Strategy<Value = AppMessage> {
+    let all: Vec<_> = SERVER_TYPES
+        .iter()
+        .filter(|t| t.is_ascii_lowercase())
+        .map(|&t| (1, app_of_type(t)))
+        .collect();
+    proptest::strategy::Union::new_weighted(all)
 }
 
 pub const SYSTEM_EVENT_KINDS: &[SystemEventKind] = &[
@@ -324,24 +365,32 @@ pub const SYSTEM_EVENT_KINDS: &[SystemEventKind] = &[
 pub const ENTRY_STATES: &[EntryState] =
     &[EntryState::Active, EntryState::ReducingOnly, EntryState::Blocked];
 
+pub fn login_accepted() -> impl Strategy<Value = ServerMessage> {
+    (any::<u8>(), any::<u32>(), any::<u32>(), any::<u64>(), any::<u64>()).prop_map(
+        |(version, heartbeat_ms, dead_peer_ms, session_id, next_seq)| {
+            ServerMessage::LoginAccepted(LoginAccepted {
+                version,
+                heartbeat_ms,
+                dead_peer_ms,
+                session_id,
+                next_seq,
+            })
+        },
+    )
+}
+
+pub fn end_of_session() -> impl Strategy<Value = ServerMessage> {
+    (reject_code(), any::<u64>()).prop_map(|(reason, last_seq)| {
+        ServerMessage::EndOfSession(EndOfSession { reason, last_seq })
+    })
+}
+
 pub fn server_message() -> impl Strategy<Value = ServerMessage> {
     prop_oneof![
-        1 => (any::<u8>(), any::<u32>(), any::<u32>(), any::<u64>(), any::<u64>()).prop_map(
-            |(version, heartbeat_ms, dead_peer_ms, session_id, next_seq)| {
-                ServerMessage::LoginAccepted(LoginAccepted {
-                    version,
-                    heartbeat_ms,
-                    dead_peer_ms,
-                    session_id,
-                    next_seq,
-                })
-            }
-        ),
+        1 => login_accepted(),
         1 => reject_code().prop_map(|code| ServerMessage::LoginRejected(LoginRejected { code })),
         1 => Just(ServerMessage::Heartbeat),
-        1 => (reject_code(), any::<u64>()).prop_map(|(reason, last_seq)| {
-            ServerMessage::EndOfSession(EndOfSession { reason, last_seq })
-        }),
+        1 => end_of_session(),
         // Application messages dominate real traffic; weight them to match.
         4 => (any::<u64>(), any::<u64>(), app_message())
             .prop_map(|(seq, ts_ns, msg)| ServerMessage::App(Sequenced { seq, ts_ns, msg })),
@@ -477,3 +526,202 @@ pub const SERVER_TYPES: &[u8] = &[
     msg_type::MASS_CANCEL_ACK,
     msg_type::ORDER_ENTRY_STATUS,
 ];
+
+// ---------------------------------------------------------------------------
+// One plain, valid message of every type
+// ---------------------------------------------------------------------------
+
+pub fn a001() -> AccountId {
+    AccountId::new("A001").expect("valid account")
+}
+
+pub fn kweichow() -> SecurityId {
+    SecurityId::new(Market::Sse, 600_519).expect("valid security")
+}
+
+pub fn sample_new_order() -> NewOrder {
+    NewOrder {
+        cl_ord_id: 1,
+        account: a001(),
+        security: kweichow(),
+        side: Side::Buy,
+        order_type: OrderType::Limit,
+        tif: TimeInForce::Day,
+        price: Price::from_yuan_fen(1500, 0),
+        qty: Qty(100),
+        flags: 0,
+        credit: CreditTag::Cash,
+    }
+}
+
+pub fn sample_executed() -> Executed {
+    Executed {
+        cl_ord_id: 1,
+        order_id: 1_000_001,
+        exec_id: 7_000_001,
+        account: a001(),
+        security: kweichow(),
+        side: Side::Buy,
+        liquidity: Liquidity::Removed,
+        price: Price::from_yuan_fen(1500, 0),
+        qty: Qty(100),
+        leaves: Qty(0),
+        cum: Qty(100),
+    }
+}
+
+/// One valid client message of every type, in [`CLIENT_TYPES`] order.
+pub fn sample_client() -> Vec<ClientMessage> {
+    vec![
+        ClientMessage::Login(Login {
+            version: 1,
+            username: Username::new("trader01").expect("valid"),
+            token: Token::from_text("secret").expect("fits"),
+            next_seq: 1,
+        }),
+        ClientMessage::Heartbeat,
+        ClientMessage::Logout,
+        ClientMessage::NewOrder(sample_new_order()),
+        ClientMessage::CancelOrder(CancelOrder {
+            request_id: 7,
+            orig_cl_ord_id: 1,
+            account: a001(),
+        }),
+        ClientMessage::ReplaceOrder(ReplaceOrder {
+            request_id: 8,
+            orig_cl_ord_id: 1,
+            account: a001(),
+            price: Price::from_yuan_fen(1499, 0),
+            qty: Qty(100),
+        }),
+        ClientMessage::MassCancel(MassCancel {
+            request_id: 9,
+            scope: MassCancelScope::Security(a001(), kweichow()),
+            block_new: false,
+        }),
+        ClientMessage::OrderEntryControl(OrderEntryControl {
+            request_id: 10,
+            account: a001(),
+            enable: true,
+        }),
+    ]
+}
+
+/// One valid server message of every type, in [`SERVER_TYPES`] order.
+pub fn sample_server() -> Vec<ServerMessage> {
+    let app =
+        |seq, msg| ServerMessage::App(Sequenced { seq, ts_ns: 1_751_851_800_000_000_000, msg });
+    vec![
+        ServerMessage::LoginAccepted(LoginAccepted {
+            version: 1,
+            heartbeat_ms: 1_000,
+            dead_peer_ms: 15_000,
+            session_id: 20_250_707,
+            next_seq: 1,
+        }),
+        ServerMessage::LoginRejected(LoginRejected { code: RejectCode::INVALID_CREDENTIALS }),
+        ServerMessage::Heartbeat,
+        ServerMessage::EndOfSession(EndOfSession { reason: RejectCode::LOGGED_OUT, last_seq: 9 }),
+        app(
+            1,
+            AppMessage::OrderAccepted(OrderAccepted {
+                cl_ord_id: 1,
+                order_id: 1_000_001,
+                account: a001(),
+                security: kweichow(),
+                side: Side::Buy,
+                order_type: OrderType::Limit,
+                tif: TimeInForce::Day,
+                price: Price::from_yuan_fen(1500, 0),
+                qty: Qty(100),
+                flags: 0,
+                credit: CreditTag::Cash,
+            }),
+        ),
+        app(
+            2,
+            AppMessage::OrderRejected(OrderRejected {
+                cl_ord_id: 2,
+                account: a001(),
+                code: RejectCode::PRICE_LIMIT,
+                flags: 0,
+                detail: RejectDetail::PriceBand {
+                    price: Price::from_yuan_fen(11, 50),
+                    lower: Price::from_yuan_fen(9, 0),
+                    upper: Price::from_yuan_fen(11, 0),
+                },
+            }),
+        ),
+        app(3, AppMessage::Executed(sample_executed())),
+        app(
+            4,
+            AppMessage::Canceled(Canceled {
+                cl_ord_id: 3,
+                order_id: 1_000_002,
+                account: a001(),
+                request_id: 7,
+                canceled_qty: Qty(200),
+                cum: Qty(0),
+                reason: CancelReason::Client,
+            }),
+        ),
+        app(
+            5,
+            AppMessage::CancelRejected(CancelRejected {
+                request_id: 8,
+                orig_cl_ord_id: 4,
+                account: a001(),
+                code: RejectCode::ORDER_CLOSED,
+                kind: RequestKind::Cancel,
+            }),
+        ),
+        app(
+            6,
+            AppMessage::Replaced(Replaced {
+                request_id: 9,
+                cl_ord_id: 5,
+                order_id: 1_000_003,
+                account: a001(),
+                price: Price::from_yuan_fen(1500, 0),
+                qty: Qty(200),
+                leaves: Qty(100),
+                priority_kept: true,
+            }),
+        ),
+        app(
+            7,
+            AppMessage::SystemEvent(SystemEvent {
+                kind: SystemEventKind::Halt,
+                phase: TradingPhase::Halted,
+                security: Some(kweichow()),
+            }),
+        ),
+        app(
+            8,
+            AppMessage::BusinessReject(protocol::codec::BusinessReject {
+                ref_msg_type: msg_type::NEW_ORDER,
+                code: RejectCode::BAD_ENUM_VALUE,
+                ref_id: 6,
+            }),
+        ),
+        app(
+            9,
+            AppMessage::MassCancelAck(MassCancelAck {
+                request_id: 10,
+                account: Some(a001()),
+                canceled_count: 3,
+                code: RejectCode(0),
+                blocked: true,
+            }),
+        ),
+        app(
+            10,
+            AppMessage::OrderEntryStatus(OrderEntryStatus {
+                request_id: 11,
+                account: a001(),
+                state: EntryState::Blocked,
+                code: RejectCode(0),
+            }),
+        ),
+    ]
+}
