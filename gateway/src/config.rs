@@ -87,6 +87,9 @@ pub struct ServerSettings {
     pub login_lockout_ms: u64,
     /// Receive buffer per connection, bytes.
     pub rx_buffer_bytes: usize,
+    /// Kernel send buffer per connection (SO_SNDBUF), bytes; 0 keeps the OS default.
+    /// Smaller values make a non-reading client's backlog show up sooner.
+    pub socket_send_buffer_bytes: usize,
 }
 
 /// Settings of the `[outbound]` section.
@@ -239,6 +242,7 @@ struct RawServer {
     login_failure_window_ms: u64,
     login_lockout_ms: u64,
     rx_buffer_bytes: usize,
+    socket_send_buffer_bytes: usize,
 }
 
 impl Default for RawServer {
@@ -253,6 +257,7 @@ impl Default for RawServer {
             login_failure_window_ms: 60_000,
             login_lockout_ms: 30_000,
             rx_buffer_bytes: 64 * 1024,
+            socket_send_buffer_bytes: 0,
         }
     }
 }
@@ -494,6 +499,7 @@ fn server_settings(errors: &Errors<'_>, raw: RawServer) -> Result<ServerSettings
         login_failure_window_ms: raw.login_failure_window_ms,
         login_lockout_ms: raw.login_lockout_ms,
         rx_buffer_bytes: raw.rx_buffer_bytes,
+        socket_send_buffer_bytes: raw.socket_send_buffer_bytes,
     })
 }
 

@@ -422,6 +422,7 @@ fn session_limits(config: &GatewayConfig, session_id: u64) -> SessionLimits {
         login_timeout_ns: s.login_timeout_ms * 1_000_000,
         backlog_limit_bytes: config.outbound.backlog_limit_bytes,
         rx_buffer_bytes: s.rx_buffer_bytes,
+        socket_send_buffer_bytes: s.socket_send_buffer_bytes,
         max_login_failures: s.max_login_failures,
         login_failure_window_ns: s.login_failure_window_ms * 1_000_000,
         login_lockout_ns: s.login_lockout_ms * 1_000_000,

@@ -52,6 +52,8 @@ pub struct SessionLimits {
     pub backlog_limit_bytes: u64,
     /// Receive buffer per connection.
     pub rx_buffer_bytes: usize,
+    /// SO_SNDBUF per connection (0: OS default).
+    pub socket_send_buffer_bytes: usize,
     /// Failed logins (per username, or per peer address for unknown names) allowed in the window.
     pub max_login_failures: u32,
     /// The window for counting failed logins.
@@ -185,6 +187,10 @@ struct Conn {
     ctrl: ControlOut,
     /// Byte offset into the login's out log of the next byte to send.
     cursor: u64,
+    /// End of the log when the session logged in: bytes before it are replay,
+    /// which a resuming client may take its time over; the backlog limit applies
+    /// to what arrives after.
+    replay_end: u64,
     /// A draining session ends only after the engine has answered every input this
     /// session sent before it began draining (`EngineLink::offered` at that moment).
     drain_after_input: u64,
@@ -392,6 +398,10 @@ impl<L: EngineLink> IoLoop<L> {
                 continue;
             };
             let _ = stream.set_nodelay(true);
+            if self.limits.socket_send_buffer_bytes > 0 {
+                let _ = socket2::SockRef::from(&stream)
+                    .set_send_buffer_size(self.limits.socket_send_buffer_bytes);
+            }
             let mut conn = Conn {
                 stream,
                 peer,
@@ -402,6 +412,7 @@ impl<L: EngineLink> IoLoop<L> {
                 ctrl: ControlOut { buf: [0; 256], len: 0, sent: 0 },
                 cursor: 0,
                 drain_after_input: 0,
+                replay_end: 0,
                 last_rx_ns: self.clock.now_ns(),
                 last_tx_ns: self.clock.now_ns(),
                 read_paused: false,
@@ -641,6 +652,7 @@ impl<L: EngineLink> IoLoop<L> {
         let Some(conn) = self.conns[i].as_mut() else { return };
         conn.state = ConnState::Active { login };
         conn.cursor = cursor;
+        conn.replay_end = self.logins[login as usize].log.end_offset();
         conn.ctrl.push(&accepted);
         info!("login {username} from {} (resume at {start_seq}, replaying {replay})", conn.peer);
         self.metrics.logins_accepted.inc();
@@ -781,7 +793,9 @@ impl<L: EngineLink> IoLoop<L> {
                     conn.dirty = true;
                     dirty.push(ci);
                 }
-                if slot.log.end_offset() - conn.cursor > limits.backlog_limit_bytes {
+                if slot.log.end_offset() - conn.cursor.max(conn.replay_end)
+                    > limits.backlog_limit_bytes
+                {
                     overflowed = Some(ci);
                 }
             }
@@ -802,7 +816,7 @@ impl<L: EngineLink> IoLoop<L> {
             _ => return true,
         };
         let log = &self.logins[login as usize].log;
-        let backlog = log.end_offset() - conn.cursor;
+        let backlog = log.end_offset() - conn.cursor.max(conn.replay_end);
         if backlog > self.limits.backlog_limit_bytes || conn.cursor < log.start_offset() {
             self.metrics.slow_consumer_disconnects.inc();
             let why = format!(

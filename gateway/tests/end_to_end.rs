@@ -224,8 +224,8 @@ fn replay_after_reconnect(topology: Topology) {
     let resume_at = c.last_seq() + 1;
     c.stream().shutdown(std::net::Shutdown::Both).unwrap();
     drop(c);
-    // The pro login keeps orders on disconnect; trader1 has cancel-on-disconnect on,
-    // so the rest of its stream holds the remaining accepts and then the cancels.
+    // The rest of the stream holds the remaining accepts (trader1 keeps its orders
+    // on disconnect).
     let mut again = reconnect_until_free(gw.addr(), "trader1", resume_at);
     assert_eq!(again.login_accepted().next_seq, resume_at);
     let rest = drain(&mut again, Duration::from_millis(500));
@@ -290,8 +290,8 @@ fn duplicate_cl_ord_id_is_answered_not_executed_twice(topology: Topology) {
 
 fn cancel_on_disconnect(topology: Topology) {
     let gw = start(&config(topology));
-    let mut c = login(gw.addr(), "trader1");
-    c.send(&ClientMessage::NewOrder(limit(50, "A001", 600036, Side::Buy, 100, "41.00"))).unwrap();
+    let mut c = login(gw.addr(), "algo");
+    c.send(&ClientMessage::NewOrder(limit(50, "B002", 600036, Side::Buy, 100, "41.00"))).unwrap();
     expect(&mut c, "accepted", |m| accepted_id(m, 50));
     let mut pro = login(gw.addr(), "pro");
     pro.send(&ClientMessage::NewOrder(limit(51, "P001", 688981, Side::Sell, 200, "88.60")))
@@ -300,7 +300,7 @@ fn cancel_on_disconnect(topology: Topology) {
     let resume = c.last_seq() + 1;
     drop(c);
     drop(pro);
-    let mut again = reconnect_until_free(gw.addr(), "trader1", resume);
+    let mut again = reconnect_until_free(gw.addr(), "algo", resume);
     let canceled = expect(&mut again, "canceled on disconnect", |m| match m {
         AppMessage::Canceled(x) if x.cl_ord_id == 50 => Some(*x),
         _ => None,
