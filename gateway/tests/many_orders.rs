@@ -89,9 +89,9 @@ fn run_session(addr: std::net::SocketAddr, index: usize) -> HashMap<u64, Tally> 
             let price = Price((ticks + offset) * 100);
             // Mostly one side per account and security, so accounts trade with each
             // other instead of running into their own resting orders (self-trade).
-            let buys = (index + j) % 2 == 0;
+            let buys = (index + j).is_multiple_of(2);
             let side = if buys ^ (rng.below(10) == 0) { Side::Buy } else { Side::Sell };
-            let lot = if code >= 688_000 && code < 689_000 { 200 } else { 100 };
+            let lot = if (688_000..689_000).contains(&code) { 200 } else { 100 };
             let qty = lot * (1 + rng.below(5));
             let mut order = limit(cl_ord_id, s.account, code, side, qty, "1");
             order.price = price;

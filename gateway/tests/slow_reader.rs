@@ -104,10 +104,10 @@ fn slow_reader(topology: Topology) {
             "only {} of {SLOW_ORDERS} answers after resume",
             answered.len()
         );
-        if let Some(ServerMessage::App(s)) = slow.recv(Duration::from_millis(200)).unwrap() {
-            if let AppMessage::OrderRejected(r) = s.msg {
-                assert!(answered.insert(r.cl_ord_id), "answer for {} seen twice", r.cl_ord_id);
-            }
+        if let Some(ServerMessage::App(s)) = slow.recv(Duration::from_millis(200)).unwrap()
+            && let AppMessage::OrderRejected(r) = s.msg
+        {
+            assert!(answered.insert(r.cl_ord_id), "answer for {} seen twice", r.cl_ord_id);
         }
     }
     gw.shutdown().unwrap();
