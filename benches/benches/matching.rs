@@ -352,7 +352,7 @@ impl Runner for Ours {
         spec.rules.cage = None;
         let ex = Exchange::new(ExchangeConfig {
             instruments: vec![spec],
-            max_orders: 1 << 16,
+            max_orders: 16_384,
             max_levels_per_side: 4_096,
             inbound_queue_capacity: 1_024,
             self_trade_prevention: false,

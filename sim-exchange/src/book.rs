@@ -12,6 +12,7 @@
 
 use crate::bits::LevelBits;
 use crate::config::ConfigError;
+use crate::div::Divisor;
 use crate::event::{Event, Level, Uncross};
 use crate::index::IdIndex;
 use crate::matcher::{
@@ -168,6 +169,7 @@ struct Book {
     spec: BookSpec,
     lower: i64,
     tick: i64,
+    tick_div: Divisor,
     bids: HalfBook,
     asks: HalfBook,
 }
@@ -181,7 +183,7 @@ impl Book {
                 && (price.0 - self.lower) % self.tick == 0,
             "price {price} inside the book's array and on tick (checked by the exchange)"
         );
-        ((price.0 - self.lower) / self.tick) as u32
+        self.tick_div.div((price.0 - self.lower) as u64) as u32
     }
 
     #[inline]
@@ -478,6 +480,7 @@ impl Matcher for FastMatcher {
                 spec: *spec,
                 lower: spec.lower.0,
                 tick: spec.tick.0,
+                tick_div: Divisor::new(spec.tick.0 as u64),
                 bids: HalfBook::new(levels as usize, true),
                 asks: HalfBook::new(levels as usize, false),
             });

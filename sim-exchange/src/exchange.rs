@@ -5,8 +5,9 @@ use std::collections::VecDeque;
 
 use crate::book::FastMatcher;
 use crate::config::{ConfigError, ExchangeConfig, InstrumentSpec, Schedule};
+use crate::div::Divisor;
 use crate::event::{Event, L1, Level, PhaseEventKind, Uncross, VenueOrder};
-use crate::matcher::{BookSpec, Fills, Incoming, MarketStats, Matcher};
+use crate::matcher::{BookSpec, Fills, Incoming, MarketStats, Matcher, OrderInfo};
 use crate::schedule::{self, is_auction, is_queueing};
 use protocol::rules::{PriceBand, cage_band, daily_price_band, on_tick};
 use protocol::{
@@ -30,9 +31,39 @@ struct Instrument {
     /// End of a reopening call auction, `NEVER` when none runs.
     reopen_at_ns: u64,
     stats: MarketStats,
+    /// The tick and the lot step as multiplies (see [`Divisor`]).
+    tick_div: Divisor,
+    lot_step_div: Option<Divisor>,
 }
 
 impl Instrument {
+    /// `rules::on_tick`, without a hardware divide.
+    #[inline]
+    fn on_tick(&self, price: Price) -> bool {
+        let fast = price.0 > 0 && self.tick_div.div_rem(price.0 as u64).1 == 0;
+        debug_assert_eq!(fast, on_tick(price, self.spec.rules.tick));
+        fast
+    }
+
+    /// `LotRule::buy_ok` / `venue_sell_ok`, without a hardware divide.
+    #[inline]
+    fn lot_ok(&self, side: Side, qty: u64) -> bool {
+        let lot = &self.spec.rules.lot;
+        let buy_ok = match self.lot_step_div {
+            Some(div) => qty >= lot.min_qty && div.div_rem(qty - lot.min_qty).1 == 0,
+            None => lot.buy_ok(qty),
+        };
+        let ok = match side {
+            Side::Buy => buy_ok,
+            Side::Sell => qty > 0 && (qty < lot.min_qty || buy_ok),
+        };
+        debug_assert_eq!(
+            ok,
+            if side == Side::Buy { lot.buy_ok(qty) } else { lot.venue_sell_ok(qty) }
+        );
+        ok
+    }
+
     fn effective_phase(&self) -> TradingPhase {
         if self.halted { TradingPhase::Halted } else { self.phase }
     }
@@ -138,6 +169,8 @@ impl<M: Matcher> Exchange<M> {
                 halted: false,
                 reopen_at_ns: NEVER,
                 stats: MarketStats::default(),
+                tick_div: Divisor::new(spec.rules.tick.0 as u64),
+                lot_step_div: (spec.rules.lot.step > 0).then(|| Divisor::new(spec.rules.lot.step)),
             });
         }
         lookup.sort_unstable();
@@ -729,19 +762,17 @@ impl<M: Matcher> Exchange<M> {
             if price.0 <= 0 {
                 return refuse(RejectCode::VENUE_INVALID_PRICE, RejectDetail::None);
             }
-            if !on_tick(price, rules.tick) {
+            if !ins.on_tick(price) {
                 return refuse(RejectCode::VENUE_TICK_VIOLATION, RejectDetail::None);
             }
         }
         let lot_detail = RejectDetail::Quantity { qty, limit: rules.lot.min_qty };
-        match side {
-            Side::Buy if !rules.lot.buy_ok(qty) => {
-                return refuse(RejectCode::VENUE_LOT_VIOLATION, lot_detail);
-            }
-            Side::Sell if !rules.lot.venue_sell_ok(qty) => {
-                return refuse(RejectCode::VENUE_ODD_LOT_SELL, lot_detail);
-            }
-            _ => {}
+        if !ins.lot_ok(side, qty) {
+            let code = match side {
+                Side::Buy => RejectCode::VENUE_LOT_VIOLATION,
+                Side::Sell => RejectCode::VENUE_ODD_LOT_SELL,
+            };
+            return refuse(code, lot_detail);
         }
         let max = rules.max_qty(order_type);
         if qty > max {
@@ -868,8 +899,7 @@ impl<M: Matcher> Exchange<M> {
     ) {
         match self.check_replace(order_id, price, qty) {
             Err(code) => sink(Event::ReplaceRejected { order_id, code }),
-            Ok((h, keep, matches)) => {
-                let info = self.matcher.info(h);
+            Ok((h, info, keep, matches)) => {
                 sink(Event::Replaced {
                     order_id,
                     price,
@@ -892,13 +922,13 @@ impl<M: Matcher> Exchange<M> {
         }
     }
 
-    /// Returns the handle, whether priority is kept, and whether the move matches.
+    /// Returns the handle, the order, whether priority is kept, and whether the move matches.
     fn check_replace(
         &self,
         order_id: OrderId,
         price: Price,
         qty: Qty,
-    ) -> Result<(M::Handle, bool, bool), RejectCode> {
+    ) -> Result<(M::Handle, OrderInfo, bool, bool), RejectCode> {
         let h = self.matcher.find(order_id).ok_or(RejectCode::VENUE_UNKNOWN_ORDER)?;
         let info = self.matcher.info(h);
         let phase = self.check_phase(&self.instruments[info.inst]).map_err(|(code, _)| code)?;
@@ -934,7 +964,7 @@ impl<M: Matcher> Exchange<M> {
         {
             return Err(RejectCode::VENUE_SELF_TRADE);
         }
-        Ok((h, keep, continuous))
+        Ok((h, info, keep, continuous))
     }
 }
 

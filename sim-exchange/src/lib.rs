@@ -42,6 +42,7 @@
 mod bits;
 pub mod book;
 pub mod config;
+mod div;
 pub mod event;
 mod exchange;
 mod index;
