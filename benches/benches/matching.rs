@@ -8,9 +8,10 @@
 //!
 //! The mix is exchange-core's published one on one book: 9% new limit (Day/GTC),
 //! 3% IOC limit, 6% cancel, 82% replace that moves the price. About 1,000 orders
-//! rest over about 750 price levels (a 50.00 CNY main-board stock, ticks of 0.01,
-//! prices within ±3.75 CNY of the middle). Adds and cancels are steered to keep
-//! the book near 1,000 orders; the generator runs the baseline book as it goes so
+//! rest over about 750 price levels (a 100.00 CNY main-board stock, ticks of 0.01,
+//! prices within ±7.60 CNY of the middle). Above 1,000 resting orders a new order
+//! is made aggressive (it crosses and takes several orders), which holds the book
+//! near that size without changing the mix; the generator runs the baseline book as it goes so
 //! every cancel and move names a live order.
 //!
 //! Each implementation runs the stream on a fresh book: a prefill of 1,000 orders
@@ -24,7 +25,7 @@
 //! * ours: `Exchange::submit` (Limit/Day or Limit/IOC), `cancel`, `replace(id, new
 //!   price, same total qty)`; full venue validation runs on every operation (tick,
 //!   lot, max qty, daily limit, phase; the price cage is off because the stream's
-//!   prices span ±7.5%, and self-trade prevention is off); events go to a sink that
+//!   prices span ±7.6%, and self-trade prevention is off); events go to a sink that
 //!   counts them.
 //! * baseline: the obvious book, written below: limit (match, then rest), IOC (match,
 //!   drop the rest), cancel (index lookup, linear search in the level's queue), move
@@ -56,8 +57,8 @@ use sim_exchange::{Event, Exchange, ExchangeConfig, InstrumentSpec, Schedule, Ve
 
 const SEC: SecurityId = SecurityId { market: Market::Sse, code: 600_000 };
 const TICK: i64 = 100;
-const MID: i64 = 500_000; // 50.00 CNY
-const HALF_RANGE_TICKS: i64 = 375;
+const MID: i64 = 1_000_000; // 100.00 CNY: daily limits 90.00-110.00
+const HALF_RANGE_TICKS: i64 = 760;
 const TARGET_RESTING: usize = 1_000;
 const PREFILL: usize = 1_000;
 
@@ -124,24 +125,25 @@ fn generate(measured: usize, seed: u64) -> (Vec<Op>, Vec<Op>) {
             12..=17 => 2, // cancel
             _ => 3,       // move
         };
-        if kind == 0 && live.len() > TARGET_RESTING + TARGET_RESTING / 10 {
-            kind = 2;
-        } else if kind == 2 && live.len() < TARGET_RESTING - TARGET_RESTING / 10 {
-            kind = 0;
-        }
         if live.is_empty() && kind >= 2 {
             kind = 0;
         }
         let side = if rng.below(2) == 0 { Side::Buy } else { Side::Sell };
         let op = match kind {
             0 => {
-                // Mostly passive, a few ticks of overlap so some new orders trade.
-                let away = rng.below(HALF_RANGE_TICKS as u64 + 3) as i64 - 2;
+                // Passive around the book, a few ticks of overlap so some trade; above the
+                // target size, a new order is aggressive instead (it crosses and takes
+                // several resting orders), which holds the book near its size without
+                // changing the mix.
+                let (away, qty) = if live.len() > TARGET_RESTING && n >= PREFILL {
+                    (-(rng.below(10) as i64), 100 * (5 + rng.below(20)))
+                } else {
+                    (rng.below(HALF_RANGE_TICKS as u64 + 3) as i64 - 2, 100 * (1 + rng.below(10)))
+                };
                 let price = match side {
                     Side::Buy => MID - away * TICK,
                     Side::Sell => MID + away * TICK,
                 };
-                let qty = 100 * (1 + rng.below(10));
                 let id = next_id;
                 next_id += 1;
                 orders.insert(id, (side, price, qty));
