@@ -537,3 +537,39 @@ fn market_order_types_reach_the_venue() {
     assert_eq!((rest.canceled_qty, rest.reason), (Qty(200), CancelReason::Venue));
     gw.shutdown().unwrap();
 }
+
+/// A login configured to answer THROTTLED instead of queueing: when a burst waits
+/// in the gateway longer than its limit, the late orders are refused at once, and
+/// every order still gets exactly one answer.
+#[test]
+fn a_throttle_mode_login_gets_answers_not_waits() {
+    let mut config = config(Topology::Fused);
+    let trader1 = config.logins.iter_mut().find(|l| l.username.as_str() == "trader1").unwrap();
+    trader1.throttle_queue_us = 1;
+    config.risk.limits.rate_limit_per_s = 0;
+    config.risk.limits.open_orders_per_security = 0;
+    config.risk.limits.duplicate_window_ms = 0;
+    let gw = start(&config);
+    let mut c = login(gw.addr(), "trader1");
+    let mut burst = Vec::new();
+    for i in 0..1_000u64 {
+        let mut frame = [0u8; 64];
+        let price = if i % 2 == 0 { "41.00" } else { "41.01" };
+        let n = ClientMessage::NewOrder(limit(i + 1, "A001", 600036, Side::Buy, 100, price))
+            .encode_to_slice(&mut frame)
+            .unwrap();
+        burst.extend_from_slice(&frame[..n]);
+    }
+    c.send_raw(&burst).unwrap();
+    let (mut accepted, mut throttled) = (0, 0);
+    while accepted + throttled < 1_000 {
+        match expect(&mut c, "an answer", |m| Some(*m)) {
+            AppMessage::OrderAccepted(_) => accepted += 1,
+            AppMessage::OrderRejected(r) if r.code == RejectCode::THROTTLED => throttled += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(throttled > 0, "a 1 µs queue limit throttles part of a 1,000-order burst");
+    assert!(drain(&mut c, Duration::from_millis(200)).is_empty(), "no second answers");
+    gw.shutdown().unwrap();
+}
