@@ -221,6 +221,10 @@ pub struct AccountSnapshot {
     pub cash_available: i64,
     /// Cash frozen for open orders (value plus fees of buys, fee shortfalls of sells).
     pub cash_frozen: i64,
+    /// Cash owed: fills that cost more than the account had (a sell's first
+    /// partial fill paying the minimum commission, say). Paid down first by cash
+    /// that arrives.
+    pub cash_debit: i64,
     /// Proceeds of short sales, held for the lender (not buying power).
     pub short_proceeds: i64,
     /// Fees paid, all days (1/10000 CNY).
@@ -251,8 +255,8 @@ impl AccountSnapshot {
         self.positions.iter().find(|p| p.security == security)
     }
 
-    /// Cash available plus frozen plus short-sale proceeds.
+    /// Cash available plus frozen plus short-sale proceeds, less any debit.
     pub fn cash_total(&self) -> i64 {
-        self.cash_available + self.cash_frozen + self.short_proceeds
+        self.cash_available + self.cash_frozen + self.short_proceeds - self.cash_debit
     }
 }

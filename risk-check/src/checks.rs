@@ -595,24 +595,34 @@ fn check_terms(
             RejectDetail::Quantity { qty: t.qty, limit: max_qty },
         ));
     }
+    // What the order is valued at (check 11) and what its freeze is computed at
+    // (check 12; see `reserve_for`). Market orders are valued at the upper price
+    // limit; on a day without limits, at the last price plus a configured margin.
     let bounded = band.upper.0 != i64::MAX;
-    let (freeze_price, value_price) = if limit {
-        check_limit_price(rules, band, t, ctx, limits)?;
-        (t.price, t.price)
+    let upper = if bounded {
+        Some(band.upper)
+    } else if ctx.last_price.0 > 0 {
+        Some(raise_bp(ctx.last_price, limits.market_buy_unlimited_bp, rules.tick))
     } else {
-        // Market orders are valued at the upper price limit; on a day without
-        // limits, at the last price plus a configured margin.
-        let upper = if bounded {
-            band.upper
-        } else if ctx.last_price.0 > 0 {
-            let scaled = i128::from(ctx.last_price.0)
-                * i128::from(BP_PER_WHOLE + i64::from(limits.market_buy_unlimited_bp));
-            ceil_to_tick(scaled, rules.tick)
-        } else {
-            return Err(Reject::new(RejectCode::INVALID_PRICE));
-        };
-        let lower = if bounded { band.lower } else { rules.tick };
-        (if t.side == Side::Buy { upper } else { lower }, upper)
+        None
+    };
+    let lower = if bounded { band.lower } else { rules.tick };
+    let (freeze_price, value_price) = match (limit, t.side, t.credit) {
+        (true, Side::Sell, CreditTag::ShortSell) => {
+            check_limit_price(rules, band, t, ctx, limits)?;
+            let fee_basis =
+                upper.unwrap_or(raise_bp(t.price, limits.market_buy_unlimited_bp, rules.tick));
+            (fee_basis.max(t.price), t.price)
+        }
+        (true, _, _) => {
+            check_limit_price(rules, band, t, ctx, limits)?;
+            (t.price, t.price)
+        }
+        (false, side, credit) => {
+            let upper = upper.ok_or(Reject::new(RejectCode::INVALID_PRICE))?;
+            let cash_sell = side == Side::Sell && credit != CreditTag::ShortSell;
+            (if cash_sell { lower } else { upper }, upper)
+        }
     };
     // Check 11: notional.
     let value = notional(value_price, t.qty).unwrap_or(i64::MAX);
@@ -673,8 +683,9 @@ fn check_limit_price(
     Ok(())
 }
 
-/// Rounds `scaled / BP_PER_WHOLE` up to a multiple of `tick`.
-fn ceil_to_tick(scaled: i128, tick: Price) -> Price {
+/// `price` raised by `bp` basis points, rounded up to the tick.
+fn raise_bp(price: Price, bp: u32, tick: Price) -> Price {
+    let scaled = i128::from(price.0) * i128::from(BP_PER_WHOLE + i64::from(bp));
     let unit = i128::from(BP_PER_WHOLE) * i128::from(tick.0);
     let ticks = (scaled + unit - 1) / unit;
     Price(crate::order::clamp_i64(ticks * i128::from(tick.0)))

@@ -41,8 +41,8 @@ pub struct RiskCounters {
     /// Venue events that did not fit the order's state (late, duplicate, or for more
     /// than the open quantity); ignored or clamped, and counted here.
     pub venue_anomalies: u64,
-    /// Fills that cost more than the order had frozen (a market buy on a day
-    /// without price limits); the difference came from available cash.
+    /// Events that left an account owing cash (a debit): a fill that cost more
+    /// than its order kept frozen and the account had available.
     pub overdrafts: u64,
     /// Orders still open at the day roll, expired by the engine.
     pub expired_at_roll: u64,

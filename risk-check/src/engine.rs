@@ -45,6 +45,9 @@ pub(crate) struct AccountState {
     pub id: AccountId,
     pub cash_available: i64,
     pub cash_frozen: i64,
+    /// Cash owed by the account: what fills cost beyond its available cash (see
+    /// [`AccountState::settle`]). Paid down before available cash grows again.
+    pub debit: i64,
     pub short_proceeds: i64,
     pub fees_paid: i64,
     pub class: ClientClass,
@@ -64,6 +67,30 @@ pub(crate) struct AccountState {
     pub rapid_cancels_today: u32,
     pub flags: DailyFlags,
     pub fingerprints: FingerprintRing,
+}
+
+impl AccountState {
+    /// Keeps available cash non-negative: a shortfall becomes a debit, and cash
+    /// arriving while in debit pays it down first. Returns the debit added.
+    ///
+    /// A debit arises only from fills that cost more than the order kept frozen:
+    /// a cash sell's first partial fill that cannot pay the minimum commission out
+    /// of its own proceeds, or a market buy on a day without price limits filling
+    /// above the price it was valued at.
+    #[inline]
+    pub fn settle(&mut self) -> i64 {
+        if self.cash_available < 0 {
+            let added = -self.cash_available;
+            self.debit += added;
+            self.cash_available = 0;
+            added
+        } else {
+            let pay = self.debit.min(self.cash_available);
+            self.debit -= pay;
+            self.cash_available -= pay;
+            0
+        }
+    }
 }
 
 /// Live state of one (account, security) pair.
@@ -207,6 +234,7 @@ impl RiskEngine {
             id: cfg.id,
             cash_available: cfg.cash,
             cash_frozen: 0,
+            debit: 0,
             short_proceeds: 0,
             fees_paid: 0,
             class: cfg.class,
@@ -434,7 +462,8 @@ impl RiskEngine {
     }
 
     /// Deposits (positive) or withdraws (negative) cash. A withdrawal may not take
-    /// more than the available cash (INSUFFICIENT_FUNDS). Returns the new available cash.
+    /// more than the available cash (INSUFFICIENT_FUNDS); a deposit pays any debit
+    /// first. Returns the new available cash.
     pub fn adjust_cash(&mut self, account: &AccountId, delta: i64) -> Result<i64, Reject> {
         let idx = self.account_idx(account)?;
         let a = &mut self.accounts[idx as usize];
@@ -443,7 +472,8 @@ impl RiskEngine {
             protocol::RejectDetail::Amount { needed: -delta, available: a.cash_available },
         ))?;
         a.cash_available = next;
-        Ok(next)
+        a.settle();
+        Ok(a.cash_available)
     }
 
     fn account_idx(&self, account: &AccountId) -> Result<u32, Reject> {
@@ -561,6 +591,7 @@ impl RiskEngine {
             account: a.id,
             cash_available: a.cash_available,
             cash_frozen: a.cash_frozen,
+            cash_debit: a.debit,
             short_proceeds: a.short_proceeds,
             fees_paid: a.fees_paid,
             realized_pnl,

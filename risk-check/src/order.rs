@@ -142,8 +142,9 @@ pub struct OrderRecord {
     /// Fees charged so far: always `fees(side, cum_value)`, so a partly filled order
     /// pays the minimum commission once, not per fill.
     pub fees_paid: i64,
-    /// The price the freeze is computed at: the limit price, or for market orders
-    /// the upper price limit (buys) or the lower one (sells).
+    /// The price the freeze is computed at: buys, the limit (market buys: the
+    /// upper price limit); cash sells, the limit (market sells: the lower limit);
+    /// short sells, the upper price limit (their fee basis).
     pub freeze_price: Price,
     /// Cash frozen for this order now, 1/10000 CNY.
     pub frozen_cash: i64,
@@ -281,13 +282,17 @@ pub(crate) struct Reserve {
 /// The reserve for `leaves` more shares at `freeze_price`, after `cum_value` filled
 /// with `fees_paid` charged.
 ///
-/// * A buy keeps the value of what is left plus the fees that filling it would add.
-/// * A sell pays its fees out of its proceeds; it keeps cash only when the fees
-///   would exceed the proceeds (tiny odd lots against the minimum commission).
-/// * A short sale's proceeds are held for the lender, so it keeps its whole fees.
-///
-/// Fees are non-decreasing in value, so a buy that fills at or below its price
-/// always finds its fill's cost inside what it kept.
+/// * A buy keeps the value of what is left plus the fees that filling it would
+///   add. Its freeze price is its limit (market buys: the upper price limit) and it
+///   never fills above it; fees are non-decreasing in value, so every fill's cost
+///   comes out of what the buy kept.
+/// * A short sale keeps its whole fees (its proceeds are held for the lender),
+///   computed at the upper price limit, the most it can fill at.
+/// * A cash sell pays its fees out of its proceeds; it keeps cash only for the
+///   part of the fees its proceeds would not cover (tiny orders against the
+///   minimum commission), at its limit (market sells: the lower price limit).
+///   Partial fills can still cost more than they bring in (a one-share first fill
+///   pays the minimum commission); that is booked as a debit on the account.
 pub(crate) fn reserve_for(
     fees: &FeeSchedule,
     side: Side,
@@ -314,21 +319,32 @@ pub(crate) fn reserve_for(
     Reserve { cash, shares }
 }
 
+/// The price a replace to `new_price` freezes at while it is in flight: fills may
+/// still come on the old terms, or already on the new ones, so a buy keeps the
+/// higher price and a cash sell the lower; a short sale's fee basis is the upper
+/// price limit and does not move.
+pub(crate) fn pending_freeze_price(r: &OrderRecord, new_price: Price) -> Price {
+    match (r.side, r.credit) {
+        (Side::Buy, _) => r.freeze_price.max(new_price),
+        (Side::Sell, CreditTag::ShortSell) => r.freeze_price,
+        (Side::Sell, _) => r.freeze_price.min(new_price),
+    }
+}
+
 /// The reserve a record needs now: nothing once closed; with a replace in flight,
-/// the larger of the old and new terms' needs.
+/// enough for whichever terms the remaining fills come on (the larger open
+/// quantity at the worse price).
 pub(crate) fn reserve_of(fees: &FeeSchedule, r: &OrderRecord) -> Reserve {
     if !r.is_open() {
         return Reserve::default();
     }
-    let now =
-        reserve_for(fees, r.side, r.credit, r.freeze_price, r.leaves.0, r.cum_value, r.fees_paid);
-    match r.replace_terms() {
-        None => now,
-        Some((price, leaves)) => {
-            let next = reserve_for(fees, r.side, r.credit, price, leaves, r.cum_value, r.fees_paid);
-            Reserve { cash: now.cash.max(next.cash), shares: now.shares.max(next.shares) }
+    let (price, leaves) = match r.replace_terms() {
+        None => (r.freeze_price, r.leaves.0),
+        Some((new_price, new_leaves)) => {
+            (pending_freeze_price(r, new_price), r.leaves.0.max(new_leaves))
         }
-    }
+    };
+    reserve_for(fees, r.side, r.credit, price, leaves, r.cum_value, r.fees_paid)
 }
 
 /// Saturates an i128 into i64.

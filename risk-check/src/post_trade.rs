@@ -115,9 +115,8 @@ impl RiskEngine {
         } else {
             self.refreeze(r);
         }
-        if self.accounts[acct].cash_available < 0 {
-            // Only a fill above the freeze price can do this (a market buy on a day
-            // without limits): the venue's trade stands, the account is overdrawn.
+        if self.accounts[acct].settle() > 0 {
+            // The venue's trade stands; the account owes the difference.
             self.counters.overdrafts += 1;
         }
     }
@@ -166,9 +165,15 @@ impl RiskEngine {
             self.counters.venue_anomalies += 1;
             return;
         }
+        // The venue refuses a quantity at or below what has traded; if it reports
+        // one anyway, keep cum + leaves <= qty by trusting the fills.
+        let qty = Qty(qty.0.max(rec.cum.0));
+        let leaves = Qty(leaves.0.min(qty.0 - rec.cum.0));
         rec.pending = PendingChange::None;
         rec.price = price;
-        rec.freeze_price = price;
+        if rec.credit != CreditTag::ShortSell {
+            rec.freeze_price = price;
+        }
         rec.qty = qty;
         rec.leaves = leaves;
         if leaves.0 == 0 {
@@ -210,6 +215,9 @@ impl RiskEngine {
         }
         rec.frozen_cash = need.cash;
         rec.frozen_shares = need.shares;
+        if a.settle() > 0 {
+            self.counters.overdrafts += 1;
+        }
     }
 
     /// Closes an open order: unlinks it, sets its final state, releases its freeze.

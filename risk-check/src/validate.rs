@@ -84,6 +84,12 @@ impl RiskEngine {
                     a.cash_frozen, cash[i]
                 ));
             }
+            if a.debit < 0 || (a.debit > 0 && a.cash_available != 0) {
+                return Err(format!(
+                    "{at}: debit {} beside available {}",
+                    a.debit, a.cash_available
+                ));
+            }
             if a.cash_available < 0 || a.short_proceeds < 0 || a.fees_paid < 0 {
                 return Err(format!(
                     "{at}: negative cash (available {}, short proceeds {}, fees {})",

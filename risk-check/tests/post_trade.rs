@@ -149,11 +149,13 @@ fn short_sale_proceeds_are_held_for_the_lender() {
     let mut short = h.limit(Side::Sell, "600000.SH", "10.00", 1_000);
     short.credit = CreditTag::ShortSell;
     let r = h.pass(&short);
-    // It keeps its whole fees: commission minimum 5.00, stamp duty 5.00, transfer 0.10.
-    assert_eq!(h.engine.order(r).frozen_cash, cny("10.10").0);
+    // It keeps its whole fees at the upper limit (11.00, the most it can fill at):
+    // commission minimum 5.00, stamp duty 5.50, transfer 0.11.
+    assert_eq!(h.engine.order(r).frozen_cash, cny("10.61").0);
     h.fill(r, "10.00", 1_000);
     let snap = h.snapshot();
     assert_eq!(snap.short_proceeds, cny("10000").0);
+    // Filled at 10.00, it pays 5.00 + 5.00 + 0.10 and the rest is released.
     assert_eq!(snap.cash_available, before.cash_available - cny("10.10").0);
     let p = snap.position(sec("600000.SH")).unwrap();
     assert_eq!((p.short_qty, p.lend_used, p.lend_frozen, p.holding), (1_000, 1_000, 0, 10_050));
@@ -189,6 +191,57 @@ fn tiny_sells_keep_the_fee_shortfall() {
     let odd = b002(h.limit(Side::Sell, "600004.SH", "1.00", 5));
     let rej = h.reject(&odd, RejectCode::INSUFFICIENT_FUNDS);
     assert_eq!(rej.detail, RejectDetail::Amount { needed: 26, available: 25 });
+}
+
+#[test]
+fn a_partial_fill_that_cannot_pay_its_commission_leaves_a_debit() {
+    let mut cfg = config();
+    cfg.accounts[1].cash = 0;
+    cfg.accounts[1].positions.push(risk_check::PositionConfig {
+        security: sec("600004.SH"),
+        qty: 10_000,
+        cost: cny("1.00"),
+    });
+    let mut h = Harness::new(cfg);
+    let sell = b002(h.limit(Side::Sell, "600004.SH", "1.00", 10_000));
+    let r = h.pass(&sell);
+    assert_eq!(h.engine.order(r).frozen_cash, 0, "the whole order's proceeds cover its fees");
+    // The first fill is one share: CNY 1.00 in, the CNY 5 minimum commission out.
+    h.fill(r, "1.00", 1);
+    let snap = h.engine.account_snapshot(&acct("B002")).unwrap();
+    let fee = h.engine.fees().fees(Side::Sell, cny("1").0);
+    assert_eq!((snap.cash_available, snap.cash_debit), (0, fee - cny("1").0));
+    assert_eq!(h.engine.counters().overdrafts, 1);
+    // The next fill's proceeds pay the debit first.
+    h.fill(r, "1.00", 9_999);
+    let snap = h.engine.account_snapshot(&acct("B002")).unwrap();
+    let total_fee = h.engine.fees().fees(Side::Sell, cny("10000").0);
+    assert_eq!((snap.cash_available, snap.cash_debit), (cny("10000").0 - total_fee, 0));
+    assert_eq!(snap.cash_total(), cny("10000").0 - total_fee);
+}
+
+#[test]
+fn a_replace_in_flight_keeps_enough_for_fills_on_either_terms() {
+    let mut cfg = config();
+    // Exactly what 2,000 at 10.00 needs: 20,000 + commission 5.00 + transfer 0.20.
+    cfg.accounts[1].cash = cny("20005.20").0;
+    let mut h = Harness::new(cfg);
+    let buy = b002(h.limit(Side::Buy, "600000.SH", "10.00", 1_000));
+    let r = h.pass(&buy);
+    // Down in price, up in size: the freeze covers 2,000 at the old, higher price.
+    assert_eq!(h.replace(r, "9.50", 2_000), Ok(r));
+    let snap = h.engine.account_snapshot(&acct("B002")).unwrap();
+    assert_eq!(snap.cash_frozen, cny("20000").0 + h.engine.fees().fees(Side::Buy, cny("20000").0));
+    // Fills still come on the old terms until the venue answers.
+    h.fill(r, "10.00", 900);
+    h.engine.on_replaced(r, cny("9.50"), Qty(2_000), Qty(1_100));
+    h.validate();
+    h.fill(r, "9.50", 1_100);
+    let snap = h.engine.account_snapshot(&acct("B002")).unwrap();
+    let value = cny("9000").0 + cny("10450").0;
+    assert_eq!(snap.cash_debit, 0);
+    let fees = h.engine.fees().fees(Side::Buy, value);
+    assert_eq!((snap.cash_available, snap.cash_frozen), (cny("20005.20").0 - value - fees, 0));
 }
 
 #[test]
