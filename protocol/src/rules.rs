@@ -185,6 +185,12 @@ pub const fn daily_price_band(prev_close: Price, limit_bp: u32, tick: Price) -> 
 /// The cage band around `reference` for a limit order on `side`: the upper bound for
 /// a buy, the lower bound for a sell (the other bound is open).
 pub const fn cage_band(side: Side, reference: Price, cage: CageRule, tick: Price) -> PriceBand {
+    // Prices up to CNY 100,000,000 a share take the i64 path (the products stay
+    // below 2^63); beyond that the same arithmetic runs in i128. The check runs for
+    // every limit order, and an i128 division is a slow library call.
+    if reference.0 >= 0 && reference.0 < (1 << 40) && tick.0 > 0 && tick.0 < (1 << 20) {
+        return cage_band_i64(side, reference.0, cage, tick.0);
+    }
     let r = reference.0 as i128;
     let t = tick.0 as i128;
     let bp = cage.pct_bp as i128;
@@ -206,6 +212,30 @@ pub const fn cage_band(side: Side, reference: Price, cage: CageRule, tick: Price
             let lower = if pct_bound < abs_bound { pct_bound } else { abs_bound };
             let lower = if lower < t { t } else { lower };
             PriceBand { lower: Price(lower as i64), upper: Price(i64::MAX) }
+        }
+    }
+}
+
+/// [`cage_band`] in i64 for `0 <= r < 2^40`, `0 < t < 2^20` (no overflow: every
+/// product is below 2^40 × 2^15 × 2^20).
+const fn cage_band_i64(side: Side, r: i64, cage: CageRule, t: i64) -> PriceBand {
+    let bp = cage.pct_bp as i64;
+    let whole = BP_PER_WHOLE;
+    let ticks = cage.min_ticks as i64 * t;
+    match side {
+        Side::Buy => {
+            let pct_bound = (r * (whole + bp) / whole) / t * t;
+            let abs_bound = r + ticks;
+            let upper = if pct_bound > abs_bound { pct_bound } else { abs_bound };
+            PriceBand { lower: Price(1), upper: Price(upper) }
+        }
+        Side::Sell => {
+            let scaled = r * (whole - bp);
+            let pct_bound = ((scaled + whole * t - 1) / (whole * t)) * t;
+            let abs_bound = r - ticks;
+            let lower = if pct_bound < abs_bound { pct_bound } else { abs_bound };
+            let lower = if lower < t { t } else { lower };
+            PriceBand { lower: Price(lower), upper: Price(i64::MAX) }
         }
     }
 }
@@ -234,6 +264,20 @@ impl FeeSchedule {
 
     /// Fees for a trade of `value` (1/10000 CNY) on `side`, rounded up to the unit.
     pub const fn fees(&self, side: Side, value: i64) -> i64 {
+        // Values up to CNY 900,000,000 take the i64 path (value × rate stays below
+        // 2^63 for rates up to 100%); the fees are computed for every buy order and
+        // every fill, and an i128 division is a slow library call.
+        if value >= 0 && value < (1 << 43) {
+            let mut commission = ceil_cbp_i64(value * self.commission_cbp as i64);
+            if commission < self.commission_min {
+                commission = self.commission_min;
+            }
+            let stamp = match side {
+                Side::Sell => ceil_cbp_i64(value * self.stamp_duty_sell_cbp as i64),
+                Side::Buy => 0,
+            };
+            return commission + stamp + ceil_cbp_i64(value * self.transfer_cbp as i64);
+        }
         let v = value as i128;
         let mut commission = ceil_cbp(v * self.commission_cbp as i128);
         if commission < self.commission_min as i128 {
@@ -252,6 +296,11 @@ impl FeeSchedule {
 const fn ceil_cbp(x: i128) -> i128 {
     const PER_WHOLE: i128 = 1_000_000;
     (x + PER_WHOLE - 1) / PER_WHOLE
+}
+
+/// [`ceil_cbp`] in i64, for non-negative `x`.
+const fn ceil_cbp_i64(x: i64) -> i64 {
+    (x + 999_999) / 1_000_000
 }
 
 /// The value of `qty` shares at `price`, in 1/10000 CNY; `None` on overflow.
@@ -335,6 +384,43 @@ mod tests {
         assert_eq!(fees.fees(Side::Buy, cny("10000").0), cny("5.10").0);
         // Sell CNY 100,000: commission 25, stamp 50, transfer 1.
         assert_eq!(fees.fees(Side::Sell, cny("100000").0), cny("76").0);
+    }
+
+    #[test]
+    fn fast_and_wide_paths_agree() {
+        let main = BoardRules::default_for(Board::SseMain).cage.unwrap();
+        let fees = FeeSchedule::DEFAULT;
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let reference = Price((x % 100_000_000) as i64 + 1);
+            for side in [Side::Buy, Side::Sell] {
+                let fast = cage_band(side, reference, main, Price::CNY_TICK);
+                // The wide path, forced by a tick outside the fast path's range and
+                // scaled back: compare against the i128 formula directly instead.
+                let r = reference.0 as i128;
+                let expected = match side {
+                    Side::Buy => ((r * 10_200 / 10_000) / 100 * 100).max(r + 1_000) as i64,
+                    Side::Sell => ((((r * 9_800) + 10_000 * 100 - 1) / (10_000 * 100)) * 100)
+                        .min(r - 1_000)
+                        .max(100) as i64,
+                };
+                let got = if side == Side::Buy { fast.upper.0 } else { fast.lower.0 };
+                assert_eq!(got, expected, "{side:?} cage of {reference}");
+            }
+            let value = (x % (1 << 43)) as i64;
+            for side in [Side::Buy, Side::Sell] {
+                let v = value as i128;
+                let ceil = |y: i128| ((y + 999_999) / 1_000_000) as i64;
+                let stamp = if side == Side::Sell { ceil(v * 500) } else { 0 };
+                let expected = ceil(v * 250).max(fees.commission_min) + stamp + ceil(v * 10);
+                assert_eq!(fees.fees(side, value), expected, "{side:?} fees of {value}");
+            }
+        }
+        // Beyond the fast range the wide path still answers.
+        assert!(fees.fees(Side::Sell, i64::MAX / 2_000_000) > 0);
     }
 
     #[test]
