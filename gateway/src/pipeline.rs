@@ -24,7 +24,7 @@ use sim_exchange::Exchange;
 use crate::clock::Clock;
 use crate::config::{GatewayConfig, Topology};
 use crate::engine::{Engine, LoginPolicy};
-use crate::input::{Arrival, Input, Output, Stamps};
+use crate::input::{AdminCommand, Arrival, Input, Output, Stamps};
 use crate::metrics::IoMetrics;
 use crate::outlog::OutLog;
 use crate::ring::{Consumer, Producer, ring};
@@ -577,7 +577,31 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
     })
 }
 
+/// Sends operator commands into a running gateway; they are sequenced (and
+/// journaled) with client input. Cheap to clone, usable from any thread.
+#[derive(Debug, Clone)]
+pub struct AdminHandle {
+    queue: Arc<crossbeam_queue::ArrayQueue<AdminCommand>>,
+}
+
+/// The operator queue is full (1,024 commands not yet taken by the io thread).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the operator command queue is full; try again")]
+pub struct AdminQueueFull;
+
+impl AdminHandle {
+    /// Queues a command; the io thread hands it to the engine within a loop turn.
+    pub fn submit(&self, cmd: AdminCommand) -> Result<(), AdminQueueFull> {
+        self.queue.push(cmd).map_err(|_| AdminQueueFull)
+    }
+}
+
 impl Running {
+    /// A handle for operator commands (kill switches, halts, limits, fault injection).
+    pub fn admin(&self) -> AdminHandle {
+        AdminHandle { queue: Arc::clone(&self.control.admin) }
+    }
+
     /// The flag that stops the gateway when set (for signal handlers).
     pub fn shutdown_flag(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.control.shutdown)

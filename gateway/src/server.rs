@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crossbeam_queue::ArrayQueue;
 use log::{info, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -29,7 +30,7 @@ use protocol::framing::FrameBuffer;
 use protocol::{RejectCode, Seq, Token as LoginToken, Username};
 
 use crate::clock::Clock;
-use crate::input::{Arrival, Input, LoginIdx, Output, Stamps};
+use crate::input::{AdminCommand, Arrival, Input, LoginIdx, Output, Stamps};
 use crate::metrics::IoMetrics;
 use crate::outlog::OutLog;
 use crate::wait::{Idle, IdleStep, WaitStrategy};
@@ -204,10 +205,18 @@ struct Conn {
 }
 
 /// What the io loop is told to do from outside.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Control {
     /// Set to stop: stop accepting, drain, send EndOfSession to everyone, return.
     pub shutdown: Arc<AtomicBool>,
+    /// Operator commands waiting to be sequenced with client input.
+    pub admin: Arc<ArrayQueue<AdminCommand>>,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Control { shutdown: Arc::default(), admin: Arc::new(ArrayQueue::new(1024)) }
+    }
 }
 
 /// The io thread's state.
@@ -352,6 +361,7 @@ impl<L: EngineLink> IoLoop<L> {
             }
             busy |= self.resume_paused();
             busy |= self.offer_pending_disconnects();
+            busy |= self.offer_admin_commands();
             busy |= self.drain_outputs();
             busy |= self.link.run_timers();
             busy |= self.drain_outputs();
@@ -690,6 +700,19 @@ impl<L: EngineLink> IoLoop<L> {
         }
         self.pending_disconnects.push(login);
         self.offer_pending_disconnects();
+    }
+
+    fn offer_admin_commands(&mut self) -> bool {
+        let mut did = false;
+        while !self.control.admin.is_empty() && self.link.has_room() {
+            let Some(cmd) = self.control.admin.pop() else { break };
+            info!("operator command: {cmd:?}");
+            let now = self.clock.now_ns();
+            let stamps = Stamps { read_ns: now, decoded_ns: now };
+            self.link.offer(Arrival { input: Input::Admin(cmd), stamps });
+            did = true;
+        }
+        did
     }
 
     fn offer_pending_disconnects(&mut self) -> bool {

@@ -573,3 +573,35 @@ fn a_throttle_mode_login_gets_answers_not_waits() {
     assert!(drain(&mut c, Duration::from_millis(200)).is_empty(), "no second answers");
     gw.shutdown().unwrap();
 }
+
+/// Operator commands are sequenced with client input and take effect on live sessions.
+#[test]
+fn operator_halt_and_kill_switch_reach_live_sessions() {
+    use gateway::input::AdminCommand;
+    let gw = start(&config(Topology::Pipelined));
+    let mut c = login(gw.addr(), "trader1");
+    let admin = gw.admin();
+    admin.submit(AdminCommand::Halt(Some(sec(600036)))).unwrap();
+    let event = expect(&mut c, "halt event", |m| match m {
+        AppMessage::SystemEvent(e) => Some(*e),
+        _ => None,
+    });
+    assert_eq!(
+        (event.kind, event.security),
+        (protocol::codec::SystemEventKind::Halt, Some(sec(600036)))
+    );
+    c.send(&ClientMessage::NewOrder(limit(1, "A001", 600036, Side::Buy, 100, "41.00"))).unwrap();
+    assert_eq!(expect(&mut c, "halted", |m| rejected(m, 1)).0, RejectCode::SECURITY_HALTED);
+    admin.submit(AdminCommand::Resume(Some(sec(600036)))).unwrap();
+    admin.submit(AdminCommand::AccountState(acct("A001"), EntryState::Blocked)).unwrap();
+    let status = expect(&mut c, "kill switch", |m| match m {
+        AppMessage::OrderEntryStatus(s) => Some(*s),
+        _ => None,
+    });
+    assert_eq!((status.account, status.state), (acct("A001"), EntryState::Blocked));
+    c.send(&ClientMessage::NewOrder(limit(2, "A001", 600036, Side::Buy, 100, "41.00"))).unwrap();
+    assert_eq!(expect(&mut c, "blocked", |m| rejected(m, 2)).0, RejectCode::ACCOUNT_HALTED);
+    c.send(&ClientMessage::NewOrder(limit(3, "A002", 601398, Side::Buy, 100, "7.05"))).unwrap();
+    expect(&mut c, "other account trades on", |m| accepted_id(m, 3));
+    gw.shutdown().unwrap();
+}
