@@ -1,0 +1,364 @@
+//! One `loadtest run`: the echo baseline, then the gateway, on the same schedule in
+//! the same process; then the reconciliation, the verdicts and the files.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use crate::driver::{self, RunResult, RunSpec, Target};
+use crate::echo::EchoServer;
+use crate::live::{Live, LiveOutput};
+use crate::metrics::{Figures, MetricsServer};
+use crate::operator::{Http, InProcess, Operator, OperatorThread};
+use crate::report::{self, Machine, Percentiles, Ratios, SideSummary, Summary};
+use crate::scenario::Scenario;
+use crate::tracker::Kind;
+use crate::universe::{self, Universe};
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Built-in scenario name or a TOML file.
+    pub scenario: String,
+    /// Multiplies every rate.
+    pub rate_scale: f64,
+    /// Multiplies every duration.
+    pub time_scale: f64,
+    /// A running gateway; `None` starts one in-process.
+    pub gateway: Option<SocketAddr>,
+    /// Its HTTP admin API.
+    pub admin: Option<SocketAddr>,
+    /// Bearer token for the admin API.
+    pub admin_token: Option<String>,
+    /// Gateway configuration file naming logins, accounts and instruments.
+    pub logins: Option<PathBuf>,
+    /// Run the echo baseline first.
+    pub baseline: bool,
+    /// Output directory; `None` for `reports/<scenario>-<timestamp>`.
+    pub out: Option<PathBuf>,
+    /// Write the report files.
+    pub write_files: bool,
+    /// Serve `/metrics` here.
+    pub metrics_listen: Option<SocketAddr>,
+    /// No progress lines.
+    pub quiet: bool,
+    /// Override the in-process gateway's topology.
+    pub topology: Option<String>,
+    /// Override the p99 objective, µs.
+    pub p99_us: Option<f64>,
+    /// Override the p50 objective, µs.
+    pub p50_us: Option<f64>,
+    /// Override the p99.99 objective, µs.
+    pub p9999_us: Option<f64>,
+    /// The command line, for the report.
+    pub command: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            scenario: "smoke".into(),
+            rate_scale: 1.0,
+            time_scale: 1.0,
+            gateway: None,
+            admin: None,
+            admin_token: None,
+            logins: None,
+            baseline: true,
+            out: None,
+            write_files: true,
+            metrics_listen: None,
+            quiet: false,
+            topology: None,
+            p99_us: None,
+            p50_us: None,
+            p9999_us: None,
+            command: String::new(),
+        }
+    }
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Everything measured.
+    pub summary: Summary,
+    /// Where the files went.
+    pub out_dir: Option<PathBuf>,
+    /// The files.
+    pub files: Vec<String>,
+}
+
+/// Loads and scales the scenario with the options' overrides.
+pub fn scenario(o: &Options) -> Result<Scenario, String> {
+    if !(o.rate_scale > 0.0 && o.time_scale > 0.0) {
+        return Err("--rate-scale and --time-scale must be positive".into());
+    }
+    let mut s =
+        Scenario::load(&o.scenario).map_err(|e| e.to_string())?.scaled(o.rate_scale, o.time_scale);
+    if let Some(t) = &o.topology {
+        if !["auto", "fused", "pipelined"].contains(&t.as_str()) {
+            return Err(format!("--topology: expected auto, fused or pipelined, got {t:?}"));
+        }
+        s.flow.topology = t.clone();
+    }
+    if o.p99_us.is_some() {
+        s.objectives.p99_us = o.p99_us;
+    }
+    if o.p50_us.is_some() {
+        s.objectives.p50_us = o.p50_us;
+    }
+    if o.p9999_us.is_some() {
+        s.objectives.p9999_us = o.p9999_us;
+    }
+    Ok(s)
+}
+
+fn run_tag() -> u16 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1);
+    ((t ^ (t >> 17) ^ u64::from(std::process::id())) as u16) | 1
+}
+
+fn capacity(s: &Scenario, sessions: usize) -> usize {
+    let open = sessions * s.flow.max_open_per_session * 2;
+    // Room for about three seconds of answers in flight (a venue pause, an ack delay).
+    let in_flight = (s.peak_rate_per_s() * 3.0) as usize;
+    (open + in_flight + 65_536).min((1 << crate::tracker::SLOT_BITS) - 1)
+}
+
+struct Side {
+    result: RunResult,
+    live: LiveOutput,
+}
+
+fn one_run(
+    s: &Scenario,
+    u: &Universe,
+    addr: SocketAddr,
+    target: Target,
+    operator: Option<Box<dyn Operator>>,
+    o: &Options,
+    figures: Option<Arc<Mutex<Figures>>>,
+) -> Result<Side, String> {
+    let label = match target {
+        Target::Gateway => "gateway",
+        Target::Echo => "baseline",
+    };
+    if let Some(f) = &figures
+        && let Ok(mut f) = f.lock()
+    {
+        f.restart(label);
+    }
+    let live = Live::start(label.to_owned(), o.quiet, figures.clone());
+    let spec = RunSpec {
+        scenario: s,
+        universe: u,
+        addr,
+        target,
+        operator: operator.map(OperatorThread::start),
+        intervals: live.sender(),
+        tag: run_tag(),
+        capacity: capacity(s, u.logins.len()),
+    };
+    let result = driver::run(spec).map_err(|e| format!("{label} run: {e}"));
+    let live = live.finish();
+    if let Some(f) = &figures
+        && let Ok(mut f) = f.lock()
+    {
+        f.stopped();
+    }
+    Ok(Side { result: result?, live })
+}
+
+fn side_summary(target: &str, side: &Side) -> SideSummary {
+    let r = &side.result;
+    let t = &r.tracker;
+    let profile: Vec<_> = side.live.intervals.iter().filter(|i| i.phase == "profile").collect();
+    let dt: f64 = profile.iter().map(|i| i.dt_s).sum();
+    let sent: f64 = profile.iter().map(|i| i.achieved_rate_per_s * i.dt_s).sum();
+    let knee = if r.ladder.iter().any(|st| !st.passed) {
+        r.ladder
+            .iter()
+            .filter(|st| st.passed)
+            .map(|st| st.rate_per_s)
+            .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.max(b))))
+    } else {
+        None
+    };
+    SideSummary {
+        target: target.to_owned(),
+        answer: Percentiles::of(&t.lat.answer),
+        order_ack: Percentiles::of(&t.lat.order),
+        cancel: Percentiles::of(&t.lat.cancel),
+        replace: Percentiles::of(&t.lat.replace),
+        fill: Percentiles::of(&t.lat.fill),
+        schedule_lag: Percentiles::of(&r.lag),
+        profile_s: r.profile_s,
+        intended_rate_per_s: r.scheduled as f64 / r.profile_s.max(1e-9),
+        achieved_rate_per_s: if dt > 0.0 { sent / dt } else { 0.0 },
+        peak_rate_per_s: profile.iter().map(|i| i.achieved_rate_per_s).fold(0.0, f64::max),
+        counts: t.counts.clone(),
+        dropped_no_session: r.dropped_no_session,
+        backpressure_events: r.backpressure_events,
+        reconnects: r.reconnects,
+        problems: r.problems.clone(),
+        unanswered_sample: r
+            .unanswered_sample
+            .iter()
+            .map(|(id, k, s)| {
+                let k = match k {
+                    Kind::Order => "order",
+                    Kind::Cancel => "cancel",
+                    Kind::Replace => "replace",
+                    Kind::Mass => "mass cancel",
+                };
+                (*id, k.to_owned(), *s)
+            })
+            .collect(),
+        intervals: side.live.intervals.clone(),
+        events: r.events.clone(),
+        ladder: r.ladder.clone(),
+        knee_rate_per_s: knee,
+    }
+}
+
+/// Runs the scenario (baseline first, then the gateway) and writes the report.
+pub fn run(o: &Options) -> Result<Outcome, String> {
+    let s = scenario(o)?;
+    let machine = Machine::detect();
+    let started_unix_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    // The universe: generated for an in-process gateway, read for a running one.
+    let (universe, config) = match o.gateway {
+        None => {
+            let text = universe::generate_gateway_toml(&s);
+            let config = gateway::GatewayConfig::from_toml_str(&text, "<generated>")
+                .map_err(|e| format!("generated gateway configuration: {e}"))?;
+            (Universe::from_gateway_toml(&text, "<generated>")?, Some(config))
+        }
+        Some(_) => {
+            let (text, file) = match &o.logins {
+                Some(p) => (
+                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
+                    p.display().to_string(),
+                ),
+                None => (gateway::config::DEMO_TOML.to_owned(), "<demo>".to_owned()),
+            };
+            (Universe::from_gateway_toml(&text, &file)?, None)
+        }
+    };
+    let figures = Arc::new(Mutex::new(Figures::new(&s.name, "starting")));
+    let _metrics = match o.metrics_listen {
+        Some(addr) => {
+            let m = MetricsServer::start(addr, Arc::clone(&figures))
+                .map_err(|e| format!("--metrics-listen {addr}: {e}"))?;
+            if !o.quiet {
+                eprintln!("metrics on http://{}/metrics", m.addr());
+            }
+            Some(m)
+        }
+        None => None,
+    };
+    let baseline = if o.baseline {
+        let echo = EchoServer::start().map_err(|e| format!("echo server: {e}"))?;
+        let side =
+            one_run(&s, &universe, echo.addr(), Target::Echo, None, o, Some(Arc::clone(&figures)))?;
+        echo.stop().map_err(|e| format!("echo server: {e}"))?;
+        Some(side)
+    } else {
+        None
+    };
+    let (gateway_desc, side) = match (o.gateway, config) {
+        (None, Some(config)) => {
+            let running =
+                gateway::start(&config).map_err(|e| format!("in-process gateway: {e}"))?;
+            let desc = format!(
+                "in-process, {:?} topology, io wait {:?}, engine wait {:?}",
+                running.resolved.topology, running.resolved.io_wait, running.resolved.engine_wait
+            );
+            let op: Box<dyn Operator> = Box::new(InProcess::new(running.admin()));
+            let side = one_run(
+                &s,
+                &universe,
+                running.addr(),
+                Target::Gateway,
+                Some(op),
+                o,
+                Some(Arc::clone(&figures)),
+            );
+            running.shutdown().map_err(|e| format!("in-process gateway shutdown: {e}"))?;
+            (desc, side?)
+        }
+        (Some(addr), _) => {
+            let op: Option<Box<dyn Operator>> = o.admin.map(|a| {
+                Box::new(Http::new(a, o.admin_token.clone().unwrap_or_default()))
+                    as Box<dyn Operator>
+            });
+            let desc = match o.admin {
+                Some(a) => format!("running gateway at {addr}, admin API at {a}"),
+                None => {
+                    format!("running gateway at {addr} (no admin API: operator events skipped)")
+                }
+            };
+            (
+                desc,
+                one_run(&s, &universe, addr, Target::Gateway, op, o, Some(Arc::clone(&figures)))?,
+            )
+        }
+        (None, None) => unreachable!("a configuration is generated when no gateway is given"),
+    };
+    let gateway_run = side_summary("gateway", &side);
+    let baseline_run = baseline.as_ref().map(|b| side_summary("echo baseline", b));
+    let ratio_to_baseline =
+        baseline_run.as_ref().map(|b| Ratios::of(&gateway_run.answer, &b.answer));
+    let verdicts = report::judge(&s.objectives, &gateway_run);
+    let passed = verdicts.iter().all(|v| v.met);
+    let (sessions, per) = universe::sizing(&s);
+    let universe_desc = match o.gateway {
+        None => format!(
+            "{sessions} sessions × {per} trading accounts (+2 special each); {}",
+            universe::describe(&universe)
+        ),
+        Some(_) => universe::describe(&universe),
+    };
+    let summary = Summary {
+        scenario: s.name.clone(),
+        description: s.description.clone(),
+        command: o.command.clone(),
+        started_unix_s,
+        base_rate_per_s: s.base_rate_per_s,
+        rate_scale: o.rate_scale,
+        time_scale: o.time_scale,
+        machine,
+        gateway: gateway_desc,
+        universe: universe_desc,
+        gateway_run,
+        baseline_run,
+        ratio_to_baseline,
+        objectives: s.objectives,
+        verdicts,
+        passed,
+        load_end: report::load_average(),
+    };
+    let mut out_dir = None;
+    let mut files = Vec::new();
+    if o.write_files {
+        let dir = o.out.clone().unwrap_or_else(|| {
+            PathBuf::from("reports").join(format!("{}-{}", s.name, started_unix_s))
+        });
+        files = report::write_all(
+            &dir,
+            &summary,
+            (&side.result.tracker.lat.answer, &side.live.hlog),
+            baseline.as_ref().map(|b| (&b.result.tracker.lat.answer, b.live.hlog.as_slice())),
+        )
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+        out_dir = Some(dir);
+    }
+    Ok(Outcome { summary, out_dir, files })
+}

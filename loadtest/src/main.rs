@@ -1,0 +1,164 @@
+//! `loadtest`: run a scenario against an in-process or a running gateway.
+//!
+//! ```text
+//! loadtest list
+//! loadtest run record-open-2024-10-08 --rate-scale 0.5 --time-scale 0.5
+//! loadtest run my-scenario.toml --gateway 127.0.0.1:9100 --admin 127.0.0.1:9180 --admin-token T
+//! loadtest gateway-config steady > gw.toml    # the universe a scenario generates, for a real gateway
+//! ```
+//!
+//! Exit status: 0 when every objective is met, 1 when one is missed, 2 on an error.
+
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use loadtest::harness::{self, Options};
+use loadtest::scenario::{BUILT_IN, Scenario};
+
+#[derive(Parser)]
+#[command(name = "loadtest", about = "Breakwater's open-loop crash-burst replay harness")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the built-in scenarios.
+    List,
+    /// Run a scenario (built-in name or TOML file).
+    Run(Box<RunArgs>),
+    /// Print the gateway configuration generated for a scenario.
+    GatewayConfig {
+        /// Built-in scenario name or TOML file.
+        scenario: String,
+        /// Multiplies every rate.
+        #[arg(long, default_value_t = 1.0)]
+        rate_scale: f64,
+        /// Multiplies every duration.
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Built-in scenario name (see `loadtest list`) or a scenario TOML file.
+    scenario: String,
+    /// Multiplies every rate of the scenario.
+    #[arg(long, default_value_t = 1.0)]
+    rate_scale: f64,
+    /// Multiplies every duration and event time of the scenario.
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// A running gateway (loopback); without it one is started in-process.
+    #[arg(long)]
+    gateway: Option<SocketAddr>,
+    /// The running gateway's HTTP admin API, for operator events.
+    #[arg(long)]
+    admin: Option<SocketAddr>,
+    /// Bearer token for the admin API.
+    #[arg(long)]
+    admin_token: Option<String>,
+    /// Gateway configuration TOML naming the logins, accounts and instruments to use
+    /// (default: the demo gateway's).
+    #[arg(long)]
+    logins: Option<PathBuf>,
+    /// Skip the echo baseline.
+    #[arg(long)]
+    no_baseline: bool,
+    /// Output directory (default reports/<scenario>-<unix time>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Serve the harness's own figures at http://ADDR/metrics.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
+    /// No progress lines.
+    #[arg(long)]
+    quiet: bool,
+    /// In-process gateway topology: auto, fused or pipelined.
+    #[arg(long)]
+    topology: Option<String>,
+    /// Override the p99 objective, µs.
+    #[arg(long)]
+    p99_us: Option<f64>,
+    /// Override the p50 objective, µs.
+    #[arg(long)]
+    p50_us: Option<f64>,
+    /// Override the p99.99 objective, µs.
+    #[arg(long)]
+    p9999_us: Option<f64>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::List => {
+            for (name, text) in BUILT_IN {
+                match Scenario::from_toml_str(text, name) {
+                    Ok(s) => println!(
+                        "{name:<28} {:>6.0} s  base {:>7.0}/s  peak {:>8.0}/s  {}",
+                        s.duration_ns() as f64 / 1e9,
+                        s.base_rate_per_s,
+                        s.peak_rate_per_s(),
+                        s.description.lines().next().unwrap_or("")
+                    ),
+                    Err(e) => println!("{name:<28} invalid: {e}"),
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::GatewayConfig { scenario, rate_scale, time_scale } => {
+            let o = Options { scenario, rate_scale, time_scale, ..Options::default() };
+            match harness::scenario(&o) {
+                Ok(s) => {
+                    print!("{}", loadtest::universe::generate_gateway_toml(&s));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("loadtest: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Run(a) => {
+            let a = *a;
+            let o = Options {
+                scenario: a.scenario,
+                rate_scale: a.rate_scale,
+                time_scale: a.time_scale,
+                gateway: a.gateway,
+                admin: a.admin,
+                admin_token: a.admin_token,
+                logins: a.logins,
+                baseline: !a.no_baseline,
+                out: a.out,
+                write_files: true,
+                metrics_listen: a.metrics_listen,
+                quiet: a.quiet,
+                topology: a.topology,
+                p99_us: a.p99_us,
+                p50_us: a.p50_us,
+                p9999_us: a.p9999_us,
+                command: std::env::args().collect::<Vec<_>>().join(" "),
+            };
+            match harness::run(&o) {
+                Ok(out) => {
+                    print!("{}", loadtest::report::table(&out.summary));
+                    if let Some(dir) = &out.out_dir {
+                        println!("report: {}", dir.join("report.html").display());
+                    }
+                    if out.summary.passed { ExitCode::SUCCESS } else { ExitCode::from(1) }
+                }
+                Err(e) => {
+                    eprintln!("loadtest: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}
