@@ -360,11 +360,41 @@ pub enum IdError {
     NotPrintable,
 }
 
+/// True when a 16-byte identifier field is valid: 1 to 16 printable ASCII bytes
+/// (0x21..=0x7e), then NUL bytes only. Same answer as the obvious byte loop (which
+/// `tests/identifiers.rs` holds it to), computed on all 16 bytes at once as one
+/// `u128`, with no per-byte branch: this runs on every decode.
+#[inline]
+const fn padded_ascii_ok(bytes: [u8; 16]) -> bool {
+    const HIGH: u128 = u128::from_ne_bytes([0x80; 16]);
+    const LOW7: u128 = u128::from_ne_bytes([0x7f; 16]);
+    const ADD_5F: u128 = u128::from_ne_bytes([0x5f; 16]);
+    const ADD_01: u128 = u128::from_ne_bytes([0x01; 16]);
+    // Byte i of the field is byte i of `x`, so later bytes are more significant.
+    let x = u128::from_le_bytes(bytes);
+    let low = x & LOW7; // Each byte below 0x80: the sums below cannot carry across bytes.
+    // Per byte, the top bit of each mask answers one question exactly.
+    let nul = !((low + LOW7) | x) & HIGH; // byte == 0
+    let at_least_21 = (low + ADD_5F) & HIGH; // low 7 bits >= 0x21
+    let at_most_7e = !(low + ADD_01) & HIGH; // low 7 bits <= 0x7e
+    let printable = at_least_21 & at_most_7e & !(x & HIGH);
+    // The NULs must be a suffix that leaves at least the first byte.
+    let from_first_nul = match u128::MAX.checked_shl(nul.trailing_zeros()) {
+        Some(mask) => mask & HIGH,
+        None => 0, // No NUL at all: the identifier fills the field.
+    };
+    (printable | nul) == HIGH && nul == from_first_nul && bytes[0] != 0
+}
+
 /// Defines a fixed-width, NUL-padded ASCII identifier.
 macro_rules! ascii_id {
     ($(#[$meta:meta])* $name:ident, $len:literal) => {
         $(#[$meta])*
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        // Aligned like the u64s around it, so a decoded message keeps its 16 bytes in
+        // two aligned words; at an odd offset the compiler wrote them in pieces and
+        // every later read stalled on store forwarding (see the codec bench).
+        #[repr(align(8))]
         pub struct $name([u8; $len]);
 
         impl $name {
@@ -392,12 +422,19 @@ macro_rules! ascii_id {
             }
 
             /// Validates the raw wire bytes: printable ASCII, then NUL padding only.
+            ///
+            /// This is on every decode's path, so it checks the 16 bytes at once (see
+            /// [`padded_ascii_ok`]) and keeps them as they are: they already are the
+            /// padded form, so there is nothing to copy.
+            #[inline]
             pub fn from_wire(bytes: [u8; $len]) -> Result<$name, IdError> {
-                let used = bytes.iter().position(|&b| b == 0).unwrap_or($len);
-                if bytes[used..].iter().any(|&b| b != 0) {
-                    return Err(IdError::NotPrintable);
+                if padded_ascii_ok(bytes) {
+                    Ok($name(bytes))
+                } else if bytes == [0; $len] {
+                    Err(IdError::Empty)
+                } else {
+                    Err(IdError::NotPrintable)
                 }
-                Self::from_padded_prefix(&bytes[..used])
             }
 
             /// The raw wire bytes.
