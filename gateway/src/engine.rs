@@ -17,6 +17,27 @@ use sim_exchange::{Event, Exchange, PhaseEventKind, VenueOrder};
 
 use crate::input::{AdminCommand, Input, LimitChange, LoginIdx, Output};
 use crate::stats::EngineStats;
+use std::sync::Arc;
+
+/// Stage timestamps from inside the engine. Metrics only: a probe must not change
+/// what the engine does (replays use [`NoProbe`]).
+pub trait Probe {
+    /// The risk checks of a new order are done.
+    fn risk_done(&mut self);
+    /// The venue has processed the order and post-trade risk is done.
+    fn matched(&mut self);
+}
+
+/// A probe that records nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProbe;
+
+impl Probe for NoProbe {
+    #[inline]
+    fn risk_done(&mut self) {}
+    #[inline]
+    fn matched(&mut self) {}
+}
 
 /// Per-login settings the engine needs.
 #[derive(Clone, Debug)]
@@ -61,7 +82,8 @@ pub struct Engine {
     scratch: Vec<OrderRef>,
     input_seq: u64,
     now_ns: u64,
-    stats: EngineStats,
+    read_ns: u64,
+    stats: Arc<EngineStats>,
 }
 
 fn order_id_of(r: OrderRef) -> OrderId {
@@ -113,7 +135,8 @@ impl Engine {
             scratch: Vec::with_capacity(4096),
             input_seq: 0,
             now_ns: 0,
-            stats: EngineStats::default(),
+            read_ns: 0,
+            stats: Arc::new(EngineStats::default()),
         }
     }
 
@@ -130,6 +153,35 @@ impl Engine {
     /// Counters for metrics.
     pub fn stats(&self) -> &EngineStats {
         &self.stats
+    }
+
+    /// The counters, shared with a metrics reporter.
+    pub fn shared_stats(&self) -> Arc<EngineStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// Copies state that is not counted event by event (book sizes, risk flags,
+    /// kill switches) into the shared gauges. Cheap; call a few times a second.
+    pub fn publish_gauges(&self, inputs: u64) {
+        let s = &self.stats;
+        s.inputs.set(inputs);
+        s.venue_open_orders.set(self.exchange.open_orders() as u64);
+        s.venue_queued.set(self.exchange.queued() as u64);
+        s.orders_today.set(self.risk.orders_today() as u64);
+        s.orders_capacity.set(u64::from(self.risk.capacity().max_orders_per_day));
+        let c = self.risk.counters();
+        s.flags_high_rate.set(c.high_rate_flags);
+        s.flags_high_daily.set(c.high_daily_flags);
+        s.flags_rapid_cancel.set(c.rapid_cancel_flags);
+        s.flags_rapid_orders.set(c.rapid_order_flags);
+        s.venue_anomalies.set(c.venue_anomalies);
+        s.firm_state.set(self.risk.firm_state() as u64);
+        let restricted = self
+            .owners
+            .keys()
+            .filter(|a| self.risk.account_state(a).is_some_and(|st| st != EntryState::Active))
+            .count();
+        s.accounts_restricted.set(restricted as u64);
     }
 
     /// When the venue next has timed work (a `Tick` is due then).
@@ -151,12 +203,16 @@ impl Engine {
         arrival_ns: u64,
         input: &Input,
         out: &mut impl FnMut(Output),
+        probe: &mut impl Probe,
     ) {
         debug_assert!(now_ns >= self.now_ns, "engine time must not go backwards");
         self.input_seq = input_seq;
         self.now_ns = now_ns;
+        self.read_ns = arrival_ns;
         match *input {
-            Input::NewOrder { login, order } => self.new_order(login, &order, arrival_ns, out),
+            Input::NewOrder { login, order } => {
+                self.new_order(login, &order, arrival_ns, out, probe)
+            }
             Input::Cancel { login, cancel } => {
                 self.cancel(login, cancel.request_id, &cancel.account, cancel.orig_cl_ord_id, out)
             }
@@ -201,7 +257,14 @@ impl Engine {
         let state = &mut self.logins[login as usize];
         let seq = state.next_seq;
         state.next_seq += 1;
-        out(Output { login, seq, ts_ns: self.now_ns, input_seq: self.input_seq, msg });
+        out(Output {
+            login,
+            seq,
+            ts_ns: self.now_ns,
+            input_seq: self.input_seq,
+            read_ns: self.read_ns,
+            msg,
+        });
     }
 
     fn market_context(&self, security: SecurityId, side: Side) -> MarketContext {
@@ -238,6 +301,7 @@ impl Engine {
         order: &NewOrder,
         arrival_ns: u64,
         out: &mut impl FnMut(Output),
+        probe: &mut impl Probe,
     ) {
         self.stats.orders_received.inc();
         let policy = self.logins[login as usize];
@@ -258,7 +322,9 @@ impl Engine {
             return self.reject_order(login, order, code, RejectDetail::None, 0, out);
         }
         let ctx = self.market_context(order.security, order.side);
-        match self.risk.check_new_order(login, order, &ctx, self.now_ns) {
+        let verdict = self.risk.check_new_order(login, order, &ctx, self.now_ns);
+        probe.risk_done();
+        match verdict {
             NewOrderVerdict::Pass { order: r, confirmation_recorded } => {
                 self.pending[r.0 as usize] = PendingRequest::default();
                 if confirmation_recorded {
@@ -276,6 +342,7 @@ impl Engine {
                 };
                 self.with_venue(|x, now, ev| x.submit(&venue_order, now, &mut |e| ev.push(e)));
                 self.apply_venue_events(out);
+                probe.matched();
             }
             NewOrderVerdict::Reject { reject, .. } => {
                 self.reject_order(login, order, reject.code, reject.detail, 0, out)

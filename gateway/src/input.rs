@@ -133,6 +133,9 @@ pub struct Output {
     pub ts_ns: u64,
     /// The sequence number of that input (for durability: release after it is on disk).
     pub input_seq: u64,
+    /// When that input was read from its socket (Unix ns; 0 when no socket read
+    /// caused it): for the end-to-end latency.
+    pub read_ns: u64,
     /// The message.
     pub msg: AppMessage,
 }

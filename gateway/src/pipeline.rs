@@ -23,12 +23,13 @@ use sim_exchange::Exchange;
 
 use crate::clock::Clock;
 use crate::config::{GatewayConfig, Topology};
-use crate::engine::{Engine, LoginPolicy};
+use crate::engine::{Engine, LoginPolicy, NoProbe, Probe};
 use crate::input::{AdminCommand, Arrival, Input, Output, Stamps};
-use crate::metrics::IoMetrics;
+use crate::metrics::{IoMetrics, Stage, StageCollector, StageRecorder, StageSet};
 use crate::outlog::OutLog;
 use crate::ring::{Consumer, Producer, ring};
 use crate::server::{Control, EngineLink, IoLoop, LoginSlot, SessionLimits};
+use crate::stats::EngineStats;
 use crate::wait::{Idle, IdleStep, WaitStrategy, Wakeup};
 
 /// Numbers and times every input, then hands it to the engine. Whichever thread
@@ -39,12 +40,49 @@ pub struct Sequencer {
     clock: Clock,
     last_input_seq: u64,
     last_now_ns: u64,
+    last_published_ns: u64,
+    recorder: StageRecorder,
+}
+
+/// Takes the engine's stage timestamps with the gateway clock.
+struct ClockProbe<'a> {
+    clock: &'a Clock,
+    recorder: &'a mut StageRecorder,
+    engine_in_ns: u64,
+    risk_done_ns: u64,
+}
+
+impl Probe for ClockProbe<'_> {
+    #[inline]
+    fn risk_done(&mut self) {
+        let t = self.clock.now_ns();
+        self.recorder.record(Stage::Risk, self.engine_in_ns, t);
+        self.risk_done_ns = t;
+    }
+
+    #[inline]
+    fn matched(&mut self) {
+        let t = self.clock.now_ns();
+        self.recorder.record(Stage::Match, self.risk_done_ns, t);
+    }
 }
 
 impl Sequencer {
-    /// A sequencer over a fresh engine.
+    /// A sequencer over a fresh engine, recording no stage latencies.
     pub fn new(engine: Engine, clock: Clock) -> Sequencer {
-        Sequencer { engine, clock, last_input_seq: 0, last_now_ns: 0 }
+        Sequencer::with_recorder(engine, clock, StageRecorder::new(false, u64::MAX).0)
+    }
+
+    /// A sequencer that records stage latencies into `recorder`.
+    pub fn with_recorder(engine: Engine, clock: Clock, recorder: StageRecorder) -> Sequencer {
+        Sequencer {
+            engine,
+            clock,
+            last_input_seq: 0,
+            last_now_ns: 0,
+            last_published_ns: 0,
+            recorder,
+        }
     }
 
     /// The engine (read-only).
@@ -64,7 +102,38 @@ impl Sequencer {
         let now = self.clock.now_ns().max(self.last_now_ns);
         self.last_now_ns = now;
         self.last_input_seq += 1;
-        self.engine.handle(self.last_input_seq, now, arrival.stamps.read_ns, &arrival.input, out);
+        let seq = self.last_input_seq;
+        if !self.recorder.enabled() {
+            self.engine.handle(seq, now, arrival.stamps.read_ns, &arrival.input, out, &mut NoProbe);
+            if seq % 4096 == 0 {
+                self.engine.publish_gauges(seq);
+            }
+            return;
+        }
+        self.recorder.record(Stage::QueueIn, arrival.stamps.decoded_ns, now);
+        let mut probe = ClockProbe {
+            clock: &self.clock,
+            recorder: &mut self.recorder,
+            engine_in_ns: now,
+            risk_done_ns: now,
+        };
+        self.engine.handle(seq, now, arrival.stamps.read_ns, &arrival.input, out, &mut probe);
+        let end = self.clock.now_ns();
+        self.recorder.record(Stage::Engine, now, end);
+        self.recorder.maybe_swap(end);
+        if seq % 4096 == 0 {
+            self.engine.publish_gauges(seq);
+        }
+    }
+
+    /// Work for quiet moments: publish gauges, hand over stage intervals.
+    pub fn housekeeping(&mut self) {
+        let now = self.clock.now_ns();
+        if now.saturating_sub(self.last_published_ns) >= 100_000_000 {
+            self.last_published_ns = now;
+            self.engine.publish_gauges(self.last_input_seq);
+            self.recorder.maybe_swap(now);
+        }
     }
 
     /// Runs the venue's timed work if it is due; returns true if it ran.
@@ -122,7 +191,9 @@ impl EngineLink for FusedLink {
 
     fn run_timers(&mut self) -> bool {
         let outbox = &mut self.outbox;
-        self.sequencer.tick_if_due(&mut |o| outbox.push(o))
+        let ticked = self.sequencer.tick_if_due(&mut |o| outbox.push(o));
+        self.sequencer.housekeeping();
+        ticked
     }
 
     fn prepare_sleep(&mut self) -> bool {
@@ -141,6 +212,10 @@ impl EngineLink for FusedLink {
 
     fn caught_up(&self, _offered: u64) -> bool {
         true
+    }
+
+    fn depths(&self) -> (u64, u64) {
+        (0, 0)
     }
 }
 
@@ -209,6 +284,10 @@ impl EngineLink for RingLink {
     fn caught_up(&self, offered: u64) -> bool {
         self.processed.load(Ordering::Acquire) >= offered
     }
+
+    fn depths(&self) -> (u64, u64) {
+        (self.to_engine.len() as u64, self.from_engine.len() as u64)
+    }
 }
 
 /// Everything the engine thread needs.
@@ -262,6 +341,7 @@ impl EngineThread {
                 idle.reset();
                 continue;
             }
+            sequencer.housekeeping();
             if stop.load(Ordering::Relaxed) && !from_io.has_items() {
                 break;
             }
@@ -350,6 +430,9 @@ pub struct Running {
     pub resolved: Resolved,
     /// The io thread's counters.
     pub io_metrics: Arc<IoMetrics>,
+    /// The engine's counters.
+    pub engine_stats: Arc<EngineStats>,
+    stage_sides: Option<Vec<StageSide>>,
     control: Control,
     io_thread: Option<JoinHandle<std::io::Result<IoFinal>>>,
     engine_thread: Option<JoinHandle<Sequencer>>,
@@ -452,8 +535,13 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
     let session_id = clock.now_ns() / 1_000_000_000;
     let limits = session_limits(config, session_id);
     let control = Control::default();
-    let io_metrics = Arc::new(IoMetrics::default());
-    let sequencer = Sequencer::new(engine, clock);
+    let io_metrics = Arc::new(IoMetrics::new(config.logins.len()));
+    let interval_ns = 1_000_000_000;
+    let (io_recorder, io_side) = StageRecorder::new(config.admin.stage_metrics, interval_ns);
+    let (engine_recorder, engine_side) =
+        StageRecorder::new(config.admin.stage_metrics, interval_ns);
+    let sequencer = Sequencer::with_recorder(engine, clock, engine_recorder);
+    let engine_stats = sequencer.engine().shared_stats();
     let engine_stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) =
         std::sync::mpsc::channel::<Result<Vec<SocketAddr>, std::io::Error>>();
@@ -491,6 +579,7 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
                     io_control,
                     resolved.io_wait,
                     io_metrics2,
+                    io_recorder,
                 );
                 let (mut io, waker) = match built {
                     Ok(x) => x,
@@ -542,6 +631,7 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
                     io_control,
                     resolved.io_wait,
                     io_metrics2,
+                    io_recorder,
                 );
                 let (mut io, _waker) = match built {
                     Ok(x) => x,
@@ -570,6 +660,8 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
         addrs,
         resolved,
         io_metrics,
+        engine_stats,
+        stage_sides: Some(vec![io_side, engine_side]),
         control,
         io_thread: Some(io_thread),
         engine_thread,
@@ -596,7 +688,16 @@ impl AdminHandle {
     }
 }
 
+/// The collector's end of one thread's stage recorder.
+type StageSide = (Consumer<Box<StageSet>>, Producer<Box<StageSet>>);
+
 impl Running {
+    /// The stage-latency collector (once; `None` after the first call). Whoever
+    /// takes it should call `collect` about once a second.
+    pub fn take_stage_collector(&mut self) -> Option<StageCollector> {
+        self.stage_sides.take().map(StageCollector::new)
+    }
+
     /// A handle for operator commands (kill switches, halts, limits, fault injection).
     pub fn admin(&self) -> AdminHandle {
         AdminHandle { queue: Arc::clone(&self.control.admin) }

@@ -31,7 +31,7 @@ use protocol::{RejectCode, Seq, Token as LoginToken, Username};
 
 use crate::clock::Clock;
 use crate::input::{AdminCommand, Arrival, Input, LoginIdx, Output, Stamps};
-use crate::metrics::IoMetrics;
+use crate::metrics::{IoMetrics, Stage, StageRecorder};
 use crate::outlog::OutLog;
 use crate::wait::{Idle, IdleStep, WaitStrategy};
 
@@ -134,6 +134,8 @@ pub trait EngineLink {
     /// True once the engine has processed the first `offered` inputs (their outputs
     /// are then in the ring, or already drained).
     fn caught_up(&self, offered: u64) -> bool;
+    /// Items waiting in the rings (in, out); zeros when fused.
+    fn depths(&self) -> (u64, u64);
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -192,6 +194,10 @@ struct Conn {
     /// which a resuming client may take its time over; the backlog limit applies
     /// to what arrives after.
     replay_end: u64,
+    /// The oldest unwritten message's socket-read time and append time (0: none
+    /// pending): one end-to-end sample per write batch, for its oldest message.
+    oldest_read_ns: u64,
+    oldest_append_ns: u64,
     /// A draining session ends only after the engine has answered every input this
     /// session sent before it began draining (`EngineLink::offered` at that moment).
     drain_after_input: u64,
@@ -241,6 +247,7 @@ pub struct IoLoop<L: EngineLink> {
     control: Control,
     wait: WaitStrategy,
     metrics: Arc<IoMetrics>,
+    recorder: StageRecorder,
     scratch: Box<[u8; MAX_FRAME_LEN]>,
 }
 
@@ -262,6 +269,7 @@ impl<L: EngineLink> IoLoop<L> {
         control: Control,
         wait: WaitStrategy,
         metrics: Arc<IoMetrics>,
+        recorder: StageRecorder,
     ) -> io::Result<(IoLoop<L>, Arc<Waker>)> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -298,6 +306,7 @@ impl<L: EngineLink> IoLoop<L> {
             control,
             wait,
             metrics,
+            recorder,
             scratch: Box::new([0u8; MAX_FRAME_LEN]),
             limits,
         };
@@ -423,6 +432,8 @@ impl<L: EngineLink> IoLoop<L> {
                 cursor: 0,
                 drain_after_input: 0,
                 replay_end: 0,
+                oldest_read_ns: 0,
+                oldest_append_ns: 0,
                 last_rx_ns: self.clock.now_ns(),
                 last_tx_ns: self.clock.now_ns(),
                 read_paused: false,
@@ -507,6 +518,7 @@ impl<L: EngineLink> IoLoop<L> {
             self.scratch[..len].copy_from_slice(frame);
             let decoded = ClientMessage::decode(&self.scratch[..len]);
             let stamps = Stamps { read_ns, decoded_ns: self.clock.now_ns() };
+            self.recorder.record(Stage::Decode, read_ns, stamps.decoded_ns);
             self.metrics.frames_received.inc();
             self.handle_frame(i, decoded, len, stamps);
         }
@@ -799,9 +811,11 @@ impl<L: EngineLink> IoLoop<L> {
     }
 
     fn drain_outputs(&mut self) -> bool {
-        let IoLoop { link, logins, conns, dirty, metrics, limits, .. } = self;
+        let now = if self.recorder.enabled() { self.clock.now_ns() } else { 0 };
+        let IoLoop { link, logins, conns, dirty, metrics, limits, recorder, .. } = self;
         let mut overflowed: Option<usize> = None;
         let n = link.drain(&mut |out: &Output| {
+            recorder.record(Stage::ToLog, out.ts_ns, now);
             let slot = &mut logins[out.login as usize];
             let seq_msg = Sequenced { seq: out.seq, ts_ns: out.ts_ns, msg: out.msg };
             let mut buf = [0u8; MAX_FRAME_LEN];
@@ -815,6 +829,10 @@ impl<L: EngineLink> IoLoop<L> {
                 if !conn.dirty {
                     conn.dirty = true;
                     dirty.push(ci);
+                }
+                if conn.oldest_append_ns == 0 {
+                    conn.oldest_append_ns = now;
+                    conn.oldest_read_ns = out.read_ns;
                 }
                 if slot.log.end_offset() - conn.cursor.max(conn.replay_end)
                     > limits.backlog_limit_bytes
@@ -872,7 +890,7 @@ impl<L: EngineLink> IoLoop<L> {
             return;
         }
         let now = self.clock.now_ns();
-        let IoLoop { conns, logins, metrics, .. } = self;
+        let IoLoop { conns, logins, metrics, recorder, .. } = self;
         let Some(conn) = conns[i].as_mut() else { return };
         let mut wrote = 0u64;
         let outcome = (|| -> io::Result<bool> {
@@ -914,6 +932,13 @@ impl<L: EngineLink> IoLoop<L> {
             conn.last_tx_ns = now;
             metrics.bytes_sent.add(wrote);
         }
+        if outcome.is_ok() && conn.oldest_append_ns != 0 {
+            recorder.record(Stage::Write, conn.oldest_append_ns, now);
+            recorder.record(Stage::EndToEnd, conn.oldest_read_ns, now);
+            conn.oldest_append_ns = 0;
+            conn.oldest_read_ns = 0;
+            recorder.maybe_swap(now);
+        }
         match outcome {
             Ok(_) => {}
             Err(e) if would_block(&e) => return,
@@ -950,7 +975,31 @@ impl<L: EngineLink> IoLoop<L> {
         }
     }
 
+    fn publish_gauges(&self) {
+        let m = &self.metrics;
+        let (depth_in, depth_out) = self.link.depths();
+        m.in_ring_depth.set(depth_in);
+        m.out_ring_depth.set(depth_out);
+        m.connections.set(self.conns.iter().filter(|c| c.is_some()).count() as u64);
+        let mut sessions = 0;
+        for (i, slot) in self.logins.iter().enumerate() {
+            let backlog = slot
+                .conn
+                .and_then(|ci| self.conns[ci].as_ref())
+                .map_or(0, |c| slot.log.end_offset().saturating_sub(c.cursor));
+            sessions += u64::from(slot.conn.is_some());
+            if let Some(g) = m.login_backlog_bytes.get(i) {
+                g.set(backlog);
+            }
+            if let Some(g) = m.login_last_seq.get(i) {
+                g.set(slot.log.last_seq());
+            }
+        }
+        m.sessions.set(sessions);
+    }
+
     fn session_timers(&mut self, now: u64) {
+        self.publish_gauges();
         for i in 0..self.conns.len() {
             let Some(conn) = self.conns[i].as_mut() else { continue };
             match conn.state {

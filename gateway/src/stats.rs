@@ -2,7 +2,7 @@
 
 use protocol::RejectCode;
 
-use crate::metrics::Counter;
+use crate::metrics::{Counter, Gauge};
 
 /// What the engine counts.
 #[derive(Debug)]
@@ -43,6 +43,30 @@ pub struct EngineStats {
     pub business_rejects: Counter,
     /// Operator commands applied.
     pub admin_commands: Counter,
+    /// Inputs sequenced (journal position).
+    pub inputs: Gauge,
+    /// Orders resting at the venue.
+    pub venue_open_orders: Gauge,
+    /// Operations queued at the venue (paused, delayed, or waiting for continuous trading).
+    pub venue_queued: Gauge,
+    /// Orders recorded in the risk engine's table today (its capacity bounds the day).
+    pub orders_today: Gauge,
+    /// Capacity of that table.
+    pub orders_capacity: Gauge,
+    /// Risk flags raised: high message rate (per second).
+    pub flags_high_rate: Gauge,
+    /// Risk flags raised: high daily message count.
+    pub flags_high_daily: Gauge,
+    /// Risk flags raised: rapid order-then-cancel.
+    pub flags_rapid_cancel: Gauge,
+    /// Risk flags raised: rapid order rate.
+    pub flags_rapid_orders: Gauge,
+    /// Venue events that did not fit an order's state.
+    pub venue_anomalies: Gauge,
+    /// Firm-wide order-entry state (0 active, 1 reducing only, 2 blocked).
+    pub firm_state: Gauge,
+    /// Accounts whose order entry is blocked or reducing only.
+    pub accounts_restricted: Gauge,
 }
 
 impl Default for EngineStats {
@@ -66,6 +90,18 @@ impl Default for EngineStats {
             mass_cancels: Counter::default(),
             business_rejects: Counter::default(),
             admin_commands: Counter::default(),
+            inputs: Gauge::default(),
+            venue_open_orders: Gauge::default(),
+            venue_queued: Gauge::default(),
+            orders_today: Gauge::default(),
+            orders_capacity: Gauge::default(),
+            flags_high_rate: Gauge::default(),
+            flags_high_daily: Gauge::default(),
+            flags_rapid_cancel: Gauge::default(),
+            flags_rapid_orders: Gauge::default(),
+            venue_anomalies: Gauge::default(),
+            firm_state: Gauge::default(),
+            accounts_restricted: Gauge::default(),
         }
     }
 }

@@ -605,3 +605,53 @@ fn operator_halt_and_kill_switch_reach_live_sessions() {
     expect(&mut c, "other account trades on", |m| accepted_id(m, 3));
     gw.shutdown().unwrap();
 }
+
+/// Every stage of the order path records latencies that the collector can merge.
+#[test]
+fn stage_latencies_are_recorded_for_every_stage() {
+    use gateway::metrics::Stage;
+    for topology in [Topology::Fused, Topology::Pipelined] {
+        let mut config = config(topology);
+        config.risk.limits.open_orders_per_security = 0;
+        let mut gw = start(&config);
+        let mut collector = gw.take_stage_collector().expect("stage metrics are on by default");
+        let mut c = login(gw.addr(), "trader1");
+        for i in 0..200u64 {
+            c.send(&ClientMessage::NewOrder(limit(i + 1, "A001", 600036, Side::Buy, 100, "41.00")))
+                .unwrap();
+            let _ = expect(&mut c, "answer", |m| Some(*m));
+        }
+        // Intervals are handed over once a second.
+        std::thread::sleep(Duration::from_millis(1_100));
+        c.send(&ClientMessage::NewOrder(limit(999, "A001", 600036, Side::Buy, 100, "41.02")))
+            .unwrap();
+        let _ = expect(&mut c, "answer", |m| Some(*m));
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            collector.collect(|_| {});
+            let missing: Vec<&str> = Stage::ALL
+                .iter()
+                .filter(|s| collector.total.hist[**s as usize].len() == 0)
+                .map(|s| s.name())
+                .collect();
+            if missing.is_empty() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{topology:?}: no samples for {missing:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+            c.send(&ClientMessage::Heartbeat).unwrap();
+        }
+        let e2e = &collector.total.hist[Stage::EndToEnd as usize];
+        let counts: Vec<u64> =
+            Stage::ALL.iter().map(|s| collector.total.hist[*s as usize].len()).collect();
+        assert!(
+            e2e.len() >= 100,
+            "{topology:?}: about one end-to-end sample per order: {counts:?}"
+        );
+        assert!(e2e.value_at_quantile(0.5) > 0);
+        gw.shutdown().unwrap();
+    }
+}

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use gateway::GatewayConfig;
 use gateway::clock::Clock;
 use gateway::input::{Arrival, Input, Output, Stamps};
+use gateway::metrics::StageRecorder;
 use gateway::outlog::OutLog;
 use gateway::pipeline::{Sequencer, build_engine};
 use gateway::ring::ring;
@@ -165,7 +166,13 @@ fn the_order_path_does_not_allocate() {
     buyer.cash = 10_000_000_000 * Price::SCALE;
     let engine = build_engine(&config).unwrap();
     let mut path = Path {
-        sequencer: Sequencer::new(engine, Clock::new()),
+        // Stage latencies on, as by default, with a short interval so the
+        // recorder's swaps happen inside the measured window too.
+        sequencer: Sequencer::with_recorder(
+            engine,
+            Clock::new(),
+            StageRecorder::new(true, 100_000).0,
+        ),
         logins: config.logins.iter().map(|_| OutLog::new(8 << 20, 1 << 16)).collect(),
         frame: [0; 512],
     };
