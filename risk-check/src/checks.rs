@@ -23,6 +23,7 @@ use crate::order::{
     LoginIdx, NIL, OrderRecord, OrderRef, OrderState, PendingChange, Reject, Reserve, reserve_for,
     reserve_of,
 };
+use crate::order_index::Probe;
 use crate::window::Fingerprint;
 
 /// What the venue shows for the order's security at this moment; the gateway fills
@@ -117,8 +118,8 @@ impl RiskEngine {
             Err(reject) => return self.refuse_unrecorded(reject),
         };
         // Check 3, first half: the order table answers resends.
-        let slot = match self.order_index.get(&(acct, o.cl_ord_id)) {
-            Some(&r) => {
+        let slot = match self.order_index.probe(acct, o.cl_ord_id, &self.orders) {
+            Probe::Found(r) => {
                 let rec = &self.orders[r as usize];
                 if rec.same_content(o) {
                     self.counters.repeats += 1;
@@ -131,14 +132,14 @@ impl RiskEngine {
                 self.orders[r as usize] = OrderRecord::from_new_order(r, login, acct, o, now_ns);
                 r
             }
-            None => {
+            Probe::Vacant(at) => {
                 if self.orders.len() >= self.capacity.max_orders_per_day as usize {
                     self.count_message(acct, now_ns, true);
                     return self.refuse_unrecorded(Reject::new(RejectCode::ORDER_CAPACITY));
                 }
                 let r = self.orders.len() as u32;
                 self.orders.push(OrderRecord::from_new_order(r, login, acct, o, now_ns));
-                self.order_index.insert((acct, o.cl_ord_id), r);
+                self.order_index.insert_at(at, acct, o.cl_ord_id, r);
                 r
             }
         };
@@ -375,9 +376,9 @@ impl RiskEngine {
     ) -> Result<(u32, MessageCounts), Reject> {
         let acct = self.bound_account(login, account)?;
         let counts = self.count_message(acct, now_ns, false);
-        let r = *self
+        let r = self
             .order_index
-            .get(&(acct, cl_ord_id))
+            .get(acct, cl_ord_id, &self.orders)
             .ok_or(Reject::new(RejectCode::UNKNOWN_ORDER))?;
         let rec = &self.orders[r as usize];
         if matches!(rec.state, OrderState::Rejected { .. }) {

@@ -8,7 +8,7 @@
 //! | accounts | configured accounts | `AccountId` → u32 |
 //! | instruments | configured instruments | `SecurityId` → u32 |
 //! | positions: one per (account, security) ever used | `max_positions` | (account, instrument) → u32 |
-//! | orders: the day's records, the idempotency table | `max_orders_per_day` | (account, cl_ord_id) → u32 |
+//! | orders: the day's records, the idempotency table | `max_orders_per_day` | (account, cl_ord_id) → u32 ([`crate::order_index`]) |
 //! | login bindings | `max_login_bindings` | (login, account) set |
 //!
 //! Open orders are intrusive doubly linked lists through the order records, one
@@ -28,6 +28,7 @@ use crate::counters::RiskCounters;
 use crate::fxhash::{FxHashMap, FxHashSet, map_with_capacity, set_with_capacity};
 use crate::instrument::{Instrument, InstrumentTable};
 use crate::order::{LoginIdx, NIL, OrderRecord, OrderRef, OrderState, Reject};
+use crate::order_index::OrderIndex;
 use crate::window::{FingerprintRing, SlidingWindow};
 
 /// Flags raised on an account today (monitors: counted, never rejected on).
@@ -181,7 +182,7 @@ pub struct RiskEngine {
     pub(crate) bindings: FxHashSet<u64>,
     pub(crate) binding_list: Vec<(LoginIdx, u32)>,
     pub(crate) orders: Vec<OrderRecord>,
-    pub(crate) order_index: FxHashMap<(u32, u64), u32>,
+    pub(crate) order_index: OrderIndex,
     pub(crate) counters: RiskCounters,
     pub(crate) day_start_ns: u64,
 }
@@ -218,7 +219,7 @@ impl RiskEngine {
             bindings: set_with_capacity(max_bindings),
             binding_list: Vec::with_capacity(max_bindings),
             orders: Vec::with_capacity(max_orders),
-            order_index: map_with_capacity(max_orders),
+            order_index: OrderIndex::with_records(max_orders),
             counters: RiskCounters::default(),
             day_start_ns: 0,
         };
@@ -491,7 +492,7 @@ impl RiskEngine {
     /// The record for (account, cl_ord_id), if one was recorded today.
     pub fn lookup(&self, account: &AccountId, cl_ord_id: u64) -> Option<OrderRef> {
         let idx = *self.account_index.get(account)?;
-        self.order_index.get(&(idx, cl_ord_id)).map(|&r| OrderRef(r))
+        self.order_index.get(idx, cl_ord_id, &self.orders).map(OrderRef)
     }
 
     /// Appends the account's open orders (PendingVenue or Open), in one security or

@@ -48,6 +48,7 @@ mod engine;
 pub mod fxhash;
 pub mod instrument;
 pub mod order;
+mod order_index;
 mod post_trade;
 mod validate;
 pub mod window;

@@ -38,7 +38,8 @@ impl RiskEngine {
             if rec.order.0 as usize != i {
                 return Err(format!("{at}: records slot {}", rec.order.0));
             }
-            if self.order_index.get(&(rec.account_idx, rec.cl_ord_id)) != Some(&(i as u32)) {
+            if self.order_index.get(rec.account_idx, rec.cl_ord_id, &self.orders) != Some(i as u32)
+            {
                 return Err(format!("{at}: not found under its own key"));
             }
             if rec.cum.0 + rec.leaves.0 > rec.qty.0 {
