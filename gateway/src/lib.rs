@@ -13,11 +13,13 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod input;
+pub mod journal;
 pub mod metrics;
 pub mod outlog;
 pub mod pipeline;
 pub mod ring;
 pub mod server;
+pub mod state;
 pub mod stats;
 pub mod wait;
 

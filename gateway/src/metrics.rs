@@ -252,20 +252,21 @@ pub struct StageRecorder {
     enabled: bool,
 }
 
+/// The collector's end of one thread's recorder: finished intervals come in, emptied
+/// sets go back.
+pub type StageSide = (Consumer<Box<StageSet>>, Producer<Box<StageSet>>);
+
 /// The collector's end of one recorder: merges finished intervals.
 #[derive(Debug)]
 pub struct StageCollector {
-    from_recorders: Vec<(Consumer<Box<StageSet>>, Producer<Box<StageSet>>)>,
+    from_recorders: Vec<StageSide>,
     /// Everything recorded since start-up.
     pub total: StageSet,
 }
 
 impl StageRecorder {
     /// A recorder that hands over an interval every `interval_ns`, and its collector side.
-    pub fn new(
-        enabled: bool,
-        interval_ns: u64,
-    ) -> (StageRecorder, (Consumer<Box<StageSet>>, Producer<Box<StageSet>>)) {
+    pub fn new(enabled: bool, interval_ns: u64) -> (StageRecorder, StageSide) {
         const SPARES: usize = 4;
         let (to_collector, from_recorder) = ring::<Box<StageSet>>(SPARES * 2);
         let (mut give_back, spares) = ring::<Box<StageSet>>(SPARES * 2);
@@ -329,7 +330,7 @@ impl StageSet {
 
 impl StageCollector {
     /// A collector over recorders' collector sides.
-    pub fn new(sides: Vec<(Consumer<Box<StageSet>>, Producer<Box<StageSet>>)>) -> StageCollector {
+    pub fn new(sides: Vec<StageSide>) -> StageCollector {
         StageCollector { from_recorders: sides, total: StageSet::new() }
     }
 

@@ -11,6 +11,9 @@
 //! (the backlog limit is validated to be at most half the capacity).
 
 use protocol::Seq;
+use protocol::codec::{MAX_FRAME_LEN, Sequenced};
+
+use crate::input::Output;
 
 /// One login's retained stream.
 #[derive(Debug)]
@@ -78,6 +81,15 @@ impl OutLog {
         self.start_off
     }
 
+    /// Encodes an engine output as its sequenced frame and appends it.
+    #[inline]
+    pub fn append_output(&mut self, out: &Output) {
+        let msg = Sequenced { seq: out.seq, ts_ns: out.ts_ns, msg: out.msg };
+        let mut buf = [0u8; MAX_FRAME_LEN];
+        let len = msg.encode_to_slice(&mut buf).expect("a sequenced message always fits a frame");
+        self.append(out.seq, &buf[..len]);
+    }
+
     /// Appends one encoded frame carrying `seq`, which must be `next_seq()`.
     pub fn append(&mut self, seq: Seq, frame: &[u8]) {
         assert_eq!(seq, self.next_seq, "out log: sequence numbers must be gap-free");
@@ -117,6 +129,36 @@ impl OutLog {
         } else {
             None
         }
+    }
+
+    /// Every retained message, decoded (for tests and tools; allocates).
+    pub fn messages(&self) -> Vec<Sequenced> {
+        let (a, b) = self.pending(self.start_off);
+        let bytes = [a, b].concat();
+        let mut out = Vec::new();
+        let mut at = 0;
+        while let Ok(Some(n)) = protocol::codec::frame_len(&bytes[at..]) {
+            if let Ok(protocol::codec::ServerMessage::App(s)) =
+                protocol::codec::ServerMessage::decode(&bytes[at..at + n])
+            {
+                out.push(s);
+            }
+            at += n;
+        }
+        out
+    }
+
+    /// The bytes from `from_off` up to `until_off` (at most the end), as up to two
+    /// contiguous slices.
+    pub fn pending_until(&self, from_off: u64, until_off: u64) -> (&[u8], &[u8]) {
+        let until = until_off.min(self.end_off);
+        if until <= from_off {
+            return (&[], &[]);
+        }
+        let len = (until - from_off) as usize;
+        let at = (from_off & self.byte_mask) as usize;
+        let first = len.min(self.bytes.len() - at);
+        (&self.bytes[at..at + first], &self.bytes[..len - first])
     }
 
     /// The bytes from `from_off` to the end, as up to two contiguous slices.

@@ -22,10 +22,12 @@ use risk_check::RiskEngine;
 use sim_exchange::Exchange;
 
 use crate::clock::Clock;
+use crate::config::Durability;
 use crate::config::{GatewayConfig, Topology};
 use crate::engine::{Engine, LoginPolicy, NoProbe, Probe};
 use crate::input::{AdminCommand, Arrival, Input, Output, Stamps};
-use crate::metrics::{IoMetrics, Stage, StageCollector, StageRecorder, StageSet};
+use crate::journal::{Entry, JournalProgress, TailPolicy, Writer, WriterSettings};
+use crate::metrics::{IoMetrics, Stage, StageCollector, StageRecorder, StageSide};
 use crate::outlog::OutLog;
 use crate::ring::{Consumer, Producer, ring};
 use crate::server::{Control, EngineLink, IoLoop, LoginSlot, SessionLimits};
@@ -42,6 +44,14 @@ pub struct Sequencer {
     last_now_ns: u64,
     last_published_ns: u64,
     recorder: StageRecorder,
+    journal: Option<JournalLink>,
+}
+
+/// The sequencer's end of the journal ring.
+#[derive(Debug)]
+struct JournalLink {
+    to_journal: Producer<Entry>,
+    wake: Option<Wakeup>,
 }
 
 /// Takes the engine's stage timestamps with the gateway clock.
@@ -82,6 +92,41 @@ impl Sequencer {
             last_now_ns: 0,
             last_published_ns: 0,
             recorder,
+            journal: None,
+        }
+    }
+
+    /// Continues after a replay: the next input is `last_input_seq + 1`, and time
+    /// never goes back behind `last_now_ns`.
+    pub fn resume_after(&mut self, last_input_seq: u64, last_now_ns: u64) {
+        self.last_input_seq = last_input_seq;
+        self.last_now_ns = last_now_ns;
+    }
+
+    fn attach_journal(&mut self, to_journal: Producer<Entry>, wake: Option<Wakeup>) {
+        self.journal = Some(JournalLink { to_journal, wake });
+    }
+
+    /// Hands the entry to the journal thread, waiting while its ring is full
+    /// (back-pressure: the journal sets the pace under load).
+    #[inline]
+    fn journal(&mut self, entry: Entry) {
+        let Some(link) = &mut self.journal else { return };
+        let mut entry = entry;
+        loop {
+            match link.to_journal.push(entry) {
+                Ok(()) => break,
+                Err(back) => {
+                    entry = back;
+                    if let Some(w) = &link.wake {
+                        w.wake();
+                    }
+                    std::thread::yield_now();
+                }
+            }
+        }
+        if let Some(w) = &link.wake {
+            w.wake();
         }
     }
 
@@ -103,9 +148,11 @@ impl Sequencer {
         self.last_now_ns = now;
         self.last_input_seq += 1;
         let seq = self.last_input_seq;
+        let arrival_ns = arrival.stamps.read_ns;
+        self.journal(Entry { input_seq: seq, now_ns: now, arrival_ns, input: arrival.input });
         if !self.recorder.enabled() {
             self.engine.handle(seq, now, arrival.stamps.read_ns, &arrival.input, out, &mut NoProbe);
-            if seq % 4096 == 0 {
+            if seq.is_multiple_of(4096) {
                 self.engine.publish_gauges(seq);
             }
             return;
@@ -121,7 +168,7 @@ impl Sequencer {
         let end = self.clock.now_ns();
         self.recorder.record(Stage::Engine, now, end);
         self.recorder.maybe_swap(end);
-        if seq % 4096 == 0 {
+        if seq.is_multiple_of(4096) {
             self.engine.publish_gauges(seq);
         }
     }
@@ -437,6 +484,10 @@ pub struct Running {
     io_thread: Option<JoinHandle<std::io::Result<IoFinal>>>,
     engine_thread: Option<JoinHandle<Sequencer>>,
     engine_stop: Arc<AtomicBool>,
+    journal_thread: Option<JoinHandle<Result<(), crate::journal::JournalError>>>,
+    journal_stop: Arc<AtomicBool>,
+    /// The journal's written and durable positions (zeros without a journal).
+    pub journal_progress: Arc<JournalProgress>,
 }
 
 /// What the io thread hands back when it stops.
@@ -467,6 +518,9 @@ pub enum StartError {
     /// Binding or polling failed.
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
+    /// The journal could not be read or opened.
+    #[error("journal: {0}")]
+    Journal(#[from] crate::journal::JournalError),
 }
 
 fn pin(core: Option<usize>, what: &str) {
@@ -513,26 +567,65 @@ fn session_limits(config: &GatewayConfig, session_id: u64) -> SessionLimits {
     }
 }
 
-/// Starts the gateway's threads; returns once it is listening.
-pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
-    let clock = Clock::new();
-    let engine = build_engine(config)?;
-    let resolved = resolve(config);
-    let logins: Vec<LoginSlot> = config
+/// The engine and every login's stream rebuilt from the journal in
+/// `config.journal.dir` (empty ones when there is no journal): the same
+/// deterministic engine replays every input at its recorded time.
+pub fn recover(
+    config: &GatewayConfig,
+    policy: TailPolicy,
+) -> Result<(Engine, Vec<OutLog>, crate::journal::Recovered), StartError> {
+    let mut engine = build_engine(config)?;
+    let mut logs: Vec<OutLog> = config
         .logins
         .iter()
-        .map(|l| {
-            LoginSlot::new(
-                l.username,
-                l.token,
+        .map(|_| {
+            OutLog::new(config.outbound.log_bytes_per_login, config.outbound.log_messages_per_login)
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let recovered = crate::journal::read_journal(&config.journal.dir, policy, |e| {
+        let append = &mut |o: Output| logs[o.login as usize].append_output(&o);
+        engine.handle(e.input_seq, e.now_ns, e.arrival_ns, &e.input, append, &mut NoProbe);
+    })?;
+    if recovered.records > 0 {
+        info!(
+            "recovered {} inputs from {} journal segment(s) in {:.3} s",
+            recovered.records,
+            recovered.segments,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok((engine, logs, recovered))
+}
+
+/// Starts the gateway's threads (after recovering from the journal when durability
+/// is on); returns once it is listening.
+pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
+    let clock = Clock::new();
+    let resolved = resolve(config);
+    let durability = config.journal.durability;
+    let (engine, mut logs, recovered) = if durability == Durability::None {
+        let engine = build_engine(config)?;
+        let logs = config
+            .logins
+            .iter()
+            .map(|_| {
                 OutLog::new(
                     config.outbound.log_bytes_per_login,
                     config.outbound.log_messages_per_login,
-                ),
-            )
-        })
-        .collect();
-    let session_id = clock.now_ns() / 1_000_000_000;
+                )
+            })
+            .collect();
+        (engine, logs, crate::journal::Recovered::default())
+    } else {
+        let policy = if config.journal.truncate_damaged_tail {
+            TailPolicy::CutAnyDamage
+        } else {
+            TailPolicy::CutTornOnly
+        };
+        recover(config, policy)?
+    };
+    let session_id = recovered.session_id.unwrap_or(clock.now_ns() / 1_000_000_000);
     let limits = session_limits(config, session_id);
     let control = Control::default();
     let io_metrics = Arc::new(IoMetrics::new(config.logins.len()));
@@ -540,9 +633,77 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
     let (io_recorder, io_side) = StageRecorder::new(config.admin.stage_metrics, interval_ns);
     let (engine_recorder, engine_side) =
         StageRecorder::new(config.admin.stage_metrics, interval_ns);
-    let sequencer = Sequencer::with_recorder(engine, clock, engine_recorder);
+    let mut sequencer = Sequencer::with_recorder(engine, clock, engine_recorder);
+    sequencer.resume_after(recovered.last_input_seq, recovered.last_now_ns);
     let engine_stats = sequencer.engine().shared_stats();
     let engine_stop = Arc::new(AtomicBool::new(false));
+
+    // The journal thread, fed by whichever thread owns the sequencer.
+    let io_waker_slot: Arc<std::sync::OnceLock<Arc<Waker>>> = Arc::default();
+    let journal_progress = Arc::new(JournalProgress::default());
+    let journal_stop = Arc::new(AtomicBool::new(false));
+    let journal_thread = if durability == Durability::None {
+        None
+    } else {
+        let settings = WriterSettings {
+            dir: config.journal.dir.clone(),
+            segment_bytes: config.journal.segment_bytes,
+            sync: true,
+            session_id,
+            first_input_seq: recovered.last_input_seq + 1,
+        };
+        let writer = Writer::open(settings, Arc::clone(&journal_progress))?;
+        let (to_journal, from_engine) = ring::<Entry>(config.journal.ring_capacity);
+        let (wake_tx, wake_rx) = std::sync::mpsc::channel::<Wakeup>();
+        let stop = Arc::clone(&journal_stop);
+        let waker_slot = Arc::clone(&io_waker_slot);
+        let shutdown = Arc::clone(&control.shutdown);
+        let wait = resolved.engine_wait;
+        let handle = std::thread::Builder::new().name("bw-journal".into()).spawn(move || {
+            let wake = Wakeup::for_current_thread();
+            let _ = wake_tx.send(wake.clone());
+            let wake_io = || {
+                if let Some(w) = waker_slot.get() {
+                    let _ = w.wake();
+                }
+            };
+            let result = crate::journal::run_writer(writer, from_engine, wake_io, stop, wait, wake);
+            if let Err(e) = &result {
+                log::error!("journal writer stopped: {e}");
+                shutdown.store(true, Ordering::SeqCst);
+            }
+            result
+        })?;
+        let wake = wake_rx.recv().ok();
+        sequencer.attach_journal(to_journal, wake);
+        Some(handle)
+    };
+    // The venue's clock-driven phases start from now (journaled like any input).
+    let now = clock.now_ns();
+    let tick = Arrival { input: Input::Tick, stamps: Stamps { read_ns: now, decoded_ns: now } };
+    sequencer.process(&tick, &mut |o| logs[o.login as usize].append_output(&o));
+    let logins: Vec<LoginSlot> = config
+        .logins
+        .iter()
+        .zip(logs)
+        .map(|(l, log)| LoginSlot::new(l.username, l.token, log))
+        .collect();
+    let durable = (durability == Durability::Sync).then(|| Arc::clone(&journal_progress));
+    if durability == Durability::Sync {
+        // Everything built so far came from the journal or was just journaled:
+        // wait for the start-up tick to be on disk so the streams start released.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while journal_progress.durable.load(Ordering::Acquire) < sequencer.last_input_seq() {
+            if std::time::Instant::now() > deadline
+                || journal_progress.failed.load(Ordering::Acquire)
+            {
+                return Err(StartError::Io(std::io::Error::other(
+                    "the journal did not make the start-up input durable",
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
     let (ready_tx, ready_rx) =
         std::sync::mpsc::channel::<Result<Vec<SocketAddr>, std::io::Error>>();
     let listen = config.server.listen.clone();
@@ -559,6 +720,7 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
             let link_processed = Arc::clone(&processed);
             let io_control = control.clone();
             let io_metrics2 = Arc::clone(&io_metrics);
+            let io_waker_slot2 = Arc::clone(&io_waker_slot);
             let io_thread = std::thread::Builder::new().name("bw-io".into()).spawn(move || {
                 pin(resolved.io_core, "io");
                 let engine_wake = wake_rx.recv().ok().flatten();
@@ -580,6 +742,7 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
                     resolved.io_wait,
                     io_metrics2,
                     io_recorder,
+                    durable,
                 );
                 let (mut io, waker) = match built {
                     Ok(x) => x,
@@ -589,6 +752,7 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
                         return Err(std::io::Error::other(message));
                     }
                 };
+                let _ = io_waker_slot2.set(Arc::clone(&waker));
                 let _ = waker_tx.send(waker);
                 let _ = ready_tx.send(Ok(io.local_addrs().to_vec()));
                 io.run()?;
@@ -619,6 +783,7 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
         _ => {
             let io_control = control.clone();
             let io_metrics2 = Arc::clone(&io_metrics);
+            let io_waker_slot2 = Arc::clone(&io_waker_slot);
             let io_thread = std::thread::Builder::new().name("bw-io".into()).spawn(move || {
                 pin(resolved.io_core, "fused");
                 let link = FusedLink { sequencer, outbox: Vec::with_capacity(8192), offered: 0 };
@@ -632,8 +797,9 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
                     resolved.io_wait,
                     io_metrics2,
                     io_recorder,
+                    durable,
                 );
-                let (mut io, _waker) = match built {
+                let (mut io, waker) = match built {
                     Ok(x) => x,
                     Err(e) => {
                         let message = e.to_string();
@@ -641,6 +807,7 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
                         return Err(std::io::Error::other(message));
                     }
                 };
+                let _ = io_waker_slot2.set(waker);
                 let _ = ready_tx.send(Ok(io.local_addrs().to_vec()));
                 io.run()?;
                 let (link, logins) = io.into_parts();
@@ -666,6 +833,9 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
         io_thread: Some(io_thread),
         engine_thread,
         engine_stop,
+        journal_thread,
+        journal_stop,
+        journal_progress,
     })
 }
 
@@ -687,9 +857,6 @@ impl AdminHandle {
         self.queue.push(cmd).map_err(|_| AdminQueueFull)
     }
 }
-
-/// The collector's end of one thread's stage recorder.
-type StageSide = (Consumer<Box<StageSet>>, Producer<Box<StageSet>>);
 
 impl Running {
     /// The stage-latency collector (once; `None` after the first call). Whoever
@@ -736,6 +903,15 @@ impl Running {
             }
             None => None,
         };
+        self.journal_stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.journal_thread.take() {
+            t.thread().unpark();
+            match t.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(std::io::Error::other(format!("journal: {e}"))),
+                Err(_) => return Err(std::io::Error::other("journal thread panicked")),
+            }
+        }
         let io_final = io_final?;
         let sequencer = io_final
             .sequencer

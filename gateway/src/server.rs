@@ -24,13 +24,14 @@ use subtle::ConstantTimeEq;
 
 use protocol::codec::{
     ClientMessage, DecodeError, EndOfSession, LoginAccepted, LoginRejected, MAX_FRAME_LEN,
-    PROTOCOL_VERSION, Sequenced, ServerMessage, msg_type,
+    PROTOCOL_VERSION, ServerMessage, msg_type,
 };
 use protocol::framing::FrameBuffer;
 use protocol::{RejectCode, Seq, Token as LoginToken, Username};
 
 use crate::clock::Clock;
 use crate::input::{AdminCommand, Arrival, Input, LoginIdx, Output, Stamps};
+use crate::journal::JournalProgress;
 use crate::metrics::{IoMetrics, Stage, StageRecorder};
 use crate::outlog::OutLog;
 use crate::wait::{Idle, IdleStep, WaitStrategy};
@@ -74,6 +75,9 @@ pub struct LoginSlot {
     pub token: LoginToken,
     /// The sequenced stream.
     pub log: OutLog,
+    /// How far the stream may be sent: the end of the log, or under `sync`
+    /// durability the end of the last message whose input is on disk.
+    released_off: u64,
     conn: Option<usize>,
     failures: FailureWindow,
 }
@@ -81,7 +85,15 @@ pub struct LoginSlot {
 impl LoginSlot {
     /// A login with an empty stream.
     pub fn new(username: Username, token: LoginToken, log: OutLog) -> LoginSlot {
-        LoginSlot { username, token, log, conn: None, failures: FailureWindow::default() }
+        let released_off = log.end_offset();
+        LoginSlot {
+            username,
+            token,
+            log,
+            released_off,
+            conn: None,
+            failures: FailureWindow::default(),
+        }
     }
 }
 
@@ -248,6 +260,10 @@ pub struct IoLoop<L: EngineLink> {
     wait: WaitStrategy,
     metrics: Arc<IoMetrics>,
     recorder: StageRecorder,
+    /// Under `sync` durability: the journal's progress, and the messages waiting
+    /// for their input to be on disk (login, input sequence, end offset), in order.
+    durable: Option<Arc<JournalProgress>>,
+    unreleased: std::collections::VecDeque<(LoginIdx, u64, u64)>,
     scratch: Box<[u8; MAX_FRAME_LEN]>,
 }
 
@@ -270,6 +286,7 @@ impl<L: EngineLink> IoLoop<L> {
         wait: WaitStrategy,
         metrics: Arc<IoMetrics>,
         recorder: StageRecorder,
+        durable: Option<Arc<JournalProgress>>,
     ) -> io::Result<(IoLoop<L>, Arc<Waker>)> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -307,6 +324,8 @@ impl<L: EngineLink> IoLoop<L> {
             wait,
             metrics,
             recorder,
+            durable,
+            unreleased: std::collections::VecDeque::with_capacity(1 << 16),
             scratch: Box::new([0u8; MAX_FRAME_LEN]),
             limits,
         };
@@ -374,6 +393,7 @@ impl<L: EngineLink> IoLoop<L> {
             busy |= self.drain_outputs();
             busy |= self.link.run_timers();
             busy |= self.drain_outputs();
+            busy |= self.release_durable();
             self.flush_dirty();
             let now = self.clock.now_ns();
             if now.saturating_sub(last_timer_ns) >= 10_000_000 {
@@ -812,16 +832,29 @@ impl<L: EngineLink> IoLoop<L> {
 
     fn drain_outputs(&mut self) -> bool {
         let now = if self.recorder.enabled() { self.clock.now_ns() } else { 0 };
-        let IoLoop { link, logins, conns, dirty, metrics, limits, recorder, .. } = self;
+        let IoLoop {
+            link,
+            logins,
+            conns,
+            dirty,
+            metrics,
+            limits,
+            recorder,
+            durable,
+            unreleased,
+            ..
+        } = self;
         let mut overflowed: Option<usize> = None;
         let n = link.drain(&mut |out: &Output| {
             recorder.record(Stage::ToLog, out.ts_ns, now);
             let slot = &mut logins[out.login as usize];
-            let seq_msg = Sequenced { seq: out.seq, ts_ns: out.ts_ns, msg: out.msg };
-            let mut buf = [0u8; MAX_FRAME_LEN];
-            let len =
-                seq_msg.encode_to_slice(&mut buf).expect("a sequenced message always fits a frame");
-            slot.log.append(out.seq, &buf[..len]);
+            slot.log.append_output(out);
+            if durable.is_some() {
+                // Sent only once its input is on disk (see release_durable).
+                unreleased.push_back((out.login, out.input_seq, slot.log.end_offset()));
+                return;
+            }
+            slot.released_off = slot.log.end_offset();
             metrics.count_output(&out.msg);
             if let Some(ci) = slot.conn
                 && let Some(conn) = conns[ci].as_mut()
@@ -834,7 +867,7 @@ impl<L: EngineLink> IoLoop<L> {
                     conn.oldest_append_ns = now;
                     conn.oldest_read_ns = out.read_ns;
                 }
-                if slot.log.end_offset() - conn.cursor.max(conn.replay_end)
+                if slot.released_off.saturating_sub(conn.cursor.max(conn.replay_end))
                     > limits.backlog_limit_bytes
                 {
                     overflowed = Some(ci);
@@ -849,6 +882,33 @@ impl<L: EngineLink> IoLoop<L> {
         n > 0
     }
 
+    /// Releases messages whose inputs the journal has made durable.
+    fn release_durable(&mut self) -> bool {
+        let Some(progress) = &self.durable else { return false };
+        if progress.failed.load(Ordering::Relaxed) && !self.control.shutdown.load(Ordering::Relaxed)
+        {
+            log::error!(
+                "the journal failed: stopping the gateway (answers cannot be made durable)"
+            );
+            self.control.shutdown.store(true, Ordering::SeqCst);
+        }
+        let durable = progress.durable.load(Ordering::Acquire);
+        let mut did = false;
+        while let Some(&(login, input_seq, end_off)) = self.unreleased.front() {
+            if input_seq > durable {
+                break;
+            }
+            self.unreleased.pop_front();
+            let slot = &mut self.logins[login as usize];
+            slot.released_off = end_off;
+            if let Some(ci) = slot.conn {
+                self.mark_dirty(ci);
+            }
+            did = true;
+        }
+        did
+    }
+
     fn check_backlog(&mut self, i: usize) -> bool {
         let Some(conn) = self.conns[i].as_ref() else { return false };
         let login = match conn.state {
@@ -856,8 +916,9 @@ impl<L: EngineLink> IoLoop<L> {
             ConnState::Draining { login: Some(login), .. } => login,
             _ => return true,
         };
-        let log = &self.logins[login as usize].log;
-        let backlog = log.end_offset() - conn.cursor.max(conn.replay_end);
+        let slot = &self.logins[login as usize];
+        let log = &slot.log;
+        let backlog = slot.released_off.saturating_sub(conn.cursor.max(conn.replay_end));
         if backlog > self.limits.backlog_limit_bytes || conn.cursor < log.start_offset() {
             self.metrics.slow_consumer_disconnects.inc();
             let why = format!(
@@ -905,9 +966,9 @@ impl<L: EngineLink> IoLoop<L> {
                 ConnState::AwaitingLogin { .. } => None,
             };
             if let Some(login) = login {
-                let log = &logins[login as usize].log;
+                let slot = &logins[login as usize];
                 loop {
-                    let (a, b) = log.pending(conn.cursor);
+                    let (a, b) = slot.log.pending_until(conn.cursor, slot.released_off);
                     if a.is_empty() {
                         break;
                     }
@@ -956,7 +1017,14 @@ impl<L: EngineLink> IoLoop<L> {
         // engine's answers to what it sent, so they precede its EndOfSession.
         if let ConnState::Draining { .. } = conn.state {
             let target = conn.drain_after_input;
-            if !self.link.caught_up(target) || self.drain_outputs() {
+            let all_released = match conn.state {
+                ConnState::Draining { login: Some(l), .. } => {
+                    let slot = &self.logins[l as usize];
+                    slot.released_off == slot.log.end_offset()
+                }
+                _ => true,
+            };
+            if !self.link.caught_up(target) || self.drain_outputs() || !all_released {
                 self.mark_dirty(i);
                 return;
             }
@@ -986,7 +1054,7 @@ impl<L: EngineLink> IoLoop<L> {
             let backlog = slot
                 .conn
                 .and_then(|ci| self.conns[ci].as_ref())
-                .map_or(0, |c| slot.log.end_offset().saturating_sub(c.cursor));
+                .map_or(0, |c| slot.released_off.saturating_sub(c.cursor));
             sessions += u64::from(slot.conn.is_some());
             if let Some(g) = m.login_backlog_bytes.get(i) {
                 g.set(backlog);

@@ -26,6 +26,10 @@ struct Args {
     /// Check the configuration and exit.
     #[arg(long)]
     check: bool,
+    /// On a graceful stop, write a text dump of accounts, books and stream
+    /// positions to this file (for comparing a recovery with a replay).
+    #[arg(long)]
+    dump_state: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -68,8 +72,15 @@ fn main() -> ExitCode {
     }
     print_banner(&config, &running);
     match running.join() {
-        Ok(_) => {
+        Ok(stopped) => {
             log::info!("gateway stopped");
+            if let Some(path) = &args.dump_state {
+                let dump = gateway::state::dump(stopped.sequencer.engine());
+                if let Err(e) = std::fs::write(path, dump) {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    return ExitCode::from(1);
+                }
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -1,0 +1,855 @@
+//! The journal: every sequenced input, appended to CRC-framed files, so that a
+//! restart can replay the day through the same deterministic engine.
+//!
+//! ```text
+//! segment  = header record*
+//! header   = magic "BWJRNL01" | u32 format | u32 reserved | u64 first_input_seq | u64 session_id
+//! record   = u32 body_len | u32 crc32(body) | body
+//! body     = u64 input_seq | u64 now_ns | u64 arrival_ns | u8 kind | payload
+//! ```
+//!
+//! Integers are little-endian. Segments are named `journal-<first_input_seq>.bwj`
+//! (20 digits) and rotate at a configured size; a restart never appends to an old
+//! segment, it starts a new one after the last good record.
+//!
+//! The writer thread takes entries from the engine through a ring, encodes them,
+//! writes a batch and makes it durable with one `fdatasync` (group commit), then
+//! publishes the durable input sequence. Under the `sync` policy the io thread
+//! releases an answer only once its input is durable (as LMAX does).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use log::{info, warn};
+use protocol::codec::{ClientMessage, EntryState, MAX_FRAME_LEN};
+use protocol::{AccountId, Market, RejectCode, SecurityId, TradingPhase};
+
+use crate::input::{AdminCommand, Input, LimitChange};
+use crate::ring::Consumer;
+use crate::wait::{Idle, IdleStep, WaitStrategy};
+
+/// File magic at the start of every segment.
+pub const MAGIC: [u8; 8] = *b"BWJRNL01";
+/// Format version written in the header.
+pub const FORMAT: u32 = 1;
+/// Bytes of a segment header.
+pub const HEADER_LEN: usize = 32;
+/// Bytes of a record's frame before its body.
+pub const RECORD_HEADER_LEN: usize = 8;
+/// Largest body a record may have (a whole client frame plus the fixed fields).
+pub const MAX_BODY_LEN: usize = 25 + 4 + MAX_FRAME_LEN;
+
+/// One sequenced input, as journaled.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Entry {
+    /// Its sequence number (1, 2, ...; gap-free across segments).
+    pub input_seq: u64,
+    /// The engine time it was processed at.
+    pub now_ns: u64,
+    /// When it reached the gateway.
+    pub arrival_ns: u64,
+    /// The input.
+    pub input: Input,
+}
+
+/// A journal that cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// File system error.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// A segment is damaged before its end (not a torn final write).
+    #[error(
+        "{path}: damaged record at byte {offset} (after input {last_good_seq}): {why}; \
+         start with `[journal] truncate_damaged_tail = true` to cut the journal there \
+         (later inputs are lost), or restore the file"
+    )]
+    Corrupt {
+        /// The segment.
+        path: PathBuf,
+        /// Offset of the damaged record.
+        offset: u64,
+        /// The last input read intact.
+        last_good_seq: u64,
+        /// What is wrong.
+        why: String,
+    },
+    /// Segments do not follow each other.
+    #[error("{path}: {why}")]
+    Layout {
+        /// The segment.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
+    move |source| JournalError::Io { path: path.to_path_buf(), source }
+}
+
+// ---------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------
+
+const KIND_CLIENT: u8 = 1;
+const KIND_MALFORMED: u8 = 2;
+const KIND_DISCONNECTED: u8 = 3;
+const KIND_TICK: u8 = 4;
+const KIND_ADMIN: u8 = 5;
+
+fn put_security(out: &mut Vec<u8>, security: Option<SecurityId>) {
+    match security {
+        Some(s) => {
+            out.push(s.market.as_u8());
+            out.extend_from_slice(&s.code.to_le_bytes());
+        }
+        None => out.extend_from_slice(&[0; 5]),
+    }
+}
+
+/// Appends one record (frame and body) for `entry` to `out`.
+pub fn encode(entry: &Entry, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; RECORD_HEADER_LEN]);
+    out.extend_from_slice(&entry.input_seq.to_le_bytes());
+    out.extend_from_slice(&entry.now_ns.to_le_bytes());
+    out.extend_from_slice(&entry.arrival_ns.to_le_bytes());
+    let client = |login: u32, msg: ClientMessage, out: &mut Vec<u8>| {
+        out.push(KIND_CLIENT);
+        out.extend_from_slice(&login.to_le_bytes());
+        let mut frame = [0u8; MAX_FRAME_LEN];
+        let n = msg.encode_to_slice(&mut frame).expect("a client message fits a frame");
+        out.extend_from_slice(&frame[..n]);
+    };
+    match entry.input {
+        Input::NewOrder { login, order } => client(login, ClientMessage::NewOrder(order), out),
+        Input::Cancel { login, cancel } => client(login, ClientMessage::CancelOrder(cancel), out),
+        Input::Replace { login, replace } => {
+            client(login, ClientMessage::ReplaceOrder(replace), out)
+        }
+        Input::MassCancel { login, mass } => client(login, ClientMessage::MassCancel(mass), out),
+        Input::EntryControl { login, control } => {
+            client(login, ClientMessage::OrderEntryControl(control), out)
+        }
+        Input::Malformed { login, ref_msg_type, code, ref_id } => {
+            out.push(KIND_MALFORMED);
+            out.extend_from_slice(&login.to_le_bytes());
+            out.push(ref_msg_type);
+            out.extend_from_slice(&code.0.to_le_bytes());
+            out.extend_from_slice(&ref_id.to_le_bytes());
+        }
+        Input::Disconnected { login } => {
+            out.push(KIND_DISCONNECTED);
+            out.extend_from_slice(&login.to_le_bytes());
+        }
+        Input::Tick => out.push(KIND_TICK),
+        Input::Admin(cmd) => {
+            out.push(KIND_ADMIN);
+            encode_admin(&cmd, out);
+        }
+    }
+    let body_len = (out.len() - start - RECORD_HEADER_LEN) as u32;
+    let crc = crc32fast::hash(&out[start + RECORD_HEADER_LEN..]);
+    out[start..start + 4].copy_from_slice(&body_len.to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn encode_admin(cmd: &AdminCommand, out: &mut Vec<u8>) {
+    match *cmd {
+        AdminCommand::FirmState(s) => out.extend_from_slice(&[1, s as u8]),
+        AdminCommand::AccountState(a, s) => {
+            out.push(2);
+            out.extend_from_slice(&a.to_wire());
+            out.push(s as u8);
+        }
+        AdminCommand::CancelAccount(a) => {
+            out.push(3);
+            out.extend_from_slice(&a.to_wire());
+        }
+        AdminCommand::Halt(s) => {
+            out.push(4);
+            put_security(out, s);
+        }
+        AdminCommand::Resume(s) => {
+            out.push(5);
+            put_security(out, s);
+        }
+        AdminCommand::ResumeWithAuction(s, ns) => {
+            out.push(6);
+            put_security(out, s);
+            out.extend_from_slice(&ns.to_le_bytes());
+        }
+        AdminCommand::SetPhase(s, phase) => {
+            out.push(7);
+            put_security(out, s);
+            out.push(phase.as_u8());
+        }
+        AdminCommand::PauseMatching { until_ns } => {
+            out.push(8);
+            out.extend_from_slice(&until_ns.to_le_bytes());
+        }
+        AdminCommand::AckDelay { delay_ns } => {
+            out.push(9);
+            out.extend_from_slice(&delay_ns.to_le_bytes());
+        }
+        AdminCommand::SetLimit(change) => {
+            out.push(10);
+            let (which, value): (u8, i64) = match change {
+                LimitChange::MaxNotional(v) => (1, v),
+                LimitChange::FatFingerBp(v) => (2, i64::from(v)),
+                LimitChange::MaxMessagesPerSecond(v) => (3, i64::from(v)),
+                LimitChange::MaxOpenOrdersPerSecurity(v) => (4, i64::from(v)),
+            };
+            out.push(which);
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+        AdminCommand::EndOfDay => out.push(11),
+        AdminCommand::StartOfDay => out.push(12),
+    }
+}
+
+/// Reads fields from a record body; every read is bounds-checked.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or("record body too short")?;
+        let s = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16, String> {
+        Ok(u16::from_le_bytes(self.take(2)?.try_into().map_err(|_| "short")?))
+    }
+    fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().map_err(|_| "short")?))
+    }
+    fn u64(&mut self) -> Result<u64, String> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().map_err(|_| "short")?))
+    }
+    fn account(&mut self) -> Result<AccountId, String> {
+        let raw: [u8; 16] = self.take(16)?.try_into().map_err(|_| "short")?;
+        AccountId::from_wire(raw).map_err(|e| format!("account: {e}"))
+    }
+    fn security(&mut self) -> Result<Option<SecurityId>, String> {
+        let market = self.u8()?;
+        let code = self.u32()?;
+        if market == 0 {
+            return Ok(None);
+        }
+        let market = Market::from_u8(market).ok_or("bad market")?;
+        SecurityId::new(market, code).map(Some).ok_or_else(|| "bad security code".to_string())
+    }
+    fn state(&mut self) -> Result<EntryState, String> {
+        EntryState::from_u8(self.u8()?).ok_or_else(|| "bad entry state".to_string())
+    }
+    fn rest(&mut self) -> &'a [u8] {
+        let s = &self.bytes[self.at..];
+        self.at = self.bytes.len();
+        s
+    }
+    fn done(&self) -> Result<(), String> {
+        if self.at == self.bytes.len() { Ok(()) } else { Err("trailing bytes in record".into()) }
+    }
+}
+
+/// Decodes a record body (after its CRC was checked).
+pub fn decode_body(body: &[u8]) -> Result<Entry, String> {
+    let mut r = Reader { bytes: body, at: 0 };
+    let input_seq = r.u64()?;
+    let now_ns = r.u64()?;
+    let arrival_ns = r.u64()?;
+    let input = match r.u8()? {
+        KIND_CLIENT => {
+            let login = r.u32()?;
+            let frame = r.rest();
+            match ClientMessage::decode(frame).map_err(|e| format!("client message: {e}"))? {
+                ClientMessage::NewOrder(order) => Input::NewOrder { login, order },
+                ClientMessage::CancelOrder(cancel) => Input::Cancel { login, cancel },
+                ClientMessage::ReplaceOrder(replace) => Input::Replace { login, replace },
+                ClientMessage::MassCancel(mass) => Input::MassCancel { login, mass },
+                ClientMessage::OrderEntryControl(control) => Input::EntryControl { login, control },
+                other => return Err(format!("a {other:?} is never journaled")),
+            }
+        }
+        KIND_MALFORMED => Input::Malformed {
+            login: r.u32()?,
+            ref_msg_type: r.u8()?,
+            code: RejectCode(r.u16()?),
+            ref_id: r.u64()?,
+        },
+        KIND_DISCONNECTED => Input::Disconnected { login: r.u32()? },
+        KIND_TICK => Input::Tick,
+        KIND_ADMIN => Input::Admin(decode_admin(&mut r)?),
+        other => return Err(format!("unknown record kind {other}")),
+    };
+    r.done()?;
+    Ok(Entry { input_seq, now_ns, arrival_ns, input })
+}
+
+fn decode_admin(r: &mut Reader<'_>) -> Result<AdminCommand, String> {
+    Ok(match r.u8()? {
+        1 => AdminCommand::FirmState(r.state()?),
+        2 => AdminCommand::AccountState(r.account()?, r.state()?),
+        3 => AdminCommand::CancelAccount(r.account()?),
+        4 => AdminCommand::Halt(r.security()?),
+        5 => AdminCommand::Resume(r.security()?),
+        6 => AdminCommand::ResumeWithAuction(r.security()?, r.u64()?),
+        7 => {
+            let security = r.security()?;
+            let phase = TradingPhase::from_u8(r.u8()?).ok_or("bad phase")?;
+            AdminCommand::SetPhase(security, phase)
+        }
+        8 => AdminCommand::PauseMatching { until_ns: r.u64()? },
+        9 => AdminCommand::AckDelay { delay_ns: r.u64()? },
+        10 => {
+            let which = r.u8()?;
+            let value = r.u64()? as i64;
+            let small = |v: i64| u32::try_from(v).map_err(|_| "limit out of range".to_string());
+            AdminCommand::SetLimit(match which {
+                1 => LimitChange::MaxNotional(value),
+                2 => LimitChange::FatFingerBp(small(value)?),
+                3 => LimitChange::MaxMessagesPerSecond(small(value)?),
+                4 => LimitChange::MaxOpenOrdersPerSecurity(small(value)?),
+                other => return Err(format!("unknown limit {other}")),
+            })
+        }
+        11 => AdminCommand::EndOfDay,
+        12 => AdminCommand::StartOfDay,
+        other => return Err(format!("unknown admin command {other}")),
+    })
+}
+
+fn header(first_input_seq: u64, session_id: u64) -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[..8].copy_from_slice(&MAGIC);
+    h[8..12].copy_from_slice(&FORMAT.to_le_bytes());
+    h[16..24].copy_from_slice(&first_input_seq.to_le_bytes());
+    h[24..32].copy_from_slice(&session_id.to_le_bytes());
+    h
+}
+
+/// The file name of the segment whose first input is `first_input_seq`.
+pub fn segment_name(first_input_seq: u64) -> String {
+    format!("journal-{first_input_seq:020}.bwj")
+}
+
+/// The journal's segments in order.
+pub fn segments(dir: &Path) -> Result<Vec<PathBuf>, JournalError> {
+    let mut found = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(found),
+        Err(e) => return Err(JournalError::Io { path: dir.to_path_buf(), source: e }),
+    };
+    for entry in entries {
+        let entry = entry.map_err(io_err(dir))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("journal-") && name.ends_with(".bwj") {
+            found.push(entry.path());
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+// ---------------------------------------------------------------------------
+// Reading and recovery
+// ---------------------------------------------------------------------------
+
+/// What reading the journal found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// The last input read intact (0: empty journal).
+    pub last_input_seq: u64,
+    /// Its engine time.
+    pub last_now_ns: u64,
+    /// The trading day's session id (from the first segment), if any segment exists.
+    pub session_id: Option<u64>,
+    /// Records read.
+    pub records: u64,
+    /// Segments read.
+    pub segments: usize,
+    /// Bytes cut from a torn or damaged tail.
+    pub truncated_bytes: u64,
+}
+
+/// What to do with a damaged tail.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TailPolicy {
+    /// Cut a torn final write; refuse anything else.
+    CutTornOnly,
+    /// Cut at the first damaged record wherever it is (later data is lost).
+    CutAnyDamage,
+    /// Report only; change no file (inspection tools).
+    ReadOnly,
+}
+
+/// Reads every segment in order, checks each record's CRC and sequence, hands
+/// each entry to `each`, and deals with a damaged tail per `policy`.
+pub fn read_journal(
+    dir: &Path,
+    policy: TailPolicy,
+    mut each: impl FnMut(&Entry),
+) -> Result<Recovered, JournalError> {
+    let files = segments(dir)?;
+    let mut rec = Recovered { segments: files.len(), ..Recovered::default() };
+    let mut expected_seq = None::<u64>;
+    for (index, path) in files.iter().enumerate() {
+        let is_last = index + 1 == files.len();
+        let mut bytes = Vec::new();
+        File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(io_err(path))?;
+        if bytes.len() < HEADER_LEN || bytes[..8] != MAGIC {
+            if is_last
+                && policy != TailPolicy::ReadOnly
+                && bytes.len() < HEADER_LEN
+                && bytes.iter().all(|&b| b == 0)
+            {
+                // A segment created but never written: the crash came right after rotation.
+                fs::remove_file(path).map_err(io_err(path))?;
+                rec.segments -= 1;
+                continue;
+            }
+            return Err(JournalError::Layout {
+                path: path.clone(),
+                why: "not a journal segment (bad magic)".into(),
+            });
+        }
+        let format = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or([0; 4]));
+        if format != FORMAT {
+            return Err(JournalError::Layout {
+                path: path.clone(),
+                why: format!("unsupported format {format}"),
+            });
+        }
+        let first_seq = u64::from_le_bytes(bytes[16..24].try_into().unwrap_or([0; 8]));
+        let session_id = u64::from_le_bytes(bytes[24..32].try_into().unwrap_or([0; 8]));
+        rec.session_id.get_or_insert(session_id);
+        let want = expected_seq.unwrap_or(first_seq);
+        if first_seq != want {
+            return Err(JournalError::Layout {
+                path: path.clone(),
+                why: format!("segment starts at input {first_seq}, expected {want}"),
+            });
+        }
+        let mut at = HEADER_LEN;
+        let mut next_seq = first_seq;
+        while at < bytes.len() {
+            match parse_record(&bytes[at..], next_seq) {
+                Ok((entry, len)) => {
+                    each(&entry);
+                    rec.records += 1;
+                    rec.last_input_seq = entry.input_seq;
+                    rec.last_now_ns = entry.now_ns;
+                    next_seq += 1;
+                    at += len;
+                }
+                Err(why) => {
+                    let torn = is_last && is_torn_tail(&bytes[at..]);
+                    let cut = match policy {
+                        TailPolicy::CutAnyDamage => true,
+                        TailPolicy::CutTornOnly => torn,
+                        TailPolicy::ReadOnly => false,
+                    };
+                    if !cut {
+                        if torn && policy == TailPolicy::ReadOnly {
+                            warn!("{}: torn final record at byte {at} ({why})", path.display());
+                            break;
+                        }
+                        return Err(JournalError::Corrupt {
+                            path: path.clone(),
+                            offset: at as u64,
+                            last_good_seq: next_seq - 1,
+                            why,
+                        });
+                    }
+                    let cut_bytes = (bytes.len() - at) as u64;
+                    warn!(
+                        "{}: cutting {cut_bytes} bytes at byte {at} after input {} ({why}{})",
+                        path.display(),
+                        next_seq - 1,
+                        if torn { ", a torn final write" } else { ", damage" }
+                    );
+                    let f = OpenOptions::new().write(true).open(path).map_err(io_err(path))?;
+                    f.set_len(at as u64).map_err(io_err(path))?;
+                    f.sync_all().map_err(io_err(path))?;
+                    rec.truncated_bytes += cut_bytes;
+                    // Anything after the cut is gone too.
+                    for later in &files[index + 1..] {
+                        let len = fs::metadata(later).map(|m| m.len()).unwrap_or(0);
+                        warn!(
+                            "{}: removing a segment after the cut ({len} bytes)",
+                            later.display()
+                        );
+                        fs::remove_file(later).map_err(io_err(later))?;
+                        rec.truncated_bytes += len;
+                        rec.segments -= 1;
+                    }
+                    return Ok(rec);
+                }
+            }
+        }
+        expected_seq = Some(next_seq);
+    }
+    Ok(rec)
+}
+
+/// Parses one record at the start of `bytes`, which must carry `expected_seq`.
+fn parse_record(bytes: &[u8], expected_seq: u64) -> Result<(Entry, usize), String> {
+    if bytes.len() < RECORD_HEADER_LEN {
+        return Err(format!(
+            "{} bytes left, a record header needs {RECORD_HEADER_LEN}",
+            bytes.len()
+        ));
+    }
+    let len = u32::from_le_bytes(bytes[..4].try_into().unwrap_or([0; 4])) as usize;
+    let crc = u32::from_le_bytes(bytes[4..8].try_into().unwrap_or([0; 4]));
+    if len == 0 || len > MAX_BODY_LEN {
+        return Err(format!("record length {len} out of range"));
+    }
+    let Some(body) = bytes.get(RECORD_HEADER_LEN..RECORD_HEADER_LEN + len) else {
+        return Err(format!("record of {len} bytes runs past the end of the file"));
+    };
+    if crc32fast::hash(body) != crc {
+        return Err("CRC mismatch".into());
+    }
+    let entry = decode_body(body)?;
+    if entry.input_seq != expected_seq {
+        return Err(format!("input {} where {expected_seq} was expected", entry.input_seq));
+    }
+    Ok((entry, RECORD_HEADER_LEN + len))
+}
+
+/// A damaged record is a torn final write when nothing after it could be a
+/// complete record: it runs past the end of the file, or everything after its
+/// claimed end is zeros (space the file system had not yet filled).
+fn is_torn_tail(bytes: &[u8]) -> bool {
+    if bytes.len() < RECORD_HEADER_LEN {
+        return true;
+    }
+    let len = u32::from_le_bytes(bytes[..4].try_into().unwrap_or([0; 4])) as usize;
+    if len == 0 {
+        return bytes.iter().all(|&b| b == 0);
+    }
+    let end = RECORD_HEADER_LEN.saturating_add(len);
+    end >= bytes.len() || bytes[end.min(bytes.len())..].iter().all(|&b| b == 0)
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------
+
+/// Shared positions of the journal, for the io thread and metrics.
+#[derive(Debug, Default)]
+pub struct JournalProgress {
+    /// The last input written to the file (not necessarily on disk).
+    pub written: AtomicU64,
+    /// The last input on disk (after fdatasync).
+    pub durable: AtomicU64,
+    /// fdatasync calls made.
+    pub syncs: AtomicU64,
+    /// Bytes written.
+    pub bytes: AtomicU64,
+    /// Set when the writer failed: the gateway must stop taking input.
+    pub failed: AtomicBool,
+}
+
+/// The journal writer's settings.
+#[derive(Clone, Debug)]
+pub struct WriterSettings {
+    /// Directory of the segments.
+    pub dir: PathBuf,
+    /// Rotate at this size.
+    pub segment_bytes: u64,
+    /// Sync after every batch (false only in tests of the writer itself).
+    pub sync: bool,
+    /// The session id for new segment headers.
+    pub session_id: u64,
+    /// The first input the writer will be given.
+    pub first_input_seq: u64,
+}
+
+/// The writer thread's state.
+#[derive(Debug)]
+pub struct Writer {
+    settings: WriterSettings,
+    file: File,
+    path: PathBuf,
+    file_len: u64,
+    buf: Vec<u8>,
+    progress: Arc<JournalProgress>,
+}
+
+impl Writer {
+    /// Opens a fresh segment starting at `settings.first_input_seq`.
+    pub fn open(
+        settings: WriterSettings,
+        progress: Arc<JournalProgress>,
+    ) -> Result<Writer, JournalError> {
+        fs::create_dir_all(&settings.dir).map_err(io_err(&settings.dir))?;
+        let (file, path) =
+            create_segment(&settings.dir, settings.first_input_seq, settings.session_id)?;
+        progress.written.store(settings.first_input_seq - 1, Ordering::Release);
+        progress.durable.store(settings.first_input_seq - 1, Ordering::Release);
+        Ok(Writer {
+            settings,
+            file,
+            path,
+            file_len: HEADER_LEN as u64,
+            buf: Vec::with_capacity(4 << 20),
+            progress,
+        })
+    }
+
+    /// Encodes one entry into the pending batch.
+    pub fn add(&mut self, entry: &Entry) {
+        encode(entry, &mut self.buf);
+    }
+
+    /// Bytes waiting in the batch.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Writes the batch and makes it durable; publishes `last_seq` as written and
+    /// durable. Rotates the segment when it is full.
+    pub fn commit(&mut self, last_seq: u64) -> Result<(), JournalError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all(&self.buf).map_err(io_err(&self.path))?;
+        self.file_len += self.buf.len() as u64;
+        self.progress.bytes.fetch_add(self.buf.len() as u64, Ordering::Relaxed);
+        self.buf.clear();
+        self.progress.written.store(last_seq, Ordering::Release);
+        if self.settings.sync {
+            self.file.sync_data().map_err(io_err(&self.path))?;
+            self.progress.syncs.fetch_add(1, Ordering::Relaxed);
+        }
+        self.progress.durable.store(last_seq, Ordering::Release);
+        if self.file_len >= self.settings.segment_bytes {
+            self.file.sync_all().map_err(io_err(&self.path))?;
+            let (file, path) =
+                create_segment(&self.settings.dir, last_seq + 1, self.settings.session_id)?;
+            info!("journal: rotated to {}", path.display());
+            self.file = file;
+            self.path = path;
+            self.file_len = HEADER_LEN as u64;
+        }
+        Ok(())
+    }
+}
+
+fn create_segment(
+    dir: &Path,
+    first_input_seq: u64,
+    session_id: u64,
+) -> Result<(File, PathBuf), JournalError> {
+    let path = dir.join(segment_name(first_input_seq));
+    let mut file =
+        OpenOptions::new().create_new(true).write(true).open(&path).map_err(io_err(&path))?;
+    file.write_all(&header(first_input_seq, session_id)).map_err(io_err(&path))?;
+    file.sync_all().map_err(io_err(&path))?;
+    // The new name must survive a crash too.
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))?;
+    Ok((file, path))
+}
+
+/// The journal thread: drains the engine's ring in batches, one write and one
+/// fdatasync per batch, and wakes the io thread when more is durable.
+pub fn run_writer(
+    mut writer: Writer,
+    mut from_engine: Consumer<Entry>,
+    wake_io: impl Fn(),
+    stop: Arc<AtomicBool>,
+    wait: WaitStrategy,
+    wake: crate::wait::Wakeup,
+) -> Result<(), JournalError> {
+    let mut idle = Idle::new(wait);
+    let mut last_seq = writer.progress.written.load(Ordering::Acquire);
+    loop {
+        let mut took = 0;
+        while let Some(entry) = from_engine.pop() {
+            debug_assert_eq!(entry.input_seq, last_seq + 1, "journal entries arrive in sequence");
+            writer.add(&entry);
+            last_seq = entry.input_seq;
+            took += 1;
+            if writer.pending() >= 1 << 20 {
+                break;
+            }
+        }
+        if took > 0 {
+            if let Err(e) = writer.commit(last_seq) {
+                writer.progress.failed.store(true, Ordering::SeqCst);
+                wake_io();
+                return Err(e);
+            }
+            wake_io();
+            idle.reset();
+            continue;
+        }
+        if stop.load(Ordering::Acquire) && !from_engine.has_items() {
+            return Ok(());
+        }
+        if let IdleStep::Park(d) = idle.step() {
+            wake.announce_sleep();
+            if !from_engine.has_items() {
+                Idle::park(d.min(Duration::from_millis(1)));
+            }
+            wake.announce_awake();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::codec::{CancelOrder, NewOrder};
+    use protocol::{CreditTag, OrderType, Price, Qty, Side, TimeInForce};
+
+    fn sample_inputs() -> Vec<Input> {
+        let account = AccountId::new("A001").unwrap();
+        let security = SecurityId::new(Market::Sse, 600_519).unwrap();
+        let order = NewOrder {
+            cl_ord_id: 7,
+            account,
+            security,
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            tif: TimeInForce::Day,
+            price: Price(15_000_000),
+            qty: Qty(100),
+            flags: 1,
+            credit: CreditTag::Cash,
+        };
+        vec![
+            Input::NewOrder { login: 3, order },
+            Input::Cancel {
+                login: 1,
+                cancel: CancelOrder { request_id: 9, orig_cl_ord_id: 7, account },
+            },
+            Input::Malformed {
+                login: 2,
+                ref_msg_type: b'N',
+                code: RejectCode::BAD_LENGTH,
+                ref_id: 77,
+            },
+            Input::Disconnected { login: 4 },
+            Input::Tick,
+            Input::Admin(AdminCommand::FirmState(EntryState::Blocked)),
+            Input::Admin(AdminCommand::AccountState(account, EntryState::ReducingOnly)),
+            Input::Admin(AdminCommand::CancelAccount(account)),
+            Input::Admin(AdminCommand::Halt(Some(security))),
+            Input::Admin(AdminCommand::Resume(None)),
+            Input::Admin(AdminCommand::ResumeWithAuction(Some(security), 5_000)),
+            Input::Admin(AdminCommand::SetPhase(None, TradingPhase::ClosingAuction)),
+            Input::Admin(AdminCommand::PauseMatching { until_ns: 123 }),
+            Input::Admin(AdminCommand::AckDelay { delay_ns: 456 }),
+            Input::Admin(AdminCommand::SetLimit(LimitChange::MaxNotional(-5))),
+            Input::Admin(AdminCommand::SetLimit(LimitChange::FatFingerBp(700))),
+            Input::Admin(AdminCommand::EndOfDay),
+            Input::Admin(AdminCommand::StartOfDay),
+        ]
+    }
+
+    #[test]
+    fn every_input_kind_round_trips() {
+        for (i, input) in sample_inputs().into_iter().enumerate() {
+            let entry =
+                Entry { input_seq: i as u64 + 1, now_ns: 1_000 + i as u64, arrival_ns: 999, input };
+            let mut buf = Vec::new();
+            encode(&entry, &mut buf);
+            let (back, len) = parse_record(&buf, entry.input_seq).unwrap();
+            assert_eq!(back, entry);
+            assert_eq!(len, buf.len());
+        }
+    }
+
+    fn write_journal(dir: &Path, n: u64, segment_bytes: u64) {
+        let settings = WriterSettings {
+            dir: dir.to_path_buf(),
+            segment_bytes,
+            sync: true,
+            session_id: 42,
+            first_input_seq: 1,
+        };
+        let mut w = Writer::open(settings, Arc::default()).unwrap();
+        let inputs = sample_inputs();
+        for seq in 1..=n {
+            let input = inputs[(seq as usize) % inputs.len()];
+            w.add(&Entry { input_seq: seq, now_ns: seq * 10, arrival_ns: seq * 10 - 1, input });
+            if seq % 7 == 0 {
+                w.commit(seq).unwrap();
+            }
+        }
+        w.commit(n).unwrap();
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("bw-journal-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn reads_back_across_rotated_segments() {
+        let dir = temp_dir("rotate");
+        write_journal(&dir, 500, 4096);
+        assert!(segments(&dir).unwrap().len() > 3, "small segments rotate");
+        let mut seen = 0;
+        let rec = read_journal(&dir, TailPolicy::CutTornOnly, |e| {
+            seen += 1;
+            assert_eq!(e.input_seq, seen);
+        })
+        .unwrap();
+        assert_eq!((rec.last_input_seq, rec.records, rec.session_id), (500, 500, Some(42)));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_and_damage_is_refused() {
+        let dir = temp_dir("torn");
+        write_journal(&dir, 100, 1 << 20);
+        let seg = segments(&dir).unwrap().pop().unwrap();
+        let len = fs::metadata(&seg).unwrap().len();
+        // Torn: the last record loses its last 3 bytes.
+        OpenOptions::new().write(true).open(&seg).unwrap().set_len(len - 3).unwrap();
+        let rec = read_journal(&dir, TailPolicy::CutTornOnly, |_| {}).unwrap();
+        assert_eq!(rec.last_input_seq, 99);
+        assert!(rec.truncated_bytes > 0);
+        // Damage in the middle: a flipped bit is refused...
+        let mut bytes = fs::read(&seg).unwrap();
+        bytes[HEADER_LEN + 200] ^= 0x10;
+        fs::write(&seg, &bytes).unwrap();
+        let err = read_journal(&dir, TailPolicy::CutTornOnly, |_| {}).unwrap_err();
+        assert!(matches!(err, JournalError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("truncate_damaged_tail"), "{err}");
+        // ...unless told to cut there.
+        let rec = read_journal(&dir, TailPolicy::CutAnyDamage, |_| {}).unwrap();
+        assert!(rec.last_input_seq < 99);
+        let again = read_journal(&dir, TailPolicy::CutTornOnly, |_| {}).unwrap();
+        assert_eq!(again.last_input_seq, rec.last_input_seq);
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
