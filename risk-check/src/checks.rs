@@ -79,6 +79,8 @@ struct MessageCounts {
 #[derive(Clone, Copy, Debug)]
 struct Approval {
     instr_idx: u32,
+    /// The position slot, when the account already has one for this security.
+    pos_idx: Option<u32>,
     freeze_price: Price,
     reserve: Reserve,
     confirmation_recorded: bool,
@@ -169,8 +171,8 @@ impl RiskEngine {
         }
         let a = &self.accounts[acct as usize];
         let instr = self.instruments.index_of(o.security);
-        let pos =
-            instr.and_then(|i| self.find_position(acct, i)).map(|p| &self.positions[p as usize]);
+        let pos_idx = instr.and_then(|i| self.find_position(acct, i));
+        let pos = pos_idx.map(|p| &self.positions[p as usize]);
         // Check 2: kill switches.
         let reduces = o.side == Side::Sell
             && o.credit != CreditTag::ShortSell
@@ -249,7 +251,7 @@ impl RiskEngine {
         if o.programmatic() && !a.programmatic {
             return Err(Reject::new(RejectCode::PROGRAMMATIC_NOT_REPORTED));
         }
-        Ok(Approval { instr_idx: instr, freeze_price, reserve, confirmation_recorded })
+        Ok(Approval { instr_idx: instr, pos_idx, freeze_price, reserve, confirmation_recorded })
     }
 
     /// True when an order on `side` at `price` would trade against one of the
@@ -282,7 +284,7 @@ impl RiskEngine {
         ok: Approval,
         now_ns: u64,
     ) -> NewOrderVerdict {
-        let Some(pos) = self.position_slot(acct, ok.instr_idx) else {
+        let Some(pos) = ok.pos_idx.or_else(|| self.position_slot(acct, ok.instr_idx)) else {
             return self.refuse_recorded(slot, Reject::new(RejectCode::ORDER_CAPACITY));
         };
         let rec = &mut self.orders[slot as usize];

@@ -32,10 +32,16 @@
 //! [`RiskEngine::open_orders_of_login`].
 //!
 //! Modules: [`config`] (limits, TOML), [`instrument`], [`account`], [`order`] (the
-//! order table's records and freeze arithmetic), [`window`] (throttle windows),
-//! [`counters`], and the engine split by concern: `engine` (state, settings,
-//! queries, day roll), `checks` (the order path), `post_trade` (venue events),
-//! `validate` (invariants).
+//! order table's records and freeze arithmetic), `order_index` (the idempotency
+//! index), [`window`] (throttle windows), [`counters`], [`fxhash`], and the engine
+//! split by concern: `engine` (state, settings, queries, day roll), `checks` (the
+//! order path), `post_trade` (venue events), `validate` (invariants).
+//!
+//! Measured by `cargo bench -p benches --bench risk`: the full check of an order
+//! that passes, with its undo, about 100 ns on a shared 2-core virtual machine;
+//! rejects 80-90 ns. The largest single cost is memory, not arithmetic: the day's
+//! order table outgrows the cache, so its index is laid out for the common case of
+//! sequentially numbered cl_ord_ids (see `order_index`).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
