@@ -399,7 +399,7 @@ impl Naive {
         if x.restricted {
             return Err(3025);
         }
-        let board_ok = x.board == "sse-main" || a.boards.iter().any(|b| *b == x.board);
+        let board_ok = x.board == "sse-main" || a.boards.contains(&x.board);
         if !board_ok {
             return Err(4003);
         }
