@@ -38,10 +38,9 @@ use crate::clock::Clock;
 use crate::config::{Durability, GatewayConfig, Topology};
 use crate::input::AdminCommand;
 use crate::metrics::{StageCollector, StageSet};
-use crate::pipeline::{AdminHandle, Running};
+use crate::pipeline::{AdminHandle, Running, StartError};
 use crate::wait::WaitStrategy;
 use actions::{ActionError, Catalog};
-pub use exposition::JournalMetrics;
 use exposition::{HttpCounts, Sources, StaticInfo};
 use http::{Parsed, Request, Response};
 
@@ -68,15 +67,15 @@ pub struct AdminServer {
 
 impl AdminServer {
     /// Binds `listen` and starts the admin thread for a running gateway: takes its
-    /// stage collector, its command queue and its counters. `journal` is where the
-    /// journal's figures come in (`None` until there is a journal).
+    /// stage collector, its command queue, its counters and journal positions.
     pub fn start(
         listen: SocketAddr,
         config: &GatewayConfig,
         running: &mut Running,
         clock: Clock,
-        journal: Option<Arc<JournalMetrics>>,
     ) -> io::Result<AdminServer> {
+        let journal = (config.journal.durability != Durability::None)
+            .then(|| Arc::clone(&running.journal_progress));
         let mut listener = TcpListener::bind(listen)?;
         let addr = listener.local_addr()?;
         let poll = Poll::new()?;
@@ -127,6 +126,21 @@ impl Drop for AdminServer {
             let _ = t.join();
         }
     }
+}
+
+/// Starts the admin endpoint for a gateway that has just started, when
+/// `[admin] listen` is set (called at the end of `pipeline::start`). On error the
+/// gateway is dropped, which stops the threads it started.
+pub(crate) fn attach(
+    config: &GatewayConfig,
+    clock: Clock,
+    mut running: Running,
+) -> Result<Running, StartError> {
+    if let Some(listen) = config.admin.listen {
+        let server = AdminServer::start(listen, config, &mut running, clock)?;
+        running.admin_server = Some(server);
+    }
+    Ok(running)
 }
 
 fn catalog(config: &GatewayConfig) -> Catalog {
@@ -275,7 +289,8 @@ impl State {
                 if room == 0 {
                     break;
                 }
-                match conn.stream.read(&mut buf[..room.min(buf.len())]) {
+                let want = room.min(buf.len());
+                match conn.stream.read(&mut buf[..want]) {
                     Ok(0) => {
                         eof = true;
                         break;
@@ -374,7 +389,10 @@ impl State {
         let stages = self.collector.as_ref().map_or(&self.empty, |c| &c.total);
         let mut body = String::with_capacity(64 * 1024);
         exposition::render(&mut body, &self.sources, stages, &self.http, self.ready());
-        Response { content_type: "text/plain; version=0.0.4; charset=utf-8", ..Response::text(200, body) }
+        Response {
+            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            ..Response::text(200, body)
+        }
     }
 
     fn action(&mut self, action: &str, req: &Request, peer: SocketAddr) -> Response {
@@ -435,5 +453,6 @@ impl State {
 }
 
 fn unauthorized(message: &str) -> Response {
-    Response::json_error(401, message).with_header("WWW-Authenticate", "Bearer realm=\"breakwater\"")
+    Response::json_error(401, message)
+        .with_header("WWW-Authenticate", "Bearer realm=\"breakwater\"")
 }

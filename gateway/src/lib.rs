@@ -5,10 +5,12 @@
 //! * [`server`]: the io thread (mio event loop, sessions, out logs).
 //! * [`engine`]: the deterministic business logic (risk + venue + sequencing).
 //! * [`pipeline`]: threads, rings, pinning, wait strategies; `start` and `shutdown`.
+//! * [`admin`]: the HTTP admin endpoint (Prometheus metrics, health, operator actions).
 //! * [`ring`], [`wait`]: the SPSC ring and the idle policies (the only `unsafe` is in `ring`).
 
 #![deny(missing_docs)]
 
+pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod engine;

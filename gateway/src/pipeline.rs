@@ -484,6 +484,8 @@ pub struct Running {
     io_thread: Option<JoinHandle<std::io::Result<IoFinal>>>,
     engine_thread: Option<JoinHandle<Sequencer>>,
     engine_stop: Arc<AtomicBool>,
+    /// The HTTP admin endpoint (metrics, health, operator actions), when configured.
+    pub(crate) admin_server: Option<crate::admin::AdminServer>,
     journal_thread: Option<JoinHandle<Result<(), crate::journal::JournalError>>>,
     journal_stop: Arc<AtomicBool>,
     /// The journal's written and durable positions (zeros without a journal).
@@ -823,7 +825,7 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
         "gateway listening on {addrs:?}: {:?} topology, io wait {:?}, engine wait {:?}",
         resolved.topology, resolved.io_wait, resolved.engine_wait
     );
-    Ok(Running {
+    let running = Running {
         addrs,
         resolved,
         io_metrics,
@@ -833,10 +835,12 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
         io_thread: Some(io_thread),
         engine_thread,
         engine_stop,
+        admin_server: None,
         journal_thread,
         journal_stop,
         journal_progress,
-    })
+    };
+    crate::admin::attach(config, clock, running)
 }
 
 /// Sends operator commands into a running gateway; they are sequenced (and
@@ -880,6 +884,11 @@ impl Running {
         self.addrs[0]
     }
 
+    /// The admin endpoint's bound address, when it is configured.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_server.as_ref().map(|a| a.local_addr())
+    }
+
     /// Stops accepting, ends every session, drains, and waits for the threads.
     /// Returns the final state.
     pub fn shutdown(mut self) -> std::io::Result<Stopped> {
@@ -903,6 +912,8 @@ impl Running {
             }
             None => None,
         };
+        // The admin endpoint answered through the drain (ready: 503); stop it now.
+        drop(self.admin_server.take());
         self.journal_stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.journal_thread.take() {
             t.thread().unpark();

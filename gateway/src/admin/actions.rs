@@ -203,13 +203,11 @@ pub fn parse_action(
         "phase" => {
             let security = p.security(catalog)?;
             let name = p.required("phase")?;
-            let Some(phase) = TradingPhase::ALL.iter().copied().find(|ph| ph.name() == name)
-            else {
+            let Some(phase) = TradingPhase::ALL.iter().copied().find(|ph| ph.name() == name) else {
                 let names: Vec<&str> = TradingPhase::ALL.iter().map(|ph| ph.name()).collect();
-                return Err(p.bad(format!(
-                    "phase must be one of {}, got {name:?}",
-                    names.join(", ")
-                )));
+                return Err(
+                    p.bad(format!("phase must be one of {}, got {name:?}", names.join(", ")))
+                );
             };
             AdminCommand::SetPhase(security, phase)
         }
@@ -239,7 +237,9 @@ fn limit(p: &mut Params) -> Result<LimitChange, ActionError> {
         "rate_limit_per_s" => LimitChange::MaxMessagesPerSecond(small(p)?),
         "open_orders_per_security" => LimitChange::MaxOpenOrdersPerSecurity(small(p)?),
         other => {
-            return Err(p.bad(format!("name must be one of {}, got {other:?}", LIMIT_NAMES.join(", "))));
+            return Err(
+                p.bad(format!("name must be one of {}, got {other:?}", LIMIT_NAMES.join(", ")))
+            );
         }
     })
 }
@@ -250,9 +250,12 @@ mod tests {
 
     fn catalog() -> Catalog {
         Catalog {
-            securities: [parse_security("600519.SH").unwrap(), parse_security("000001.SZ").unwrap()]
-                .into_iter()
-                .collect(),
+            securities: [
+                parse_security("600519.SH").unwrap(),
+                parse_security("000001.SZ").unwrap(),
+            ]
+            .into_iter()
+            .collect(),
             accounts: [AccountId::new("A001").unwrap()].into_iter().collect(),
         }
     }

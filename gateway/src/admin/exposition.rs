@@ -12,11 +12,13 @@
 
 use std::fmt::{Display, Write as _};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use hdrhistogram::Histogram;
 use protocol::RejectCode;
 
-use crate::metrics::{Counter, Gauge, IoMetrics, Stage, StageSet};
+use crate::journal::JournalProgress;
+use crate::metrics::{Counter, IoMetrics, Stage, StageSet};
 use crate::stats::EngineStats;
 
 /// Bucket upper bounds: (nanoseconds, the `le` label). Fine below 1 ms, with a
@@ -45,25 +47,6 @@ pub const BUCKETS: [(u64, &str); 22] = [
     (500_000_000, "0.5"),
     (1_000_000_000, "1"),
 ];
-
-/// Journal figures. **The journal fills these** when durability is on (pass them to
-/// the admin endpoint in `pipeline::start`); until then the `breakwater_journal_*`
-/// families are not exported.
-#[derive(Debug, Default)]
-pub struct JournalMetrics {
-    /// Last input sequence number written to the journal file.
-    pub written_seq: Gauge,
-    /// Last input sequence number known to be on disk (fsync returned).
-    pub durable_seq: Gauge,
-    /// Inputs waiting in the engine → journal ring.
-    pub ring_depth: Gauge,
-    /// Slots in that ring.
-    pub ring_capacity: Gauge,
-    /// Bytes appended to journal files.
-    pub written_bytes: Counter,
-    /// fsync (group commit) calls.
-    pub syncs: Counter,
-}
 
 /// What does not change while the gateway runs.
 #[derive(Clone, Debug)]
@@ -101,8 +84,8 @@ pub struct Sources {
     pub io: Arc<IoMetrics>,
     /// The engine's counters and gauges.
     pub engine: Arc<EngineStats>,
-    /// The journal's figures, once there is a journal.
-    pub journal: Option<Arc<JournalMetrics>>,
+    /// The journal's positions, when durability is on.
+    pub journal: Option<Arc<JournalProgress>>,
     /// Fixed facts.
     pub info: StaticInfo,
 }
@@ -233,7 +216,11 @@ pub fn render(
 }
 
 fn info(w: &mut Writer<'_>, i: &StaticInfo, ready: bool) {
-    w.head("breakwater_build_info", "gauge", "Version and run-time shape of this gateway (always 1).");
+    w.head(
+        "breakwater_build_info",
+        "gauge",
+        "Version and run-time shape of this gateway (always 1).",
+    );
     w.sample(
         "breakwater_build_info",
         &[
@@ -246,7 +233,11 @@ fn info(w: &mut Writer<'_>, i: &StaticInfo, ready: bool) {
         ],
         1,
     );
-    w.gauge("breakwater_start_time_seconds", "When the gateway started, Unix seconds.", i.start_time_s);
+    w.gauge(
+        "breakwater_start_time_seconds",
+        "When the gateway started, Unix seconds.",
+        i.start_time_s,
+    );
     w.gauge(
         "breakwater_ready",
         "1 while the gateway accepts logins (the same as GET /ready), 0 while it shuts down.",
@@ -277,28 +268,56 @@ fn stage_histograms(w: &mut Writer<'_>, stages: &StageSet) {
 }
 
 fn engine_counters(w: &mut Writer<'_>, e: &EngineStats) {
-    w.counter("breakwater_orders_received_total", "New orders sequenced by the engine.", &e.orders_received);
+    w.counter(
+        "breakwater_orders_received_total",
+        "New orders sequenced by the engine.",
+        &e.orders_received,
+    );
     let c = [
-        ("breakwater_orders_throttled_total", "Orders answered THROTTLED by the queue-time policy.", &e.throttled),
-        ("breakwater_order_repeats_total", "Resent orders (same cl_ord_id) answered with their original outcome.", &e.repeats),
+        (
+            "breakwater_orders_throttled_total",
+            "Orders answered THROTTLED by the queue-time policy.",
+            &e.throttled,
+        ),
+        (
+            "breakwater_order_repeats_total",
+            "Resent orders (same cl_ord_id) answered with their original outcome.",
+            &e.repeats,
+        ),
         ("breakwater_confirmations_total", "Suitability confirmations recorded.", &e.confirmations),
         ("breakwater_executions_total", "Executions (one per side of a trade).", &e.executions),
         ("breakwater_trades_total", "Trades at the venue.", &e.trades),
         ("breakwater_traded_shares_total", "Shares traded.", &e.traded_shares),
         ("breakwater_cancel_requests_total", "Cancel requests received.", &e.cancels_received),
         ("breakwater_cancels_total", "Orders cancelled, for any reason.", &e.cancels),
-        ("breakwater_cancel_on_disconnect_total", "Orders cancelled because their login disconnected.", &e.cancel_on_disconnect),
+        (
+            "breakwater_cancel_on_disconnect_total",
+            "Orders cancelled because their login disconnected.",
+            &e.cancel_on_disconnect,
+        ),
         ("breakwater_replace_requests_total", "Replace requests received.", &e.replaces_received),
         ("breakwater_replaces_total", "Replaces that took effect.", &e.replaces),
         ("breakwater_mass_cancels_total", "Mass-cancel requests received.", &e.mass_cancels),
-        ("breakwater_business_rejects_total", "Messages answered with a BusinessReject.", &e.business_rejects),
-        ("breakwater_admin_commands_applied_total", "Operator commands applied by the engine.", &e.admin_commands),
+        (
+            "breakwater_business_rejects_total",
+            "Messages answered with a BusinessReject.",
+            &e.business_rejects,
+        ),
+        (
+            "breakwater_admin_commands_applied_total",
+            "Operator commands applied by the engine.",
+            &e.admin_commands,
+        ),
     ];
     for (name, help, counter) in c {
         w.counter(name, help, counter);
     }
     let name = "breakwater_rejects_total";
-    w.head(name, "counter", "Rejects of orders, cancels and replaces by code (risk, suitability, venue, session).");
+    w.head(
+        name,
+        "counter",
+        "Rejects of orders, cancels and replaces by code (risk, suitability, venue, session).",
+    );
     for (code, counter) in RejectCode::ALL.iter().zip(e.rejects_by_code.iter()) {
         let number = code.0.to_string();
         let label = code.name().unwrap_or("unknown");
@@ -307,14 +326,26 @@ fn engine_counters(w: &mut Writer<'_>, e: &EngineStats) {
 }
 
 fn engine_gauges(w: &mut Writer<'_>, e: &EngineStats) {
-    w.gauge("breakwater_input_sequence", "Sequence number of the last input the engine processed.", e.inputs.get());
-    w.gauge("breakwater_venue_open_orders", "Orders resting at the venue.", e.venue_open_orders.get());
+    w.gauge(
+        "breakwater_input_sequence",
+        "Sequence number of the last input the engine processed.",
+        e.inputs.get(),
+    );
+    w.gauge(
+        "breakwater_venue_open_orders",
+        "Orders resting at the venue.",
+        e.venue_open_orders.get(),
+    );
     w.gauge(
         "breakwater_venue_queued_operations",
         "Operations queued at the venue (paused, delayed, or waiting for continuous trading).",
         e.venue_queued.get(),
     );
-    w.gauge("breakwater_orders_today", "Orders recorded in the risk engine's table today.", e.orders_today.get());
+    w.gauge(
+        "breakwater_orders_today",
+        "Orders recorded in the risk engine's table today.",
+        e.orders_today.get(),
+    );
     w.gauge(
         "breakwater_orders_today_capacity",
         "Capacity of that table (orders per day).",
@@ -386,16 +417,32 @@ fn io_counters(w: &mut Writer<'_>, m: &IoMetrics) {
         &[("accepted", m.logins_accepted.get()), ("refused", m.logins_refused.get())],
     );
     let c = [
-        ("breakwater_connections_accepted_total", "TCP connections accepted.", &m.connections_accepted),
+        (
+            "breakwater_connections_accepted_total",
+            "TCP connections accepted.",
+            &m.connections_accepted,
+        ),
         ("breakwater_disconnects_total", "Connections closed.", &m.disconnects),
-        ("breakwater_slow_consumer_disconnects_total", "Sessions cut off for not reading (backlog over the limit).", &m.slow_consumer_disconnects),
+        (
+            "breakwater_slow_consumer_disconnects_total",
+            "Sessions cut off for not reading (backlog over the limit).",
+            &m.slow_consumer_disconnects,
+        ),
         ("breakwater_replays_total", "Logins that resumed with a replay.", &m.replays),
-        ("breakwater_replayed_messages_total", "Messages replayed to resuming logins.", &m.replayed_messages),
+        (
+            "breakwater_replayed_messages_total",
+            "Messages replayed to resuming logins.",
+            &m.replayed_messages,
+        ),
         ("breakwater_received_bytes_total", "Bytes read from clients.", &m.bytes_received),
         ("breakwater_sent_bytes_total", "Bytes written to clients.", &m.bytes_sent),
         ("breakwater_frames_received_total", "Frames read from clients.", &m.frames_received),
         ("breakwater_malformed_frames_total", "Frames that did not decode.", &m.malformed_frames),
-        ("breakwater_backpressure_pauses_total", "Times a session's reads paused because the engine ring was full.", &m.backpressure_pauses),
+        (
+            "breakwater_backpressure_pauses_total",
+            "Times a session's reads paused because the engine ring was full.",
+            &m.backpressure_pauses,
+        ),
     ];
     for (name, help, counter) in c {
         w.counter(name, help, counter);
@@ -417,7 +464,11 @@ fn io_gauges(w: &mut Writer<'_>, m: &IoMetrics, i: &StaticInfo) {
         "ring",
         &[("in", i.in_ring_capacity), ("out", i.out_ring_capacity)],
     );
-    w.gauge("breakwater_open_connections", "Connections open now, logged in or not.", m.connections.get());
+    w.gauge(
+        "breakwater_open_connections",
+        "Connections open now, logged in or not.",
+        m.connections.get(),
+    );
     w.gauge("breakwater_sessions", "Logins with a live session now.", m.sessions.get());
     w.gauge("breakwater_sessions_max", "Most connections allowed at once.", i.max_sessions);
     let backlog: Vec<(&str, u64)> = i
@@ -449,20 +500,25 @@ fn io_gauges(w: &mut Writer<'_>, m: &IoMetrics, i: &StaticInfo) {
     );
 }
 
-fn journal(w: &mut Writer<'_>, j: &JournalMetrics, inputs: u64) {
-    let written = j.written_seq.get();
-    let durable = j.durable_seq.get();
+fn journal(w: &mut Writer<'_>, j: &JournalProgress, inputs: u64) {
+    let written = j.written.load(Ordering::Acquire);
+    let durable = j.durable.load(Ordering::Acquire);
     w.gauge("breakwater_journal_written_sequence", "Last input written to the journal.", written);
     w.gauge("breakwater_journal_durable_sequence", "Last input known to be on disk.", durable);
     w.gauge(
         "breakwater_journal_lag_inputs",
-        "Inputs processed by the engine and not yet on disk.",
+        "Inputs the engine processed that are not yet on disk (engine position published a few times a second).",
         inputs.saturating_sub(durable),
     );
-    w.gauge("breakwater_journal_ring_depth", "Inputs waiting for the journal thread.", j.ring_depth.get());
-    w.gauge("breakwater_journal_ring_capacity", "Slots in the journal ring.", j.ring_capacity.get());
-    w.counter("breakwater_journal_written_bytes_total", "Bytes appended to the journal.", &j.written_bytes);
-    w.counter("breakwater_journal_syncs_total", "Group-commit fsync calls.", &j.syncs);
+    w.gauge(
+        "breakwater_journal_failed",
+        "1 once the journal writer failed (the gateway then stops taking input).",
+        u8::from(j.failed.load(Ordering::Acquire)),
+    );
+    w.head("breakwater_journal_written_bytes_total", "counter", "Bytes appended to the journal.");
+    w.sample("breakwater_journal_written_bytes_total", &[], j.bytes.load(Ordering::Relaxed));
+    w.head("breakwater_journal_syncs_total", "counter", "Group-commit fdatasync calls.");
+    w.sample("breakwater_journal_syncs_total", &[], j.syncs.load(Ordering::Relaxed));
 }
 
 /// CPU time of the gateway's own threads (`bw-*`), from `/proc/self/task` (Linux;
@@ -537,7 +593,7 @@ mod tests {
         let sources = Sources {
             io: Arc::new(IoMetrics::new(2)),
             engine: Arc::new(EngineStats::default()),
-            journal: Some(Arc::new(JournalMetrics::default())),
+            journal: Some(Arc::new(JournalProgress::default())),
             info: StaticInfo {
                 version: "0.1.0",
                 topology: "fused",
@@ -575,6 +631,8 @@ mod tests {
             assert!(typed.contains(family), "{name} has no TYPE line before it");
         }
         assert!(out.contains("breakwater_journal_lag_inputs 0"));
-        assert!(out.contains("breakwater_stage_latency_seconds_bucket{stage=\"end_to_end\",le=\"0.05\"} 0"));
+        assert!(out.contains(
+            "breakwater_stage_latency_seconds_bucket{stage=\"end_to_end\",le=\"0.05\"} 0"
+        ));
     }
 }

@@ -111,7 +111,12 @@ pub fn parse(buf: &[u8]) -> Parsed {
     if buf.len() < head_len + 4 + content_length {
         return Parsed::Incomplete;
     }
-    Parsed::Done(Request { method: method.to_owned(), path, query: query.to_owned(), authorization })
+    Parsed::Done(Request {
+        method: method.to_owned(),
+        path,
+        query: query.to_owned(),
+        authorization,
+    })
 }
 
 fn find_head_end(buf: &[u8]) -> Option<usize> {
@@ -334,7 +339,8 @@ mod tests {
     fn never_panics_on_arbitrary_bytes() {
         // A cheap deterministic fuzz: every prefix and single-byte corruption of a
         // valid request.
-        let valid = b"POST /admin/halt?security=600519.SH HTTP/1.1\r\nAuthorization: Bearer t\r\n\r\n";
+        let valid =
+            b"POST /admin/halt?security=600519.SH HTTP/1.1\r\nAuthorization: Bearer t\r\n\r\n";
         for n in 0..=valid.len() {
             let _ = parse(&valid[..n]);
         }
