@@ -717,12 +717,14 @@ impl<L: EngineLink> IoLoop<L> {
     /// A logged-in session ends by its own request or ours: the engine hears of the
     /// disconnect (cancel-on-disconnect), what is pending is sent, then EndOfSession.
     fn end_active(&mut self, i: usize, login: LoginIdx, reason: RejectCode) {
+        // The disconnect goes in first, so its cancel-on-disconnect answers are
+        // among what the session receives before its EndOfSession.
+        self.notify_disconnect(login);
         let offered = self.link.offered();
         if let Some(conn) = self.conns[i].as_mut() {
             conn.state = ConnState::Draining { login: Some(login), reason, send_eos: true };
             conn.drain_after_input = offered;
         }
-        self.notify_disconnect(login);
         self.mark_dirty(i);
     }
 
@@ -1024,7 +1026,10 @@ impl<L: EngineLink> IoLoop<L> {
                 }
                 _ => true,
             };
-            if !self.link.caught_up(target) || self.drain_outputs() || !all_released {
+            // A disconnect notice still waiting for room in the ring is not yet
+            // counted in `target`: wait for it too.
+            let waiting = !self.pending_disconnects.is_empty();
+            if waiting || !self.link.caught_up(target) || self.drain_outputs() || !all_released {
                 self.mark_dirty(i);
                 return;
             }
