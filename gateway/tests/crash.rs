@@ -128,7 +128,7 @@ fn order_for(user: &str, i: u64) -> protocol::codec::NewOrder {
             i,
             "P001",
             688981,
-            if i % 2 == 0 { Side::Sell } else { Side::Buy },
+            if i.is_multiple_of(2) { Side::Sell } else { Side::Buy },
             200 + i % 5,
             "88.50",
         ),
