@@ -25,7 +25,7 @@ use protocol::codec::{
 use protocol::framing::FrameBuffer;
 use protocol::{MAX_FRAME_LEN, OrderType, Price, Qty, RejectCode, Side, TimeInForce};
 
-use crate::clock::Clock;
+use crate::clock::{Clock, Rng};
 use crate::flow::{Flow, Mix, Next};
 use crate::live::IntervalRecord;
 use crate::operator::{OperatorAction, OperatorThread};
@@ -193,6 +193,7 @@ struct Driver<'a> {
     ladder_step: Option<(usize, u64)>,
     ladder_hist: Histogram<u64>,
     teardown_pending: usize,
+    schedule_rng: Rng,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -273,6 +274,7 @@ impl<'a> Driver<'a> {
             ladder_step: None,
             ladder_hist: new_histogram(),
             teardown_pending: 0,
+            schedule_rng: Rng::new(s.seed ^ 0x5C4E_D01E),
         })
     }
 
@@ -307,11 +309,17 @@ impl<'a> Driver<'a> {
         let sample = self.tracker.sample_unanswered(20);
         let mut tracker = self.tracker;
         tracker.finish(unanswered);
-        let problems = tracker.problems(self.target == Target::Gateway);
+        let mut problems = tracker.problems(self.target == Target::Gateway);
         if let Some(op) = self.operator.take() {
             for (t, a, r) in op.finish() {
                 self.events.push(record_result(t, &a, &r, self.s.warmup_ns));
             }
+        }
+        let failed = self.events.iter().filter(|e| e.result != "ok").count();
+        if failed > 0 && self.target == Target::Gateway {
+            problems.push(format!(
+                "{failed} operator commands failed or were skipped: the scenario did not happen as written"
+            ));
         }
         Ok(RunResult {
             tracker,
@@ -400,7 +408,11 @@ impl<'a> Driver<'a> {
                     if next_send >= self.profile_end_ns {
                         break;
                     }
-                    self.send_scheduled(next_send, now);
+                    if !self.send_scheduled(next_send, now) {
+                        // Every session's socket is full: the gateway is pushing back.
+                        // Hold the schedule; the wait shows as lag and as latency.
+                        break;
+                    }
                     next_send = self.advance_schedule(next_send);
                     n += 1;
                 }
@@ -515,21 +527,9 @@ impl<'a> Driver<'a> {
         (now as f64 - self.s.warmup_ns as f64) / 1e9
     }
 
-    /// The next intended send time after `t`.
+    /// The next intended send time after `t` (the schedule's own random stream).
     fn advance_schedule(&mut self, t: u64) -> u64 {
-        let rate = if t < self.s.warmup_ns {
-            self.s.base_rate_per_s
-        } else {
-            self.s.rate_at(t - self.s.warmup_ns)
-        };
-        if rate <= 0.0 {
-            return t + 1_000_000;
-        }
-        let gap = match self.s.arrivals {
-            crate::scenario::Arrivals::Poisson => self.flow.rng().exp1() / rate,
-            crate::scenario::Arrivals::Uniform => 1.0 / rate,
-        };
-        t + ((gap * 1e9) as u64).max(1)
+        self.s.next_send_ns(t, &mut self.schedule_rng)
     }
 
     fn mix_at(&self, t: u64) -> Mix {
@@ -558,15 +558,24 @@ impl<'a> Driver<'a> {
         None
     }
 
-    fn send_scheduled(&mut self, intended: u64, now: u64) {
+    /// Sends the message scheduled at `intended`; false when it must wait (every
+    /// logged-in session has a full send buffer).
+    fn send_scheduled(&mut self, intended: u64, now: u64) -> bool {
+        let Some(session) = self.pick_session() else {
+            let blocked = (0..self.sessions.len())
+                .any(|i| self.sessions[i].state == SState::Active && self.flow.can_trade(i));
+            if blocked {
+                return false;
+            }
+            // Nobody is logged in (a reconnect storm took every session down).
+            self.dropped_no_session += 1;
+            self.scheduled_interval += 1;
+            return true;
+        };
         if intended >= self.s.warmup_ns {
             self.scheduled += 1;
         }
         self.scheduled_interval += 1;
-        let Some(session) = self.pick_session() else {
-            self.dropped_no_session += 1;
-            return;
-        };
         let lag = now.saturating_sub(intended).max(1);
         let _ = self.lag.record(lag);
         let _ = self.lag_interval.record(lag);
@@ -581,6 +590,7 @@ impl<'a> Driver<'a> {
         if !sent {
             self.send_new(session, intended, &mix);
         }
+        true
     }
 
     fn pick_open(&mut self, session: usize, limit_day_only: bool) -> Option<u32> {

@@ -592,6 +592,33 @@ impl Scenario {
         total
     }
 
+    /// The intended send time of the message after one intended at `t_ns` (clock
+    /// time: the warm-up first, at the base rate, then the profile). A pure function
+    /// of the scenario and the schedule's own random stream, so the baseline and the
+    /// gateway runs send at the same times whatever the answers. A zero rate moves
+    /// on a millisecond at a time without sending. After the profile: `u64::MAX`.
+    pub fn next_send_ns(&self, t_ns: u64, rng: &mut Rng) -> u64 {
+        let end = self.warmup_ns + self.duration_ns();
+        let mut t = t_ns;
+        // Bounded: a millisecond at a time, to the profile's end at most.
+        while t < end {
+            let rate = if t < self.warmup_ns {
+                self.base_rate_per_s
+            } else {
+                self.rate_at(t - self.warmup_ns)
+            };
+            if rate > 0.0 {
+                let gap_s = match self.arrivals {
+                    Arrivals::Poisson => rng.exp1() / rate,
+                    Arrivals::Uniform => 1.0 / rate,
+                };
+                return t + ((gap_s * 1e9) as u64).max(1);
+            }
+            t += 1_000_000;
+        }
+        u64::MAX
+    }
+
     /// Target price move at `t_ns`, % of the previous close (linear within a segment).
     pub fn price_pct_at(&self, t_ns: u64) -> f64 {
         let i = self.segment_at(t_ns);
@@ -839,6 +866,49 @@ mod tests {
         let expected = s.expected_messages();
         // warm-up 1 s at 500/s, 2 s at 1000/s, 4 s ramping 1000 -> 3000.
         assert!((expected - (500.0 + 2000.0 + 8000.0)).abs() < 50.0, "{expected}");
+    }
+
+    fn sends_in(s: &Scenario, from_ns: u64, to_ns: u64) -> u64 {
+        let mut rng = Rng::new(s.seed);
+        let (mut t, mut n) = (0u64, 0u64);
+        while t < to_ns {
+            if t >= from_ns {
+                assert!(n < 1_000_000, "bounded");
+                n += 1;
+            }
+            t = s.next_send_ns(t, &mut rng);
+        }
+        n
+    }
+
+    #[test]
+    fn the_open_loop_schedule_follows_the_rate() {
+        let text = "name = \"t\"\nbase_rate_per_s = 1000\narrivals = \"uniform\"\nwarmup_s = 1\n\
+            [[segments]]\nduration_s = 2\nrate_x = 2\n\
+            [[segments]]\nduration_s = 1\nrate_x = 0\n\
+            [[segments]]\nduration_s = 1\nrate_x = 5\n";
+        let s = Scenario::from_toml_str(text, "t").unwrap();
+        // Uniform: exactly the rate, segment by segment (clock time includes the warm-up).
+        let sec = 1_000_000_000;
+        assert!((999..=1001).contains(&sends_in(&s, 0, sec)));
+        assert!((3_998..=4_002).contains(&sends_in(&s, sec, 3 * sec)));
+        assert_eq!(sends_in(&s, 3 * sec + 1_000_000, 4 * sec), 0, "a zero rate sends nothing");
+        assert!((4_990..=5_001).contains(&sends_in(&s, 4 * sec, 5 * sec)));
+        assert_eq!(sends_in(&s, 5 * sec + 1_000_000, 9 * sec), 0, "nothing after the profile");
+        // Poisson: the same mean, and the same times for the same seed.
+        let p = Scenario::from_toml_str(&text.replace("uniform", "poisson"), "t").unwrap();
+        let n = sends_in(&p, sec, 3 * sec);
+        assert!((3_800..=4_200).contains(&n), "{n}");
+        assert_eq!(sends_in(&p, 0, 5 * sec), sends_in(&p, 0, 5 * sec));
+        let mut a = Rng::new(5);
+        let mut b = Rng::new(5);
+        let mut t = 0;
+        for _ in 0..1000 {
+            let next = p.next_send_ns(t, &mut a);
+            assert_eq!(next, p.next_send_ns(t, &mut b));
+            assert!(next > t);
+            t = next;
+        }
     }
 
     #[test]
