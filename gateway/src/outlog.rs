@@ -39,10 +39,20 @@ impl OutLog {
     pub fn new(capacity_bytes: usize, max_messages: usize) -> OutLog {
         let cap = capacity_bytes.max(4096).next_power_of_two();
         let idx = max_messages.max(16).next_power_of_two();
+        let mut bytes = vec![0u8; cap].into_boxed_slice();
+        // Touch every page now (the allocation is lazily zeroed): otherwise each
+        // new page costs a page fault on the io thread when the stream reaches it.
+        for b in bytes.iter_mut().step_by(4096) {
+            *b = 0xff;
+        }
+        let mut index = vec![0u64; idx].into_boxed_slice();
+        for slot in index.iter_mut().step_by(512) {
+            *slot = u64::MAX;
+        }
         OutLog {
-            bytes: vec![0u8; cap].into_boxed_slice(),
+            bytes,
             byte_mask: cap as u64 - 1,
-            index: vec![0u64; idx].into_boxed_slice(),
+            index,
             index_mask: idx as u64 - 1,
             first_seq: 1,
             next_seq: 1,
