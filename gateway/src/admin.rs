@@ -50,6 +50,8 @@ pub const MAX_CONNECTIONS: usize = 32;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// A client must take its whole answer within this time.
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may keep its side open after its answer was sent.
+pub const LINGER: Duration = Duration::from_secs(1);
 /// How often the stage collector merges the threads' intervals.
 const COLLECT_EVERY: Duration = Duration::from_secs(1);
 
@@ -180,6 +182,19 @@ fn static_info(config: &GatewayConfig, running: &Running, clock: Clock) -> Stati
     }
 }
 
+/// Where a client's one exchange stands.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    /// Reading the request.
+    Reading,
+    /// Writing the answer.
+    Writing,
+    /// Answer sent and our side shut: reading (and dropping) whatever the client
+    /// still sends until it closes, so that closing does not reset the connection
+    /// and destroy the answer in flight (a "lingering close").
+    Lingering,
+}
+
 /// One client.
 #[derive(Debug)]
 struct Conn {
@@ -188,7 +203,7 @@ struct Conn {
     request: Vec<u8>,
     answer: Vec<u8>,
     written: usize,
-    answering: bool,
+    phase: Phase,
     deadline: Instant,
 }
 
@@ -270,7 +285,7 @@ impl State {
                 request: Vec::with_capacity(1024),
                 answer: Vec::new(),
                 written: 0,
-                answering: false,
+                phase: Phase::Reading,
                 deadline: Instant::now() + REQUEST_TIMEOUT,
             });
             // Edge-triggered: data may already be waiting.
@@ -278,45 +293,63 @@ impl State {
         }
     }
 
-    /// Reads what the client sent, answers once the request is whole, and writes.
+    /// Moves a client's exchange on as far as its socket allows.
     fn serve(&mut self, i: usize) {
-        let Some(conn) = self.conns.get_mut(i).and_then(Option::as_mut) else { return };
-        if !conn.answering {
-            let mut buf = [0u8; 4096];
-            let mut eof = false;
-            loop {
-                let room = http::MAX_REQUEST_BYTES - conn.request.len();
-                if room == 0 {
+        let Some(conn) = self.conns.get(i).and_then(Option::as_ref) else { return };
+        match conn.phase {
+            Phase::Reading => self.read_request(i),
+            Phase::Writing => self.write_answer(i),
+            Phase::Lingering => self.linger(i),
+        }
+    }
+
+    /// Reads the request; once it is whole (or refused), prepares the answer.
+    fn read_request(&mut self, i: usize) {
+        let Some(conn) = self.conns[i].as_mut() else { return };
+        let mut buf = [0u8; 4096];
+        let mut eof = false;
+        loop {
+            let room = http::MAX_REQUEST_BYTES - conn.request.len();
+            if room == 0 {
+                break;
+            }
+            let want = room.min(buf.len());
+            match conn.stream.read(&mut buf[..want]) {
+                Ok(0) => {
+                    eof = true;
                     break;
                 }
-                let want = room.min(buf.len());
-                match conn.stream.read(&mut buf[..want]) {
-                    Ok(0) => {
-                        eof = true;
-                        break;
-                    }
-                    Ok(n) => conn.request.extend_from_slice(&buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(_) => return self.close(i),
-                }
+                Ok(n) => conn.request.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return self.close(i),
             }
-            let response = match http::parse(&conn.request) {
-                Parsed::Incomplete if eof => return self.close(i),
-                Parsed::Incomplete => return,
-                Parsed::Bad(status, why) => Response::text(status, format!("{why}\n")),
-                Parsed::Done(request) => {
-                    let peer = conn.peer;
-                    self.route(&request, peer)
-                }
-            };
-            self.http.count(response.status);
-            let Some(conn) = self.conns[i].as_mut() else { return };
-            conn.answer = response.to_bytes();
-            conn.answering = true;
-            conn.deadline = Instant::now() + RESPONSE_TIMEOUT;
-            let _ = self.poll.registry().reregister(&mut conn.stream, Token(i), Interest::WRITABLE);
         }
+        let response = match http::parse(&conn.request) {
+            Parsed::Incomplete if eof => return self.close(i),
+            Parsed::Incomplete => return,
+            Parsed::Bad(status, why) => Response::text(status, format!("{why}\n")),
+            Parsed::Done(request) => {
+                let peer = conn.peer;
+                self.route(&request, peer)
+            }
+        };
+        self.answer(i, &response);
+    }
+
+    /// Starts writing `response` to client `i`.
+    fn answer(&mut self, i: usize, response: &Response) {
+        self.http.count(response.status);
+        let Some(conn) = self.conns[i].as_mut() else { return };
+        conn.answer = response.to_bytes();
+        conn.written = 0;
+        conn.phase = Phase::Writing;
+        conn.deadline = Instant::now() + RESPONSE_TIMEOUT;
+        let _ = self.poll.registry().reregister(&mut conn.stream, Token(i), Interest::WRITABLE);
+        self.write_answer(i);
+    }
+
+    fn write_answer(&mut self, i: usize) {
         let Some(conn) = self.conns[i].as_mut() else { return };
         while conn.written < conn.answer.len() {
             match conn.stream.write(&conn.answer[conn.written..]) {
@@ -328,7 +361,25 @@ impl State {
             }
         }
         let _ = conn.stream.shutdown(std::net::Shutdown::Write);
-        self.close(i);
+        conn.phase = Phase::Lingering;
+        conn.deadline = Instant::now() + LINGER;
+        conn.answer = Vec::new();
+        let _ = self.poll.registry().reregister(&mut conn.stream, Token(i), Interest::READABLE);
+        self.linger(i);
+    }
+
+    fn linger(&mut self, i: usize) {
+        let Some(conn) = self.conns[i].as_mut() else { return };
+        let mut buf = [0u8; 4096];
+        loop {
+            match conn.stream.read(&mut buf) {
+                Ok(0) => return self.close(i),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return self.close(i),
+            }
+        }
     }
 
     fn close(&mut self, i: usize) {
@@ -341,15 +392,15 @@ impl State {
     /// told so (best effort).
     fn expire(&mut self, now: Instant) {
         for i in 0..self.conns.len() {
-            let Some(conn) = self.conns[i].as_mut() else { continue };
+            let Some(conn) = self.conns[i].as_ref() else { continue };
             if now < conn.deadline {
                 continue;
             }
-            if !conn.answering {
-                let _ = conn.stream.write(&Response::text(408, "request timeout\n").to_bytes());
-                self.http.count(408);
+            if conn.phase == Phase::Reading {
+                self.answer(i, &Response::text(408, "request timeout\n"));
+            } else {
+                self.close(i);
             }
-            self.close(i);
         }
     }
 
