@@ -67,11 +67,14 @@ pub struct ClientConfig {
 
 impl ClientConfig {
     /// Settings with default timings (1 s heartbeat, 5 s login timeout).
-    pub fn new(addr: impl ToSocketAddrs, username: Username, token: Token) -> io::Result<ClientConfig> {
-        let addr = addr
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "address resolves to nothing"))?;
+    pub fn new(
+        addr: impl ToSocketAddrs,
+        username: Username,
+        token: Token,
+    ) -> io::Result<ClientConfig> {
+        let addr = addr.to_socket_addrs()?.next().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "address resolves to nothing")
+        })?;
         Ok(ClientConfig {
             addr,
             username,
@@ -178,7 +181,10 @@ impl Client {
                     ServerMessage::Heartbeat => continue,
                     ServerMessage::App(s) => {
                         if s.seq != self.last_seq + 1 {
-                            return Err(ClientError::SequenceGap { expected: self.last_seq + 1, got: s.seq });
+                            return Err(ClientError::SequenceGap {
+                                expected: self.last_seq + 1,
+                                got: s.seq,
+                            });
                         }
                         self.last_seq = s.seq;
                     }
@@ -191,7 +197,8 @@ impl Client {
             if now >= deadline {
                 return Ok(None);
             }
-            let wait = (deadline - now).min(self.config.heartbeat / 2).max(Duration::from_millis(1));
+            let wait =
+                (deadline - now).min(self.config.heartbeat / 2).max(Duration::from_millis(1));
             self.stream.set_read_timeout(Some(wait))?;
             match self.rx.read_from(&mut self.stream) {
                 Ok(0) => return Err(ClientError::Closed),
@@ -223,7 +230,10 @@ impl Client {
 
     /// Logs out and waits for EndOfSession, returning messages that arrived before
     /// it (the server sends everything pending before ending the session).
-    pub fn logout(mut self, timeout: Duration) -> Result<(EndOfSession, Vec<ServerMessage>), ClientError> {
+    pub fn logout(
+        mut self,
+        timeout: Duration,
+    ) -> Result<(EndOfSession, Vec<ServerMessage>), ClientError> {
         self.send(&ClientMessage::Logout)?;
         let mut before = Vec::new();
         let deadline = Instant::now() + timeout;
