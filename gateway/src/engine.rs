@@ -51,7 +51,7 @@ pub struct LoginPolicy {
     pub accounts: Vec<AccountId>,
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct PendingRequest {
     active: bool,
     request_id: u64,
@@ -65,6 +65,17 @@ struct LoginState {
     next_seq: u64,
     cancel_on_disconnect: bool,
     throttle_queue_ns: u64,
+}
+
+/// The engine's own state, apart from the risk engine and the venue: what a
+/// snapshot carries for it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineCore {
+    next_seqs: Vec<u64>,
+    pending: Vec<(u32, PendingRequest)>,
+    input_seq: u64,
+    now_ns: u64,
+    read_ns: u64,
 }
 
 /// The deterministic core.
@@ -138,6 +149,88 @@ impl Engine {
             read_ns: 0,
             stats: Arc::new(EngineStats::default()),
         }
+    }
+
+    /// Writes the engine's own state (login sequence numbers, requests in flight,
+    /// clock) for a snapshot.
+    pub fn write_core(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        let put = |w: &mut dyn std::io::Write, v: u64| w.write_all(&v.to_le_bytes());
+        put(w, self.input_seq)?;
+        put(w, self.now_ns)?;
+        put(w, self.read_ns)?;
+        put(w, self.logins.len() as u64)?;
+        for l in &self.logins {
+            put(w, l.next_seq)?;
+        }
+        let active: Vec<(usize, &PendingRequest)> =
+            self.pending.iter().enumerate().filter(|(_, p)| p.active).collect();
+        put(w, active.len() as u64)?;
+        for (slot, p) in active {
+            put(w, slot as u64)?;
+            put(w, p.request_id)?;
+            put(w, p.requester.map_or(u64::MAX, u64::from))?;
+            put(w, p.reason.map_or(0, |r| u64::from(r.as_u8())))?;
+        }
+        Ok(())
+    }
+
+    /// Reads what `write_core` wrote, checking it against the configuration's
+    /// number of logins and order capacity.
+    pub fn read_core(r: &mut impl std::io::Read, logins: usize, capacity: usize) -> std::io::Result<EngineCore> {
+        let bad = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidData, why);
+        let mut get = || -> std::io::Result<u64> {
+            let mut b = [0u8; 8];
+            r.read_exact(&mut b)?;
+            Ok(u64::from_le_bytes(b))
+        };
+        let (input_seq, now_ns, read_ns) = (get()?, get()?, get()?);
+        let n = get()? as usize;
+        if n != logins {
+            return Err(bad(format!("{n} logins in the snapshot, {logins} configured")));
+        }
+        let next_seqs = (0..n).map(|_| get()).collect::<std::io::Result<Vec<u64>>>()?;
+        let active = get()? as usize;
+        if active > capacity {
+            return Err(bad(format!("{active} requests in flight, capacity {capacity}")));
+        }
+        let mut pending = Vec::with_capacity(active);
+        for _ in 0..active {
+            let slot = get()?;
+            let request_id = get()?;
+            let requester = get()?;
+            let reason = get()?;
+            if slot as usize >= capacity {
+                return Err(bad(format!("request slot {slot} beyond capacity {capacity}")));
+            }
+            let requester = if requester == u64::MAX { None } else { Some(requester as LoginIdx) };
+            let reason = match reason {
+                0 => None,
+                r => Some(CancelReason::from_u8(r as u8).ok_or_else(|| bad(format!("cancel reason {r}")))?),
+            };
+            pending.push((slot as u32, PendingRequest { active: true, request_id, requester, reason }));
+        }
+        Ok(EngineCore { next_seqs, pending, input_seq, now_ns, read_ns })
+    }
+
+    /// An engine from a restored risk engine and venue plus its own core state.
+    pub fn from_parts(
+        risk: RiskEngine,
+        exchange: Exchange,
+        logins: Vec<LoginPolicy>,
+        order_capacity: usize,
+        core: EngineCore,
+    ) -> Engine {
+        let mut engine = Engine::new(risk, exchange, logins, order_capacity);
+        for (state, next) in engine.logins.iter_mut().zip(&core.next_seqs) {
+            state.next_seq = *next;
+        }
+        for (slot, p) in core.pending {
+            engine.pending[slot as usize] = p;
+        }
+        engine.input_seq = core.input_seq;
+        engine.now_ns = core.now_ns;
+        engine.read_ns = core.read_ns;
+        engine
     }
 
     /// The risk engine (read-only: accounts, orders, counters).

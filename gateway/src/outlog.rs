@@ -141,6 +141,56 @@ impl OutLog {
         }
     }
 
+    /// Writes the retained stream (for snapshots): first and next sequence
+    /// numbers, then the retained frames as one length-prefixed block.
+    pub fn write_to(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        w.write_all(&self.first_seq.to_le_bytes())?;
+        w.write_all(&self.next_seq.to_le_bytes())?;
+        w.write_all(&(self.end_off - self.start_off).to_le_bytes())?;
+        let (a, b) = self.pending(self.start_off);
+        w.write_all(a)?;
+        w.write_all(b)
+    }
+
+    /// Reads a stream written by `write_to` into a log of the given size.
+    pub fn read_from(
+        r: &mut impl std::io::Read,
+        capacity_bytes: usize,
+        max_messages: usize,
+    ) -> std::io::Result<OutLog> {
+        let bad = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_string());
+        let mut u = [0u8; 8];
+        let mut read_u64 = |r: &mut dyn std::io::Read| -> std::io::Result<u64> {
+            r.read_exact(&mut u)?;
+            Ok(u64::from_le_bytes(u))
+        };
+        let first_seq = read_u64(r)?;
+        let next_seq = read_u64(r)?;
+        let len = read_u64(r)?;
+        let mut log = OutLog::new(capacity_bytes, max_messages);
+        if first_seq == 0 || next_seq < first_seq || len > log.capacity_bytes() {
+            return Err(bad("out log header out of range"));
+        }
+        let mut bytes = vec![0u8; len as usize];
+        r.read_exact(&mut bytes)?;
+        log.first_seq = first_seq;
+        log.next_seq = first_seq;
+        let mut at = 0usize;
+        while at < bytes.len() {
+            let n = match protocol::codec::frame_len(&bytes[at..]) {
+                Ok(Some(n)) => n,
+                _ => return Err(bad("out log frames do not parse")),
+            };
+            let seq = log.next_seq;
+            log.append(seq, &bytes[at..at + n]);
+            at += n;
+        }
+        if log.next_seq != next_seq {
+            return Err(bad("out log frame count does not match its sequence numbers"));
+        }
+        Ok(log)
+    }
+
     /// Every retained message, decoded (for tests and tools; allocates).
     pub fn messages(&self) -> Vec<Sequenced> {
         let (a, b) = self.pending(self.start_off);

@@ -535,11 +535,9 @@ fn pin(core: Option<usize>, what: &str) {
     }
 }
 
-/// Builds the engine from a configuration.
-pub fn build_engine(config: &GatewayConfig) -> Result<Engine, StartError> {
-    let risk = RiskEngine::new(config.risk.clone())?;
-    let exchange = Exchange::new(config.exchange.clone())?;
-    let policies = config
+/// The engine's view of the configured logins.
+pub fn login_policies(config: &GatewayConfig) -> Vec<LoginPolicy> {
+    config
         .logins
         .iter()
         .map(|l| LoginPolicy {
@@ -547,7 +545,14 @@ pub fn build_engine(config: &GatewayConfig) -> Result<Engine, StartError> {
             throttle_queue_ns: l.throttle_queue_us * 1_000,
             accounts: l.accounts.clone(),
         })
-        .collect();
+        .collect()
+}
+
+/// Builds the engine from a configuration.
+pub fn build_engine(config: &GatewayConfig) -> Result<Engine, StartError> {
+    let risk = RiskEngine::new(config.risk.clone())?;
+    let exchange = Exchange::new(config.exchange.clone())?;
+    let policies = login_policies(config);
     let capacity = config.risk.capacity.max_orders_per_day as usize;
     Ok(Engine::new(risk, exchange, policies, capacity))
 }
