@@ -557,7 +557,11 @@ fn polyline(o: &mut String, pts: &[(f64, f64)], color: &str, width: f64, dash: &
 
 /// Latency percentiles over time (log scale) with intended and achieved rate.
 fn chart_timeline(s: &SideSummary) -> String {
-    let iv: Vec<&IntervalStats> = s.intervals.iter().filter(|i| i.phase != "warm-up").collect();
+    let iv: Vec<&IntervalStats> = s
+        .intervals
+        .iter()
+        .filter(|i| i.phase == "profile" || i.phase == "drain" || i.phase == "teardown")
+        .collect();
     let h = 360.0;
     let mut o = format!("<svg viewBox=\"0 0 {W} {h}\" class=\"chart\" role=\"img\">");
     if iv.is_empty() {
@@ -602,8 +606,9 @@ fn chart_timeline(s: &SideSummary) -> String {
         let _ = write!(
             o,
             "<line x1=\"{xx:.1}\" x2=\"{xx:.1}\" y1=\"{top}\" y2=\"{bottom}\" class=\"grid\"/>\
-             <text x=\"{xx:.1}\" y=\"{:.1}\" class=\"ax\" text-anchor=\"middle\">{t:.0}s</text>",
-            bottom + 16.0
+             <text x=\"{xx:.1}\" y=\"{:.1}\" class=\"ax\" text-anchor=\"middle\">{:.0}s</text>",
+            bottom + 16.0,
+            t + 0.0
         );
     }
     // Events.

@@ -431,6 +431,10 @@ impl Tracker {
             return None;
         }
         let lat = now_ns.saturating_sub(s.intended_ns).max(1);
+        if s.kind == Kind::Mass {
+            // The closing mass cancel is housekeeping after the profile, not flow.
+            return Some(lat);
+        }
         let _ = self.lat.answer.record(lat);
         let _ = self.lat.interval.record(lat);
         let _ = match s.kind {
