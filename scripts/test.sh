@@ -17,6 +17,9 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   fi
 fi
 
+# The observability tests skip without prometheus/promtool; here they must run.
+export BREAKWATER_REQUIRE_PROMETHEUS=1
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked --release

@@ -98,8 +98,13 @@ fn print_banner(config: &GatewayConfig, running: &gateway::Running) {
         "  topology: {:?}, io wait: {:?}",
         running.resolved.topology, running.resolved.io_wait
     );
-    if let Some(admin) = config.admin.listen {
+    if let Some(admin) = running.admin_addr() {
         println!("  admin:    http://{admin}/metrics  /health  /ready");
+        if config.admin.token.is_some() {
+            println!("            POST http://{admin}/admin/<action> (docs/operations.md)");
+        } else {
+            println!("            operator actions off: no [admin] token");
+        }
     }
     println!("  logins:");
     for login in &config.logins {
