@@ -535,6 +535,55 @@ fn pin(core: Option<usize>, what: &str) {
     }
 }
 
+/// Every buffer the gateway allocates at start-up, summed in one place (name,
+/// bytes). Nothing on the order path allocates beyond these; the per-connection
+/// receive buffers are allocated when a connection is accepted.
+pub fn memory_budget(config: &GatewayConfig, engine: &Engine) -> Vec<(&'static str, u64)> {
+    let logins = config.logins.len() as u64;
+    let out = &config.outbound;
+    let p = &config.pipeline;
+    let orders = u64::from(config.risk.capacity.max_orders_per_day);
+    let mut budget = vec![
+        (
+            "out logs (stream bytes + index, per login)",
+            logins * (out.log_bytes_per_login as u64 + out.log_messages_per_login as u64 * 8),
+        ),
+        (
+            "risk order table (idempotency, per order of the day)",
+            orders * std::mem::size_of::<risk_check::OrderRecord>() as u64,
+        ),
+        ("risk order index", (orders * 4).next_power_of_two() * 4),
+        ("engine requests in flight (per order of the day)", orders * 32),
+        (
+            "venue books, order pool, id index, inbound queue",
+            engine.exchange().memory_bytes() as u64,
+        ),
+        (
+            "receive buffers (per connection, at accept)",
+            config.server.max_sessions as u64 * config.server.rx_buffer_bytes as u64,
+        ),
+    ];
+    if matches!(resolve(config).topology, Topology::Pipelined) {
+        budget.push((
+            "io -> engine ring",
+            p.in_ring_capacity.next_power_of_two() as u64 * std::mem::size_of::<Arrival>() as u64,
+        ));
+        budget.push((
+            "engine -> io ring",
+            p.out_ring_capacity.next_power_of_two() as u64 * std::mem::size_of::<Output>() as u64,
+        ));
+    }
+    if config.journal.durability != Durability::None {
+        let j = &config.journal;
+        budget.push((
+            "engine -> journal ring",
+            j.ring_capacity.next_power_of_two() as u64 * std::mem::size_of::<Entry>() as u64,
+        ));
+        budget.push(("journal write batch", 4 << 20));
+    }
+    budget
+}
+
 /// The engine's view of the configured logins.
 pub fn login_policies(config: &GatewayConfig) -> Vec<LoginPolicy> {
     config
@@ -632,6 +681,12 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
         };
         recover(config, policy)?
     };
+    let budget = memory_budget(config, &engine);
+    let total: u64 = budget.iter().map(|(_, b)| b).sum();
+    info!("memory committed at start-up: {:.1} MiB", total as f64 / (1 << 20) as f64);
+    for (what, bytes) in &budget {
+        info!("  {:>9.1} MiB  {what}", *bytes as f64 / (1 << 20) as f64);
+    }
     let session_id = recovered.session_id.unwrap_or(clock.now_ns() / 1_000_000_000);
     let limits = session_limits(config, session_id);
     let control = Control::default();
