@@ -27,7 +27,9 @@ use gateway::pipeline::{Sequencer, build_engine};
 use gateway::ring::ring;
 use hdrhistogram::Histogram;
 use protocol::codec::{AppMessage, CancelOrder, NewOrder};
-use protocol::{AccountId, CreditTag, Market, OrderType, Price, Qty, SecurityId, Side, TimeInForce};
+use protocol::{
+    AccountId, CreditTag, Market, OrderType, Price, Qty, SecurityId, Side, TimeInForce,
+};
 
 const ORDERS: u64 = 2_000_000;
 const WARMUP: u64 = 200_000;
@@ -48,7 +50,11 @@ fn config() -> GatewayConfig {
     for id in ["A001", "B001"] {
         let a = c.risk.accounts.iter_mut().find(|a| a.id.as_str() == id).unwrap();
         a.cash = 1_000_000_000_000 * Price::SCALE;
-        a.positions.push(risk_check::PositionConfig { security, qty: 1_000_000_000, cost: Price(400_000) });
+        a.positions.push(risk_check::PositionConfig {
+            security,
+            qty: 1_000_000_000,
+            cost: Price(400_000),
+        });
     }
     c
 }
@@ -75,7 +81,11 @@ fn input(i: u64) -> Input {
         2 => Input::NewOrder { login: 0, order: order(i, "A001", Side::Buy, 420_000) },
         _ => Input::Cancel {
             login: 0,
-            cancel: CancelOrder { request_id: i, orig_cl_ord_id: i - 1, account: AccountId::new("A001").unwrap() },
+            cancel: CancelOrder {
+                request_id: i,
+                orig_cl_ord_id: i - 1,
+                account: AccountId::new("A001").unwrap(),
+            },
         },
     }
 }
@@ -122,7 +132,11 @@ fn fused_baseline() -> Result {
     }
     let elapsed = start.elapsed();
     assert!(answers.iter().all(|&n| n == 1), "every input answered exactly once");
-    Result { name: "FusedBaseline (no hop)", orders_per_s: ORDERS as f64 / elapsed.as_secs_f64(), latency }
+    Result {
+        name: "FusedBaseline (no hop)",
+        orders_per_s: ORDERS as f64 / elapsed.as_secs_f64(),
+        latency,
+    }
 }
 
 fn ring_pipeline() -> Result {
@@ -157,7 +171,8 @@ fn ring_pipeline() -> Result {
         // Keep a bounded number in flight (a real io thread reads what the socket has).
         while next < total && next - answered < 4096 {
             let t0 = clock.now_ns();
-            let arrival = Arrival { input: input(next), stamps: Stamps { read_ns: t0, decoded_ns: t0 } };
+            let arrival =
+                Arrival { input: input(next), stamps: Stamps { read_ns: t0, decoded_ns: t0 } };
             if to_engine.push(arrival).is_err() {
                 break;
             }
@@ -181,7 +196,11 @@ fn ring_pipeline() -> Result {
     stop.store(true, Ordering::Relaxed);
     engine.join().unwrap();
     assert!(answers.iter().all(|&n| n == 1), "every input answered exactly once");
-    Result { name: "OneToOneRingPipeline", orders_per_s: ORDERS as f64 / elapsed.as_secs_f64(), latency }
+    Result {
+        name: "OneToOneRingPipeline",
+        orders_per_s: ORDERS as f64 / elapsed.as_secs_f64(),
+        latency,
+    }
 }
 
 const PINGS: u64 = 1_000_000;

@@ -176,7 +176,11 @@ impl Engine {
 
     /// Reads what `write_core` wrote, checking it against the configuration's
     /// number of logins and order capacity.
-    pub fn read_core(r: &mut impl std::io::Read, logins: usize, capacity: usize) -> std::io::Result<EngineCore> {
+    pub fn read_core(
+        r: &mut impl std::io::Read,
+        logins: usize,
+        capacity: usize,
+    ) -> std::io::Result<EngineCore> {
         let bad = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidData, why);
         let mut get = || -> std::io::Result<u64> {
             let mut b = [0u8; 8];
@@ -205,9 +209,15 @@ impl Engine {
             let requester = if requester == u64::MAX { None } else { Some(requester as LoginIdx) };
             let reason = match reason {
                 0 => None,
-                r => Some(CancelReason::from_u8(r as u8).ok_or_else(|| bad(format!("cancel reason {r}")))?),
+                r => Some(
+                    CancelReason::from_u8(r as u8)
+                        .ok_or_else(|| bad(format!("cancel reason {r}")))?,
+                ),
             };
-            pending.push((slot as u32, PendingRequest { active: true, request_id, requester, reason }));
+            pending.push((
+                slot as u32,
+                PendingRequest { active: true, request_id, requester, reason },
+            ));
         }
         Ok(EngineCore { next_seqs, pending, input_seq, now_ns, read_ns })
     }
