@@ -148,7 +148,10 @@ pub fn required_binary(name: &str, test: &str) -> Option<PathBuf> {
              (install the Debian package `prometheus`)"
         );
     }
-    eprintln!(
+    // Straight to stderr (not eprintln!, which the test harness captures), so the
+    // notice shows in a plain `cargo test`.
+    let _ = writeln!(
+        std::io::stderr(),
         "SKIPPED {test}: `{name}` is not on PATH (install the Debian package `prometheus`, \
          or set BREAKWATER_REQUIRE_PROMETHEUS=1 to make this a failure)"
     );
