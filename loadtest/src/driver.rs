@@ -1022,6 +1022,7 @@ impl<'a> Driver<'a> {
     fn logged_in(&mut self, i: usize, next_seq: u64, now: u64) {
         let s = &mut self.sessions[i];
         if s.logged_in_once {
+            self.reconnects += 1;
             if next_seq != s.last_seq + 1 {
                 self.tracker.counts.seq_gaps += 1;
             }
@@ -1101,7 +1102,6 @@ impl<'a> Driver<'a> {
             return;
         }
         self.close_stream(i);
-        self.reconnects += 1;
         let s = &mut self.sessions[i];
         s.resend_on_login |= resend;
         s.state = SState::Down { until_ns: now + down_ns.max(1) };
@@ -1111,7 +1111,6 @@ impl<'a> Driver<'a> {
         for i in 0..self.sessions.len() {
             match self.sessions[i].state {
                 SState::Down { until_ns } if now >= until_ns => {
-                    self.reconnects += u64::from(self.sessions[i].logged_in_once);
                     self.connect(i, now);
                 }
                 SState::Active => {

@@ -366,6 +366,9 @@ pub fn table(s: &Summary) -> String {
             Some(k) => {
                 let _ = writeln!(o, "  knee: {k:.0}/s");
             }
+            None if g.ladder.iter().any(|st| !st.passed) => {
+                let _ = writeln!(o, "  knee: below the first step");
+            }
             None => {
                 let _ = writeln!(o, "  knee: not reached within the ladder");
             }
@@ -894,7 +897,16 @@ pub fn html(s: &Summary, gateway: &Histogram<u64>, baseline: Option<&Histogram<u
         let _ = write!(
             o,
             "</table><p>Knee: <b>{}</b></p>",
-            g.knee_rate_per_s.map_or("not reached".into(), |k| format!("{k:.0}/s"))
+            g.knee_rate_per_s.map_or_else(
+                || {
+                    if g.ladder.iter().any(|st| !st.passed) {
+                        "below the first step".to_owned()
+                    } else {
+                        "not reached within the ladder".to_owned()
+                    }
+                },
+                |k| format!("{k:.0}/s"),
+            )
         );
     }
     o.push_str("<h2>Rejects by code</h2>");
