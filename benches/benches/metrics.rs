@@ -3,7 +3,9 @@
 //!
 //! ```text
 //! FusedStagesOff:    [one thread] sequence → risk → match    (one clock read per input)
-//! FusedStagesOn:     the same, stamping every stage           (+3 clock reads, +4 HDR records per input)
+//! FusedStagesOn:     the gateway as configured by default: engine stages stamped on
+//!                    one input in 16 (`[admin] stage_sample_every`)
+//! EveryInput:        the gateway's sequencer stamping every input (+3 clock reads, +4 records)
 //! TscStamps:         stages stamped from the CPU's time-stamp counter instead of Clock
 //! Sampled16:         stages stamped for one input in 16 (Clock)
 //! TscSampled16:      both
@@ -224,14 +226,16 @@ impl<C: StampClock> Variant<C> {
 enum Kind {
     FusedStagesOff,
     FusedStagesOn,
+    EveryInput,
     TscStamps,
     Sampled16,
     TscSampled16,
 }
 
-const KINDS: [Kind; 5] = [
+const KINDS: [Kind; 6] = [
     Kind::FusedStagesOff,
     Kind::FusedStagesOn,
+    Kind::EveryInput,
     Kind::TscStamps,
     Kind::Sampled16,
     Kind::TscSampled16,
@@ -265,8 +269,11 @@ fn run(config: &GatewayConfig, inputs: &[Arrival], kind: Kind, tsc_clock: TscClo
     let engine = build_engine(config).unwrap();
     let clock = Clock::new();
     match kind {
-        Kind::FusedStagesOff | Kind::FusedStagesOn => {
+        Kind::FusedStagesOff | Kind::FusedStagesOn | Kind::EveryInput => {
             let mut seq = Sequencer::with_recorder(engine, clock, recorder);
+            if kind == Kind::FusedStagesOn {
+                seq.sample_stages_every(config.admin.stage_sample_every);
+            }
             drive(inputs, |a, out| seq.process(a, &mut |o| out(o)))
         }
         Kind::TscStamps | Kind::TscSampled16 => {

@@ -198,6 +198,10 @@ pub struct AdminSettings {
     pub token: Option<String>,
     /// Record per-stage latency histograms.
     pub stage_metrics: bool,
+    /// Time the engine's stages (queue in, risk, match, engine) on one input in
+    /// this many, chosen by sequence number (1: every input). Each stamp is a clock
+    /// read; sampling keeps the engine's cost of metrics small.
+    pub stage_sample_every: u32,
 }
 
 // ---- raw TOML ----
@@ -376,11 +380,17 @@ struct RawAdmin {
     listen: Option<String>,
     token: Option<String>,
     stage_metrics: bool,
+    stage_sample_every: u32,
 }
 
 impl Default for RawAdmin {
     fn default() -> Self {
-        RawAdmin { listen: Some("127.0.0.1:9180".into()), token: None, stage_metrics: true }
+        RawAdmin {
+            listen: Some("127.0.0.1:9180".into()),
+            token: None,
+            stage_metrics: true,
+            stage_sample_every: 16,
+        }
     }
 }
 
@@ -671,7 +681,13 @@ fn admin_settings(errors: &Errors<'_>, raw: RawAdmin) -> Result<AdminSettings, C
     {
         return Err(errors.invalid("admin.token", "must be at least 8 bytes"));
     }
-    Ok(AdminSettings { listen, token: raw.token, stage_metrics: raw.stage_metrics })
+    positive(errors, "admin.stage_sample_every", raw.stage_sample_every)?;
+    Ok(AdminSettings {
+        listen,
+        token: raw.token,
+        stage_metrics: raw.stage_metrics,
+        stage_sample_every: raw.stage_sample_every,
+    })
 }
 
 #[cfg(test)]

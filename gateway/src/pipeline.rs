@@ -44,6 +44,7 @@ pub struct Sequencer {
     last_now_ns: u64,
     last_published_ns: u64,
     recorder: StageRecorder,
+    sample_every: u64,
     journal: Option<JournalLink>,
 }
 
@@ -92,8 +93,15 @@ impl Sequencer {
             last_now_ns: 0,
             last_published_ns: 0,
             recorder,
+            sample_every: 1,
             journal: None,
         }
+    }
+
+    /// Times the engine's stages on one input in `every` (chosen by sequence
+    /// number, so the sample is unbiased); 1 times every input.
+    pub fn sample_stages_every(&mut self, every: u32) {
+        self.sample_every = u64::from(every.max(1));
     }
 
     /// Continues after a replay: the next input is `last_input_seq + 1`, and time
@@ -150,7 +158,7 @@ impl Sequencer {
         let seq = self.last_input_seq;
         let arrival_ns = arrival.stamps.read_ns;
         self.journal(Entry { input_seq: seq, now_ns: now, arrival_ns, input: arrival.input });
-        if !self.recorder.enabled() {
+        if !self.recorder.enabled() || !seq.is_multiple_of(self.sample_every) {
             self.engine.handle(seq, now, arrival.stamps.read_ns, &arrival.input, out, &mut NoProbe);
             if seq.is_multiple_of(4096) {
                 self.engine.publish_gauges(seq);
@@ -696,6 +704,7 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
     let (engine_recorder, engine_side) =
         StageRecorder::new(config.admin.stage_metrics, interval_ns);
     let mut sequencer = Sequencer::with_recorder(engine, clock, engine_recorder);
+    sequencer.sample_stages_every(config.admin.stage_sample_every);
     sequencer.resume_after(recovered.last_input_seq, recovered.last_now_ns);
     let engine_stats = sequencer.engine().shared_stats();
     let engine_stop = Arc::new(AtomicBool::new(false));

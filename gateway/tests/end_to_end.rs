@@ -613,6 +613,7 @@ fn stage_latencies_are_recorded_for_every_stage() {
     for topology in [Topology::Fused, Topology::Pipelined] {
         let mut config = config(topology);
         config.risk.limits.open_orders_per_security = 0;
+        config.admin.stage_sample_every = 1;
         let mut gw = start(&config);
         let mut collector = gw.take_stage_collector().expect("stage metrics are on by default");
         let mut c = login(gw.addr(), "trader1");
