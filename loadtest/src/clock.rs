@@ -27,6 +27,11 @@ impl Clock {
         self.origin.elapsed().as_nanos() as u64
     }
 
+    /// A Unix-nanosecond time stamp on this clock (`None` before the origin).
+    pub fn from_unix_ns(&self, unix_ns: u64) -> Option<u64> {
+        unix_ns.checked_sub(self.origin_unix_ns)
+    }
+
     /// Unix nanoseconds of a clock reading (for operator commands that take wall time).
     pub fn unix_ns(&self, t_ns: u64) -> u64 {
         self.origin_unix_ns + t_ns

@@ -895,7 +895,7 @@ impl<'a> Driver<'a> {
                         self.tracker.counts.seq_gaps += 1;
                     }
                     s.last_seq = seq.seq;
-                    self.on_app(i, seq.msg, now);
+                    self.on_app(i, seq.msg, seq.ts_ns, now);
                 }
                 ServerMessage::Heartbeat => {}
                 ServerMessage::LoginAccepted(a) => self.logged_in(i, a.next_seq, now),
@@ -911,10 +911,18 @@ impl<'a> Driver<'a> {
         }
     }
 
-    fn on_app(&mut self, i: usize, msg: AppMessage, now: u64) {
+    fn on_app(&mut self, i: usize, msg: AppMessage, ts_ns: u64, now: u64) {
         let out = match msg {
-            AppMessage::OrderAccepted(a) => self.tracker.on_accepted(a.cl_ord_id, a.flags, now),
+            AppMessage::OrderAccepted(a) => {
+                if let Some(stamp) = self.clock.from_unix_ns(ts_ns) {
+                    self.tracker.split(a.cl_ord_id, stamp, now);
+                }
+                self.tracker.on_accepted(a.cl_ord_id, a.flags, now)
+            }
             AppMessage::OrderRejected(r) => {
+                if let Some(stamp) = self.clock.from_unix_ns(ts_ns) {
+                    self.tracker.split(r.cl_ord_id, stamp, now);
+                }
                 self.tracker.on_rejected(r.cl_ord_id, r.code, r.flags, now)
             }
             AppMessage::Executed(e) => {

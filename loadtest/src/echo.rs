@@ -182,7 +182,13 @@ fn push(conn: &mut Conn, msg: ServerMessage) {
 fn app(conn: &mut Conn, msg: AppMessage) {
     let seq = conn.next_seq;
     conn.next_seq += 1;
-    push(conn, ServerMessage::App(Sequenced { seq, ts_ns: 0, msg }));
+    // Stamped like the gateway's messages (Unix ns), so the harness can split the
+    // round trip at the server for the baseline too.
+    let ts_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    push(conn, ServerMessage::App(Sequenced { seq, ts_ns, msg }));
 }
 
 fn answer(conn: &mut Conn, msg: ClientMessage) {

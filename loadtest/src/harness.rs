@@ -195,6 +195,8 @@ fn side_summary(target: &str, side: &Side) -> SideSummary {
         cancel: Percentiles::of(&t.lat.cancel),
         replace: Percentiles::of(&t.lat.replace),
         fill: Percentiles::of(&t.lat.fill),
+        to_stamp: Percentiles::of(&t.lat.to_stamp),
+        from_stamp: Percentiles::of(&t.lat.from_stamp),
         schedule_lag: Percentiles::of(&r.lag),
         profile_s: r.profile_s,
         intended_rate_per_s: r.scheduled as f64 / r.profile_s.max(1e-9),

@@ -70,6 +70,10 @@ pub struct SideSummary {
     pub replace: Percentiles,
     /// Intended send to the terminal state, for orders priced to trade at once.
     pub fill: Percentiles,
+    /// Orders: intended send to the server's time stamp (way in and server work).
+    pub to_stamp: Percentiles,
+    /// Orders: the server's time stamp to arrival (way out).
+    pub from_stamp: Percentiles,
     /// Schedule lag.
     pub schedule_lag: Percentiles,
     /// Profile length, s.
@@ -291,9 +295,13 @@ pub fn table(s: &Summary) -> String {
     row("  cancel", &g.cancel);
     row("  replace", &g.replace);
     row("  marketable→terminal", &g.fill);
+    row("  send→server stamp", &g.to_stamp);
+    row("  server stamp→recv", &g.from_stamp);
     row("  schedule lag", &g.schedule_lag);
     if let Some(b) = &s.baseline_run {
         row("echo baseline: answer", &b.answer);
+        row("  send→server stamp", &b.to_stamp);
+        row("  server stamp→recv", &b.from_stamp);
         row("  schedule lag", &b.schedule_lag);
     }
     if let Some(r) = &s.ratio_to_baseline {
@@ -855,9 +863,13 @@ pub fn html(s: &Summary, gateway: &Histogram<u64>, baseline: Option<&Histogram<u
     o.push_str(&pct_row("cancel", &g.cancel));
     o.push_str(&pct_row("replace", &g.replace));
     o.push_str(&pct_row("marketable order to terminal state", &g.fill));
+    o.push_str(&pct_row("order: send → gateway stamp", &g.to_stamp));
+    o.push_str(&pct_row("order: gateway stamp → received", &g.from_stamp));
     o.push_str(&pct_row("schedule lag (generator)", &g.schedule_lag));
     if let Some(b) = &s.baseline_run {
         o.push_str(&pct_row("echo baseline: answer", &b.answer));
+        o.push_str(&pct_row("echo: send → server stamp", &b.to_stamp));
+        o.push_str(&pct_row("echo: server stamp → received", &b.from_stamp));
         o.push_str(&pct_row("echo baseline: schedule lag", &b.schedule_lag));
     }
     o.push_str("</table>");
@@ -991,6 +1003,8 @@ mod tests {
             cancel: Percentiles::default(),
             replace: Percentiles::default(),
             fill: Percentiles::default(),
+            to_stamp: Percentiles::default(),
+            from_stamp: Percentiles::default(),
             schedule_lag: Percentiles::default(),
             profile_s: 10.0,
             intended_rate_per_s: 1000.0,

@@ -226,6 +226,11 @@ pub struct Latencies {
     pub fill: Histogram<u64>,
     /// The answer histogram of the current interval.
     pub interval: Histogram<u64>,
+    /// Orders: intended send time to the gateway's time stamp on the answer (the
+    /// engine's time for the input): the way in, the gateway's wake-up and work.
+    pub to_stamp: Histogram<u64>,
+    /// Orders: the gateway's time stamp to the answer's arrival: the way out.
+    pub from_stamp: Histogram<u64>,
 }
 
 /// Histogram range: 1 ns to 1 hour, 3 significant digits.
@@ -242,6 +247,8 @@ impl Latencies {
             replace: new_histogram(),
             fill: new_histogram(),
             interval: new_histogram(),
+            to_stamp: new_histogram(),
+            from_stamp: new_histogram(),
         }
     }
 }
@@ -478,6 +485,22 @@ impl Tracker {
                 None
             }
         }
+    }
+
+    /// Splits an order's answer latency at the gateway's time stamp (`stamp_ns` on
+    /// the harness's clock; both clocks run on the monotonic clock from a wall-clock
+    /// anchor). Call before the answer itself is handled.
+    pub fn split(&mut self, cl_ord_id: u64, stamp_ns: u64, now_ns: u64) {
+        let Some(i) = self.slot_of(cl_ord_id) else { return };
+        let s = &self.slots[i as usize];
+        if s.state != State::Sent || s.kind != Kind::Order || !s.measured {
+            return;
+        }
+        if stamp_ns < s.intended_ns || stamp_ns > now_ns {
+            return; // the anchors disagree by more than the interval: no split
+        }
+        let _ = self.lat.to_stamp.record((stamp_ns - s.intended_ns).max(1));
+        let _ = self.lat.from_stamp.record((now_ns - stamp_ns).max(1));
     }
 
     /// OrderAccepted.
