@@ -60,6 +60,8 @@ pub struct RunSpec<'a> {
     pub tag: u16,
     /// Request-table size.
     pub capacity: usize,
+    /// Pin the generator's thread to this core.
+    pub pin_core: Option<usize>,
 }
 
 impl std::fmt::Debug for RunSpec<'_> {
@@ -156,6 +158,9 @@ const SPIN_NS: u64 = 2_000_000;
 
 /// Runs a scenario against `spec.addr` and returns the measurements.
 pub fn run(spec: RunSpec<'_>) -> io::Result<RunResult> {
+    if let Some(core) = spec.pin_core {
+        pin_current_thread(core);
+    }
     Driver::new(spec)?.run()
 }
 
@@ -1310,6 +1315,11 @@ impl<'a> Driver<'a> {
         self.ladder_hist.reset();
         passed
     }
+}
+
+/// Pins the calling thread to `core` (no effect if the core does not exist).
+pub fn pin_current_thread(core: usize) -> bool {
+    core_affinity::set_for_current(core_affinity::CoreId { id: core })
 }
 
 fn record_result(

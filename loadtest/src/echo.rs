@@ -47,13 +47,16 @@ pub struct EchoServer {
 }
 
 impl EchoServer {
-    /// Starts on an ephemeral loopback port.
-    pub fn start() -> io::Result<EchoServer> {
+    /// Starts on an ephemeral loopback port, its thread pinned to `pin_core` if given.
+    pub fn start(pin_core: Option<usize>) -> io::Result<EchoServer> {
         let mut listener = TcpListener::bind("127.0.0.1:0".parse().expect("a valid address"))?;
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = std::thread::Builder::new().name("lt-echo".into()).spawn(move || {
+            if let Some(core) = pin_core {
+                crate::driver::pin_current_thread(core);
+            }
             let poll = Poll::new()?;
             poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
             run(poll, listener, &flag)

@@ -50,6 +50,9 @@ pub struct Options {
     pub p50_us: Option<f64>,
     /// Override the p99.99 objective, µs.
     pub p9999_us: Option<f64>,
+    /// Pin the generator to the first core and the server (echo, or the in-process
+    /// gateway's io thread) to the last, so they never share one.
+    pub pin: bool,
     /// The command line, for the report.
     pub command: String,
 }
@@ -73,6 +76,7 @@ impl Default for Options {
             p99_us: None,
             p50_us: None,
             p9999_us: None,
+            pin: false,
             command: String::new(),
         }
     }
@@ -112,6 +116,10 @@ pub fn scenario(o: &Options) -> Result<Scenario, String> {
         s.objectives.p9999_us = o.p9999_us;
     }
     Ok(s)
+}
+
+fn last_core() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).saturating_sub(1)
 }
 
 fn run_tag() -> u16 {
@@ -162,6 +170,7 @@ fn one_run(
         intervals: live.sender(),
         tag: run_tag(),
         capacity: capacity(s, u.logins.len()),
+        pin_core: o.pin.then_some(0),
     };
     let result = driver::run(spec).map_err(|e| format!("{label} run: {e}"));
     let live = live.finish();
@@ -238,7 +247,7 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
     // The universe: generated for an in-process gateway, read for a running one.
     let (universe, config) = match o.gateway {
         None => {
-            let text = universe::generate_gateway_toml(&s);
+            let text = universe::generate_gateway_toml_pinned(&s, o.pin.then(last_core));
             let config = gateway::GatewayConfig::from_toml_str(&text, "<generated>")
                 .map_err(|e| format!("generated gateway configuration: {e}"))?;
             (Universe::from_gateway_toml(&text, "<generated>")?, Some(config))
@@ -267,7 +276,8 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
         None => None,
     };
     let baseline = if o.baseline {
-        let echo = EchoServer::start().map_err(|e| format!("echo server: {e}"))?;
+        let echo =
+            EchoServer::start(o.pin.then(last_core)).map_err(|e| format!("echo server: {e}"))?;
         let side =
             one_run(&s, &universe, echo.addr(), Target::Echo, None, o, Some(Arc::clone(&figures)))?;
         echo.stop().map_err(|e| format!("echo server: {e}"))?;

@@ -92,6 +92,10 @@ struct RunArgs {
     /// Override the p99.99 objective, µs.
     #[arg(long)]
     p9999_us: Option<f64>,
+    /// Pin the generator to the first core and the server thread (echo, or the
+    /// in-process gateway's io thread) to the last.
+    #[arg(long)]
+    pin: bool,
 }
 
 fn main() -> ExitCode {
@@ -144,6 +148,7 @@ fn main() -> ExitCode {
                 p99_us: a.p99_us,
                 p50_us: a.p50_us,
                 p9999_us: a.p9999_us,
+                pin: a.pin,
                 command: std::env::args().collect::<Vec<_>>().join(" "),
             };
             match harness::run(&o) {

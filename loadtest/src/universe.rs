@@ -313,6 +313,11 @@ pub fn sizing(s: &Scenario) -> (usize, usize) {
 /// and positions, capacity for the run, per-account throttles relaxed (every other
 /// check stays live).
 pub fn generate_gateway_toml(s: &Scenario) -> String {
+    generate_gateway_toml_pinned(s, None)
+}
+
+/// As [`generate_gateway_toml`], with the gateway's io (fused) thread pinned to `io_core`.
+pub fn generate_gateway_toml_pinned(s: &Scenario, io_core: Option<usize>) -> String {
     use std::fmt::Write as _;
     let (sessions, per_session) = sizing(s);
     let n_instr = s.flow.instruments.min(INSTRUMENTS.len());
@@ -329,7 +334,7 @@ pub fn generate_gateway_toml(s: &Scenario) -> String {
          max_login_failures = 1000\nrx_buffer_bytes = 262144\n\n\
          [outbound]\nlog_bytes_per_login = 33554432\nlog_messages_per_login = 524288\n\
          backlog_limit_bytes = 8388608\n\n\
-         [pipeline]\ntopology = \"{topology}\"\n\n\
+         [pipeline]\ntopology = \"{topology}\"\n{pin}\n\
          [exchange]\nschedule = \"always-continuous\"\nmax_orders = {resting}\n\
          inbound_queue_capacity = 1048576\n\n\
          [journal]\ndurability = \"none\"\n\n[admin]\nlisten = \"off\"\n\n\
@@ -344,6 +349,7 @@ pub fn generate_gateway_toml(s: &Scenario) -> String {
         name = s.name,
         max_sessions = sessions + 16,
         topology = s.flow.topology,
+        pin = io_core.map(|c| format!("io_core = {c}\n")).unwrap_or_default(),
         positions = accounts_total * n_instr + 1024,
         bindings = accounts_total + 64,
     );

@@ -12,7 +12,7 @@ fn the_echo_baseline_answers_everything() {
     let s = Scenario::load("smoke").unwrap().scaled(1.0, 0.25);
     let text = generate_gateway_toml(&s);
     let u = Universe::from_gateway_toml(&text, "<generated>").unwrap();
-    let echo = EchoServer::start().unwrap();
+    let echo = EchoServer::start(None).unwrap();
     let live = Live::start("baseline".into(), true, None);
     let spec = RunSpec {
         scenario: &s,
@@ -23,6 +23,7 @@ fn the_echo_baseline_answers_everything() {
         intervals: live.sender(),
         tag: 77,
         capacity: 200_000,
+        pin_core: None,
     };
     let r = driver::run(spec).unwrap();
     let out = live.finish();
