@@ -324,6 +324,24 @@ impl EntryState {
     }
 }
 
+/// Serialized as the wire byte, like the enums in [`crate::types`].
+#[cfg(feature = "serde")]
+impl serde::Serialize for EntryState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(*self as u8)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for EntryState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<EntryState, D::Error> {
+        let byte = <u8 as serde::Deserialize>::deserialize(d)?;
+        EntryState::from_u8(byte).ok_or_else(|| {
+            serde::de::Error::custom(format_args!("undefined EntryState byte {byte}"))
+        })
+    }
+}
+
 /// Enable or disable order entry for one account of this login (OUCH 5.0 style).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct OrderEntryControl {

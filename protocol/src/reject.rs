@@ -15,6 +15,7 @@ use core::fmt;
 
 /// A reject or reason code (see the module docs for the ranges).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RejectCode(pub u16);
 
 /// The subsystem a code belongs to, from its range.
@@ -278,6 +279,7 @@ impl fmt::Display for RejectCode {
 /// 9.00-11.00"). Travels on the wire as a kind byte plus three i64 values, and the
 /// human text is rendered from the code and the detail.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum RejectDetail {
     /// Nothing beyond the code's sentence.
     #[default]

@@ -12,6 +12,7 @@ pub const BP_PER_WHOLE: i64 = 10_000;
 
 /// Board-lot rule for buys (and round-lot sells).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LotRule {
     /// Smallest buy quantity (100 on main boards, 200 on STAR).
     pub min_qty: u64,
@@ -50,6 +51,7 @@ impl LotRule {
 /// Price cage for limit orders in continuous trading: a buy may be at most
 /// `max(ref × (1 + pct), ref + ticks)`, a sell at least `min(ref × (1 − pct), ref − ticks)`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CageRule {
     /// The percentage band in basis points (200 = 2%).
     pub pct_bp: u32,
@@ -59,6 +61,7 @@ pub struct CageRule {
 
 /// The per-board rules: defaults from today's regulation, overridable by configuration.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct BoardRules {
     /// Price tick.
     pub tick: Price,
@@ -134,6 +137,7 @@ impl BoardRules {
 
 /// An inclusive price band.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PriceBand {
     /// Lowest allowed price.
     pub lower: Price,
@@ -242,6 +246,7 @@ const fn cage_band_i64(side: Side, r: i64, cage: CageRule, t: i64) -> PriceBand 
 
 /// A fee schedule in basis points of value, with a minimum commission.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct FeeSchedule {
     /// Broker commission in hundredths of a basis point (250 = 0.025%).
     pub commission_cbp: u32,

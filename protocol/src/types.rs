@@ -11,6 +11,7 @@ use core::fmt;
 /// No floating point is used anywhere on the order path; parsing and printing go
 /// through integer arithmetic only.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Price(pub i64);
 
 impl Price {
@@ -78,6 +79,7 @@ impl fmt::Debug for Price {
 
 /// A quantity of shares.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Qty(pub u64);
 
 impl Qty {
@@ -129,6 +131,28 @@ macro_rules! wire_enum {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.name())
+            }
+        }
+
+        // Serialized as the wire byte, which is never renumbered (the variant
+        // index serde would use changes if variants are reordered).
+        #[cfg(feature = "serde")]
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_u8(self.as_u8())
+            }
+        }
+
+        #[cfg(feature = "serde")]
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<$name, D::Error> {
+                let byte = <u8 as serde::Deserialize>::deserialize(d)?;
+                $name::from_u8(byte).ok_or_else(|| {
+                    serde::de::Error::custom(format_args!(
+                        concat!("undefined ", stringify!($name), " byte {}"),
+                        byte
+                    ))
+                })
             }
         }
     };
@@ -343,6 +367,24 @@ impl fmt::Debug for SecurityId {
     }
 }
 
+/// Serialized as `(market, code)`; reading checks the code like [`SecurityId::new`].
+#[cfg(feature = "serde")]
+impl serde::Serialize for SecurityId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&(self.market, self.code), s)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for SecurityId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<SecurityId, D::Error> {
+        let (market, code) = <(Market, u32) as serde::Deserialize>::deserialize(d)?;
+        SecurityId::new(market, code).ok_or_else(|| {
+            serde::de::Error::custom(format_args!("security code {code} has more than six digits"))
+        })
+    }
+}
+
 /// Error from building a fixed-width ASCII identifier.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
 pub enum IdError {
@@ -468,6 +510,25 @@ macro_rules! ascii_id {
                 $name::new(text)
             }
         }
+
+        /// Serialized as the raw wire bytes; reading validates them like
+        /// [`Self::from_wire`].
+        #[cfg(feature = "serde")]
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                serde::Serialize::serialize(&self.0, s)
+            }
+        }
+
+        #[cfg(feature = "serde")]
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<$name, D::Error> {
+                let bytes = <[u8; $len] as serde::Deserialize>::deserialize(d)?;
+                $name::from_wire(bytes).map_err(|e| {
+                    serde::de::Error::custom(format_args!(concat!(stringify!($name), ": {}"), e))
+                })
+            }
+        }
     };
 }
 
@@ -486,6 +547,7 @@ ascii_id!(
 /// A login secret: exactly 32 bytes, any values. Compared in constant time by the
 /// gateway; never printed.
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Token(pub [u8; 32]);
 
 impl Token {

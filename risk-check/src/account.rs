@@ -12,7 +12,9 @@ use crate::instrument::RiskLevel;
 
 /// Investor class C1 (most conservative) to C5 (most aggressive), from the
 /// client's risk assessment.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
+)]
 #[repr(u8)]
 pub enum ClientClass {
     /// C1: conservative.
@@ -64,7 +66,9 @@ impl fmt::Display for ClientClass {
 
 /// Permissions for the boards that need one (STAR, ChiNext, BSE). The main boards
 /// need none.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Default, Debug, serde::Serialize, serde::Deserialize,
+)]
 pub struct BoardPermissions {
     /// STAR Market.
     pub star: bool,

@@ -26,7 +26,7 @@ use crate::instrument::{Instrument, RiskLevel, parse_board, parse_security};
 /// Limits that may change while the engine runs ([`crate::RiskEngine::set_limits`]).
 ///
 /// A limit of zero turns its check (or flag) off.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, Deserialize)]
 pub struct Limits {
     /// Check 11: maximum value of one order, 1/10000 CNY (default CNY 5,000,000).
     pub max_notional: i64,
@@ -87,7 +87,7 @@ impl Default for Limits {
 /// Memory, roughly: 200 bytes per order-table slot plus its index entry, 120 bytes
 /// per position slot, 24 bytes per binding; the default (262,144 orders) is about
 /// 60 MB.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, Deserialize)]
 pub struct Capacity {
     /// Orders recorded per trading day, accepted and rejected (the idempotency table).
     pub max_orders_per_day: u32,
@@ -287,6 +287,24 @@ impl RiskConfig {
         }
         Ok(())
     }
+}
+
+/// The configuration checks that still apply to an engine's live settings: limits,
+/// capacities, fees and instrument rules (for a restored snapshot, whose values
+/// the checks and their arithmetic rely on as much as on a configuration's).
+pub(crate) fn validate_settings<'a>(
+    origin: &str,
+    limits: &Limits,
+    capacity: &Capacity,
+    fees: &FeeSchedule,
+    instruments: impl Iterator<Item = &'a Instrument>,
+) -> Result<(), ConfigError> {
+    let errors = Errors { file: origin };
+    validate_limits(&errors, limits, capacity, fees)?;
+    for (i, instrument) in instruments.enumerate() {
+        validate_instrument(&errors, i, instrument)?;
+    }
+    Ok(())
 }
 
 fn validate_limits(

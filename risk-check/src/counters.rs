@@ -10,7 +10,7 @@ const CODE_SLOTS: usize = RISK_SLOTS + SUITABILITY_SLOTS + 1;
 
 /// Counters since start-up (not reset by the trading day). Flags are counted, never
 /// rejected on.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RiskCounters {
     /// New orders that passed every check.
     pub passed: u64,
@@ -46,6 +46,7 @@ pub struct RiskCounters {
     pub overdrafts: u64,
     /// Orders still open at the day roll, expired by the engine.
     pub expired_at_roll: u64,
+    #[serde(with = "code_counts")]
     rejects_by_code: [u64; CODE_SLOTS],
 }
 
@@ -70,6 +71,23 @@ impl Default for RiskCounters {
             expired_at_roll: 0,
             rejects_by_code: [0; CODE_SLOTS],
         }
+    }
+}
+
+/// Serde for the per-code counts: serde's arrays stop at 32 elements, so they
+/// travel as a sequence of exactly `CODE_SLOTS` counts.
+mod code_counts {
+    use super::CODE_SLOTS;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(counts: &[u64; CODE_SLOTS], s: S) -> Result<S::Ok, S::Error> {
+        counts.as_slice().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u64; CODE_SLOTS], D::Error> {
+        let counts = Vec::<u64>::deserialize(d)?;
+        let len = counts.len();
+        counts.try_into().map_err(|_| D::Error::invalid_length(len, &"one count per code slot"))
     }
 }
 

@@ -32,7 +32,7 @@ use crate::order_index::OrderIndex;
 use crate::window::{FingerprintRing, SlidingWindow};
 
 /// Flags raised on an account today (monitors: counted, never rejected on).
-#[derive(Clone, Copy, Default, Debug)]
+#[derive(Clone, Copy, Default, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct DailyFlags {
     pub high_rate: bool,
     pub high_daily: bool,
@@ -41,7 +41,7 @@ pub(crate) struct DailyFlags {
 }
 
 /// Live state of one account.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct AccountState {
     pub id: AccountId,
     pub cash_available: i64,
@@ -95,7 +95,7 @@ impl AccountState {
 }
 
 /// Live state of one (account, security) pair.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct PositionState {
     pub account_idx: u32,
     pub instr_idx: u32,
@@ -665,7 +665,7 @@ impl RiskEngine {
 
 /// Writes zeros over a vector's spare capacity so the OS backs it with memory now.
 /// The bytes are not part of the vector (its length is unchanged).
-fn prefault<T>(v: &mut Vec<T>) {
+pub(crate) fn prefault<T>(v: &mut Vec<T>) {
     for slot in v.spare_capacity_mut() {
         *slot = std::mem::MaybeUninit::zeroed();
     }

@@ -9,7 +9,9 @@ use protocol::{Board, Market, Price, SecurityId};
 use crate::fxhash::{FxHashMap, map_with_capacity};
 
 /// Product risk level R1 (lowest) to R5 (highest), as rated by the broker.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
+)]
 #[repr(u8)]
 pub enum RiskLevel {
     /// R1: low risk.
@@ -74,7 +76,7 @@ pub fn parse_board(text: &str) -> Option<Board> {
 }
 
 /// One listed security.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Instrument {
     /// Market and code.
     pub security: SecurityId,
@@ -197,6 +199,22 @@ impl InstrumentTable {
     /// True when there are none.
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
+    }
+}
+
+/// Serialized as the instrument list alone: the index and the bands are derived
+/// from it, and reading rebuilds them as [`InstrumentTable::new`] does.
+impl serde::Serialize for InstrumentTable {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.list.serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for InstrumentTable {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<InstrumentTable, D::Error> {
+        let list = Vec::<Instrument>::deserialize(d)?;
+        InstrumentTable::new(list)
+            .ok_or_else(|| serde::de::Error::custom("an instrument table lists a security twice"))
     }
 }
 

@@ -15,7 +15,9 @@ pub(crate) const NIL: u32 = u32::MAX;
 
 /// A slot in the day's order table. The gateway routes venue events back with it
 /// and uses [`OrderRef::venue_order_id`] as the venue's order id.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
+)]
 pub struct OrderRef(pub u32);
 
 impl OrderRef {
@@ -53,7 +55,7 @@ impl Reject {
 }
 
 /// Where an order stands.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
 pub enum OrderState {
     /// Refused by the risk checks; never sent.
     Rejected {
@@ -85,7 +87,7 @@ impl OrderState {
 }
 
 /// A cancel or replace sent to the venue and not yet answered.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
 pub enum PendingChange {
     /// Nothing in flight.
     None,
@@ -103,7 +105,7 @@ pub enum PendingChange {
 
 /// One order of the day, accepted or rejected: the idempotency record and the
 /// live order in one.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
 pub struct OrderRecord {
     /// This record's slot.
     pub order: OrderRef,

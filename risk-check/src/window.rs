@@ -14,7 +14,7 @@ pub const BUCKETS: usize = 10;
 /// between 0.9 and 1.0 s: a burst that straddles the oldest bucket's edge is
 /// counted by at most 100 ms less than an exact window would. In exchange it is ten
 /// counters per account instead of a timestamp per message.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct SlidingWindow {
     buckets: [u32; BUCKETS],
     /// Absolute bucket number (`now_ns / BUCKET_NS`) of the newest bucket.
@@ -63,13 +63,19 @@ impl SlidingWindow {
     pub fn clear(&mut self) {
         *self = SlidingWindow::default();
     }
+
+    /// True when the running sum matches the buckets (a restored window must, or
+    /// `advance` would underflow it).
+    pub(crate) fn is_consistent(&self) -> bool {
+        self.buckets.iter().try_fold(0u32, |sum, &b| sum.checked_add(b)) == Some(self.sum)
+    }
 }
 
 /// Passed orders remembered per account for the duplicate-order check.
 pub const FINGERPRINTS: usize = 8;
 
 /// What makes two orders "the same order" for the duplicate check.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Fingerprint {
     /// Security.
     pub security: SecurityId,
@@ -86,7 +92,7 @@ pub struct Fingerprint {
 /// A ring, so an account that passes more than eight distinct orders inside the
 /// window can evade the check for the oldest; at the default 100 ms window that
 /// is 80 orders a second of distinct orders, which the throttles see instead.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct FingerprintRing {
     entries: [Option<(Fingerprint, u64)>; FINGERPRINTS],
     next: usize,
@@ -117,6 +123,11 @@ impl FingerprintRing {
     /// Forgets everything.
     pub fn clear(&mut self) {
         *self = FingerprintRing::default();
+    }
+
+    /// True when the next write position is inside the ring.
+    pub(crate) fn is_consistent(&self) -> bool {
+        self.next < FINGERPRINTS
     }
 }
 

@@ -20,10 +20,13 @@ use crate::matcher::{
 };
 use protocol::{CancelReason, Liquidity, OrderId, Price, Qty, Side};
 
+mod snapshot;
+pub(crate) use snapshot::BooksState;
+
 const NIL: u32 = u32::MAX;
 
 /// One pooled order. `prev`/`next` link it into its level's FIFO; a free slot has `live == false`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct Slot {
     order_id: OrderId,
     leaves: u64,
@@ -57,7 +60,7 @@ impl Slot {
 }
 
 /// One price level's FIFO and totals.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct LevelQueue {
     head: u32,
     tail: u32,
@@ -421,7 +424,7 @@ impl FastMatcher {
                     && slot.inst == inst as u32
                     && slot.side == side
                     && slot.leaves > 0
-                    && slot.leaves + slot.cum == slot.qty;
+                    && slot.leaves.checked_add(slot.cum) == Some(slot.qty);
                 if !ok {
                     return Err(format!(
                         "book {inst} {side}: slot {s} at level {li} is inconsistent: {slot:?}"
@@ -431,7 +434,8 @@ impl FastMatcher {
                     return Err(format!("order {} is not indexed at slot {s}", slot.order_id));
                 }
                 count += 1;
-                qty += slot.leaves;
+                // Saturating: validation also reads restored snapshots.
+                qty = qty.saturating_add(slot.leaves);
                 prev = s;
                 s = slot.next;
                 if count as usize > self.slots.len() {

@@ -6,7 +6,7 @@ use protocol::rules::BoardRules;
 use protocol::{Board, Price, SecurityId};
 
 /// One listed instrument and today's facts about it.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
 pub struct InstrumentSpec {
     /// The security.
     pub security: SecurityId,
@@ -40,7 +40,7 @@ impl InstrumentSpec {
 }
 
 /// How trading phases follow the clock.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Schedule {
     /// Continuous trading from the start, phases change only by hand (`set_phase`, `halt`).
     AlwaysContinuous,
@@ -55,7 +55,7 @@ pub enum Schedule {
 }
 
 /// Everything the engine needs at start-up.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ExchangeConfig {
     /// The instruments listed today.
     pub instruments: Vec<InstrumentSpec>,

@@ -7,7 +7,7 @@ use protocol::{
 };
 
 /// An order as the venue receives it.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
 pub struct VenueOrder {
     /// Caller-assigned id, unique among live orders (an id may be reused once its order is closed).
     pub order_id: OrderId,

@@ -9,6 +9,8 @@ use crate::div::Divisor;
 use crate::event::{Event, L1, Level, PhaseEventKind, Uncross, VenueOrder};
 use crate::matcher::{BookSpec, Fills, Incoming, MarketStats, Matcher, OrderInfo};
 use crate::schedule::{self, is_auction, is_queueing};
+
+pub(crate) mod snapshot;
 use protocol::rules::{PriceBand, cage_band, daily_price_band, on_tick};
 use protocol::{
     CancelReason, ExecId, OrderId, OrderType, Price, Qty, RejectCode, RejectDetail, SecurityId,
@@ -74,14 +76,14 @@ impl Instrument {
 }
 
 /// An operation that waits in the inbound queue.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 enum Op {
     Submit(VenueOrder),
     Cancel(OrderId),
     Replace { order_id: OrderId, price: Price, qty: Qty },
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct Pending {
     op: Op,
     /// The instrument it concerns when known at arrival (`NO_INST` otherwise); the
@@ -118,6 +120,8 @@ pub struct Exchange<M: Matcher = FastMatcher> {
     next_exec_id: ExecId,
     self_trade_prevention: bool,
     max_orders: usize,
+    /// From the configuration, kept so that a snapshot can rebuild the price arrays.
+    max_levels_per_side: usize,
 }
 
 fn security_key(s: SecurityId) -> u64 {
@@ -192,6 +196,7 @@ impl<M: Matcher> Exchange<M> {
             next_exec_id: 1,
             self_trade_prevention: cfg.self_trade_prevention,
             max_orders: cfg.max_orders,
+            max_levels_per_side: cfg.max_levels_per_side,
         })
     }
 

@@ -13,6 +13,8 @@
 //!   intrusive order queues in a preallocated pool; nothing allocates per order.
 //! * [`reference::ReferenceMatcher`]: the slow, obviously correct twin the property
 //!   tests compare the fast books with.
+//! * [`Exchange::snapshot_to`] and [`Exchange::restore_from`]: the whole venue state
+//!   to a byte stream and back, for recovery without replaying the whole day.
 //!
 //! Memory is committed at start-up from [`ExchangeConfig`]: the order pool and the
 //! id index (`max_orders`), one price array per instrument and side (its band's
@@ -54,4 +56,5 @@ pub use book::FastMatcher;
 pub use config::{ConfigError, ExchangeConfig, InstrumentSpec, Schedule};
 pub use event::{Event, L1, Level, PhaseEventKind, Uncross, VenueOrder};
 pub use exchange::Exchange;
+pub use exchange::snapshot::SnapshotError;
 pub use matcher::Matcher;

@@ -77,7 +77,7 @@ pub struct OrderInfo {
 }
 
 /// The day's trading in one instrument.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct MarketStats {
     /// Last trade price.
     pub last: Option<Price>,
