@@ -80,6 +80,22 @@ impl OrderIndex {
     /// Finds the key, or the slot it would take.
     #[inline]
     pub fn probe(&self, account_idx: u32, cl_ord_id: u64, records: &[OrderRecord]) -> Probe {
+        self.probe_by(account_idx, cl_ord_id, |r| {
+            let rec = &records[r as usize];
+            (rec.account_idx, rec.cl_ord_id)
+        })
+    }
+
+    /// [`OrderIndex::probe`] with the keys of the records already indexed given by
+    /// `key_of` (record index to its key), for building the index away from the
+    /// records.
+    #[inline]
+    pub fn probe_by(
+        &self,
+        account_idx: u32,
+        cl_ord_id: u64,
+        key_of: impl Fn(u32) -> (u32, u64),
+    ) -> Probe {
         let h = hash(account_idx, cl_ord_id);
         let tag = self.tag_of(h);
         let tag_mask = !((1u32 << self.index_bits) - 1);
@@ -91,8 +107,7 @@ impl OrderIndex {
             }
             if slot & tag_mask == tag {
                 let r = slot & !tag_mask;
-                let rec = &records[r as usize];
-                if rec.account_idx == account_idx && rec.cl_ord_id == cl_ord_id {
+                if key_of(r) == (account_idx, cl_ord_id) {
                     return Probe::Found(r);
                 }
             }

@@ -540,3 +540,19 @@ fn tables_come_back_at_full_capacity() {
     let o = h.limit(Side::Buy, "000001.SZ", "10.00", 100);
     h.reject(&o, RejectCode::ORDER_CAPACITY);
 }
+
+#[test]
+fn two_records_with_one_key_are_refused() {
+    let e = busy();
+    let mut bytes = snapshot(&e);
+    // Give the second record the first one's cl_ord_id (bytes 20..28 of a record):
+    // both are A001's.
+    let first = bytes.len() - 8 - e.orders_today() * 196;
+    let (a, b) = (first + 20, first + 196 + 20);
+    let id: [u8; 8] = bytes[a..a + 8].try_into().unwrap();
+    bytes[b..b + 8].copy_from_slice(&id);
+    match RiskEngine::restore_from(&mut bytes.as_slice()) {
+        Err(SnapshotError::Inconsistent(why)) => assert!(why.contains("share"), "{why}"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}
