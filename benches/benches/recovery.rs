@@ -4,14 +4,19 @@
 //!
 //! The journal is written first with the gateway's own writer (the inputs of a
 //! two-account flow: a buy rests, a sell crosses it, a buy rests and is cancelled;
-//! about 1.33 inputs per order), then `pipeline::recover` is timed end to end:
+//! about 1.33 inputs per order), then `pipeline::recover_from_start` is timed end to end:
 //! building the engine (its tables are committed at start-up), reading and
 //! checking every record, replaying it, and rebuilding the out logs. Baseline in
 //! the same run: reading and checking the journal alone (no engine), the floor any
 //! replay pays.
 //!
-//! Run: `cargo bench -p benches --bench recovery` (needs about 4 GB of memory and
-//! 1.5 GB of disk in the temp directory).
+//! The same run also writes a snapshot `RECOVERY_TAIL_ORDERS` orders (default
+//! 750,000, about 1,000,000 inputs: `snapshot_every_inputs = 1000000`'s worst
+//! case) before the end, and times recovery from it: loading the snapshot and
+//! replaying the journal after it. Both recoveries must print the same state.
+//!
+//! Run: `cargo bench -p benches --bench recovery` (needs about 8 GB of memory and
+//! 4 GB of disk in the temp directory).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -58,67 +63,50 @@ fn main() {
         });
     }
 
-    // Write the journal.
+    // Write the journal: `orders - tail` orders, a snapshot there (what a gateway
+    // with `snapshot_every_inputs` keeps), then the last `tail` orders.
+    let tail: u64 = std::env::var("RECOVERY_TAIL_ORDERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(750_000)
+        .min(orders);
     let started = Instant::now();
-    let settings = WriterSettings {
-        dir: dir.clone(),
-        segment_bytes: config.journal.segment_bytes,
-        sync: false,
-        session_id: 1,
-        first_input_seq: 1,
-    };
-    let mut writer = Writer::open(settings, Arc::new(JournalProgress::default())).unwrap();
-    let order = |cl_ord_id, account: &str, side, price| NewOrder {
-        cl_ord_id,
-        account: AccountId::new(account).unwrap(),
-        security,
-        side,
-        order_type: OrderType::Limit,
-        tif: TimeInForce::Day,
-        price: Price(price),
-        qty: Qty(100),
-        flags: 0,
-        credit: CreditTag::Cash,
-    };
-    let (mut seq, mut placed, mut now) = (0u64, 0u64, 1_800_000_000_000_000_000u64);
-    while placed < orders {
-        for k in 0..4u64 {
-            let id = placed + 1;
-            let input = match k {
-                0 => Input::NewOrder { login: 0, order: order(id, "A001", Side::Buy, 421_000) },
-                1 => Input::NewOrder { login: 1, order: order(id, "B001", Side::Sell, 421_000) },
-                2 => Input::NewOrder { login: 0, order: order(id, "A001", Side::Buy, 420_000) },
-                _ => Input::Cancel {
-                    login: 0,
-                    cancel: CancelOrder {
-                        request_id: id,
-                        orig_cl_ord_id: placed,
-                        account: AccountId::new("A001").unwrap(),
-                    },
-                },
-            };
-            if k < 3 {
-                placed += 1;
-            }
-            seq += 1;
-            now += 1_000;
-            writer.add(&Entry { input_seq: seq, now_ns: now, arrival_ns: now - 500, input });
-            if seq.is_multiple_of(4096) {
-                writer.commit(seq).unwrap();
-            }
-        }
-    }
-    writer.commit(seq).unwrap();
-    drop(writer);
+    let mut flow = Flow { security, seq: 0, placed: 0, now: 1_800_000_000_000_000_000 };
+    flow.write(&dir, &config, orders - tail);
+    let write_s = started.elapsed().as_secs_f64();
+    let (engine, logs, rec) = gateway::pipeline::recover(&config, TailPolicy::ReadOnly).unwrap();
+    let started = Instant::now();
+    let snapshot = gateway::snapshot::write(
+        &dir,
+        &engine,
+        &logs,
+        rec.last_input_seq,
+        rec.last_now_ns,
+        rec.session_id.unwrap_or(0),
+    )
+    .unwrap();
+    let snapshot_s = started.elapsed().as_secs_f64();
+    let snapshot_seq = rec.last_input_seq;
+    let snapshot_bytes = std::fs::metadata(&snapshot).unwrap().len();
+    drop((engine, logs));
+    let started = Instant::now();
+    flow.write(&dir, &config, orders);
+    let write_s = write_s + started.elapsed().as_secs_f64();
+    let (seq, placed) = (flow.seq, flow.placed);
     let bytes: u64 = gateway::journal::segments(&dir)
         .unwrap()
         .iter()
         .map(|p| std::fs::metadata(p).unwrap().len())
         .sum();
     println!(
-        "journal: {placed} orders, {seq} inputs, {:.1} MB, written in {:.2} s",
+        "journal: {placed} orders, {seq} inputs, {:.1} MB, written in {write_s:.2} s",
         bytes as f64 / 1e6,
-        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "snapshot after input {snapshot_seq} ({} orders): {:.1} MB, written and synced in \
+         {snapshot_s:.2} s",
+        orders - tail,
+        snapshot_bytes as f64 / 1e6
     );
 
     // Baseline: read and check every record, no engine.
@@ -128,33 +116,110 @@ fn main() {
     let read_s = started.elapsed().as_secs_f64();
     assert_eq!((count, rec.last_input_seq), (seq, seq));
 
-    // Recovery: engine build + replay + out logs.
+    // Recovery from the journal's start: engine build + replay + out logs.
     let started = Instant::now();
-    let (engine, logs, rec) = gateway::pipeline::recover(&config, TailPolicy::ReadOnly).unwrap();
-    let recover_s = started.elapsed().as_secs_f64();
-    assert_eq!(rec.last_input_seq, seq);
+    let (engine, logs, rec) =
+        gateway::pipeline::recover_from_start(&config, TailPolicy::ReadOnly).unwrap();
+    let full_s = started.elapsed().as_secs_f64();
+    assert_eq!((rec.last_input_seq, rec.snapshot), (seq, None));
     let trades = engine.stats().trades.get();
     assert_eq!(trades, placed / 3, "every crossing sell traded");
     engine.risk().validate().unwrap();
     let messages: u64 = logs.iter().map(|l| l.last_seq()).sum();
+    let full_state = gateway::state::dump(&engine);
+    drop((engine, logs));
+
+    // Recovery from the snapshot: load it, replay the journal after it.
+    let started = Instant::now();
+    let (engine, logs, rec) = gateway::pipeline::recover(&config, TailPolicy::ReadOnly).unwrap();
+    let snap_s = started.elapsed().as_secs_f64();
+    assert_eq!((rec.last_input_seq, rec.snapshot), (seq, Some(snapshot_seq)));
+    engine.risk().validate().unwrap();
+    assert_eq!(gateway::state::dump(&engine), full_state, "both recoveries agree");
+    assert_eq!(logs.iter().map(|l| l.last_seq()).sum::<u64>(), messages);
 
     println!();
-    println!("{:<34} {:>10} {:>16}", "step", "seconds", "inputs/s");
-    println!(
-        "{:<34} {:>10.3} {:>16.0}",
-        "ReadAndCheckBaseline (no engine)",
-        read_s,
-        seq as f64 / read_s
-    );
-    println!(
-        "{:<34} {:>10.3} {:>16.0}",
-        "Recover (engine + replay + logs)",
-        recover_s,
-        seq as f64 / recover_s
-    );
+    println!("{:<44} {:>10} {:>16}", "step", "seconds", "inputs/s");
+    let row = |name: &str, secs: f64| {
+        println!("{name:<44} {secs:>10.3} {:>16.0}", seq as f64 / secs);
+    };
+    row("ReadAndCheckBaseline (no engine)", read_s);
+    row("RecoverFromStart (engine + replay + logs)", full_s);
+    row(&format!("RecoverFromSnapshot (+ {} inputs)", seq - snapshot_seq), snap_s);
     println!();
     println!(
-        "recovered {placed} orders ({seq} inputs, {trades} trades, {messages} stream messages) in {recover_s:.2} s; target <= 5 s"
+        "recovered {placed} orders ({seq} inputs, {trades} trades, {messages} stream messages): \
+         from the journal's start in {full_s:.2} s, from a snapshot {} inputs back in \
+         {snap_s:.2} s; target <= 5 s",
+        seq - snapshot_seq
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The inputs of the flow: a buy rests, a sell crosses it, a buy rests and is
+/// cancelled.
+struct Flow {
+    security: SecurityId,
+    seq: u64,
+    placed: u64,
+    now: u64,
+}
+
+impl Flow {
+    /// Appends the flow's inputs to the journal in `dir` (a new segment) until
+    /// `until` orders are placed.
+    fn write(&mut self, dir: &std::path::Path, config: &GatewayConfig, until: u64) {
+        let settings = WriterSettings {
+            dir: dir.to_path_buf(),
+            segment_bytes: config.journal.segment_bytes,
+            sync: false,
+            session_id: 1,
+            first_input_seq: self.seq + 1,
+        };
+        let mut writer = Writer::open(settings, Arc::new(JournalProgress::default())).unwrap();
+        let security = self.security;
+        let order = |cl_ord_id, account: &str, side, price| NewOrder {
+            cl_ord_id,
+            account: AccountId::new(account).unwrap(),
+            security,
+            side,
+            order_type: OrderType::Limit,
+            tif: TimeInForce::Day,
+            price: Price(price),
+            qty: Qty(100),
+            flags: 0,
+            credit: CreditTag::Cash,
+        };
+        while self.placed < until {
+            for k in 0..4u64 {
+                let id = self.placed + 1;
+                let input = match k {
+                    0 => Input::NewOrder { login: 0, order: order(id, "A001", Side::Buy, 421_000) },
+                    1 => {
+                        Input::NewOrder { login: 1, order: order(id, "B001", Side::Sell, 421_000) }
+                    }
+                    2 => Input::NewOrder { login: 0, order: order(id, "A001", Side::Buy, 420_000) },
+                    _ => Input::Cancel {
+                        login: 0,
+                        cancel: CancelOrder {
+                            request_id: id,
+                            orig_cl_ord_id: self.placed,
+                            account: AccountId::new("A001").unwrap(),
+                        },
+                    },
+                };
+                if k < 3 {
+                    self.placed += 1;
+                }
+                self.seq += 1;
+                self.now += 1_000;
+                let (seq, now) = (self.seq, self.now);
+                writer.add(&Entry { input_seq: seq, now_ns: now, arrival_ns: now - 500, input });
+                if seq.is_multiple_of(4096) {
+                    writer.commit(seq).unwrap();
+                }
+            }
+        }
+        writer.commit(self.seq).unwrap();
+    }
 }

@@ -393,6 +393,8 @@ pub struct Recovered {
     pub segments: usize,
     /// Bytes cut from a torn or damaged tail.
     pub truncated_bytes: u64,
+    /// The snapshot a recovery started from (the input it ends at), if any.
+    pub snapshot: Option<u64>,
 }
 
 /// What to do with a damaged tail.
@@ -404,6 +406,9 @@ pub enum TailPolicy {
     CutAnyDamage,
     /// Report only; change no file (inspection tools).
     ReadOnly,
+    /// Read what is complete and stop quietly at an incomplete tail (a reader
+    /// following a journal that is being written).
+    Follow,
 }
 
 /// Reads every segment in order, checks each record's CRC and sequence, hands
@@ -411,9 +416,33 @@ pub enum TailPolicy {
 pub fn read_journal(
     dir: &Path,
     policy: TailPolicy,
+    each: impl FnMut(&Entry),
+) -> Result<Recovered, JournalError> {
+    read_journal_from(dir, 1, policy, each)
+}
+
+/// Like [`read_journal`], but starts at the segment holding input `from_seq` and
+/// hands `each` only inputs from `from_seq` on (earlier records of that segment are
+/// still checked). Earlier segments are not read at all.
+pub fn read_journal_from(
+    dir: &Path,
+    from_seq: u64,
+    policy: TailPolicy,
     mut each: impl FnMut(&Entry),
 ) -> Result<Recovered, JournalError> {
-    let files = segments(dir)?;
+    let mut files = segments(dir)?;
+    let first_seq_of = |p: &PathBuf| -> u64 {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("journal-"))
+            .and_then(|n| n.strip_suffix(".bwj"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    // The last segment starting at or before `from_seq` holds it.
+    if let Some(start) = files.iter().rposition(|p| first_seq_of(p) <= from_seq) {
+        files.drain(..start);
+    }
     let mut rec = Recovered { segments: files.len(), ..Recovered::default() };
     let mut expected_seq = None::<u64>;
     for (index, path) in files.iter().enumerate() {
@@ -421,11 +450,13 @@ pub fn read_journal(
         let mut bytes = Vec::new();
         File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(io_err(path))?;
         if bytes.len() < HEADER_LEN || bytes[..8] != MAGIC {
-            if is_last
-                && policy != TailPolicy::ReadOnly
-                && bytes.len() < HEADER_LEN
-                && bytes.iter().all(|&b| b == 0)
-            {
+            let being_created = policy == TailPolicy::Follow || bytes.iter().all(|&b| b == 0);
+            if is_last && bytes.len() < HEADER_LEN && being_created {
+                if matches!(policy, TailPolicy::ReadOnly | TailPolicy::Follow) {
+                    // Being created, or to be removed by a recovery: nothing in it.
+                    rec.segments -= 1;
+                    continue;
+                }
                 // A segment created but never written: the crash came right after rotation.
                 fs::remove_file(path).map_err(io_err(path))?;
                 rec.segments -= 1;
@@ -458,7 +489,9 @@ pub fn read_journal(
         while at < bytes.len() {
             match parse_record(&bytes[at..], next_seq) {
                 Ok((entry, len)) => {
-                    each(&entry);
+                    if entry.input_seq >= from_seq {
+                        each(&entry);
+                    }
                     rec.records += 1;
                     rec.last_input_seq = entry.input_seq;
                     rec.last_now_ns = entry.now_ns;
@@ -467,10 +500,13 @@ pub fn read_journal(
                 }
                 Err(why) => {
                     let torn = is_last && is_torn_tail(&bytes[at..]);
+                    if policy == TailPolicy::Follow && torn {
+                        break;
+                    }
                     let cut = match policy {
                         TailPolicy::CutAnyDamage => true,
                         TailPolicy::CutTornOnly => torn,
-                        TailPolicy::ReadOnly => false,
+                        TailPolicy::ReadOnly | TailPolicy::Follow => false,
                     };
                     if !cut {
                         if torn && policy == TailPolicy::ReadOnly {
@@ -573,6 +609,12 @@ pub struct JournalProgress {
     pub bytes: AtomicU64,
     /// Set when the writer failed: the gateway must stop taking input.
     pub failed: AtomicBool,
+    /// The input the newest snapshot written since start-up ends at (0: none yet).
+    pub snapshot_seq: AtomicU64,
+    /// Snapshots written since start-up.
+    pub snapshots: AtomicU64,
+    /// Snapshots that failed since start-up.
+    pub snapshot_failures: AtomicU64,
 }
 
 /// The journal writer's settings.

@@ -21,6 +21,7 @@ pub mod outlog;
 pub mod pipeline;
 pub mod ring;
 pub mod server;
+pub mod snapshot;
 pub mod state;
 pub mod stats;
 pub mod wait;

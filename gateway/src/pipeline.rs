@@ -496,6 +496,8 @@ pub struct Running {
     pub(crate) admin_server: Option<crate::admin::AdminServer>,
     journal_thread: Option<JoinHandle<Result<(), crate::journal::JournalError>>>,
     journal_stop: Arc<AtomicBool>,
+    snapshot_thread: Option<JoinHandle<()>>,
+    snapshot_stop: Arc<AtomicBool>,
     /// The journal's written and durable positions (zeros without a journal).
     pub journal_progress: Arc<JournalProgress>,
 }
@@ -634,10 +636,88 @@ fn session_limits(config: &GatewayConfig, session_id: u64) -> SessionLimits {
 /// The engine and every login's stream rebuilt from the journal in
 /// `config.journal.dir` (empty ones when there is no journal): the same
 /// deterministic engine replays every input at its recorded time.
+///
+/// When the directory holds a snapshot (see [`crate::snapshot`]), the newest one
+/// that loads is the starting point and only the journal after it is replayed;
+/// a damaged snapshot is skipped for an older one, and a snapshot ahead of the
+/// journal (whose tail was cut) for a replay from the journal's start.
 pub fn recover(
     config: &GatewayConfig,
     policy: TailPolicy,
 ) -> Result<(Engine, Vec<OutLog>, crate::journal::Recovered), StartError> {
+    recover_until(config, policy, u64::MAX, true).map(|r| (r.engine, r.logs, r.journal))
+}
+
+/// [`recover`] from the journal's start, ignoring snapshots (to check one against
+/// the other).
+pub fn recover_from_start(
+    config: &GatewayConfig,
+    policy: TailPolicy,
+) -> Result<(Engine, Vec<OutLog>, crate::journal::Recovered), StartError> {
+    recover_until(config, policy, u64::MAX, false).map(|r| (r.engine, r.logs, r.journal))
+}
+
+/// What [`recover_until`] rebuilt.
+pub(crate) struct Rebuilt {
+    pub engine: Engine,
+    pub logs: Vec<OutLog>,
+    /// What the journal read found (its last input, even past `until`).
+    pub journal: crate::journal::Recovered,
+    /// The last input applied to `engine`.
+    pub applied: u64,
+    /// Its engine time.
+    pub applied_now_ns: u64,
+}
+
+/// [`recover`], applying inputs up to `until` only, from a snapshot when
+/// `use_snapshots` and one fits.
+pub(crate) fn recover_until(
+    config: &GatewayConfig,
+    policy: TailPolicy,
+    until: u64,
+    use_snapshots: bool,
+) -> Result<Rebuilt, StartError> {
+    let started = std::time::Instant::now();
+    let dir = &config.journal.dir;
+    let paths = if use_snapshots { crate::snapshot::snapshots(dir) } else { Vec::new() };
+    for found in crate::snapshot::loadable(paths, config) {
+        let (mut engine, mut logs, meta) = found;
+        if meta.input_seq > until {
+            continue;
+        }
+        let (mut applied, mut applied_now_ns) = (meta.input_seq, meta.now_ns);
+        let mut journal =
+            crate::journal::read_journal_from(dir, meta.input_seq + 1, policy, |e| {
+                if e.input_seq <= until {
+                    let append = &mut |o: Output| logs[o.login as usize].append_output(&o);
+                    engine.handle(
+                        e.input_seq,
+                        e.now_ns,
+                        e.arrival_ns,
+                        &e.input,
+                        append,
+                        &mut NoProbe,
+                    );
+                    (applied, applied_now_ns) = (e.input_seq, e.now_ns);
+                }
+            })?;
+        if journal.last_input_seq < meta.input_seq {
+            warn!(
+                "the snapshot after input {} is ahead of the journal, which ends at input {}; \
+                 trying an older snapshot, else the journal from its start",
+                meta.input_seq, journal.last_input_seq
+            );
+            continue;
+        }
+        journal.snapshot = Some(meta.input_seq);
+        info!(
+            "recovered from the snapshot after input {} and {} later inputs in {:.3} s",
+            meta.input_seq,
+            applied - meta.input_seq,
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(Rebuilt { engine, logs, journal, applied, applied_now_ns });
+    }
     let mut engine = build_engine(config)?;
     let mut logs: Vec<OutLog> = config
         .logins
@@ -646,20 +726,23 @@ pub fn recover(
             OutLog::new(config.outbound.log_bytes_per_login, config.outbound.log_messages_per_login)
         })
         .collect();
-    let started = std::time::Instant::now();
-    let recovered = crate::journal::read_journal(&config.journal.dir, policy, |e| {
-        let append = &mut |o: Output| logs[o.login as usize].append_output(&o);
-        engine.handle(e.input_seq, e.now_ns, e.arrival_ns, &e.input, append, &mut NoProbe);
+    let (mut applied, mut applied_now_ns) = (0, 0);
+    let journal = crate::journal::read_journal(dir, policy, |e| {
+        if e.input_seq <= until {
+            let append = &mut |o: Output| logs[o.login as usize].append_output(&o);
+            engine.handle(e.input_seq, e.now_ns, e.arrival_ns, &e.input, append, &mut NoProbe);
+            (applied, applied_now_ns) = (e.input_seq, e.now_ns);
+        }
     })?;
-    if recovered.records > 0 {
+    if journal.records > 0 {
         info!(
             "recovered {} inputs from {} journal segment(s) in {:.3} s",
-            recovered.records,
-            recovered.segments,
+            journal.records,
+            journal.segments,
             started.elapsed().as_secs_f64()
         );
     }
-    Ok((engine, logs, recovered))
+    Ok(Rebuilt { engine, logs, journal, applied, applied_now_ns })
 }
 
 /// Starts the gateway's threads (after recovering from the journal when durability
@@ -748,6 +831,19 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
         let wake = wake_rx.recv().ok();
         sequencer.attach_journal(to_journal, wake);
         Some(handle)
+    };
+    let snapshot_stop = Arc::new(AtomicBool::new(false));
+    let every = config.journal.snapshot_every_inputs;
+    let snapshot_thread = if durability != Durability::None && every > 0 {
+        let (config, progress) = (config.clone(), Arc::clone(&journal_progress));
+        let stop = Arc::clone(&snapshot_stop);
+        Some(
+            std::thread::Builder::new()
+                .name("bw-snapshot".into())
+                .spawn(move || crate::snapshot::run_snapshotter(config, every, progress, stop))?,
+        )
+    } else {
+        None
     };
     // The venue's clock-driven phases start from now (journaled like any input).
     let now = clock.now_ns();
@@ -906,6 +1002,8 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
         engine_stop,
         admin_server: None,
         journal_thread,
+        snapshot_thread,
+        snapshot_stop,
         journal_stop,
         journal_progress,
     };
@@ -983,6 +1081,12 @@ impl Running {
         };
         // The admin endpoint answered through the drain (ready: 503); stop it now.
         drop(self.admin_server.take());
+        self.snapshot_stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.snapshot_thread.take()
+            && t.join().is_err()
+        {
+            warn!("the snapshot thread panicked");
+        }
         self.journal_stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.journal_thread.take() {
             t.thread().unpark();

@@ -9,6 +9,9 @@
 //!   scratch in this process);
 //! * the books and accounts the restarted gateway ends with equal the reference's.
 //!
+//! The gateway snapshots every 100 inputs, so the kill can land mid-snapshot and
+//! the restart starts from a snapshot; the reference ignores snapshots.
+//!
 //! Each iteration prints its seed; set `CRASH_SEED` to replay one.
 
 mod util;
@@ -49,13 +52,15 @@ fn config_text(journal: &Path) -> String {
         .replace(r#"durability = "none""#, r#"durability = "sync""#)
         .replace(
             r#"dir = "breakwater-journal""#,
-            &format!("dir = {:?}", journal.display().to_string()),
+            &format!("dir = {:?}\nsnapshot_every_inputs = 100", journal.display().to_string()),
         )
         .replace(r#"listen = "127.0.0.1:9180""#, r#"listen = "off""#)
         .replace("rate_limit_per_s = 1000", "rate_limit_per_s = 0")
         .replace("open_orders_per_security = 50", "open_orders_per_security = 0");
     assert!(
-        text.contains(r#"durability = "sync""#) && text.contains(r#"listen = "off""#),
+        text.contains(r#"durability = "sync""#)
+            && text.contains(r#"listen = "off""#)
+            && text.contains("snapshot_every_inputs"),
         "demo.toml changed shape"
     );
     text
@@ -73,7 +78,7 @@ fn spawn(config: &Path, dump: &Path, log: &Path) -> Spawned {
         .arg(config)
         .arg("--dump-state")
         .arg(dump)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "warn,gateway::pipeline=info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr)
@@ -204,7 +209,23 @@ fn client(
         }
     }
     // The logout's cancel-on-disconnect answers arrive before its EndOfSession.
-    let (_, rest) = c.logout(Duration::from_secs(10)).expect("logout");
+    // The kill can land during the logout: then resume on the restarted gateway
+    // (whose replay carries anything the first one sent) and log out there.
+    let rest = loop {
+        match c.logout(Duration::from_secs(10)) {
+            Ok((_, rest)) => break rest,
+            Err(e) => {
+                assert!(
+                    crashed.load(Ordering::SeqCst),
+                    "{user}: logout failed without a crash: {e}"
+                );
+                c = connect(&seen);
+                while let Ok(Some(msg)) = c.recv(Duration::from_millis(300)) {
+                    record(&mut seen, &msg);
+                }
+            }
+        }
+    };
     for msg in &rest {
         record(&mut seen, msg);
     }
@@ -242,6 +263,11 @@ fn crash_once(seed: u64) {
     first.child.wait().unwrap();
     println!("  killed after {kill_after:?}");
     let second = spawn(&config_path, &dump_path, &log_path);
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    match log.lines().find(|l| l.contains("recovered from the snapshot")) {
+        Some(line) => println!("  restart: {}", line.split("] ").last().unwrap_or(line)),
+        None => println!("  restart: from the journal's start (no snapshot yet)"),
+    }
     *addr.lock().unwrap() = second.addr;
     let seen: Vec<Seen> = clients.into_iter().map(|h| h.join().expect("client thread")).collect();
 
@@ -256,7 +282,8 @@ fn crash_once(seed: u64) {
     // The reference: the whole journal replayed from scratch.
     let config = GatewayConfig::from_toml_str(&config_text(&journal), "crash.toml").unwrap();
     let (engine, logs, recovered) =
-        gateway::pipeline::recover(&config, TailPolicy::ReadOnly).unwrap();
+        gateway::pipeline::recover_from_start(&config, TailPolicy::ReadOnly).unwrap();
+    assert_eq!(recovered.snapshot, None);
     assert!(recovered.records > 0);
     let reference = gateway::state::dump(&engine);
     for (i, (e, a)) in reference.lines().zip(dump.lines()).enumerate() {

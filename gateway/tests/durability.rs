@@ -5,9 +5,11 @@
 mod util;
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use gateway::config::{Durability, Topology};
+use gateway::journal::TailPolicy;
 use gateway::state;
 use protocol::codec::{AppMessage, ClientMessage, answer_flags};
 use protocol::{RejectCode, Side};
@@ -71,13 +73,39 @@ fn trade(addr: std::net::SocketAddr) {
     buyer.logout(WAIT).unwrap();
 }
 
-fn restart_rebuilds_everything(topology: Topology) {
-    let dir = temp_dir(&format!("restart-{topology:?}"));
-    let config = journaled(topology, &dir, Durability::Sync);
+/// Waits until the running gateway's snapshotter has written `n` snapshots.
+fn wait_for_snapshots(gw: &gateway::Running, n: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while gw.journal_progress.snapshots.load(Ordering::Acquire) < n {
+        assert!(std::time::Instant::now() < deadline, "no snapshot was written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn restart_rebuilds_everything(topology: Topology, snapshot_every_inputs: u64) {
+    let dir = temp_dir(&format!("restart-{topology:?}-{snapshot_every_inputs}"));
+    let mut config = journaled(topology, &dir, Durability::Sync);
+    config.journal.snapshot_every_inputs = snapshot_every_inputs;
     let gw = start(&config);
     trade(gw.addr());
     std::thread::sleep(Duration::from_millis(200));
+    if snapshot_every_inputs > 0 {
+        wait_for_snapshots(&gw, 1);
+    }
     let stopped = gw.shutdown().unwrap();
+    let snapshots = gateway::snapshot::snapshots(&dir);
+    if snapshot_every_inputs > 0 {
+        // The restart below starts from the newest one.
+        assert!(
+            (1..=gateway::snapshot::KEEP).contains(&snapshots.len()),
+            "{snapshots:?} (older ones are pruned)"
+        );
+        let (_, _, rec) = gateway::pipeline::recover(&config, TailPolicy::ReadOnly).unwrap();
+        let newest = gateway::snapshot::verify(&snapshots[0]).unwrap();
+        assert_eq!(rec.snapshot, Some(newest.input_seq));
+    } else {
+        assert!(snapshots.is_empty());
+    }
     let before = state::dump(stopped.sequencer.engine());
     let streams_before: Vec<_> = stopped.logins.iter().map(|l| l.log.messages()).collect();
     assert!(streams_before.iter().any(|s| s.len() > 3), "the day produced streams");
@@ -112,12 +140,116 @@ fn restart_rebuilds_everything(topology: Topology) {
 
 #[test]
 fn restart_rebuilds_everything_fused() {
-    restart_rebuilds_everything(Topology::Fused);
+    restart_rebuilds_everything(Topology::Fused, 0);
 }
 
 #[test]
 fn restart_rebuilds_everything_pipelined() {
-    restart_rebuilds_everything(Topology::Pipelined);
+    restart_rebuilds_everything(Topology::Pipelined, 0);
+}
+
+#[test]
+fn restart_from_a_snapshot_rebuilds_everything() {
+    restart_rebuilds_everything(Topology::Fused, 4);
+}
+
+/// State dump and every stream of a recovery.
+fn rebuilt(
+    config: &gateway::GatewayConfig,
+    from_start: bool,
+) -> (String, Vec<Vec<protocol::codec::Sequenced>>, gateway::journal::Recovered) {
+    let recover =
+        if from_start { gateway::pipeline::recover_from_start } else { gateway::pipeline::recover };
+    let (engine, logs, rec) = recover(config, TailPolicy::ReadOnly).unwrap();
+    (state::dump(&engine), logs.iter().map(|l| l.messages()).collect(), rec)
+}
+
+#[test]
+fn snapshots_equal_a_full_replay_and_damaged_ones_are_skipped() {
+    let dir = temp_dir("snapshots");
+    let mut config = journaled(Topology::Fused, &dir, Durability::Sync);
+    config.journal.snapshot_every_inputs = 3;
+    let gw = start(&config);
+    trade(gw.addr());
+    wait_for_snapshots(&gw, 2);
+    // Trading after the newest snapshot, so recovery replays a journal tail too.
+    let mut c = login(gw.addr(), "trader2");
+    c.send(&ClientMessage::NewOrder(limit(50, "B001", 600036, Side::Buy, 100, "41.00"))).unwrap();
+    expect(&mut c, "answer", |m| matches!(m, AppMessage::OrderAccepted(_)).then_some(()));
+    c.logout(WAIT).unwrap();
+    let stopped = gw.shutdown().unwrap();
+    let live = state::dump(stopped.sequencer.engine());
+    let live_streams: Vec<_> = stopped.logins.iter().map(|l| l.log.messages()).collect();
+    drop(stopped);
+
+    let (full, full_streams, full_rec) = rebuilt(&config, true);
+    assert_eq!(full_rec.snapshot, None);
+    assert_same_state(&live, &full);
+    assert_eq!(full_streams, live_streams);
+
+    let snapshots = gateway::snapshot::snapshots(&dir);
+    assert_eq!(snapshots.len(), gateway::snapshot::KEEP, "{snapshots:?}");
+    let newest = gateway::snapshot::verify(&snapshots[0]).unwrap().input_seq;
+    let older = gateway::snapshot::verify(&snapshots[1]).unwrap().input_seq;
+    assert!(older < newest && newest < full_rec.last_input_seq, "{older} {newest}");
+    let (from_snapshot, streams, rec) = rebuilt(&config, false);
+    assert_eq!(rec.snapshot, Some(newest));
+    assert_same_state(&full, &from_snapshot);
+    assert_eq!(streams, full_streams);
+
+    // A flipped bit in the newest snapshot: skipped for the older one.
+    let mut bytes = std::fs::read(&snapshots[0]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&snapshots[0], &bytes).unwrap();
+    let (from_older, streams, rec) = rebuilt(&config, false);
+    assert_eq!(rec.snapshot, Some(older));
+    assert_same_state(&full, &from_older);
+    assert_eq!(streams, full_streams);
+
+    // Both damaged (the older one cut short): the journal from its start.
+    let len = std::fs::metadata(&snapshots[1]).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&snapshots[1]).unwrap().set_len(len / 2).unwrap();
+    let (from_journal, streams, rec) = rebuilt(&config, false);
+    assert_eq!(rec.snapshot, None);
+    assert_same_state(&full, &from_journal);
+    assert_eq!(streams, full_streams);
+
+    // The gateway starts on the damaged snapshots too, with the whole day.
+    let gw = start(&config);
+    let mut c = login(gw.addr(), "trader1");
+    let replayed: Vec<_> =
+        (0..full_streams[0].len()).map(|_| expect(&mut c, "replay", |m| Some(*m))).collect();
+    let original: Vec<_> = full_streams[0].iter().map(|s| s.msg).collect();
+    assert_eq!(replayed, original);
+    c.logout(WAIT).unwrap();
+    gw.shutdown().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_snapshot_ahead_of_the_journal_is_not_used() {
+    let dir = temp_dir("snapshot-ahead");
+    let config = journaled(Topology::Fused, &dir, Durability::Sync);
+    let gw = start(&config);
+    trade(gw.addr());
+    gw.shutdown().unwrap();
+    let (_, _, full_rec) = rebuilt(&config, true);
+    let (engine, logs, rec) = gateway::pipeline::recover(&config, TailPolicy::ReadOnly).unwrap();
+    gateway::snapshot::write(&dir, &engine, &logs, rec.last_input_seq, rec.last_now_ns, 1).unwrap();
+    drop((engine, logs));
+    // The journal loses its last inputs (cut as damage would be): the snapshot
+    // holds inputs the journal no longer has, so recovery must not start from it.
+    let segment = gateway::journal::segments(&dir).unwrap().pop().unwrap();
+    let len = std::fs::metadata(&segment).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&segment).unwrap().set_len(len - 5).unwrap();
+    let (cut, cut_streams, cut_rec) = rebuilt(&config, false);
+    assert_eq!(cut_rec.snapshot, None);
+    assert_eq!(cut_rec.last_input_seq, full_rec.last_input_seq - 1);
+    let (cut_full, cut_full_streams, _) = rebuilt(&config, true);
+    assert_same_state(&cut_full, &cut);
+    assert_eq!(cut_streams, cut_full_streams);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -246,6 +378,29 @@ fn the_journal_tool_verifies_counts_and_dumps() {
     assert!(ok && stdout.contains("new_order      20"), "{stdout}");
     let (ok, stdout, _) = run(&["dump", d, "--limit", "3"]);
     assert!(ok && stdout.lines().count() == 3, "{stdout}");
+    // A snapshot from the tool; replay from it prints what a replay from the start does.
+    let config_file = dir.join("gateway.toml");
+    let toml = gateway::config::DEMO_TOML
+        .replace("dir = \"breakwater-journal\"", &format!("dir = {:?}", d));
+    assert_ne!(toml, gateway::config::DEMO_TOML);
+    std::fs::write(&config_file, toml).unwrap();
+    let c = config_file.to_str().unwrap();
+    let (ok, stdout, stderr) = run(&["snapshot", "--config", c]);
+    assert!(ok && stdout.contains("snapshot after input"), "{stdout} {stderr}");
+    let (ok, from_snapshot, _) = run(&["replay", "--config", c]);
+    assert!(ok && from_snapshot.contains("orders_today 20"), "{from_snapshot}");
+    let (ok, from_start, _) = run(&["replay", "--config", c, "--from-start"]);
+    assert!(ok);
+    assert_eq!(from_snapshot, from_start);
+    let (ok, stdout, _) = run(&["verify", d]);
+    assert!(ok && stdout.contains("OK: snapshot after input"), "{stdout}");
+    let snapshot = gateway::snapshot::snapshots(&dir).remove(0);
+    let mut bytes = std::fs::read(&snapshot).unwrap();
+    bytes[100] ^= 0x01;
+    std::fs::write(&snapshot, &bytes).unwrap();
+    let (ok, stdout, _) = run(&["verify", d]);
+    assert!(!ok && stdout.contains("CRC mismatch"), "{stdout}");
+    std::fs::remove_file(&snapshot).unwrap();
     let segment = gateway::journal::segments(&dir).unwrap().remove(0);
     let mut bytes = std::fs::read(&segment).unwrap();
     let middle = bytes.len() / 2;

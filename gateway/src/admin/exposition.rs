@@ -519,6 +519,19 @@ fn journal(w: &mut Writer<'_>, j: &JournalProgress, inputs: u64) {
     w.sample("breakwater_journal_written_bytes_total", &[], j.bytes.load(Ordering::Relaxed));
     w.head("breakwater_journal_syncs_total", "counter", "Group-commit fdatasync calls.");
     w.sample("breakwater_journal_syncs_total", &[], j.syncs.load(Ordering::Relaxed));
+    w.gauge(
+        "breakwater_snapshot_sequence",
+        "Input the newest snapshot written since start-up ends at (0: none yet).",
+        j.snapshot_seq.load(Ordering::Acquire),
+    );
+    w.head("breakwater_snapshots_total", "counter", "Snapshots written.");
+    w.sample("breakwater_snapshots_total", &[], j.snapshots.load(Ordering::Relaxed));
+    w.head("breakwater_snapshot_failures_total", "counter", "Snapshots that could not be taken.");
+    w.sample(
+        "breakwater_snapshot_failures_total",
+        &[],
+        j.snapshot_failures.load(Ordering::Relaxed),
+    );
 }
 
 /// CPU time of the gateway's own threads (`bw-*`), from `/proc/self/task` (Linux;

@@ -2,12 +2,16 @@
 //!
 //! ```text
 //! bw-journal verify DIR          check every segment and record (CRC, sequence, layout)
+//!                                and every snapshot's CRC
 //! bw-journal stats DIR           segments, records by kind, bytes, time span, input rate
 //! bw-journal dump DIR [--from N] [--limit N]   one line per input
-//! bw-journal replay --config FILE              replay into a fresh engine, print the state dump
+//! bw-journal replay --config FILE [--from-start]   rebuild the engine, print the state dump
+//! bw-journal snapshot --config FILE            write a snapshot at the journal's end
 //! ```
 //!
-//! Every command reads only; a torn final record is reported, not cut.
+//! Every command but `snapshot` reads only; a torn final record is reported, not cut.
+//! `snapshot` adds a snapshot file beside the journal (atomically) and changes nothing
+//! else.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,7 +31,7 @@ struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Check every segment and record; exit 1 on damage.
+    /// Check every segment and record, and every snapshot's CRC; exit 1 on damage.
     Verify {
         /// Journal directory.
         dir: PathBuf,
@@ -48,10 +52,21 @@ enum Command {
         #[arg(long)]
         limit: Option<u64>,
     },
-    /// Replay the journal named by a gateway configuration into a fresh engine and
-    /// print the resulting state (accounts, books, stream positions).
+    /// Rebuild the engine of a gateway configuration's `[journal] dir` (from its
+    /// newest snapshot and the journal after it) and print the resulting state
+    /// (accounts, books, stream positions).
     Replay {
         /// The gateway configuration whose `[journal] dir` to replay.
+        #[arg(long)]
+        config: PathBuf,
+        /// Ignore snapshots: replay every input from the journal's start.
+        #[arg(long)]
+        from_start: bool,
+    },
+    /// Rebuild the engine as `replay` does and write a snapshot at the journal's
+    /// last input, so the next start replays only what comes after it.
+    Snapshot {
+        /// The gateway configuration whose `[journal] dir` to snapshot.
         #[arg(long)]
         config: PathBuf,
     },
@@ -95,7 +110,22 @@ fn run(args: Args) -> Result<ExitCode, String> {
                 rec.records,
                 rec.last_input_seq
             );
-            Ok(ExitCode::SUCCESS)
+            let mut code = ExitCode::SUCCESS;
+            for path in gateway::snapshot::snapshots(&dir) {
+                match gateway::snapshot::verify(&path) {
+                    Ok(meta) => println!(
+                        "{}: OK: snapshot after input {}, {} bytes",
+                        path.display(),
+                        meta.input_seq,
+                        meta.payload_len
+                    ),
+                    Err(e) => {
+                        println!("{e}");
+                        code = ExitCode::from(1);
+                    }
+                }
+            }
+            Ok(code)
         }
         Command::Stats { dir } => {
             let mut kinds: BTreeMap<&'static str, u64> = BTreeMap::new();
@@ -150,17 +180,41 @@ fn run(args: Args) -> Result<ExitCode, String> {
             .map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Replay { config } => {
+        Command::Replay { config, from_start } => {
             let config = GatewayConfig::from_file(&config).map_err(|e| e.to_string())?;
             let started = std::time::Instant::now();
-            let (engine, _logs, rec) = gateway::pipeline::recover(&config, TailPolicy::ReadOnly)
-                .map_err(|e| e.to_string())?;
+            let recover = if from_start {
+                gateway::pipeline::recover_from_start
+            } else {
+                gateway::pipeline::recover
+            };
+            let (engine, _logs, rec) =
+                recover(&config, TailPolicy::ReadOnly).map_err(|e| e.to_string())?;
             eprintln!(
-                "replayed {} inputs in {:.3} s",
-                rec.records,
+                "rebuilt the state at input {} in {:.3} s",
+                rec.last_input_seq,
                 started.elapsed().as_secs_f64()
             );
             print!("{}", gateway::state::dump(&engine));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Snapshot { config } => {
+            let config = GatewayConfig::from_file(&config).map_err(|e| e.to_string())?;
+            let (engine, logs, rec) = gateway::pipeline::recover(&config, TailPolicy::ReadOnly)
+                .map_err(|e| e.to_string())?;
+            if rec.last_input_seq == 0 {
+                return Err(format!("{}: no journal to snapshot", config.journal.dir.display()));
+            }
+            let path = gateway::snapshot::write(
+                &config.journal.dir,
+                &engine,
+                &logs,
+                rec.last_input_seq,
+                rec.last_now_ns,
+                rec.session_id.unwrap_or(0),
+            )
+            .map_err(|e| e.to_string())?;
+            println!("{}: snapshot after input {}", path.display(), rec.last_input_seq);
             Ok(ExitCode::SUCCESS)
         }
     }
