@@ -661,6 +661,12 @@ fn journal_settings(errors: &Errors<'_>, raw: RawJournal) -> Result<JournalSetti
     if raw.dir.is_empty() {
         return Err(errors.invalid("journal.dir", "must name a directory"));
     }
+    if raw.snapshot_every_inputs > 0 && raw.durability == Durability::None {
+        return Err(errors.invalid(
+            "journal.snapshot_every_inputs",
+            "snapshots follow the journal: set durability to \"async\" or \"sync\", or this to 0",
+        ));
+    }
     Ok(JournalSettings {
         durability: raw.durability,
         dir: PathBuf::from(raw.dir),
@@ -723,5 +729,17 @@ mod tests {
         let e =
             err("\n[[logins]]\nusername = \"x1\"\ntoken = \"longenough\"\naccounts = [\"NOPE\"]\n");
         assert!(e.contains("accounts[0]") && e.contains("NOPE"), "{e}");
+    }
+
+    #[test]
+    fn snapshots_need_a_journal() {
+        let snapshots = DEMO_TOML
+            .replace("dir = \"breakwater-journal\"", "dir = \"j\"\nsnapshot_every_inputs = 1000");
+        assert_ne!(snapshots, DEMO_TOML);
+        let e = GatewayConfig::from_toml_str(&snapshots, "gw.toml").unwrap_err().to_string();
+        assert!(e.contains("journal.snapshot_every_inputs") && e.contains("durability"), "{e}");
+        let text = snapshots.replace("durability = \"none\"", "durability = \"async\"");
+        let c = GatewayConfig::from_toml_str(&text, "gw.toml").unwrap();
+        assert_eq!(c.journal.snapshot_every_inputs, 1000);
     }
 }
