@@ -53,6 +53,10 @@ pub struct Options {
     /// Pin the generator to the first core and the server (echo, or the in-process
     /// gateway's io thread) to the last, so they never share one.
     pub pin: bool,
+    /// The in-process gateway's journal policy: none, async or sync.
+    pub durability: Option<String>,
+    /// Run the gateway without a journal first, on the same schedule.
+    pub compare_durability: bool,
     /// The command line, for the report.
     pub command: String,
 }
@@ -77,6 +81,8 @@ impl Default for Options {
             p50_us: None,
             p9999_us: None,
             pin: false,
+            durability: None,
+            compare_durability: false,
             command: String::new(),
         }
     }
@@ -236,6 +242,51 @@ fn side_summary(target: &str, side: &Side) -> SideSummary {
     }
 }
 
+/// Runs an in-process gateway with `config` (its journal, if any, in a temporary
+/// directory removed afterwards) through the scenario.
+fn in_process(
+    s: &Scenario,
+    universe: &Universe,
+    config: &gateway::GatewayConfig,
+    o: &Options,
+    figures: &Arc<Mutex<Figures>>,
+) -> Result<(String, Side), String> {
+    let mut config = config.clone();
+    let journal = (config.journal.durability != gateway::config::Durability::None).then(|| {
+        std::env::temp_dir().join(format!("loadtest-journal-{}-{}", std::process::id(), run_tag()))
+    });
+    if let Some(dir) = &journal {
+        config.journal.dir = dir.clone();
+    }
+    let running = gateway::start(&config).map_err(|e| format!("in-process gateway: {e}"))?;
+    let desc = format!(
+        "in-process, {:?} topology, io wait {:?}, engine wait {:?}, durability {:?}",
+        running.resolved.topology,
+        running.resolved.io_wait,
+        running.resolved.engine_wait,
+        config.journal.durability
+    );
+    let op: Box<dyn Operator> = Box::new(InProcess::new(running.admin()));
+    let side = one_run(
+        s,
+        universe,
+        running.addr(),
+        Target::Gateway,
+        Some(op),
+        o,
+        Some(Arc::clone(figures)),
+    );
+    let syncs = running.journal_progress.syncs.load(std::sync::atomic::Ordering::Relaxed);
+    running.shutdown().map_err(|e| format!("in-process gateway shutdown: {e}"))?;
+    if let Some(dir) = &journal {
+        if !o.quiet {
+            eprintln!("journal: {syncs} group commits (fdatasync) in {}", dir.display());
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    Ok((desc, side?))
+}
+
 /// Runs the scenario (baseline first, then the gateway) and writes the report.
 pub fn run(o: &Options) -> Result<Outcome, String> {
     let s = scenario(o)?;
@@ -285,26 +336,34 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
     } else {
         None
     };
+    let mut no_journal = None;
+    let config = match (config, &o.durability) {
+        (Some(mut config), Some(d)) => {
+            config.journal.durability = match d.as_str() {
+                "none" => gateway::config::Durability::None,
+                "async" => gateway::config::Durability::Async,
+                "sync" => gateway::config::Durability::Sync,
+                _ => return Err(format!("--durability: expected none, async or sync, got {d:?}")),
+            };
+            Some(config)
+        }
+        (config, _) => config,
+    };
+    if o.compare_durability
+        && config.as_ref().is_none_or(|c| c.journal.durability == gateway::config::Durability::None)
+    {
+        return Err("--compare-durability needs --durability async or sync and an in-process \
+                    gateway"
+            .into());
+    }
     let (gateway_desc, side) = match (o.gateway, config) {
         (None, Some(config)) => {
-            let running =
-                gateway::start(&config).map_err(|e| format!("in-process gateway: {e}"))?;
-            let desc = format!(
-                "in-process, {:?} topology, io wait {:?}, engine wait {:?}",
-                running.resolved.topology, running.resolved.io_wait, running.resolved.engine_wait
-            );
-            let op: Box<dyn Operator> = Box::new(InProcess::new(running.admin()));
-            let side = one_run(
-                &s,
-                &universe,
-                running.addr(),
-                Target::Gateway,
-                Some(op),
-                o,
-                Some(Arc::clone(&figures)),
-            );
-            running.shutdown().map_err(|e| format!("in-process gateway shutdown: {e}"))?;
-            (desc, side?)
+            if o.compare_durability {
+                let mut plain = config.clone();
+                plain.journal.durability = gateway::config::Durability::None;
+                no_journal = Some(in_process(&s, &universe, &plain, o, &figures)?.1);
+            }
+            in_process(&s, &universe, &config, o, &figures)?
         }
         (Some(addr), _) => {
             let op: Option<Box<dyn Operator>> = o.admin.map(|a| {
@@ -328,6 +387,9 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
     let baseline_run = baseline.as_ref().map(|b| side_summary("echo baseline", b));
     let ratio_to_baseline =
         baseline_run.as_ref().map(|b| Ratios::of(&gateway_run.answer, &b.answer));
+    let no_journal_run = no_journal.as_ref().map(|n| side_summary("gateway, no journal", n));
+    let ratio_to_no_journal =
+        no_journal_run.as_ref().map(|n| Ratios::of(&gateway_run.answer, &n.answer));
     let verdicts = report::judge(&s.objectives, &gateway_run);
     let passed = verdicts.iter().all(|v| v.met);
     let (sessions, per) = universe::sizing(&s);
@@ -352,6 +414,8 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
         gateway_run,
         baseline_run,
         ratio_to_baseline,
+        no_journal_run,
+        ratio_to_no_journal,
         objectives: s.objectives,
         verdicts,
         passed,

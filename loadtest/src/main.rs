@@ -96,6 +96,14 @@ struct RunArgs {
     /// in-process gateway's io thread) to the last.
     #[arg(long)]
     pin: bool,
+    /// In-process gateway journal: none, async or sync (journal in a temporary
+    /// directory, removed after the run).
+    #[arg(long)]
+    durability: Option<String>,
+    /// With --durability async or sync: also run the same schedule through the same
+    /// gateway without a journal first, and report both side by side.
+    #[arg(long)]
+    compare_durability: bool,
 }
 
 fn main() -> ExitCode {
@@ -149,6 +157,8 @@ fn main() -> ExitCode {
                 p50_us: a.p50_us,
                 p9999_us: a.p9999_us,
                 pin: a.pin,
+                durability: a.durability,
+                compare_durability: a.compare_durability,
                 command: std::env::args().collect::<Vec<_>>().join(" "),
             };
             match harness::run(&o) {

@@ -189,6 +189,11 @@ pub struct Summary {
     pub baseline_run: Option<SideSummary>,
     /// Gateway ÷ baseline, per percentile.
     pub ratio_to_baseline: Option<Ratios>,
+    /// `--compare-durability`: the same schedule through a gateway without a
+    /// journal (`durability = "none"`), run before the journaled one.
+    pub no_journal_run: Option<SideSummary>,
+    /// Journaled gateway ÷ the same without a journal, per percentile.
+    pub ratio_to_no_journal: Option<Ratios>,
     /// Objectives.
     pub objectives: Objectives,
     /// Verdicts.
@@ -304,11 +309,22 @@ pub fn table(s: &Summary) -> String {
         row("  server stamp→recv", &b.from_stamp);
         row("  schedule lag", &b.schedule_lag);
     }
+    if let Some(n) = &s.no_journal_run {
+        row("no journal: answer", &n.answer);
+        row("  schedule lag", &n.schedule_lag);
+    }
     if let Some(r) = &s.ratio_to_baseline {
         let _ = writeln!(
             o,
             "{:<22} {:>10} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
             "gateway / baseline", "", r.p50, r.p90, r.p99, r.p999
+        );
+    }
+    if let Some(r) = &s.ratio_to_no_journal {
+        let _ = writeln!(
+            o,
+            "{:<22} {:>10} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+            "gateway / no journal", "", r.p50, r.p90, r.p99, r.p999
         );
     }
     let _ = writeln!(
@@ -872,11 +888,22 @@ pub fn html(s: &Summary, gateway: &Histogram<u64>, baseline: Option<&Histogram<u
         o.push_str(&pct_row("echo: server stamp → received", &b.from_stamp));
         o.push_str(&pct_row("echo baseline: schedule lag", &b.schedule_lag));
     }
+    if let Some(n) = &s.no_journal_run {
+        o.push_str(&pct_row("same gateway, no journal: answer", &n.answer));
+        o.push_str(&pct_row("no journal: schedule lag", &n.schedule_lag));
+    }
     o.push_str("</table>");
     if let Some(r) = &s.ratio_to_baseline {
         let _ = write!(
             o,
             "<p>Gateway latency over the bare TCP floor measured in this run: p50 <b>{:.2}×</b>, p90 {:.2}×, p99 <b>{:.2}×</b>, p99.9 {:.2}×.</p>",
+            r.p50, r.p90, r.p99, r.p999
+        );
+    }
+    if let Some(r) = &s.ratio_to_no_journal {
+        let _ = write!(
+            o,
+            "<p>Journaled gateway over the same gateway without a journal, same schedule, this run: p50 <b>{:.2}×</b>, p90 {:.2}×, p99 <b>{:.2}×</b>, p99.9 {:.2}×.</p>",
             r.p50, r.p90, r.p99, r.p999
         );
     }
@@ -1058,6 +1085,8 @@ mod tests {
             gateway: "in-process".into(),
             universe: "u".into(),
             ratio_to_baseline: Some(Ratios::of(&g.answer, &g.answer)),
+            no_journal_run: None,
+            ratio_to_no_journal: None,
             baseline_run: Some(g.clone()),
             gateway_run: g,
             objectives,

@@ -39,3 +39,37 @@ fn smoke_scenario_loses_nothing() {
     assert!(g.events.iter().all(|e| e.result == "ok"), "{:?}", g.events);
     assert!(out.summary.passed, "{}", loadtest::report::table(&out.summary));
 }
+
+/// `--durability sync --compare-durability`: the same schedule through the gateway
+/// without a journal, then with `sync` (every answer waits for its input to be on
+/// disk); both reconcile completely.
+#[test]
+fn sync_durability_under_load_loses_nothing() {
+    let o = Options {
+        scenario: "smoke".into(),
+        time_scale: 0.5,
+        baseline: false,
+        write_files: false,
+        quiet: true,
+        durability: Some("sync".into()),
+        compare_durability: true,
+        command: "cargo test sync".into(),
+        ..Options::default()
+    };
+    let out = harness::run(&o).expect("the run completes");
+    assert!(out.summary.gateway.contains("durability Sync"), "{}", out.summary.gateway);
+    let plain = out.summary.no_journal_run.as_ref().expect("the run without a journal");
+    assert!(out.summary.ratio_to_no_journal.is_some());
+    for g in [&out.summary.gateway_run, plain] {
+        let c = &g.counts;
+        assert!(c.orders_sent > 2_000, "the flow ran: {c:?}");
+        assert_eq!((c.lost, c.unanswered, c.seq_gaps), (0, 0, 0), "{:?}", g.unanswered_sample);
+        assert_eq!(c.duplicate_answers + c.duplicate_terminals + c.unknown_ids, 0);
+        assert!(g.problems.is_empty(), "{:?}", g.problems);
+        assert!(c.accepted > 0 && c.filled > 0);
+    }
+    let bad = Options { durability: Some("fast".into()), ..o.clone() };
+    assert!(harness::run(&bad).unwrap_err().contains("--durability"));
+    let no_journal = Options { durability: None, ..o };
+    assert!(harness::run(&no_journal).unwrap_err().contains("--compare-durability"));
+}
