@@ -2,7 +2,7 @@
 //! from its configuration (which commits the same memory).
 //!
 //! ```text
-//! cargo run --release -p sim-exchange --example snapshot_speed [resting orders] [dir]
+//! cargo run --release -p sim-exchange --example venue_snapshot_speed [resting orders] [dir]
 //! ```
 //!
 //! The gateway's default venue (a pool of 2^20 orders, 4,096 levels a side for
