@@ -6,6 +6,8 @@
 //! FusedBaseline:          [one thread] sequence, risk, match (no ring, no hop)
 //! PingPongRingHop:        [A] ──ring──> [B] ──ring──> [A]     (round trip / 2 = one hop)
 //! PingPongMpscBaseline:   the same over std::sync::mpsc::sync_channel
+//! PingPongCacheLineFloor: the same with one bare atomic a side: the cost of moving
+//!                         a cache line between the two cores, which no queue beats
 //! ```
 //!
 //! The order flow: two accounts trade one security back and forth (buys rest, sells
@@ -253,6 +255,44 @@ fn ping_pong_mpsc() -> Histogram<u64> {
     hop
 }
 
+/// The machine's floor for one hop: each side spins on its own cache-padded atomic
+/// until the other stores the next value, timed the same way as the rings.
+fn ping_pong_floor() -> Histogram<u64> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    /// One atomic alone on its cache lines (and the adjacent-line prefetch pair).
+    #[repr(align(128))]
+    struct Padded(AtomicU64);
+    impl std::ops::Deref for Padded {
+        type Target = AtomicU64;
+        fn deref(&self) -> &AtomicU64 {
+            &self.0
+        }
+    }
+    let ping = Arc::new(Padded(AtomicU64::new(0)));
+    let pong = Arc::new(Padded(AtomicU64::new(0)));
+    let (ping2, pong2) = (Arc::clone(&ping), Arc::clone(&pong));
+    let echo = std::thread::spawn(move || {
+        for i in 1..=PINGS {
+            while ping2.load(Ordering::Acquire) != i {
+                std::hint::spin_loop();
+            }
+            pong2.store(i, Ordering::Release);
+        }
+    });
+    let mut hop = Histogram::<u64>::new(3).unwrap();
+    for i in 1..=PINGS {
+        let t0 = Instant::now();
+        ping.store(i, Ordering::Release);
+        while pong.load(Ordering::Acquire) != i {
+            std::hint::spin_loop();
+        }
+        hop.record(t0.elapsed().as_nanos() as u64 / 2).unwrap();
+    }
+    echo.join().unwrap();
+    hop
+}
+
 fn percentiles(h: &Histogram<u64>) -> String {
     format!(
         "p50 {:>7} p90 {:>7} p99 {:>7} p99.9 {:>8} max {:>9}",
@@ -283,16 +323,20 @@ fn main() {
     }
     let ring_hop = ping_pong_ring();
     let mpsc_hop = ping_pong_mpsc();
+    let floor_hop = ping_pong_floor();
     println!();
     println!("{:<26} one hop ns (ping-pong round trip / 2)", "queue");
     println!("{:<26} {}", "PingPongRingHop", percentiles(&ring_hop));
     println!("{:<26} {}", "PingPongMpscBaseline", percentiles(&mpsc_hop));
+    println!("{:<26} {}", "PingPongCacheLineFloor", percentiles(&floor_hop));
     println!();
     println!(
-        "ring hop median {} ns vs mpsc {} ns ({:.1}x); pipeline {:.2} M orders/s vs fused {:.2} M orders/s",
+        "ring hop median {} ns vs mpsc {} ns ({:.1}x) and the cache-line floor {} ns; \
+         pipeline {:.2} M orders/s vs fused {:.2} M orders/s",
         ring_hop.value_at_quantile(0.5),
         mpsc_hop.value_at_quantile(0.5),
         mpsc_hop.value_at_quantile(0.5) as f64 / ring_hop.value_at_quantile(0.5).max(1) as f64,
+        floor_hop.value_at_quantile(0.5),
         piped.orders_per_s / 1e6,
         fused.orders_per_s / 1e6
     );
