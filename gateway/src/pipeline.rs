@@ -590,6 +590,11 @@ pub fn memory_budget(config: &GatewayConfig, engine: &Engine) -> Vec<(&'static s
             j.ring_capacity.next_power_of_two() as u64 * std::mem::size_of::<Entry>() as u64,
         ));
         budget.push(("journal write batch", 4 << 20));
+        if config.journal.snapshot_every_inputs > 0 {
+            // The snapshotter's replica: another engine and another set of out logs.
+            let replica: u64 = budget[..5].iter().map(|(_, b)| b).sum();
+            budget.push(("snapshot replica (engine and out logs, once more)", replica));
+        }
     }
     budget
 }

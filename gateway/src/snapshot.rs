@@ -307,6 +307,21 @@ pub fn loadable(
     })
 }
 
+/// Removes `.bws.tmp` files: snapshots a crash interrupted before their rename.
+fn remove_unfinished(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        let unfinished = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("snapshot-") && n.ends_with(".bws.tmp"));
+        if unfinished {
+            warn!("removing an unfinished snapshot: {}", path.display());
+            let _ = fs::remove_file(&path);
+        }
+    }
+}
+
 /// Removes all but the newest `keep` snapshots.
 pub fn prune(dir: &Path, keep: usize) {
     for old in snapshots(dir).into_iter().skip(keep) {
@@ -334,6 +349,7 @@ pub fn run_snapshotter(
     stop: Arc<AtomicBool>,
 ) {
     let dir = config.journal.dir.clone();
+    remove_unfinished(&dir);
     let mut base = snapshots(&dir).first().and_then(|p| verify(p).ok()).map_or(0, |m| m.input_seq);
     let mut replica: Option<Replica> = None;
     loop {

@@ -86,6 +86,10 @@ fn restart_rebuilds_everything(topology: Topology, snapshot_every_inputs: u64) {
     let dir = temp_dir(&format!("restart-{topology:?}-{snapshot_every_inputs}"));
     let mut config = journaled(topology, &dir, Durability::Sync);
     config.journal.snapshot_every_inputs = snapshot_every_inputs;
+    // What a crash in the middle of writing a snapshot leaves: removed at start.
+    let unfinished = dir.join("snapshot-00000000000000000001.bws.tmp");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(&unfinished, b"half a snapshot").unwrap();
     let gw = start(&config);
     trade(gw.addr());
     std::thread::sleep(Duration::from_millis(200));
@@ -103,6 +107,7 @@ fn restart_rebuilds_everything(topology: Topology, snapshot_every_inputs: u64) {
         let (_, _, rec) = gateway::pipeline::recover(&config, TailPolicy::ReadOnly).unwrap();
         let newest = gateway::snapshot::verify(&snapshots[0]).unwrap();
         assert_eq!(rec.snapshot, Some(newest.input_seq));
+        assert!(!unfinished.exists(), "the unfinished snapshot was removed");
     } else {
         assert!(snapshots.is_empty());
     }
