@@ -399,6 +399,8 @@ fn the_journal_tool_verifies_counts_and_dumps() {
     assert_eq!(from_snapshot, from_start);
     let (ok, stdout, _) = run(&["verify", d]);
     assert!(ok && stdout.contains("OK: snapshot after input"), "{stdout}");
+    let (ok, stdout, _) = run(&["stats", d]);
+    assert!(ok && stdout.contains("snapshot    snapshot-"), "{stdout}");
     let snapshot = gateway::snapshot::snapshots(&dir).remove(0);
     let mut bytes = std::fs::read(&snapshot).unwrap();
     bytes[100] ^= 0x01;

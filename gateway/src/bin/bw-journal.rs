@@ -3,7 +3,8 @@
 //! ```text
 //! bw-journal verify DIR          check every segment and record (CRC, sequence, layout)
 //!                                and every snapshot's CRC
-//! bw-journal stats DIR           segments, records by kind, bytes, time span, input rate
+//! bw-journal stats DIR           segments, records by kind, bytes, time span, input rate,
+//!                                snapshots
 //! bw-journal dump DIR [--from N] [--limit N]   one line per input
 //! bw-journal replay --config FILE [--from-start]   rebuild the engine, print the state dump
 //! bw-journal snapshot --config FILE            write a snapshot at the journal's end
@@ -162,6 +163,18 @@ fn run(args: Args) -> Result<ExitCode, String> {
             }
             for (k, n) in kinds {
                 println!("  {k:<14} {n}");
+            }
+            for path in gateway::snapshot::snapshots(&dir) {
+                let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+                match gateway::snapshot::verify(&path) {
+                    Ok(meta) => println!(
+                        "snapshot    {name}: after input {}, {:.1} MB",
+                        meta.input_seq,
+                        size as f64 / 1e6
+                    ),
+                    Err(e) => println!("snapshot    {name}: unusable: {e}"),
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
