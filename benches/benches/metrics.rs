@@ -20,8 +20,8 @@
 //! public `Engine::handle`, so their cost can be weighed before the sequencer
 //! changes. `docs/operations.md` records the figures.
 //!
-//! The flow is `pipeline.rs`'s: two accounts trade one security back and forth
-//! (buys rest, sells cross them) with cancels of the rests; every input's answer is
+//! The flow is `benches::flow` (as in `pipeline.rs`): two accounts trade one
+//! security back and forth (buys rest, sells cross them) with cancels of the rests; every input's answer is
 //! checked to arrive exactly once, so a broken engine cannot look fast. Each round
 //! runs off and on on fresh engines (the order in a round alternates, so drift
 //! hurts both alike); the report is the median of the rounds and the cost is
@@ -36,86 +36,17 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use benches::flow::{answered_id, config, input};
 use gateway::GatewayConfig;
 use gateway::clock::Clock;
 use gateway::engine::{Engine, NoProbe, Probe};
-use gateway::input::{Arrival, Input, Output, Stamps};
+use gateway::input::{Arrival, Output, Stamps};
 use gateway::metrics::{Stage, StageRecorder};
 use gateway::pipeline::{Sequencer, build_engine};
-use protocol::codec::{AppMessage, CancelOrder, NewOrder};
-use protocol::{
-    AccountId, CreditTag, Market, OrderType, Price, Qty, SecurityId, Side, TimeInForce,
-};
 
 const ORDERS: u64 = 600_000;
 const WARMUP: u64 = 100_000;
 const ROUNDS: usize = 9;
-const SECURITY_CODE: u32 = 600_036;
-
-fn config() -> GatewayConfig {
-    let mut c = GatewayConfig::demo();
-    let limits = &mut c.risk.limits;
-    limits.rate_limit_per_s = 0;
-    limits.daily_message_limit = 0;
-    limits.duplicate_window_ms = 0;
-    limits.open_orders_per_security = 0;
-    limits.cancels_per_security_per_day = 0;
-    limits.hft_rate_flag_per_s = 0;
-    limits.hft_daily_flag = 0;
-    c.risk.capacity.max_orders_per_day = (ORDERS + WARMUP + 16) as u32;
-    let security = SecurityId::new(Market::Sse, SECURITY_CODE).unwrap();
-    for id in ["A001", "B001"] {
-        let a = c.risk.accounts.iter_mut().find(|a| a.id.as_str() == id).unwrap();
-        a.cash = 1_000_000_000_000 * Price::SCALE;
-        a.positions.push(risk_check::PositionConfig {
-            security,
-            qty: 1_000_000_000,
-            cost: Price(400_000),
-        });
-    }
-    c
-}
-
-/// The i-th input: buy rests (A001), sell crosses it (B001), a buy rests and is
-/// cancelled.
-fn input(i: u64) -> Input {
-    let security = SecurityId::new(Market::Sse, SECURITY_CODE).unwrap();
-    let order = |cl_ord_id, account: &str, side, price| NewOrder {
-        cl_ord_id,
-        account: AccountId::new(account).unwrap(),
-        security,
-        side,
-        order_type: OrderType::Limit,
-        tif: TimeInForce::Day,
-        price: Price(price),
-        qty: Qty(100),
-        flags: 0,
-        credit: CreditTag::Cash,
-    };
-    match i % 4 {
-        0 => Input::NewOrder { login: 0, order: order(i, "A001", Side::Buy, 421_000) },
-        1 => Input::NewOrder { login: 1, order: order(i, "B001", Side::Sell, 421_000) },
-        2 => Input::NewOrder { login: 0, order: order(i, "A001", Side::Buy, 420_000) },
-        _ => Input::Cancel {
-            login: 0,
-            cancel: CancelOrder {
-                request_id: i,
-                orig_cl_ord_id: i - 1,
-                account: AccountId::new("A001").unwrap(),
-            },
-        },
-    }
-}
-
-fn answered_id(o: &Output) -> Option<u64> {
-    match o.msg {
-        AppMessage::OrderAccepted(a) if a.flags == 0 => Some(a.cl_ord_id),
-        AppMessage::OrderRejected(r) => Some(r.cl_ord_id),
-        AppMessage::Canceled(c) if c.request_id != 0 => Some(c.request_id),
-        AppMessage::CancelRejected(c) => Some(c.request_id),
-        _ => None,
-    }
-}
 
 /// Where stage stamps come from.
 trait StampClock {
@@ -330,7 +261,7 @@ fn main() {
         println!("metrics bench: skipped outside `cargo bench`");
         return;
     }
-    let config = config();
+    let config = config(ORDERS + WARMUP);
     let stamp = Stamps { read_ns: 1, decoded_ns: 1 };
     let inputs: Vec<Arrival> =
         (0..ORDERS + WARMUP).map(|i| Arrival { input: input(i), stamps: stamp }).collect();

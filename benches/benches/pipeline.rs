@@ -10,8 +10,8 @@
 //!                         a cache line between the two cores, which no queue beats
 //! ```
 //!
-//! The order flow: two accounts trade one security back and forth (buys rest, sells
-//! cross them), with cancels of the rests; every order is answered. Latency is from
+//! The order flow (`benches::flow`): two accounts trade one security back and forth
+//! (buys rest, sells cross them), with cancels of the rests; every order is answered. Latency is from
 //! the moment the io-sim thread pushes an input to the moment it pops that order's
 //! answer (OrderAccepted or OrderRejected), in an HDR histogram. Every run checks
 //! that each order got exactly one answer, so a broken pipeline cannot look fast.
@@ -22,85 +22,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use gateway::GatewayConfig;
+use benches::flow::{answered_id, config, input};
 use gateway::clock::Clock;
-use gateway::input::{Arrival, Input, Output, Stamps};
+use gateway::input::{Arrival, Output, Stamps};
 use gateway::pipeline::{Sequencer, build_engine};
 use gateway::ring::ring;
 use hdrhistogram::Histogram;
-use protocol::codec::{AppMessage, CancelOrder, NewOrder};
-use protocol::{
-    AccountId, CreditTag, Market, OrderType, Price, Qty, SecurityId, Side, TimeInForce,
-};
 
 const ORDERS: u64 = 2_000_000;
 const WARMUP: u64 = 200_000;
-const SECURITY_CODE: u32 = 600_036;
-
-fn config() -> GatewayConfig {
-    let mut c = GatewayConfig::demo();
-    let limits = &mut c.risk.limits;
-    limits.rate_limit_per_s = 0;
-    limits.daily_message_limit = 0;
-    limits.duplicate_window_ms = 0;
-    limits.open_orders_per_security = 0;
-    limits.cancels_per_security_per_day = 0;
-    limits.hft_rate_flag_per_s = 0;
-    limits.hft_daily_flag = 0;
-    c.risk.capacity.max_orders_per_day = (ORDERS + WARMUP + 16) as u32;
-    let security = SecurityId::new(Market::Sse, SECURITY_CODE).unwrap();
-    for id in ["A001", "B001"] {
-        let a = c.risk.accounts.iter_mut().find(|a| a.id.as_str() == id).unwrap();
-        a.cash = 1_000_000_000_000 * Price::SCALE;
-        a.positions.push(risk_check::PositionConfig {
-            security,
-            qty: 1_000_000_000,
-            cost: Price(400_000),
-        });
-    }
-    c
-}
-
-/// The i-th input of the flow: buy rests (A001, login 0), sell crosses it
-/// (B001, login 1), a buy rests and is cancelled.
-fn input(i: u64) -> Input {
-    let security = SecurityId::new(Market::Sse, SECURITY_CODE).unwrap();
-    let order = |cl_ord_id, account: &str, side, price| NewOrder {
-        cl_ord_id,
-        account: AccountId::new(account).unwrap(),
-        security,
-        side,
-        order_type: OrderType::Limit,
-        tif: TimeInForce::Day,
-        price: Price(price),
-        qty: Qty(100),
-        flags: 0,
-        credit: CreditTag::Cash,
-    };
-    match i % 4 {
-        0 => Input::NewOrder { login: 0, order: order(i, "A001", Side::Buy, 421_000) },
-        1 => Input::NewOrder { login: 1, order: order(i, "B001", Side::Sell, 421_000) },
-        2 => Input::NewOrder { login: 0, order: order(i, "A001", Side::Buy, 420_000) },
-        _ => Input::Cancel {
-            login: 0,
-            cancel: CancelOrder {
-                request_id: i,
-                orig_cl_ord_id: i - 1,
-                account: AccountId::new("A001").unwrap(),
-            },
-        },
-    }
-}
-
-fn answered_id(o: &Output) -> Option<u64> {
-    match o.msg {
-        AppMessage::OrderAccepted(a) if a.flags == 0 => Some(a.cl_ord_id),
-        AppMessage::OrderRejected(r) => Some(r.cl_ord_id),
-        AppMessage::Canceled(c) if c.request_id != 0 => Some(c.request_id),
-        AppMessage::CancelRejected(c) => Some(c.request_id),
-        _ => None,
-    }
-}
 
 struct Result {
     name: &'static str,
@@ -109,7 +39,7 @@ struct Result {
 }
 
 fn fused_baseline() -> Result {
-    let mut seq = Sequencer::new(build_engine(&config()).unwrap(), Clock::new());
+    let mut seq = Sequencer::new(build_engine(&config(ORDERS + WARMUP)).unwrap(), Clock::new());
     let mut answers = vec![0u8; (ORDERS + WARMUP) as usize];
     let mut latency = Histogram::<u64>::new(3).unwrap();
     let clock = Clock::new();
@@ -147,7 +77,7 @@ fn ring_pipeline() -> Result {
     let stop = Arc::new(AtomicBool::new(false));
     let engine_stop = Arc::clone(&stop);
     let engine = std::thread::spawn(move || {
-        let mut seq = Sequencer::new(build_engine(&config()).unwrap(), Clock::new());
+        let mut seq = Sequencer::new(build_engine(&config(ORDERS + WARMUP)).unwrap(), Clock::new());
         while !engine_stop.load(Ordering::Relaxed) || from_io.has_items() {
             match from_io.pop() {
                 Some(arrival) => seq.process(&arrival, &mut |o| {

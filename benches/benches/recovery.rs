@@ -2,8 +2,8 @@
 //! (default 10,000,000; `RECOVERY_ORDERS` to change) into books, accounts,
 //! idempotency tables and every login's stream.
 //!
-//! The journal is written first with the gateway's own writer (the inputs of a
-//! two-account flow: a buy rests, a sell crosses it, a buy rests and is cancelled;
+//! The journal is written first with the gateway's own writer (the inputs of
+//! `benches::flow`: a buy rests, a sell crosses it, a buy rests and is cancelled;
 //! about 1.33 inputs per order), then `pipeline::recover_from_start` is timed end to end:
 //! building the engine (its tables are committed at start-up), reading and
 //! checking every record, replaying it, and rebuilding the out logs. Baseline in
@@ -21,14 +21,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use benches::flow::{config, input, is_order};
 use gateway::GatewayConfig;
 use gateway::config::Durability;
-use gateway::input::Input;
 use gateway::journal::{Entry, JournalProgress, TailPolicy, Writer, WriterSettings};
-use protocol::codec::{CancelOrder, NewOrder};
-use protocol::{
-    AccountId, CreditTag, Market, OrderType, Price, Qty, SecurityId, Side, TimeInForce,
-};
 
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
@@ -40,28 +36,9 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("bw-recovery-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
 
-    let mut config = GatewayConfig::demo();
+    let mut config = config(orders);
     config.journal.durability = Durability::Sync;
     config.journal.dir = dir.clone();
-    let limits = &mut config.risk.limits;
-    limits.rate_limit_per_s = 0;
-    limits.daily_message_limit = 0;
-    limits.duplicate_window_ms = 0;
-    limits.open_orders_per_security = 0;
-    limits.cancels_per_security_per_day = 0;
-    limits.hft_rate_flag_per_s = 0;
-    limits.hft_daily_flag = 0;
-    config.risk.capacity.max_orders_per_day = (orders + 16) as u32;
-    let security = SecurityId::new(Market::Sse, 600_036).unwrap();
-    for id in ["A001", "B001"] {
-        let a = config.risk.accounts.iter_mut().find(|a| a.id.as_str() == id).unwrap();
-        a.cash = 1_000_000_000_000 * Price::SCALE;
-        a.positions.push(risk_check::PositionConfig {
-            security,
-            qty: 1_000_000_000,
-            cost: Price(400_000),
-        });
-    }
 
     // Write the journal: `orders - tail` orders, a snapshot there (what a gateway
     // with `snapshot_every_inputs` keeps), then the last `tail` orders.
@@ -71,7 +48,7 @@ fn main() {
         .unwrap_or(750_000)
         .min(orders);
     let started = Instant::now();
-    let mut flow = Flow { security, seq: 0, placed: 0, now: 1_800_000_000_000_000_000 };
+    let mut flow = Flow { seq: 0, placed: 0, now: 1_800_000_000_000_000_000 };
     flow.write(&dir, &config, orders - tail);
     let write_s = started.elapsed().as_secs_f64();
     let (engine, logs, rec) = gateway::pipeline::recover(&config, TailPolicy::ReadOnly).unwrap();
@@ -156,18 +133,18 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The inputs of the flow: a buy rests, a sell crosses it, a buy rests and is
-/// cancelled.
+/// Writes `benches::flow`'s inputs (input `i` of the flow is journal input `i + 1`).
 struct Flow {
-    security: SecurityId,
+    /// Inputs written.
     seq: u64,
+    /// Orders among them.
     placed: u64,
     now: u64,
 }
 
 impl Flow {
-    /// Appends the flow's inputs to the journal in `dir` (a new segment) until
-    /// `until` orders are placed.
+    /// Appends the flow's inputs to the journal in `dir` (a new segment), four at a
+    /// time, until `until` orders are placed.
     fn write(&mut self, dir: &std::path::Path, config: &GatewayConfig, until: u64) {
         let settings = WriterSettings {
             dir: dir.to_path_buf(),
@@ -177,44 +154,18 @@ impl Flow {
             first_input_seq: self.seq + 1,
         };
         let mut writer = Writer::open(settings, Arc::new(JournalProgress::default())).unwrap();
-        let security = self.security;
-        let order = |cl_ord_id, account: &str, side, price| NewOrder {
-            cl_ord_id,
-            account: AccountId::new(account).unwrap(),
-            security,
-            side,
-            order_type: OrderType::Limit,
-            tif: TimeInForce::Day,
-            price: Price(price),
-            qty: Qty(100),
-            flags: 0,
-            credit: CreditTag::Cash,
-        };
         while self.placed < until {
-            for k in 0..4u64 {
-                let id = self.placed + 1;
-                let input = match k {
-                    0 => Input::NewOrder { login: 0, order: order(id, "A001", Side::Buy, 421_000) },
-                    1 => {
-                        Input::NewOrder { login: 1, order: order(id, "B001", Side::Sell, 421_000) }
-                    }
-                    2 => Input::NewOrder { login: 0, order: order(id, "A001", Side::Buy, 420_000) },
-                    _ => Input::Cancel {
-                        login: 0,
-                        cancel: CancelOrder {
-                            request_id: id,
-                            orig_cl_ord_id: self.placed,
-                            account: AccountId::new("A001").unwrap(),
-                        },
-                    },
-                };
-                if k < 3 {
+            for _ in 0..4 {
+                let i = self.seq;
+                if is_order(i) {
                     self.placed += 1;
                 }
                 self.seq += 1;
                 self.now += 1_000;
                 let (seq, now) = (self.seq, self.now);
-                writer.add(&Entry { input_seq: seq, now_ns: now, arrival_ns: now - 500, input });
+                let entry =
+                    Entry { input_seq: seq, now_ns: now, arrival_ns: now - 500, input: input(i) };
+                writer.add(&entry);
                 if seq.is_multiple_of(4096) {
                     writer.commit(seq).unwrap();
                 }

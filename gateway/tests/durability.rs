@@ -73,6 +73,14 @@ fn trade(addr: std::net::SocketAddr) {
     buyer.logout(WAIT).unwrap();
 }
 
+/// Sends `n` resting buys for A001 (cl_ord_ids 1..=n, each a different quantity).
+fn send_resting_buys(c: &mut protocol::client::Client, n: u64) {
+    for i in 1..=n {
+        c.send(&ClientMessage::NewOrder(limit(i, "A001", 600036, Side::Buy, 100 * i, "41.00")))
+            .unwrap();
+    }
+}
+
 /// Waits until the running gateway's snapshotter has written `n` snapshots.
 fn wait_for_snapshots(gw: &gateway::Running, n: u64) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -280,17 +288,7 @@ fn a_damaged_journal_is_refused_unless_cut() {
     let mut config = journaled(Topology::Fused, &dir, Durability::Sync);
     let gw = start(&config);
     let mut c = login(gw.addr(), "trader1");
-    for i in 0..50 {
-        c.send(&ClientMessage::NewOrder(limit(
-            i + 1,
-            "A001",
-            600036,
-            Side::Buy,
-            100 * (i + 1),
-            "41.00",
-        )))
-        .unwrap();
-    }
+    send_resting_buys(&mut c, 50);
     drain(&mut c, Duration::from_millis(300));
     drop(c);
     gw.shutdown().unwrap();
@@ -322,17 +320,7 @@ fn a_torn_final_write_is_cut_silently() {
     let config = journaled(Topology::Fused, &dir, Durability::Sync);
     let gw = start(&config);
     let mut c = login(gw.addr(), "trader1");
-    for i in 0..10 {
-        c.send(&ClientMessage::NewOrder(limit(
-            i + 1,
-            "A001",
-            600036,
-            Side::Buy,
-            100 * (i + 1),
-            "41.00",
-        )))
-        .unwrap();
-    }
+    send_resting_buys(&mut c, 10);
     drain(&mut c, Duration::from_millis(300));
     drop(c);
     gw.shutdown().unwrap();
@@ -354,17 +342,7 @@ fn the_journal_tool_verifies_counts_and_dumps() {
     let dir = temp_dir("tool");
     let gw = start(&journaled(Topology::Fused, &dir, Durability::Sync));
     let mut c = login(gw.addr(), "trader1");
-    for i in 0..20 {
-        c.send(&ClientMessage::NewOrder(limit(
-            i + 1,
-            "A001",
-            600036,
-            Side::Buy,
-            100 * (i + 1),
-            "41.00",
-        )))
-        .unwrap();
-    }
+    send_resting_buys(&mut c, 20);
     drain(&mut c, Duration::from_millis(300));
     drop(c);
     gw.shutdown().unwrap();

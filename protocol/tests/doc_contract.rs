@@ -12,6 +12,18 @@
 //! tables) must appear in it verbatim; to regenerate them after a change:
 //! `PRINT_PROTOCOL_DOC=1 cargo test -p protocol --test doc_contract -- --nocapture generated`.
 
+/// Appends a line to `out`: `emit!(out)` an empty one, `emit!(out, "...", args)`
+/// a formatted one (`println!` into a string, for the generated parts).
+macro_rules! emit {
+    ($out:ident) => {
+        $out.push('\n')
+    };
+    ($out:ident, $($t:tt)*) => {{
+        $out.push_str(&format!($($t)*));
+        $out.push('\n');
+    }};
+}
+
 mod util;
 
 use std::collections::BTreeMap;
@@ -735,30 +747,22 @@ fn reject_tables_are_generated_from_the_code() {
     ];
     for (title, family) in groups {
         let mut out = String::new();
-        macro_rules! emit {
-            () => {
-                out.push('\n')
-            };
-            ($($t:tt)*) => {{
-                out.push_str(&format!($($t)*));
-                out.push('\n');
-            }};
-        }
         let first = RejectCode::ALL.iter().find(|c| c.family() == family).unwrap().0 / 1000;
-        emit!("### {title} ({first}000-{first}999)\n");
+        emit!(out, "### {title} ({first}000-{first}999)\n");
         let risk = family == RejectFamily::Risk;
         if risk {
-            emit!("| code | check | name | sentence | family | raised by, answered in |");
-            emit!("|---|---|---|---|---|---|");
+            emit!(out, "| code | check | name | sentence | family | raised by, answered in |");
+            emit!(out, "|---|---|---|---|---|---|");
         } else {
-            emit!("| code | name | sentence | family | raised by, answered in |");
-            emit!("|---|---|---|---|---|");
+            emit!(out, "| code | name | sentence | family | raised by, answered in |");
+            emit!(out, "|---|---|---|---|---|");
         }
         for code in RejectCode::ALL.iter().filter(|c| c.family() == family) {
             let by = raised.get(&code.0.to_string()).cloned().unwrap_or_else(|| "TODO".into());
             let check = check_number(*code).map_or("—".to_string(), |n| n.to_string());
             let check = if risk { format!(" {check} |") } else { String::new() };
             emit!(
+                out,
                 "| {} |{check} `{}` | {} | {} | {by} |",
                 code.0,
                 code.name().unwrap(),
@@ -766,7 +770,7 @@ fn reject_tables_are_generated_from_the_code() {
                 family_name(code.family())
             );
         }
-        emit!();
+        emit!(out);
         blocks.push(out);
     }
     check_generated(&doc, &blocks);
@@ -1166,15 +1170,6 @@ fn worked_examples_are_generated_from_the_code() {
     let mut blocks = Vec::new();
     for (name, msg) in examples() {
         let mut out = String::new();
-        macro_rules! emit {
-            () => {
-                out.push('\n')
-            };
-            ($($t:tt)*) => {{
-                out.push_str(&format!($($t)*));
-                out.push('\n');
-            }};
-        }
         let bytes = encode(&msg);
         let (client, direction) = match msg {
             Msg::Client(_) => (true, "client"),
@@ -1182,12 +1177,12 @@ fn worked_examples_are_generated_from_the_code() {
         };
         let heading = LAYOUTS.iter().find(|l| l.1 == client && l.2 == bytes[2]).unwrap().0;
         let rows = layout_rows(&table_under(&doc, heading));
-        emit!("### Example: {name}\n");
-        emit!("```hex name=\"{name}\" direction={direction}");
+        emit!(out, "### Example: {name}\n");
+        emit!(out, "```hex name=\"{name}\" direction={direction}");
         out.push_str(&hex_dump(&bytes));
-        emit!("```\n");
-        emit!("| offset | bytes | field | value |");
-        emit!("|---|---|---|---|");
+        emit!(out, "```\n");
+        emit!(out, "| offset | bytes | field | value |");
+        emit!(out, "|---|---|---|---|");
         for row in &rows {
             let size = row.size.unwrap_or(bytes.len() - row.offset);
             let raw = &bytes[row.offset..row.offset + size];
@@ -1198,9 +1193,16 @@ fn worked_examples_are_generated_from_the_code() {
                 shown.join(" ")
             };
             let val = read_field(&bytes, row);
-            emit!("| {} | `{}` | {} | {} |", row.offset, shown, row.field, describe(row, &val));
+            emit!(
+                out,
+                "| {} | `{}` | {} | {} |",
+                row.offset,
+                shown,
+                row.field,
+                describe(row, &val)
+            );
         }
-        emit!();
+        emit!(out);
         blocks.push(out);
     }
     check_generated(&doc, &blocks);
