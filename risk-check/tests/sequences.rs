@@ -146,11 +146,6 @@ struct World {
     next_cl: u64,
 }
 
-fn price_at(prev_close: Price, off_pct: i64) -> Price {
-    // prev × (100 + off) / 100, on the cent.
-    Price((prev_close.0 * (100 + off_pct) / 100) / 100 * 100)
-}
-
 impl World {
     fn new() -> World {
         let cfg = fixture();

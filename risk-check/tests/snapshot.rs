@@ -158,10 +158,6 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn price_at(prev_close: Price, off_pct: i64) -> Price {
-    Price((prev_close.0 * (100 + off_pct) / 100) / 100 * 100)
-}
-
 /// An order that passed: its record, login and message.
 type Sent = (OrderRef, u32, NewOrder);
 

@@ -56,16 +56,6 @@ fn trading_op() -> impl Strategy<Value = Op> {
     ]
 }
 
-const PHASES: [TradingPhase; 7] = [
-    TradingPhase::Continuous,
-    TradingPhase::OpeningAuction,
-    TradingPhase::OpeningAuctionNoCancel,
-    TradingPhase::ClosingAuction,
-    TradingPhase::PreContinuous,
-    TradingPhase::Break,
-    TradingPhase::Closed,
-];
-
 /// The order a `New` op describes.
 fn order(id: u64, op: &Op) -> VenueOrder {
     let Op::New { owner, side, kind, ticks, lots, odd, second } = *op else { unreachable!() };

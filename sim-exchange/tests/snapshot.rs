@@ -44,16 +44,6 @@ fn op(wait_ns: u64) -> impl Strategy<Value = Op> {
     ]
 }
 
-const PHASES: [TradingPhase; 7] = [
-    TradingPhase::Continuous,
-    TradingPhase::OpeningAuction,
-    TradingPhase::OpeningAuctionNoCancel,
-    TradingPhase::ClosingAuction,
-    TradingPhase::PreContinuous,
-    TradingPhase::Break,
-    TradingPhase::Closed,
-];
-
 /// One call on the exchange, with everything resolved.
 #[derive(Clone, Copy, Debug)]
 enum Action {

@@ -22,6 +22,12 @@ pub fn cny(text: &str) -> Price {
     Price::parse_cny(text).unwrap()
 }
 
+/// `prev_close` moved by `off_pct` percent, on the cent (what the random order
+/// sequences price their orders at).
+pub fn price_at(prev_close: Price, off_pct: i64) -> Price {
+    Price((prev_close.0 * (100 + off_pct) / 100) / 100 * 100)
+}
+
 pub fn sec(text: &str) -> SecurityId {
     parse_security(text).unwrap()
 }

@@ -18,6 +18,17 @@ pub const UNLISTED: SecurityId = SecurityId { market: Market::Sse, code: 999_999
 
 /// Beijing.
 pub const BEIJING: i32 = 8 * 3600;
+
+/// Every phase a random operation sequence may set.
+pub const PHASES: [TradingPhase; 7] = [
+    TradingPhase::Continuous,
+    TradingPhase::OpeningAuction,
+    TradingPhase::OpeningAuctionNoCancel,
+    TradingPhase::ClosingAuction,
+    TradingPhase::PreContinuous,
+    TradingPhase::Break,
+    TradingPhase::Closed,
+];
 /// 2024-10-08 00:00 Beijing, in ns since the epoch.
 pub const DAY0_NS: u64 = 1_728_316_800 * 1_000_000_000;
 
