@@ -477,9 +477,15 @@ impl<L: EngineLink> IoLoop<L> {
     /// Reads and handles frames until the socket would block, the engine is full,
     /// or the connection closes.
     fn read_conn(&mut self, i: usize) {
+        let mut drained = false;
         loop {
             if !self.take_frames(i) {
                 return; // paused (engine full) or closed
+            }
+            if drained {
+                // A short read emptied the socket: epoll (edge-triggered) reports
+                // anything that arrives later, so no `recv` just to see WouldBlock.
+                return;
             }
             let Some(conn) = self.conns[i].as_mut() else { return };
             if conn.closed {
@@ -495,6 +501,7 @@ impl<L: EngineLink> IoLoop<L> {
                 Ok(n) => {
                     conn.last_rx_ns = self.clock.now_ns();
                     self.metrics.bytes_received.add(n as u64);
+                    drained = conn.rx.drained();
                 }
                 Err(e) if would_block(&e) => return,
                 Err(e) if interrupted(&e) => continue,

@@ -857,8 +857,10 @@ impl<'a> Driver<'a> {
                 }
                 Ok(_) => {
                     let now = self.clock.now_ns();
+                    let drained = s.rx.drained();
                     self.sessions[i].last_rx_ns = now;
-                    if !self.take_frames(i, now) {
+                    if !self.take_frames(i, now) || drained {
+                        // A short read emptied the socket; epoll reports what comes next.
                         return;
                     }
                 }

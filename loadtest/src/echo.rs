@@ -153,8 +153,9 @@ fn accept(poll: &Poll, listener: &TcpListener, conns: &mut [Option<Conn>]) {
     }
 }
 
-/// Reads until the socket would block, answering every frame. False: close.
+/// Reads until the socket is empty, answering every frame. False: close.
 fn serve(conn: &mut Conn) -> bool {
+    let mut drained = false;
     loop {
         loop {
             let frame = match conn.rx.next_frame() {
@@ -165,9 +166,13 @@ fn serve(conn: &mut Conn) -> bool {
             let Ok(msg) = ClientMessage::decode(frame) else { return false };
             answer(conn, msg);
         }
+        if drained {
+            // A short read emptied the socket (as in the gateway's loop).
+            return true;
+        }
         match conn.rx.read_from(&mut conn.stream) {
             Ok(0) => return false,
-            Ok(_) => {}
+            Ok(_) => drained = conn.rx.drained(),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return false,

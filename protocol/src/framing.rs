@@ -13,13 +13,19 @@ pub struct FrameBuffer {
     buf: Box<[u8]>,
     start: usize,
     end: usize,
+    drained: bool,
 }
 
 impl FrameBuffer {
     /// A buffer of `capacity` bytes (raised to at least two maximum frames).
     pub fn new(capacity: usize) -> FrameBuffer {
         let capacity = capacity.max(2 * MAX_FRAME_LEN);
-        FrameBuffer { buf: vec![0u8; capacity].into_boxed_slice(), start: 0, end: 0 }
+        FrameBuffer {
+            buf: vec![0u8; capacity].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            drained: false,
+        }
     }
 
     /// Bytes buffered and not yet returned as frames.
@@ -48,11 +54,24 @@ impl FrameBuffer {
     pub fn read_from<R: Read>(&mut self, source: &mut R) -> io::Result<usize> {
         let spare = self.spare();
         if spare.is_empty() {
+            self.drained = false;
             return Ok(0);
         }
+        let room = spare.len();
         let n = source.read(spare)?;
         self.end += n;
+        self.drained = n > 0 && n < room;
         Ok(n)
+    }
+
+    /// True when the last [`read_from`](Self::read_from) returned data but less
+    /// than there was room for: the source held no more at that moment. On Linux a
+    /// socket registered edge-triggered with epoll reports readable again for any
+    /// data that arrives later, so an event loop may stop reading here instead of
+    /// spending one more `recv` to see `WouldBlock` (tokio's `PollEvented` does
+    /// the same).
+    pub fn drained(&self) -> bool {
+        self.drained
     }
 
     /// Appends bytes (for tests and in-memory transports); returns how many fit.
@@ -88,6 +107,25 @@ impl FrameBuffer {
 mod tests {
     use super::*;
     use crate::codec::ClientMessage;
+
+    #[test]
+    fn a_short_read_reports_the_source_drained() {
+        let mut fb = FrameBuffer::new(0);
+        let room = fb.buf.len();
+        // Fewer bytes than there is room for: the source had no more.
+        let mut source = io::Cursor::new(vec![7u8; 100]);
+        assert_eq!(fb.read_from(&mut source).unwrap(), 100);
+        assert!(fb.drained());
+        // A read that fills every free byte says nothing about what is left.
+        let mut fb = FrameBuffer::new(0);
+        let mut source = io::Cursor::new(vec![7u8; room + 10]);
+        assert_eq!(fb.read_from(&mut source).unwrap(), room);
+        assert!(!fb.drained());
+        // End of stream is not "drained with data".
+        let mut fb = FrameBuffer::new(0);
+        assert_eq!(fb.read_from(&mut io::Cursor::new(Vec::new())).unwrap(), 0);
+        assert!(!fb.drained());
+    }
 
     #[test]
     fn frames_split_across_reads_are_reassembled() {
