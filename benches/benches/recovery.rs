@@ -149,6 +149,8 @@ impl Flow {
         let settings = WriterSettings {
             dir: dir.to_path_buf(),
             segment_bytes: config.journal.segment_bytes,
+            // Written once for the bench: zero-filling first would only double the writes.
+            preallocate: false,
             sync: false,
             session_id: 1,
             first_input_seq: self.seq + 1,

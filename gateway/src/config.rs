@@ -181,6 +181,9 @@ pub struct JournalSettings {
     pub dir: PathBuf,
     /// Rotate journal files at this size, bytes.
     pub segment_bytes: u64,
+    /// Fill each segment with zeros before use, so that a commit overwrites
+    /// allocated blocks and its fdatasync has no file-system metadata to write.
+    pub preallocate: bool,
     /// Slots in the engine → journal ring.
     pub ring_capacity: usize,
     /// Write a snapshot every this many inputs (0: never).
@@ -356,6 +359,7 @@ struct RawJournal {
     durability: Durability,
     dir: String,
     segment_bytes: u64,
+    preallocate: bool,
     ring_capacity: usize,
     snapshot_every_inputs: u64,
     truncate_damaged_tail: bool,
@@ -366,7 +370,8 @@ impl Default for RawJournal {
         RawJournal {
             durability: Durability::None,
             dir: "breakwater-journal".into(),
-            segment_bytes: 256 << 20,
+            segment_bytes: 64 << 20,
+            preallocate: true,
             ring_capacity: 1 << 16,
             snapshot_every_inputs: 0,
             truncate_damaged_tail: false,
@@ -671,6 +676,7 @@ fn journal_settings(errors: &Errors<'_>, raw: RawJournal) -> Result<JournalSetti
         durability: raw.durability,
         dir: PathBuf::from(raw.dir),
         segment_bytes: raw.segment_bytes,
+        preallocate: raw.preallocate,
         ring_capacity: raw.ring_capacity,
         snapshot_every_inputs: raw.snapshot_every_inputs,
         truncate_damaged_tail: raw.truncate_damaged_tail,

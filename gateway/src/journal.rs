@@ -18,7 +18,7 @@
 //! releases an answer only once its input is durable (as LMAX does).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -393,6 +393,8 @@ pub struct Recovered {
     pub segments: usize,
     /// Bytes cut from a torn or damaged tail.
     pub truncated_bytes: u64,
+    /// Bytes of headers and records read (without preallocated space).
+    pub record_bytes: u64,
     /// The snapshot a recovery started from (the input it ends at), if any.
     pub snapshot: Option<u64>,
 }
@@ -487,19 +489,31 @@ pub fn read_journal_from(
         let mut at = HEADER_LEN;
         let mut next_seq = first_seq;
         while at < bytes.len() {
+            if bytes[at] == 0 && bytes[at..].iter().all(|&b| b == 0) {
+                // Zeros to the end: the preallocated space after the last record.
+                let mutating = matches!(policy, TailPolicy::CutTornOnly | TailPolicy::CutAnyDamage);
+                if mutating {
+                    // No writer comes back to this segment: give the space back.
+                    let f = OpenOptions::new().write(true).open(path).map_err(io_err(path))?;
+                    f.set_len(at as u64).map_err(io_err(path))?;
+                    f.sync_all().map_err(io_err(path))?;
+                }
+                break;
+            }
             match parse_record(&bytes[at..], next_seq) {
                 Ok((entry, len)) => {
                     if entry.input_seq >= from_seq {
                         each(&entry);
                     }
                     rec.records += 1;
+                    rec.record_bytes += len as u64;
                     rec.last_input_seq = entry.input_seq;
                     rec.last_now_ns = entry.now_ns;
                     next_seq += 1;
                     at += len;
                 }
                 Err(why) => {
-                    let torn = is_last && is_torn_tail(&bytes[at..]);
+                    let torn = is_last && is_torn_tail(&bytes, at);
                     if policy == TailPolicy::Follow && torn {
                         break;
                     }
@@ -546,6 +560,15 @@ pub fn read_journal_from(
                 }
             }
         }
+        let mutating = matches!(policy, TailPolicy::CutTornOnly | TailPolicy::CutAnyDamage);
+        if is_last && next_seq == first_seq && mutating {
+            // Created, never written (a crash right after start-up or rotation): the
+            // writer will create this segment again.
+            fs::remove_file(path).map_err(io_err(path))?;
+            rec.segments -= 1;
+            continue;
+        }
+        rec.record_bytes += HEADER_LEN as u64;
         expected_seq = Some(next_seq);
     }
     Ok(rec)
@@ -577,19 +600,37 @@ fn parse_record(bytes: &[u8], expected_seq: u64) -> Result<(Entry, usize), Strin
     Ok((entry, RECORD_HEADER_LEN + len))
 }
 
-/// A damaged record is a torn final write when nothing after it could be a
-/// complete record: it runs past the end of the file, or everything after its
-/// claimed end is zeros (space the file system had not yet filled).
-fn is_torn_tail(bytes: &[u8]) -> bool {
-    if bytes.len() < RECORD_HEADER_LEN {
+/// The most a batch can span: the writer commits once it holds `BATCH_BYTES`, so a
+/// batch is at most that plus one record.
+const BATCH_SPAN: usize = BATCH_BYTES + RECORD_HEADER_LEN + MAX_BODY_LEN;
+/// The unit a disk writes whole.
+const SECTOR: usize = 512;
+
+/// Whether the damaged record at `at` of the last segment is a torn final write
+/// (cut on recovery) rather than damage to durable data (refused). It is torn when
+/// nothing after it could be a durable record:
+/// * it runs past the end of the file, or everything after its claimed end is
+///   zeros (space the file system had not yet filled, or preallocated space);
+/// * or, in a preallocated segment, the batch reached the disk out of order (a
+///   power cut lets its sectors land in any order): its header is zeros to the end
+///   of the sector and no non-zero byte lies beyond one batch from it. Damage to a
+///   durable record cannot look like that: the writer syncs each batch before it
+///   writes the next, and a flipped bit does not zero a sector.
+fn is_torn_tail(bytes: &[u8], at: usize) -> bool {
+    let tail = &bytes[at..];
+    if tail.len() < RECORD_HEADER_LEN {
         return true;
     }
-    let len = u32::from_le_bytes(bytes[..4].try_into().unwrap_or([0; 4])) as usize;
-    if len == 0 {
-        return bytes.iter().all(|&b| b == 0);
+    let len = u32::from_le_bytes(tail[..4].try_into().unwrap_or([0; 4])) as usize;
+    if len != 0 {
+        let end = RECORD_HEADER_LEN.saturating_add(len);
+        if end >= tail.len() || tail[end..].iter().all(|&b| b == 0) {
+            return true;
+        }
     }
-    let end = RECORD_HEADER_LEN.saturating_add(len);
-    end >= bytes.len() || bytes[end.min(bytes.len())..].iter().all(|&b| b == 0)
+    let gap_end = (at + RECORD_HEADER_LEN).next_multiple_of(SECTOR).min(bytes.len());
+    let batch_end = at.saturating_add(BATCH_SPAN).min(bytes.len());
+    bytes[at..gap_end].iter().all(|&b| b == 0) && bytes[batch_end..].iter().all(|&b| b == 0)
 }
 
 // ---------------------------------------------------------------------------
@@ -624,6 +665,8 @@ pub struct WriterSettings {
     pub dir: PathBuf,
     /// Rotate at this size.
     pub segment_bytes: u64,
+    /// Fill segments with zeros before writing records into them.
+    pub preallocate: bool,
     /// Sync after every batch (false only in tests of the writer itself).
     pub sync: bool,
     /// The session id for new segment headers.
@@ -632,15 +675,48 @@ pub struct WriterSettings {
     pub first_input_seq: u64,
 }
 
+/// The writer commits a batch once it holds this much (or the ring is empty).
+pub const BATCH_BYTES: usize = 1 << 20;
+/// Zeros written past `segment_bytes`, so that the batch that crosses the rotation
+/// point still lands on allocated blocks.
+const PREALLOC_SLACK: u64 = 2 * BATCH_BYTES as u64;
+/// Zeros written (and, in the background, synced) at a time.
+const PREALLOC_CHUNK: usize = 256 << 10;
+/// The background fill's rest between chunks: at most about 25 MB/s of zeros.
+const PREALLOC_PAUSE: Duration = Duration::from_millis(10);
+/// The next segment while it is being zero-filled (not a segment name: readers
+/// skip it, and a writer that opens removes a stale one).
+pub const PREPARING_NAME: &str = "journal-next.prep";
+
 /// The writer thread's state.
 #[derive(Debug)]
 pub struct Writer {
     settings: WriterSettings,
     file: File,
     path: PathBuf,
+    /// Where the next batch goes (the bytes of records and header so far).
     file_len: u64,
     buf: Vec<u8>,
     progress: Arc<JournalProgress>,
+    /// The next segment, being zero-filled on a thread of its own.
+    next: Option<Preparing>,
+}
+
+/// A segment being zero-filled in the background.
+#[derive(Debug)]
+struct Preparing {
+    thread: std::thread::JoinHandle<io::Result<File>>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Preparing {
+    /// Stops the fill (it ends at its next chunk), waits for the thread, and
+    /// removes the unfinished file.
+    fn cancel(self, dir: &Path) {
+        self.cancel.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+        let _ = fs::remove_file(dir.join(PREPARING_NAME));
+    }
 }
 
 impl Writer {
@@ -650,8 +726,13 @@ impl Writer {
         progress: Arc<JournalProgress>,
     ) -> Result<Writer, JournalError> {
         fs::create_dir_all(&settings.dir).map_err(io_err(&settings.dir))?;
+        let stale = settings.dir.join(PREPARING_NAME);
+        if stale.exists() {
+            fs::remove_file(&stale).map_err(io_err(&stale))?;
+        }
+        let prealloc = settings.preallocate.then(|| settings.segment_bytes + PREALLOC_SLACK);
         let (file, path) =
-            create_segment(&settings.dir, settings.first_input_seq, settings.session_id)?;
+            create_segment(&settings.dir, settings.first_input_seq, settings.session_id, prealloc)?;
         progress.written.store(settings.first_input_seq - 1, Ordering::Release);
         progress.durable.store(settings.first_input_seq - 1, Ordering::Release);
         Ok(Writer {
@@ -659,8 +740,9 @@ impl Writer {
             file,
             path,
             file_len: HEADER_LEN as u64,
-            buf: Vec::with_capacity(4 << 20),
+            buf: Vec::with_capacity(BATCH_BYTES + MAX_BODY_LEN + RECORD_HEADER_LEN),
             progress,
+            next: None,
         })
     }
 
@@ -677,10 +759,12 @@ impl Writer {
     /// Writes the batch and makes it durable; publishes `last_seq` as written and
     /// durable. Rotates the segment when it is full.
     pub fn commit(&mut self, last_seq: u64) -> Result<(), JournalError> {
+        use std::os::unix::fs::FileExt;
         if self.buf.is_empty() {
             return Ok(());
         }
-        self.file.write_all(&self.buf).map_err(io_err(&self.path))?;
+        // Positioned: in a preallocated segment this overwrites zeros in place.
+        self.file.write_all_at(&self.buf, self.file_len).map_err(io_err(&self.path))?;
         self.file_len += self.buf.len() as u64;
         self.progress.bytes.fetch_add(self.buf.len() as u64, Ordering::Relaxed);
         self.buf.clear();
@@ -691,28 +775,149 @@ impl Writer {
         }
         self.progress.durable.store(last_seq, Ordering::Release);
         if self.file_len >= self.settings.segment_bytes {
-            self.file.sync_all().map_err(io_err(&self.path))?;
-            let (file, path) =
-                create_segment(&self.settings.dir, last_seq + 1, self.settings.session_id)?;
-            info!("journal: rotated to {}", path.display());
-            self.file = file;
-            self.path = path;
-            self.file_len = HEADER_LEN as u64;
+            self.rotate(last_seq + 1)?;
         }
+        if self.settings.preallocate && self.next.is_none() {
+            self.prepare_next();
+        }
+        Ok(())
+    }
+
+    /// A clean stop: cuts the current segment to its records, syncs it, and removes
+    /// a next segment being prepared, so a stopped gateway leaves no unused space.
+    pub fn finish(&mut self) -> Result<(), JournalError> {
+        if let Some(next) = self.next.take() {
+            next.cancel(&self.settings.dir);
+        }
+        self.file.set_len(self.file_len).map_err(io_err(&self.path))?;
+        self.file.sync_all().map_err(io_err(&self.path))
+    }
+
+    /// Starts zero-filling the next segment in the background.
+    fn prepare_next(&mut self) {
+        let path = self.settings.dir.join(PREPARING_NAME);
+        let len = self.settings.segment_bytes + PREALLOC_SLACK;
+        let cancel = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&cancel);
+        let spawned = std::thread::Builder::new().name("bw-journal-prep".into()).spawn(move || {
+            let mut file =
+                OpenOptions::new().create(true).truncate(true).write(true).open(&path)?;
+            zero_fill_paced(&mut file, 0, len, Some((PREALLOC_PAUSE, &stop)))?;
+            Ok(file)
+        });
+        match spawned {
+            Ok(thread) => self.next = Some(Preparing { thread, cancel }),
+            Err(e) => warn!("journal: cannot start preparing the next segment: {e}"),
+        }
+    }
+
+    /// Ends the current segment (cut to its records, synced) and opens the next,
+    /// starting at input `first_seq`: the prepared one when it is ready, else a new
+    /// file written without preallocation.
+    fn rotate(&mut self, first_seq: u64) -> Result<(), JournalError> {
+        use std::os::unix::fs::FileExt;
+        self.file.set_len(self.file_len).map_err(io_err(&self.path))?;
+        self.file.sync_all().map_err(io_err(&self.path))?;
+        let dir = &self.settings.dir;
+        let ready = self.next.as_ref().is_some_and(|p| p.thread.is_finished());
+        let prepared = if ready { self.next.take().map(|p| p.thread.join()) } else { None };
+        let (file, path) = match prepared {
+            Some(Ok(Ok(file))) => {
+                let path = dir.join(segment_name(first_seq));
+                let header = header(first_seq, self.settings.session_id);
+                file.write_all_at(&header, 0).map_err(io_err(&path))?;
+                file.sync_data().map_err(io_err(&path))?;
+                fs::rename(dir.join(PREPARING_NAME), &path).map_err(io_err(&path))?;
+                File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))?;
+                (file, path)
+            }
+            other => {
+                match other {
+                    Some(Ok(Err(e))) => warn!("journal: preparing the next segment failed: {e}"),
+                    Some(Err(_)) => warn!("journal: the thread preparing the next segment died"),
+                    _ if self.settings.preallocate => {
+                        info!("journal: the next segment is not zero-filled yet; appending")
+                    }
+                    _ => {}
+                }
+                create_segment(dir, first_seq, self.settings.session_id, None)?
+            }
+        };
+        info!("journal: rotated to {}", path.display());
+        self.file = file;
+        self.path = path;
+        self.file_len = HEADER_LEN as u64;
         Ok(())
     }
 }
 
+#[cfg(test)]
+impl Writer {
+    /// Whether the next segment has been zero-filled.
+    fn next_ready(&self) -> bool {
+        self.next.as_ref().is_some_and(|p| p.thread.is_finished())
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Nothing writes into the directory once the writer is gone.
+        if let Some(next) = self.next.take() {
+            next.cancel(&self.settings.dir);
+        }
+    }
+}
+
+/// Writes zeros over bytes `from..len` of `file` and syncs it, size included.
+fn zero_fill(file: &mut File, from: u64, len: u64) -> io::Result<()> {
+    zero_fill_paced(file, from, len, None)
+}
+
+/// Like [`zero_fill`], but with a pause: syncs each chunk and rests between
+/// chunks, so that filling the next segment in the background never queues tens of
+/// megabytes in front of the live segment's fdatasync; stops early when `cancel`
+/// is set.
+fn zero_fill_paced(
+    file: &mut File,
+    from: u64,
+    len: u64,
+    pace: Option<(Duration, &AtomicBool)>,
+) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let zeros = vec![0u8; PREALLOC_CHUNK];
+    let mut at = from;
+    while at < len {
+        let n = (len - at).min(zeros.len() as u64) as usize;
+        file.write_all_at(&zeros[..n], at)?;
+        at += n as u64;
+        if let Some((pause, cancel)) = pace {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(io::Error::other("cancelled"));
+            }
+            file.sync_data()?;
+            std::thread::sleep(pause);
+        }
+    }
+    file.sync_all()
+}
+
+/// Creates segment `first_input_seq` with its header, zero-filled to `prealloc`
+/// bytes when given, and makes it and its name durable.
 fn create_segment(
     dir: &Path,
     first_input_seq: u64,
     session_id: u64,
+    prealloc: Option<u64>,
 ) -> Result<(File, PathBuf), JournalError> {
+    use std::os::unix::fs::FileExt;
     let path = dir.join(segment_name(first_input_seq));
     let mut file =
         OpenOptions::new().create_new(true).write(true).open(&path).map_err(io_err(&path))?;
-    file.write_all(&header(first_input_seq, session_id)).map_err(io_err(&path))?;
-    file.sync_all().map_err(io_err(&path))?;
+    file.write_all_at(&header(first_input_seq, session_id), 0).map_err(io_err(&path))?;
+    match prealloc {
+        Some(len) => zero_fill(&mut file, HEADER_LEN as u64, len).map_err(io_err(&path))?,
+        None => file.sync_all().map_err(io_err(&path))?,
+    }
     // The new name must survive a crash too.
     File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))?;
     Ok((file, path))
@@ -737,7 +942,7 @@ pub fn run_writer(
             writer.add(&entry);
             last_seq = entry.input_seq;
             took += 1;
-            if writer.pending() >= 1 << 20 {
+            if writer.pending() >= BATCH_BYTES {
                 break;
             }
         }
@@ -752,7 +957,7 @@ pub fn run_writer(
             continue;
         }
         if stop.load(Ordering::Acquire) && !from_engine.has_items() {
-            return Ok(());
+            return writer.finish();
         }
         if let IdleStep::Park(d) = idle.step() {
             wake.announce_sleep();
@@ -828,10 +1033,11 @@ mod tests {
         }
     }
 
-    fn write_journal(dir: &Path, n: u64, segment_bytes: u64) {
+    fn write_journal(dir: &Path, n: u64, segment_bytes: u64, preallocate: bool) {
         let settings = WriterSettings {
             dir: dir.to_path_buf(),
             segment_bytes,
+            preallocate,
             sync: true,
             session_id: 42,
             first_input_seq: 1,
@@ -857,7 +1063,7 @@ mod tests {
     #[test]
     fn reads_back_across_rotated_segments() {
         let dir = temp_dir("rotate");
-        write_journal(&dir, 500, 4096);
+        write_journal(&dir, 500, 4096, false);
         assert!(segments(&dir).unwrap().len() > 3, "small segments rotate");
         let mut seen = 0;
         let rec = read_journal(&dir, TailPolicy::CutTornOnly, |e| {
@@ -872,7 +1078,7 @@ mod tests {
     #[test]
     fn a_torn_tail_is_cut_and_damage_is_refused() {
         let dir = temp_dir("torn");
-        write_journal(&dir, 100, 1 << 20);
+        write_journal(&dir, 100, 1 << 20, false);
         let seg = segments(&dir).unwrap().pop().unwrap();
         let len = fs::metadata(&seg).unwrap().len();
         // Torn: the last record loses its last 3 bytes.
@@ -892,6 +1098,142 @@ mod tests {
         assert!(rec.last_input_seq < 99);
         let again = read_journal(&dir, TailPolicy::CutTornOnly, |_| {}).unwrap();
         assert_eq!(again.last_input_seq, rec.last_input_seq);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// Offsets of the records of a single-segment journal, in order.
+    fn record_offsets(bytes: &[u8]) -> Vec<usize> {
+        let mut at = HEADER_LEN;
+        let mut out = Vec::new();
+        while let Ok((entry, len)) = parse_record(&bytes[at..], out.len() as u64 + 1) {
+            assert_eq!(entry.input_seq, out.len() as u64 + 1);
+            out.push(at);
+            at += len;
+        }
+        out
+    }
+
+    fn settings(dir: &Path, segment_bytes: u64, first_input_seq: u64) -> WriterSettings {
+        WriterSettings {
+            dir: dir.to_path_buf(),
+            segment_bytes,
+            preallocate: true,
+            sync: true,
+            session_id: 42,
+            first_input_seq,
+        }
+    }
+
+    #[test]
+    fn preallocated_segments_are_zero_filled_and_rotate_into_a_prepared_one() {
+        let dir = temp_dir("prealloc");
+        let segment_bytes = 64 << 10;
+        let full = segment_bytes + PREALLOC_SLACK;
+        let mut w = Writer::open(settings(&dir, segment_bytes, 1), Arc::default()).unwrap();
+        let first = segments(&dir).unwrap().pop().unwrap();
+        assert_eq!(fs::metadata(&first).unwrap().len(), full, "zero-filled before use");
+        let inputs = sample_inputs();
+        let mut seq = 0;
+        let mut add = |w: &mut Writer, n: u64| {
+            for _ in 0..n {
+                seq += 1;
+                let input = inputs[(seq as usize) % inputs.len()];
+                w.add(&Entry { input_seq: seq, now_ns: seq, arrival_ns: seq, input });
+                if seq % 7 == 0 {
+                    w.commit(seq).unwrap();
+                }
+            }
+            w.commit(seq).unwrap();
+        };
+        // From the first commit on, the next segment is prepared in the background.
+        add(&mut w, 10);
+        assert!(w.next.is_some(), "preparing starts with the first commit");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !w.next_ready() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(w.next_ready(), "the next segment was zero-filled within 30 s");
+        while segments(&dir).unwrap().len() < 2 {
+            add(&mut w, 10);
+        }
+        add(&mut w, 10);
+        let files = segments(&dir).unwrap();
+        assert!(fs::metadata(&files[0]).unwrap().len() < segment_bytes + BATCH_SPAN as u64);
+        assert_eq!(
+            fs::metadata(&files[1]).unwrap().len(),
+            full,
+            "the new segment is the prepared one"
+        );
+        drop(w);
+        assert!(!dir.join(PREPARING_NAME).exists(), "an unfinished next segment is removed");
+        // Read-only readers see the records and leave the space alone...
+        let mut seen = 0;
+        let rec = read_journal(&dir, TailPolicy::ReadOnly, |e| {
+            seen += 1;
+            assert_eq!(e.input_seq, seen);
+        })
+        .unwrap();
+        assert_eq!(rec.last_input_seq, seq);
+        assert_eq!(fs::metadata(&files[1]).unwrap().len(), full);
+        // ...a recovery gives the zeros back.
+        let rec = read_journal(&dir, TailPolicy::CutTornOnly, |_| {}).unwrap();
+        assert_eq!((rec.last_input_seq, rec.truncated_bytes), (seq, 0));
+        let on_disk: u64 = files.iter().map(|f| fs::metadata(f).unwrap().len()).sum();
+        assert_eq!(on_disk, rec.record_bytes);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_batch_that_reached_the_disk_out_of_order_is_cut_and_damage_is_not() {
+        let dir = temp_dir("outoforder");
+        write_journal(&dir, 100, 1 << 20, true);
+        let seg = segments(&dir).unwrap().pop().unwrap();
+        let clean = fs::read(&seg).unwrap();
+        let offsets = record_offsets(&clean);
+        assert_eq!(offsets.len(), 100);
+        // The last batch's first sector never landed; later ones did.
+        let at = offsets[91];
+        let gap_end = (at + RECORD_HEADER_LEN).next_multiple_of(SECTOR);
+        let mut torn = clean.clone();
+        torn[at..gap_end].fill(0);
+        fs::write(&seg, &torn).unwrap();
+        let rec = read_journal(&dir, TailPolicy::CutTornOnly, |_| {}).unwrap();
+        assert_eq!(rec.last_input_seq, 91);
+        assert_eq!(fs::metadata(&seg).unwrap().len(), at as u64);
+        // The same gap with data further than one batch after it is damage.
+        let mut far = torn.clone();
+        far[at + BATCH_SPAN + 10] = 1;
+        fs::write(&seg, &far).unwrap();
+        let err = read_journal(&dir, TailPolicy::CutTornOnly, |_| {}).unwrap_err();
+        assert!(matches!(err, JournalError::Corrupt { .. }), "{err}");
+        // A zeroed length mid-file (its CRC still there) is damage, not a tear.
+        let mut zeroed = clean.clone();
+        zeroed[offsets[50]..offsets[50] + 4].fill(0);
+        fs::write(&seg, &zeroed).unwrap();
+        let err = read_journal(&dir, TailPolicy::CutTornOnly, |_| {}).unwrap_err();
+        assert!(matches!(err, JournalError::Corrupt { last_good_seq: 50, .. }), "{err}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_segment_created_but_never_written_is_dropped_by_recovery() {
+        let dir = temp_dir("unwritten");
+        write_journal(&dir, 50, 1 << 20, true);
+        // A crash right after the next start-up created its segment.
+        drop(Writer::open(settings(&dir, 1 << 20, 51), Arc::default()).unwrap());
+        assert_eq!(segments(&dir).unwrap().len(), 2);
+        let rec = read_journal(&dir, TailPolicy::ReadOnly, |_| {}).unwrap();
+        assert_eq!(rec.last_input_seq, 50);
+        assert_eq!(segments(&dir).unwrap().len(), 2, "read-only changes nothing");
+        let rec = read_journal(&dir, TailPolicy::CutTornOnly, |_| {}).unwrap();
+        assert_eq!((rec.last_input_seq, rec.segments), (50, 1));
+        // The next writer can create it again.
+        let mut w = Writer::open(settings(&dir, 1 << 20, 51), Arc::default()).unwrap();
+        w.add(&Entry { input_seq: 51, now_ns: 1, arrival_ns: 1, input: sample_inputs()[0] });
+        w.commit(51).unwrap();
+        drop(w);
+        let rec = read_journal(&dir, TailPolicy::CutTornOnly, |_| {}).unwrap();
+        assert_eq!((rec.last_input_seq, rec.segments), (51, 2));
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -807,6 +807,7 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
         let settings = WriterSettings {
             dir: config.journal.dir.clone(),
             segment_bytes: config.journal.segment_bytes,
+            preallocate: config.journal.preallocate,
             sync: true,
             session_id,
             first_input_seq: recovered.last_input_seq + 1,

@@ -138,17 +138,18 @@ fn run(args: Args) -> Result<ExitCode, String> {
                 last_ns = e.now_ns;
             })
             .map_err(|e| e.to_string())?;
-            let bytes: u64 = journal::segments(&dir)
+            let on_disk: u64 = journal::segments(&dir)
                 .map_err(|e| e.to_string())?
                 .iter()
                 .filter_map(|p| std::fs::metadata(p).ok())
                 .map(|m| m.len())
                 .sum();
+            let bytes = rec.record_bytes;
             println!("directory   {}", dir.display());
             println!("segments    {}", rec.segments);
             println!("inputs      {} (last {})", rec.records, rec.last_input_seq);
             println!(
-                "bytes       {bytes} ({:.1} per input)",
+                "bytes       {bytes} ({:.1} per input; {on_disk} on disk with preallocated space)",
                 bytes as f64 / rec.records.max(1) as f64
             );
             if let Some(id) = rec.session_id {
