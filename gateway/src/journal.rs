@@ -656,6 +656,38 @@ pub struct JournalProgress {
     pub snapshots: AtomicU64,
     /// Snapshots that failed since start-up.
     pub snapshot_failures: AtomicU64,
+    /// How long each group commit took (write and fdatasync), in nanoseconds.
+    pub commit_times: CommitTimes,
+}
+
+/// The distribution of group-commit times: locked once per commit by the writer
+/// (a commit takes a tenth of a millisecond or more) and by readers of metrics.
+#[derive(Debug)]
+pub struct CommitTimes(std::sync::Mutex<hdrhistogram::Histogram<u64>>);
+
+impl Default for CommitTimes {
+    fn default() -> Self {
+        let h = hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3)
+            .expect("constant histogram bounds are valid");
+        CommitTimes(std::sync::Mutex::new(h))
+    }
+}
+
+impl CommitTimes {
+    /// Records one commit.
+    pub fn record(&self, ns: u64) {
+        if let Ok(mut h) = self.0.lock() {
+            h.saturating_record(ns.max(1));
+        }
+    }
+
+    /// A copy of the distribution so far.
+    pub fn snapshot(&self) -> hdrhistogram::Histogram<u64> {
+        match self.0.lock() {
+            Ok(h) => h.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
 }
 
 /// The journal writer's settings.
@@ -763,6 +795,7 @@ impl Writer {
         if self.buf.is_empty() {
             return Ok(());
         }
+        let started = std::time::Instant::now();
         // Positioned: in a preallocated segment this overwrites zeros in place.
         self.file.write_all_at(&self.buf, self.file_len).map_err(io_err(&self.path))?;
         self.file_len += self.buf.len() as u64;
@@ -773,6 +806,7 @@ impl Writer {
             self.file.sync_data().map_err(io_err(&self.path))?;
             self.progress.syncs.fetch_add(1, Ordering::Relaxed);
         }
+        self.progress.commit_times.record(started.elapsed().as_nanos() as u64);
         self.progress.durable.store(last_seq, Ordering::Release);
         if self.file_len >= self.settings.segment_bytes {
             self.rotate(last_seq + 1)?;
@@ -1129,7 +1163,8 @@ mod tests {
         let dir = temp_dir("prealloc");
         let segment_bytes = 64 << 10;
         let full = segment_bytes + PREALLOC_SLACK;
-        let mut w = Writer::open(settings(&dir, segment_bytes, 1), Arc::default()).unwrap();
+        let progress = Arc::new(JournalProgress::default());
+        let mut w = Writer::open(settings(&dir, segment_bytes, 1), Arc::clone(&progress)).unwrap();
         let first = segments(&dir).unwrap().pop().unwrap();
         assert_eq!(fs::metadata(&first).unwrap().len(), full, "zero-filled before use");
         let inputs = sample_inputs();
@@ -1166,6 +1201,10 @@ mod tests {
         );
         drop(w);
         assert!(!dir.join(PREPARING_NAME).exists(), "an unfinished next segment is removed");
+        // Every commit was synced and timed.
+        let syncs = progress.syncs.load(Ordering::Relaxed);
+        assert!(syncs > 0);
+        assert_eq!(progress.commit_times.snapshot().len(), syncs);
         // Read-only readers see the records and leave the space alone...
         let mut seen = 0;
         let rec = read_journal(&dir, TailPolicy::ReadOnly, |e| {

@@ -519,6 +519,16 @@ fn journal(w: &mut Writer<'_>, j: &JournalProgress, inputs: u64) {
     w.sample("breakwater_journal_written_bytes_total", &[], j.bytes.load(Ordering::Relaxed));
     w.head("breakwater_journal_syncs_total", "counter", "Group-commit fdatasync calls.");
     w.sample("breakwater_journal_syncs_total", &[], j.syncs.load(Ordering::Relaxed));
+    let name = "breakwater_journal_commit_seconds";
+    w.head(name, "histogram", "Time of each group commit: one write and one fdatasync.");
+    let (cumulative, sum_s, n) = fold_buckets(&j.commit_times.snapshot());
+    let bucket = format!("{name}_bucket");
+    for ((_, le), c) in BUCKETS.iter().zip(cumulative) {
+        w.sample(&bucket, &[("le", le)], c);
+    }
+    w.sample(&bucket, &[("le", "+Inf")], n);
+    w.sample(&format!("{name}_sum"), &[], sum_s);
+    w.sample(&format!("{name}_count"), &[], n);
     w.gauge(
         "breakwater_snapshot_sequence",
         "Input the newest snapshot written since start-up ends at (0: none yet).",
