@@ -379,7 +379,10 @@ impl<L: EngineLink> IoLoop<L> {
                     }
                     Token(i) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.read_conn(i);
+                            // When the peer's close came with this event, it raises no
+                            // other: read until the stream says so.
+                            let closing = event.is_read_closed() || event.is_error();
+                            self.read_conn(i, !closing);
                         }
                         if event.is_writable() {
                             self.mark_dirty(i);
@@ -476,7 +479,10 @@ impl<L: EngineLink> IoLoop<L> {
 
     /// Reads and handles frames until the socket would block, the engine is full,
     /// or the connection closes.
-    fn read_conn(&mut self, i: usize) {
+    /// Reads and handles frames until the socket is empty (WouldBlock, or with
+    /// `short_read_ends` a read that did not fill the buffer), the peer closed,
+    /// or the engine is full.
+    fn read_conn(&mut self, i: usize, short_read_ends: bool) {
         let mut drained = false;
         loop {
             if !self.take_frames(i) {
@@ -501,7 +507,7 @@ impl<L: EngineLink> IoLoop<L> {
                 Ok(n) => {
                     conn.last_rx_ns = self.clock.now_ns();
                     self.metrics.bytes_received.add(n as u64);
-                    drained = conn.rx.drained();
+                    drained = short_read_ends && conn.rx.drained();
                 }
                 Err(e) if would_block(&e) => return,
                 Err(e) if interrupted(&e) => continue,
@@ -832,7 +838,8 @@ impl<L: EngineLink> IoLoop<L> {
             if let Some(conn) = self.conns[i].as_mut() {
                 conn.read_paused = false;
             }
-            self.read_conn(i);
+            // Reading stopped part-way: whatever the last event said is unknown here.
+            self.read_conn(i, false);
         }
         list.clear();
         self.paused_spare = list;

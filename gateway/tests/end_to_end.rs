@@ -34,6 +34,7 @@ both_topologies!(
     replay_after_reconnect,
     duplicate_cl_ord_id_is_answered_not_executed_twice,
     cancel_on_disconnect,
+    a_client_that_sends_and_closes_at_once_is_seen_gone,
     kill_switch_cancels_and_blocks,
     malformed_frames_are_answered_without_harm,
     wrong_token_and_login_throttle,
@@ -255,16 +256,28 @@ fn replay_after_reconnect(topology: Topology) {
 
 /// Logs in, retrying while the old connection is still being torn down.
 fn reconnect_until_free(addr: std::net::SocketAddr, user: &str, next_seq: u64) -> Client {
-    for _ in 0..100 {
+    reconnect_within(addr, user, next_seq, Duration::from_secs(2))
+}
+
+/// Logs in, retrying for at most `budget` while the old session is still live.
+fn reconnect_within(
+    addr: std::net::SocketAddr,
+    user: &str,
+    next_seq: u64,
+    budget: Duration,
+) -> Client {
+    let deadline = std::time::Instant::now() + budget;
+    loop {
         match Client::connect(client_config(addr, user), next_seq) {
             Ok(c) => return c,
-            Err(ClientError::LoginRejected(RejectCode::ALREADY_LOGGED_IN)) => {
-                std::thread::sleep(Duration::from_millis(20))
+            Err(ClientError::LoginRejected(RejectCode::ALREADY_LOGGED_IN))
+                if std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10))
             }
-            Err(e) => panic!("reconnect failed: {e}"),
+            Err(e) => panic!("reconnect failed ({budget:?} after the close): {e}"),
         }
     }
-    panic!("the old session never ended");
 }
 
 fn duplicate_cl_ord_id_is_answered_not_executed_twice(topology: Topology) {
@@ -314,6 +327,42 @@ fn cancel_on_disconnect(topology: Topology) {
         Some(Qty(200)),
         "the pro login has cancel-on-disconnect off"
     );
+}
+
+/// A message and the end of the stream reach the gateway together (one epoll
+/// event carrying data and the peer's close): the message is handled and the close
+/// is seen at once, not 15 s later when the peer is declared dead. A heartbeat
+/// draws no answer, so nothing the gateway writes back can reveal the close.
+fn a_client_that_sends_and_closes_at_once_is_seen_gone(topology: Topology) {
+    let gw = start(&config(topology));
+    let mut c = login(gw.addr(), "algo");
+    for round in 0..20u64 {
+        let resume = c.last_seq() + 1;
+        if round % 2 == 0 {
+            c.send(&ClientMessage::Heartbeat).unwrap();
+            drop(c);
+            // The old session must be gone well before the next heartbeat (1 s)
+            // could reveal the close by drawing a reset, and long before
+            // dead_peer_ms (15 s).
+            c = reconnect_within(gw.addr(), "algo", resume, Duration::from_millis(500));
+            continue;
+        }
+        // An order: handled, then canceled because its session ended. A different
+        // quantity each round keeps the duplicate-order guard out of it.
+        let cl_ord_id = 70 + round;
+        let order = limit(cl_ord_id, "B002", 600036, Side::Buy, 100 * round, "41.00");
+        c.send(&ClientMessage::NewOrder(order)).unwrap();
+        drop(c);
+        c = reconnect_within(gw.addr(), "algo", resume, Duration::from_millis(500));
+        expect(&mut c, "accepted before the close", |m| accepted_id(m, cl_ord_id));
+        let canceled = expect(&mut c, "canceled on disconnect", |m| match m {
+            AppMessage::Canceled(x) if x.cl_ord_id == cl_ord_id => Some(*x),
+            _ => None,
+        });
+        assert_eq!(canceled.reason, CancelReason::CancelOnDisconnect, "round {round}");
+    }
+    c.logout(WAIT).unwrap();
+    gw.shutdown().unwrap();
 }
 
 fn kill_switch_cancels_and_blocks(topology: Topology) {

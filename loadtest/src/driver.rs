@@ -832,7 +832,8 @@ impl<'a> Driver<'a> {
                 continue;
             }
             if event.is_readable() || event.is_read_closed() || event.is_error() {
-                self.read_session(i);
+                // A close that came with this event raises no other: read it out.
+                self.read_session(i, !(event.is_read_closed() || event.is_error()));
             }
             if event.is_writable() && self.sessions[i].tx_pos < self.sessions[i].tx.len() {
                 let s = &mut self.sessions[i];
@@ -845,7 +846,9 @@ impl<'a> Driver<'a> {
         Ok(())
     }
 
-    fn read_session(&mut self, i: usize) {
+    /// Reads until the socket is empty (WouldBlock, or with `short_read_ends` a
+    /// read that did not fill the buffer) or the connection ended.
+    fn read_session(&mut self, i: usize, short_read_ends: bool) {
         loop {
             let s = &mut self.sessions[i];
             let Some(stream) = s.stream.as_mut() else { return };
@@ -857,7 +860,7 @@ impl<'a> Driver<'a> {
                 }
                 Ok(_) => {
                     let now = self.clock.now_ns();
-                    let drained = s.rx.drained();
+                    let drained = short_read_ends && s.rx.drained();
                     self.sessions[i].last_rx_ns = now;
                     if !self.take_frames(i, now) || drained {
                         // A short read emptied the socket; epoll reports what comes next.

@@ -112,8 +112,8 @@ fn run(mut poll: Poll, listener: TcpListener, stop: &AtomicBool) -> io::Result<(
             }
             let i = event.token().0;
             let Some(conn) = conns.get_mut(i).and_then(Option::as_mut) else { continue };
-            let read_ok =
-                if event.is_readable() || event.is_read_closed() { serve(conn) } else { true };
+            let closing = event.is_read_closed() || event.is_error();
+            let read_ok = if event.is_readable() || closing { serve(conn, !closing) } else { true };
             let alive = read_ok && flush(conn);
             if (!alive || (conn.closing && conn.sent == conn.tx.len()))
                 && let Some(mut c) = conns[i].take()
@@ -153,8 +153,9 @@ fn accept(poll: &Poll, listener: &TcpListener, conns: &mut [Option<Conn>]) {
     }
 }
 
-/// Reads until the socket is empty, answering every frame. False: close.
-fn serve(conn: &mut Conn) -> bool {
+/// Reads until the socket is empty (WouldBlock, or with `short_read_ends` a read
+/// that did not fill the buffer), answering every frame. False: close.
+fn serve(conn: &mut Conn, short_read_ends: bool) -> bool {
     let mut drained = false;
     loop {
         loop {
@@ -172,7 +173,7 @@ fn serve(conn: &mut Conn) -> bool {
         }
         match conn.rx.read_from(&mut conn.stream) {
             Ok(0) => return false,
-            Ok(_) => drained = conn.rx.drained(),
+            Ok(_) => drained = short_read_ends && conn.rx.drained(),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return false,

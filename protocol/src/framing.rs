@@ -69,7 +69,9 @@ impl FrameBuffer {
     /// socket registered edge-triggered with epoll reports readable again for any
     /// data that arrives later, so an event loop may stop reading here instead of
     /// spending one more `recv` to see `WouldBlock` (tokio's `PollEvented` does
-    /// the same).
+    /// the same). Not when the event that prompted the read already reported the
+    /// peer's close (read-closed or error): that close raises no further event, so
+    /// the loop must read on until the stream ends.
     pub fn drained(&self) -> bool {
         self.drained
     }
