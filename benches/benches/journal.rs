@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use benches::flow::input;
+use benches::run;
 use gateway::journal::{Entry, JournalProgress, Writer, WriterSettings};
 use hdrhistogram::Histogram;
 
@@ -23,14 +24,11 @@ const COMMITS: u64 = 4_000;
 const ROUNDS: usize = 3;
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("journal bench: skipped outside `cargo bench`");
+    if !run::under_cargo_bench("journal") {
         return;
     }
-    let segment_mib: u64 =
-        std::env::var("JOURNAL_SEGMENT_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
-    let root = std::env::temp_dir().join(format!("bw-journal-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let segment_mib = run::env_u64("JOURNAL_SEGMENT_MIB", 16);
+    let root = run::scratch_dir("journal");
     let modes = [("append", false), ("preallocated", true)];
     let mut hists: Vec<Histogram<u64>> =
         modes.iter().map(|_| Histogram::new_with_bounds(1, 10_000_000_000, 3).unwrap()).collect();

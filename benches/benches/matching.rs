@@ -527,8 +527,7 @@ fn measure<R: Runner>(prefill: &[Op], ops: &[Op], overhead_ns: u64) -> Result {
 }
 
 fn comparison() {
-    let measured: usize =
-        std::env::var("MATCHING_OPS").ok().and_then(|s| s.parse().ok()).unwrap_or(2_000_000);
+    let measured = benches::run::env_u64("MATCHING_OPS", 2_000_000) as usize;
     let (prefill, ops) = generate(measured, 0x00C0_FFEE_D00D_F00D);
     let mut counts = [0usize; 4];
     for op in &ops {

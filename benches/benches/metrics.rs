@@ -256,9 +256,7 @@ fn tsc() -> u64 {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing.
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("metrics bench: skipped outside `cargo bench`");
+    if !benches::run::under_cargo_bench("metrics") {
         return;
     }
     let config = config(ORDERS + WARMUP);

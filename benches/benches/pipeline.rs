@@ -235,11 +235,7 @@ fn percentiles(h: &Histogram<u64>) -> String {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: run a
-    // short smoke version then.
-    let quick = !std::env::args().any(|a| a == "--bench");
-    if quick {
-        println!("pipeline bench: skipped outside `cargo bench`");
+    if !benches::run::under_cargo_bench("pipeline") {
         return;
     }
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);

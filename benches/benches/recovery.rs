@@ -22,19 +22,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use benches::flow::{config, input, is_order};
+use benches::run;
 use gateway::GatewayConfig;
 use gateway::config::Durability;
 use gateway::journal::{Entry, JournalProgress, TailPolicy, Writer, WriterSettings};
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("recovery bench: skipped outside `cargo bench`");
+    if !run::under_cargo_bench("recovery") {
         return;
     }
-    let orders: u64 =
-        std::env::var("RECOVERY_ORDERS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
-    let dir = std::env::temp_dir().join(format!("bw-recovery-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let orders = run::env_u64("RECOVERY_ORDERS", 10_000_000);
+    let dir = run::scratch_dir("recovery");
 
     let mut config = config(orders);
     config.journal.durability = Durability::Sync;
@@ -42,11 +40,7 @@ fn main() {
 
     // Write the journal: `orders - tail` orders, a snapshot there (what a gateway
     // with `snapshot_every_inputs` keeps), then the last `tail` orders.
-    let tail: u64 = std::env::var("RECOVERY_TAIL_ORDERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(750_000)
-        .min(orders);
+    let tail = run::env_u64("RECOVERY_TAIL_ORDERS", 750_000).min(orders);
     let started = Instant::now();
     let mut flow = Flow { seq: 0, placed: 0, now: 1_800_000_000_000_000_000 };
     flow.write(&dir, &config, orders - tail);

@@ -1,6 +1,43 @@
 //! Benchmarks live in `benches/benches/`; this library holds what several of them
 //! share.
 
+pub mod run {
+    //! What every custom-harness bench does before it measures anything.
+
+    use std::path::PathBuf;
+
+    /// True under `cargo bench` (which passes `--bench`); otherwise (`cargo test
+    /// --benches`, the test suite) prints that `name` was skipped and returns false.
+    pub fn under_cargo_bench(name: &str) -> bool {
+        let benching = std::env::args().any(|a| a == "--bench");
+        if !benching {
+            println!("{name} bench: skipped outside `cargo bench`");
+        }
+        benching
+    }
+
+    /// The number in environment variable `var`, or `default` when it is unset.
+    /// A value that is not a number stops the bench with a message naming it,
+    /// rather than quietly measuring the default.
+    pub fn env_u64(var: &str, default: u64) -> u64 {
+        match std::env::var(var) {
+            Err(_) => default,
+            Ok(v) => v.trim().parse().unwrap_or_else(|_| {
+                eprintln!("{var}={v:?} is not a whole number");
+                std::process::exit(2)
+            }),
+        }
+    }
+
+    /// An empty scratch directory for this process under the temp directory
+    /// (`bw-<name>-bench-<pid>`); the caller removes it when done.
+    pub fn scratch_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("bw-{name}-bench-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+}
+
 pub mod flow {
     //! The order flow the gateway benchmarks (pipeline, metrics, recovery) replay:
     //! two accounts trade one security back and forth. Input `i` is, by `i % 4`:
