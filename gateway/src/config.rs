@@ -158,6 +158,15 @@ pub struct GatewayConfig {
     pub journal: JournalSettings,
     /// `[admin]`.
     pub admin: AdminSettings,
+    /// `[clock] start_at`: the test clock. When set, the gateway's clock starts at
+    /// this Unix-ns time instead of the wall clock's (then runs at real speed).
+    pub clock_start_ns: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawClock {
+    start_at: Option<String>,
 }
 
 /// How inputs are made durable.
@@ -226,6 +235,8 @@ struct RawFile {
     journal: RawJournal,
     #[serde(default)]
     admin: RawAdmin,
+    #[serde(default)]
+    clock: RawClock,
     // The risk tables, read by risk-check from the same text.
     #[serde(default, rename = "limits")]
     _limits: Option<toml::Value>,
@@ -443,6 +454,8 @@ impl GatewayConfig {
         let logins = login_configs(&errors, raw.logins, &risk)?;
         let journal = journal_settings(&errors, raw.journal)?;
         let admin = admin_settings(&errors, raw.admin)?;
+        let clock_start_ns =
+            clock_start(&errors, raw.clock, exchange_utc_offset_s(&exchange.schedule))?;
         Ok(GatewayConfig {
             origin: file.to_owned(),
             server,
@@ -453,8 +466,40 @@ impl GatewayConfig {
             risk,
             journal,
             admin,
+            clock_start_ns,
         })
     }
+
+    /// Starts the gateway's clock at a local time of the exchange's time zone
+    /// (`YYYY-MM-DD HH:MM:SS`): the test clock, as `[clock] start_at` does.
+    pub fn set_clock_start(&mut self, local_time: &str) -> Result<(), ConfigError> {
+        let offset = exchange_utc_offset_s(&self.exchange.schedule);
+        let errors = Errors { file: &self.origin };
+        let raw = RawClock { start_at: Some(local_time.to_owned()) };
+        self.clock_start_ns = clock_start(&errors, raw, offset)?;
+        Ok(())
+    }
+}
+
+/// The exchange's time zone: the schedule's, else Beijing's.
+fn exchange_utc_offset_s(schedule: &Schedule) -> i32 {
+    match schedule {
+        Schedule::AShare { utc_offset_s } => *utc_offset_s,
+        _ => 8 * 3600,
+    }
+}
+
+fn clock_start(
+    errors: &Errors<'_>,
+    raw: RawClock,
+    utc_offset_s: i32,
+) -> Result<Option<u64>, ConfigError> {
+    raw.start_at
+        .map(|text| {
+            crate::clock::parse_local_time(&text, utc_offset_s)
+                .map_err(|message| errors.invalid("clock.start_at", message))
+        })
+        .transpose()
 }
 
 fn parse_addr(errors: &Errors<'_>, field: &str, text: &str) -> Result<SocketAddr, ConfigError> {

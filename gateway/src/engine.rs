@@ -7,10 +7,13 @@
 
 use protocol::codec::{
     AppMessage, BusinessReject, CancelRejected, Canceled, EntryState, Executed, MassCancelAck,
-    MassCancelScope, NewOrder, OrderAccepted, OrderEntryStatus, OrderRejected, Replaced,
-    RequestKind, SystemEvent, SystemEventKind, answer_flags,
+    MassCancelScope, NewOrder, OrderAccepted, OrderEntryStatus, OrderPending, OrderRejected,
+    Replaced, RequestKind, SystemEvent, SystemEventKind, VERSION_ORDER_PENDING, answer_flags,
 };
-use protocol::{AccountId, CancelReason, OrderId, RejectCode, RejectDetail, SecurityId, Side};
+use protocol::{
+    AccountId, CancelReason, OrderId, PendingStatus, RejectCode, RejectDetail, SecurityId, Side,
+    TradingPhase,
+};
 use risk_check::fxhash::{FxHashMap, map_with_capacity};
 use risk_check::{MarketContext, NewOrderVerdict, OrderRef, OrderState, PendingChange, RiskEngine};
 use sim_exchange::{Event, Exchange, PhaseEventKind, VenueOrder};
@@ -63,6 +66,9 @@ struct PendingRequest {
 #[derive(Clone, Copy, Debug)]
 struct LoginState {
     next_seq: u64,
+    /// The protocol version of the login's stream: 0 until its first login of the
+    /// day, then that login's version. Decides which messages the stream carries.
+    version: u8,
     cancel_on_disconnect: bool,
     throttle_queue_ns: u64,
 }
@@ -72,6 +78,7 @@ struct LoginState {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EngineCore {
     next_seqs: Vec<u64>,
+    versions: Vec<u8>,
     pending: Vec<(u32, PendingRequest)>,
     input_seq: u64,
     now_ns: u64,
@@ -136,6 +143,7 @@ impl Engine {
                 .iter()
                 .map(|p| LoginState {
                     next_seq: 1,
+                    version: 0,
                     cancel_on_disconnect: p.cancel_on_disconnect,
                     throttle_queue_ns: p.throttle_queue_ns,
                 })
@@ -161,6 +169,7 @@ impl Engine {
         put(w, self.logins.len() as u64)?;
         for l in &self.logins {
             put(w, l.next_seq)?;
+            put(w, u64::from(l.version))?;
         }
         let active: Vec<(usize, &PendingRequest)> =
             self.pending.iter().enumerate().filter(|(_, p)| p.active).collect();
@@ -192,7 +201,12 @@ impl Engine {
         if n != logins {
             return Err(bad(format!("{n} logins in the snapshot, {logins} configured")));
         }
-        let next_seqs = (0..n).map(|_| get()).collect::<std::io::Result<Vec<u64>>>()?;
+        let (mut next_seqs, mut versions) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for _ in 0..n {
+            next_seqs.push(get()?);
+            let version = get()?;
+            versions.push(u8::try_from(version).map_err(|_| bad(format!("version {version}")))?);
+        }
         let active = get()? as usize;
         if active > capacity {
             return Err(bad(format!("{active} requests in flight, capacity {capacity}")));
@@ -219,7 +233,7 @@ impl Engine {
                 PendingRequest { active: true, request_id, requester, reason },
             ));
         }
-        Ok(EngineCore { next_seqs, pending, input_seq, now_ns, read_ns })
+        Ok(EngineCore { next_seqs, versions, pending, input_seq, now_ns, read_ns })
     }
 
     /// An engine from a restored risk engine and venue plus its own core state.
@@ -231,8 +245,11 @@ impl Engine {
         core: EngineCore,
     ) -> Engine {
         let mut engine = Engine::new(risk, exchange, logins, order_capacity);
-        for (state, next) in engine.logins.iter_mut().zip(&core.next_seqs) {
+        for ((state, next), version) in
+            engine.logins.iter_mut().zip(&core.next_seqs).zip(&core.versions)
+        {
             state.next_seq = *next;
+            state.version = *version;
         }
         for (slot, p) in core.pending {
             engine.pending[slot as usize] = p;
@@ -297,6 +314,11 @@ impl Engine {
         self.logins.iter().map(|l| l.next_seq)
     }
 
+    /// The protocol version of each login's stream (0: no login yet today).
+    pub fn stream_versions(&self) -> impl Iterator<Item = u8> + '_ {
+        self.logins.iter().map(|l| l.version)
+    }
+
     /// Processes one input. `arrival_ns` is when it reached the gateway (for the
     /// throttle policy); `now_ns` is the engine's time for it.
     pub fn handle(
@@ -346,6 +368,12 @@ impl Engine {
                 self.stats.business_rejects.inc();
                 let msg = BusinessReject { ref_msg_type, code, ref_id };
                 self.emit(login, AppMessage::BusinessReject(msg), out);
+            }
+            Input::LoggedIn { login, version } => {
+                let state = &mut self.logins[login as usize];
+                if state.version == 0 {
+                    state.version = version;
+                }
             }
             Input::Disconnected { login } => self.disconnected(login, out),
             Input::Tick => {
@@ -433,6 +461,13 @@ impl Engine {
                 if confirmation_recorded {
                     self.stats.confirmations.inc();
                 }
+                // The midday break is the one phase in which the broker holds an
+                // order for the venue (待报); otherwise it is reported at once (已报).
+                let status = match ctx.phase {
+                    TradingPhase::Break => PendingStatus::Queued,
+                    _ => PendingStatus::Reported,
+                };
+                self.broker_answer(login, r, 0, status, out);
                 let venue_order = VenueOrder {
                     order_id: order_id_of(r),
                     owner: self.owners.get(&order.account).copied().unwrap_or(u32::MAX),
@@ -482,6 +517,31 @@ impl Engine {
         self.emit(login, msg, out);
     }
 
+    /// The broker's own answer, before the venue's (OrderPending): only in streams
+    /// of version 2 and later, so a version 1 client sees the stream it expects.
+    fn broker_answer(
+        &mut self,
+        login: LoginIdx,
+        r: OrderRef,
+        request_id: u64,
+        status: PendingStatus,
+        out: &mut impl FnMut(Output),
+    ) {
+        if self.logins[login as usize].version < VERSION_ORDER_PENDING {
+            return;
+        }
+        let rec = self.risk.order(r);
+        let msg = OrderPending {
+            cl_ord_id: rec.cl_ord_id,
+            order_id: order_id_of(r),
+            request_id,
+            account: rec.account,
+            status,
+            phase: self.exchange.phase(rec.security).unwrap_or(TradingPhase::Closed),
+        };
+        self.emit(login, AppMessage::OrderPending(msg), out);
+    }
+
     fn accepted_message(&self, r: OrderRef, flags: u8) -> OrderAccepted {
         let rec = self.risk.order(r);
         let confirmed =
@@ -519,6 +579,7 @@ impl Engine {
                     requester: Some(login),
                     reason: Some(CancelReason::Client),
                 };
+                self.broker_answer(login, r, request_id, PendingStatus::CancelPending, out);
                 self.with_venue(|x, now, ev| x.cancel(order_id_of(r), now, &mut |e| ev.push(e)));
                 self.apply_venue_events(out);
             }
@@ -552,6 +613,8 @@ impl Engine {
                     requester: Some(login),
                     reason: None,
                 };
+                let status = PendingStatus::ReplacePending;
+                self.broker_answer(login, r, replace.request_id, status, out);
                 let (price, qty) = (replace.price, replace.qty);
                 self.with_venue(|x, now, ev| {
                     x.replace(order_id_of(r), price, qty, now, &mut |e| ev.push(e))

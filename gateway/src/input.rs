@@ -63,6 +63,15 @@ pub enum Input {
         /// Its cl_ord_id or request id when readable, else 0.
         ref_id: u64,
     },
+    /// A login's connection was accepted, speaking protocol `version`. The first
+    /// of the trading day fixes the version of the login's stream (which messages
+    /// it carries); the io thread refuses later logins that cannot read it.
+    LoggedIn {
+        /// The login.
+        login: LoginIdx,
+        /// The protocol version negotiated for the connection.
+        version: u8,
+    },
     /// A logged-in connection ended (cancel-on-disconnect applies if configured).
     Disconnected {
         /// The login whose connection ended.

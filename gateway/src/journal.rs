@@ -106,6 +106,7 @@ const KIND_MALFORMED: u8 = 2;
 const KIND_DISCONNECTED: u8 = 3;
 const KIND_TICK: u8 = 4;
 const KIND_ADMIN: u8 = 5;
+const KIND_LOGGED_IN: u8 = 6;
 
 fn put_security(out: &mut Vec<u8>, security: Option<SecurityId>) {
     match security {
@@ -151,6 +152,11 @@ pub fn encode(entry: &Entry, out: &mut Vec<u8>) {
         Input::Disconnected { login } => {
             out.push(KIND_DISCONNECTED);
             out.extend_from_slice(&login.to_le_bytes());
+        }
+        Input::LoggedIn { login, version } => {
+            out.push(KIND_LOGGED_IN);
+            out.extend_from_slice(&login.to_le_bytes());
+            out.push(version);
         }
         Input::Tick => out.push(KIND_TICK),
         Input::Admin(cmd) => {
@@ -299,6 +305,7 @@ pub fn decode_body(body: &[u8]) -> Result<Entry, String> {
             ref_id: r.u64()?,
         },
         KIND_DISCONNECTED => Input::Disconnected { login: r.u32()? },
+        KIND_LOGGED_IN => Input::LoggedIn { login: r.u32()?, version: r.u8()? },
         KIND_TICK => Input::Tick,
         KIND_ADMIN => Input::Admin(decode_admin(&mut r)?),
         other => return Err(format!("unknown record kind {other}")),

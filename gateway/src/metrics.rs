@@ -128,6 +128,8 @@ pub struct OutputCounters {
     pub mass_cancel_acks: Counter,
     /// OrderEntryStatus.
     pub entry_status: Counter,
+    /// OrderPending (version 2 streams).
+    pub pending: Counter,
 }
 
 impl IoMetrics {
@@ -146,6 +148,7 @@ impl IoMetrics {
             AppMessage::BusinessReject(_) => c.business_rejects.inc(),
             AppMessage::MassCancelAck(_) => c.mass_cancel_acks.inc(),
             AppMessage::OrderEntryStatus(_) => c.entry_status.inc(),
+            AppMessage::OrderPending(_) => c.pending.inc(),
         }
     }
 }

@@ -753,7 +753,7 @@ pub(crate) fn recover_until(
 /// Starts the gateway's threads (after recovering from the journal when durability
 /// is on); returns once it is listening.
 pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
-    let clock = Clock::new();
+    let clock = config.clock_start_ns.map_or_else(Clock::new, Clock::starting_at);
     let resolved = resolve(config);
     let durability = config.journal.durability;
     let (engine, mut logs, recovered) = if durability == Durability::None {
@@ -859,7 +859,12 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
         .logins
         .iter()
         .zip(logs)
-        .map(|(l, log)| LoginSlot::new(l.username, l.token, log))
+        .zip(sequencer.engine().stream_versions())
+        .map(|((l, log), version)| {
+            let mut slot = LoginSlot::new(l.username, l.token, log);
+            slot.set_stream_version(version);
+            slot
+        })
         .collect();
     let durable = (durability == Durability::Sync).then(|| Arc::clone(&journal_progress));
     if durability == Durability::Sync {

@@ -78,11 +78,19 @@ pub struct LoginSlot {
     /// How far the stream may be sent: the end of the log, or under `sync`
     /// durability the end of the last message whose input is on disk.
     released_off: u64,
+    /// The protocol version of the login's stream (0 until its first login of the
+    /// day); the engine holds the same value (`Input::LoggedIn`).
+    stream_version: u8,
     conn: Option<usize>,
     failures: FailureWindow,
 }
 
 impl LoginSlot {
+    /// Sets the version of the login's stream (restored after a recovery).
+    pub fn set_stream_version(&mut self, version: u8) {
+        self.stream_version = version;
+    }
+
     /// A login with an empty stream.
     pub fn new(username: Username, token: LoginToken, log: OutLog) -> LoginSlot {
         let released_off = log.end_offset();
@@ -91,6 +99,7 @@ impl LoginSlot {
             token,
             log,
             released_off,
+            stream_version: 0,
             conn: None,
             failures: FailureWindow::default(),
         }
@@ -254,8 +263,9 @@ pub struct IoLoop<L: EngineLink> {
     dirty_spare: Vec<usize>,
     paused: Vec<usize>,
     paused_spare: Vec<usize>,
-    /// Disconnect notices not yet taken by a full engine ring.
-    pending_disconnects: Vec<LoginIdx>,
+    /// Session events (logins, disconnects) not yet taken by a full engine ring.
+    /// They go in before any further input of a session (see `take_frames`).
+    pending_session_events: Vec<Input>,
     control: Control,
     wait: WaitStrategy,
     metrics: Arc<IoMetrics>,
@@ -319,7 +329,7 @@ impl<L: EngineLink> IoLoop<L> {
             dirty_spare: Vec::with_capacity(n),
             paused: Vec::with_capacity(n),
             paused_spare: Vec::with_capacity(n),
-            pending_disconnects: Vec::with_capacity(n),
+            pending_session_events: Vec::with_capacity(2 * n),
             control,
             wait,
             metrics,
@@ -391,7 +401,7 @@ impl<L: EngineLink> IoLoop<L> {
                 }
             }
             busy |= self.resume_paused();
-            busy |= self.offer_pending_disconnects();
+            busy |= self.offer_session_events();
             busy |= self.offer_admin_commands();
             busy |= self.drain_outputs();
             busy |= self.link.run_timers();
@@ -529,7 +539,10 @@ impl<L: EngineLink> IoLoop<L> {
                 return false;
             }
             let is_active = matches!(conn.state, ConnState::Active { .. });
-            if is_active && !self.link.has_room() {
+            // A session event still waiting for room goes first: its login's first
+            // order must find the stream's version already recorded.
+            let blocked = !self.pending_session_events.is_empty() || !self.link.has_room();
+            if is_active && blocked {
                 if !conn.read_paused {
                     conn.read_paused = true;
                     self.paused.push(i);
@@ -695,10 +708,27 @@ impl<L: EngineLink> IoLoop<L> {
             );
             return;
         };
+        let offered = version.min(PROTOCOL_VERSION);
+        let stream_version = match slot.stream_version {
+            0 => offered,
+            v if offered >= v => v,
+            v => {
+                let why = format!(
+                    "this login's stream is version {v} today, the client speaks {offered}"
+                );
+                self.refuse_login(i, RejectCode::UNSUPPORTED_VERSION, &why);
+                return;
+            }
+        };
+        let first_today = slot.stream_version == 0;
+        slot.stream_version = stream_version;
         let replay = slot.log.next_seq() - start_seq;
         slot.conn = Some(i);
+        if first_today {
+            self.pending_session_events.push(Input::LoggedIn { login, version: stream_version });
+        }
         let accepted = ServerMessage::LoginAccepted(LoginAccepted {
-            version: version.min(PROTOCOL_VERSION),
+            version: stream_version,
             heartbeat_ms: (self.limits.heartbeat_ns / 1_000_000) as u32,
             dead_peer_ms: (self.limits.dead_peer_ns / 1_000_000) as u32,
             session_id: self.limits.session_id,
@@ -745,8 +775,8 @@ impl<L: EngineLink> IoLoop<L> {
         if self.control.shutdown.load(Ordering::Relaxed) {
             return; // no cancel-on-disconnect while the gateway itself stops
         }
-        self.pending_disconnects.push(login);
-        self.offer_pending_disconnects();
+        self.pending_session_events.push(Input::Disconnected { login });
+        self.offer_session_events();
     }
 
     fn offer_admin_commands(&mut self) -> bool {
@@ -762,15 +792,15 @@ impl<L: EngineLink> IoLoop<L> {
         did
     }
 
-    fn offer_pending_disconnects(&mut self) -> bool {
+    fn offer_session_events(&mut self) -> bool {
         let mut did = false;
-        while let Some(&login) = self.pending_disconnects.first() {
+        while let Some(&input) = self.pending_session_events.first() {
             if !self.link.has_room() {
                 break;
             }
-            self.pending_disconnects.remove(0);
+            self.pending_session_events.remove(0);
             let stamps = Stamps { read_ns: self.clock.now_ns(), decoded_ns: self.clock.now_ns() };
-            self.link.offer(Arrival { input: Input::Disconnected { login }, stamps });
+            self.link.offer(Arrival { input, stamps });
             did = true;
         }
         did
@@ -1042,7 +1072,7 @@ impl<L: EngineLink> IoLoop<L> {
             };
             // A disconnect notice still waiting for room in the ring is not yet
             // counted in `target`: wait for it too.
-            let waiting = !self.pending_disconnects.is_empty();
+            let waiting = !self.pending_session_events.is_empty();
             if waiting || !self.link.caught_up(target) || self.drain_outputs() || !all_released {
                 self.mark_dirty(i);
                 return;

@@ -20,7 +20,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use protocol::codec::{
     AppMessage, CancelOrder, ClientMessage, Login, MassCancel, MassCancelScope, NewOrder,
-    PROTOCOL_VERSION, ReplaceOrder, ServerMessage,
+    ReplaceOrder, ServerMessage,
 };
 use protocol::framing::FrameBuffer;
 use protocol::{MAX_FRAME_LEN, OrderType, Price, Qty, RejectCode, Side, TimeInForce};
@@ -62,6 +62,8 @@ pub struct RunSpec<'a> {
     pub capacity: usize,
     /// Pin the generator's thread to this core.
     pub pin_core: Option<usize>,
+    /// The protocol version to log in with (1 or 2).
+    pub protocol_version: u8,
 }
 
 impl std::fmt::Debug for RunSpec<'_> {
@@ -150,6 +152,11 @@ struct Session {
 }
 
 /// Unsent bytes a session may hold before new messages go to other sessions.
+/// The protocol version the harness logs in with unless told otherwise: 1, whose
+/// only answer to an order is the venue's (OrderAccepted or OrderRejected). With 2
+/// the broker's OrderPending comes first and is timed on its own.
+pub const LOGIN_VERSION: u8 = 1;
+
 const TX_LIMIT: usize = 4 << 20;
 /// Messages generated per loop turn at most, so reads are never starved.
 const BATCH: usize = 2_048;
@@ -169,6 +176,7 @@ struct Driver<'a> {
     u: &'a Universe,
     addr: SocketAddr,
     target: Target,
+    protocol_version: u8,
     operator: Option<OperatorThread>,
     intervals: mpsc::Sender<IntervalRecord>,
     clock: Clock,
@@ -250,6 +258,7 @@ impl<'a> Driver<'a> {
             u,
             addr: spec.addr,
             target: spec.target,
+            protocol_version: spec.protocol_version,
             operator: spec.operator,
             intervals: spec.intervals,
             clock: Clock::new(),
@@ -964,6 +973,14 @@ impl<'a> Driver<'a> {
                 self.tracker.counts.entry_status += 1;
                 Outcome::None
             }
+            AppMessage::OrderPending(p) => {
+                if p.request_id == 0 {
+                    self.tracker.on_pending(p.cl_ord_id, now);
+                } else {
+                    self.tracker.counts.pending += 1;
+                }
+                Outcome::None
+            }
         };
         match out {
             Outcome::Answered(lat) => {
@@ -1029,7 +1046,7 @@ impl<'a> Driver<'a> {
         // First login: only new messages (a gateway used before has an old stream).
         let next_seq = if s.logged_in_once { s.last_seq + 1 } else { 0 };
         let msg = ClientMessage::Login(Login {
-            version: PROTOCOL_VERSION,
+            version: self.protocol_version,
             username: login.username,
             token: login.token,
             next_seq,

@@ -19,10 +19,12 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use protocol::codec::{
     AppMessage, Canceled, ClientMessage, EndOfSession, LoginAccepted, MassCancelAck, OrderAccepted,
-    PROTOCOL_VERSION, Replaced, Sequenced, ServerMessage,
+    Replaced, Sequenced, ServerMessage,
 };
 use protocol::framing::FrameBuffer;
 use protocol::{CancelReason, MAX_FRAME_LEN, Qty, RejectCode};
+
+use crate::driver::LOGIN_VERSION;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const MAX_CONNS: usize = 1024;
@@ -207,7 +209,7 @@ fn answer(conn: &mut Conn, msg: ClientMessage) {
             push(
                 conn,
                 ServerMessage::LoginAccepted(LoginAccepted {
-                    version: PROTOCOL_VERSION,
+                    version: l.version.min(LOGIN_VERSION),
                     heartbeat_ms: 1000,
                     dead_peer_ms: 15000,
                     session_id: 1,

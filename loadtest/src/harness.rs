@@ -57,6 +57,9 @@ pub struct Options {
     pub durability: Option<String>,
     /// Run the gateway without a journal first, on the same schedule.
     pub compare_durability: bool,
+    /// The protocol version the harness logs in with: 1 (the default) or 2, whose
+    /// broker answers (OrderPending) are timed beside the venue's.
+    pub protocol_version: u8,
     /// The command line, for the report.
     pub command: String,
 }
@@ -83,6 +86,7 @@ impl Default for Options {
             pin: false,
             durability: None,
             compare_durability: false,
+            protocol_version: driver::LOGIN_VERSION,
             command: String::new(),
         }
     }
@@ -177,6 +181,10 @@ fn one_run(
         tag: run_tag(),
         capacity: capacity(s, u.logins.len()),
         pin_core: o.pin.then_some(0),
+        protocol_version: match target {
+            Target::Gateway => o.protocol_version,
+            Target::Echo => driver::LOGIN_VERSION,
+        },
     };
     let result = driver::run(spec).map_err(|e| format!("{label} run: {e}"));
     let live = live.finish();
@@ -211,6 +219,7 @@ fn side_summary(target: &str, side: &Side) -> SideSummary {
         replace: Percentiles::of(&t.lat.replace),
         fill: Percentiles::of(&t.lat.fill),
         to_stamp: Percentiles::of(&t.lat.to_stamp),
+        broker: Percentiles::of(&t.lat.broker),
         from_stamp: Percentiles::of(&t.lat.from_stamp),
         schedule_lag: Percentiles::of(&r.lag),
         profile_s: r.profile_s,

@@ -104,6 +104,10 @@ struct RunArgs {
     /// gateway without a journal first, and report both side by side.
     #[arg(long)]
     compare_durability: bool,
+    /// The order-entry protocol version to log in with: 1, or 2 to also time the
+    /// broker's immediate answer (OrderPending) beside the venue's.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    protocol_version: u8,
 }
 
 fn main() -> ExitCode {
@@ -159,6 +163,7 @@ fn main() -> ExitCode {
                 pin: a.pin,
                 durability: a.durability,
                 compare_durability: a.compare_durability,
+                protocol_version: a.protocol_version,
                 command: std::env::args().collect::<Vec<_>>().join(" "),
             };
             match harness::run(&o) {

@@ -74,6 +74,9 @@ pub struct SideSummary {
     pub to_stamp: Percentiles,
     /// Orders: the server's time stamp to arrival (way out).
     pub from_stamp: Percentiles,
+    /// Orders on a version 2 stream: the broker's answer (OrderPending), before
+    /// the venue's (`order_ack`). Empty with version 1.
+    pub broker: Percentiles,
     /// Schedule lag.
     pub schedule_lag: Percentiles,
     /// Profile length, s.
@@ -297,6 +300,9 @@ pub fn table(s: &Summary) -> String {
     };
     row("gateway: any answer", &g.answer);
     row("  order ack/reject", &g.order_ack);
+    if g.broker.count > 0 {
+        row("  order broker answer", &g.broker);
+    }
     row("  cancel", &g.cancel);
     row("  replace", &g.replace);
     row("  marketable→terminal", &g.fill);
@@ -876,6 +882,9 @@ pub fn html(s: &Summary, gateway: &Histogram<u64>, baseline: Option<&Histogram<u
     o.push_str("<table><tr><th>latency (µs)</th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th></tr>");
     o.push_str(&pct_row("gateway: any answer", &g.answer));
     o.push_str(&pct_row("order ack / reject", &g.order_ack));
+    if g.broker.count > 0 {
+        o.push_str(&pct_row("order: broker's answer (OrderPending, v2)", &g.broker));
+    }
     o.push_str(&pct_row("cancel", &g.cancel));
     o.push_str(&pct_row("replace", &g.replace));
     o.push_str(&pct_row("marketable order to terminal state", &g.fill));
@@ -1032,6 +1041,7 @@ mod tests {
             fill: Percentiles::default(),
             to_stamp: Percentiles::default(),
             from_stamp: Percentiles::default(),
+            broker: Percentiles::default(),
             schedule_lag: Percentiles::default(),
             profile_s: 10.0,
             intended_rate_per_s: 1000.0,

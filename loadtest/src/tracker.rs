@@ -98,6 +98,8 @@ pub struct Slot {
     pub pending_change: bool,
     /// The order has had at least one execution.
     pub traded: bool,
+    /// The broker's answer (OrderPending, version 2) has arrived.
+    pub broker_answered: bool,
     /// Counted in the measured window (sent after the warm-up).
     pub measured: bool,
     /// Priced to trade at once: its terminal state is measured too.
@@ -132,6 +134,7 @@ impl Slot {
         resends: 0,
         pending_change: false,
         traded: false,
+        broker_answered: false,
         measured: false,
         marketable: false,
         open_idx: u32::MAX,
@@ -198,6 +201,8 @@ pub struct Counts {
     pub system_events: u64,
     /// OrderEntryStatus messages.
     pub entry_status: u64,
+    /// OrderPending (only on version 2 streams).
+    pub pending: u64,
     /// Sequence gaps seen (a sequenced message that was not last + 1).
     pub seq_gaps: u64,
     /// Sequenced messages seen again (at or below the last processed).
@@ -231,6 +236,9 @@ pub struct Latencies {
     pub to_stamp: Histogram<u64>,
     /// Orders: the gateway's time stamp to the answer's arrival: the way out.
     pub from_stamp: Histogram<u64>,
+    /// Orders on a version 2 stream: intended send to the broker's answer
+    /// (OrderPending), which comes before the venue's (`order`).
+    pub broker: Histogram<u64>,
 }
 
 /// Histogram range: 1 ns to 1 hour, 3 significant digits.
@@ -249,6 +257,7 @@ impl Latencies {
             interval: new_histogram(),
             to_stamp: new_histogram(),
             from_stamp: new_histogram(),
+            broker: new_histogram(),
         }
     }
 }
@@ -501,6 +510,19 @@ impl Tracker {
         }
         let _ = self.lat.to_stamp.record((stamp_ns - s.intended_ns).max(1));
         let _ = self.lat.from_stamp.record((now_ns - stamp_ns).max(1));
+    }
+
+    /// OrderPending for a new order (version 2): the broker's answer, timed apart
+    /// from the venue's, which stays the order's answer for every other figure.
+    pub fn on_pending(&mut self, cl_ord_id: u64, now_ns: u64) {
+        self.counts.pending += 1;
+        let Some(i) = self.slot_of(cl_ord_id) else { return };
+        let s = &mut self.slots[i as usize];
+        if s.state != State::Sent || s.kind != Kind::Order || !s.measured || s.broker_answered {
+            return;
+        }
+        s.broker_answered = true;
+        let _ = self.lat.broker.record(now_ns.saturating_sub(s.intended_ns).max(1));
     }
 
     /// OrderAccepted.

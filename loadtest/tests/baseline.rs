@@ -24,6 +24,7 @@ fn the_echo_baseline_answers_everything() {
         tag: 77,
         capacity: 200_000,
         pin_core: None,
+        protocol_version: driver::LOGIN_VERSION,
     };
     let r = driver::run(spec).unwrap();
     let out = live.finish();

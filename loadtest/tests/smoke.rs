@@ -73,3 +73,30 @@ fn sync_durability_under_load_loses_nothing() {
     let no_journal = Options { durability: None, ..o };
     assert!(harness::run(&no_journal).unwrap_err().contains("--compare-durability"));
 }
+
+/// `--protocol-version 2`: the broker answers every order that passes its checks
+/// at once (OrderPending), the venue's answer follows; the report times both and
+/// everything still reconciles.
+#[test]
+fn version_2_times_the_brokers_answer_beside_the_venues() {
+    let o = Options {
+        scenario: "smoke".into(),
+        time_scale: 0.5,
+        baseline: false,
+        write_files: false,
+        quiet: true,
+        protocol_version: 2,
+        command: "cargo test version 2".into(),
+        ..Options::default()
+    };
+    let out = harness::run(&o).expect("the run completes");
+    let g = &out.summary.gateway_run;
+    let c = &g.counts;
+    assert_eq!((c.lost, c.unanswered, c.seq_gaps), (0, 0, 0), "{:?}", g.unanswered_sample);
+    assert_eq!(c.duplicate_answers + c.duplicate_terminals + c.unknown_ids, 0);
+    assert!(c.accepted > 0 && c.pending >= c.accepted, "an OrderPending before each accept");
+    assert!(g.broker.count > 0, "the broker's answers were timed");
+    assert!(g.broker.count <= g.order_ack.count, "at most one broker answer per order");
+    let table = loadtest::report::table(&out.summary);
+    assert!(table.contains("order broker answer"), "{table}");
+}

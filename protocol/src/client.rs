@@ -9,9 +9,7 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use crate::codec::{
-    ClientMessage, DecodeError, EndOfSession, Login, LoginAccepted, PROTOCOL_VERSION, ServerMessage,
-};
+use crate::codec::{ClientMessage, DecodeError, EndOfSession, Login, LoginAccepted, ServerMessage};
 use crate::framing::FrameBuffer;
 use crate::reject::RejectCode;
 use crate::types::{Seq, Token, Username};
@@ -63,6 +61,10 @@ pub struct ClientConfig {
     pub heartbeat: Duration,
     /// How long to wait for LoginAccepted.
     pub login_timeout: Duration,
+    /// The highest protocol version to ask for at login. 1 by default, so a
+    /// program written for version 1 sees the stream it expects; set
+    /// [`crate::codec::PROTOCOL_VERSION`] to receive OrderPending (version 2).
+    pub version: u8,
 }
 
 impl ClientConfig {
@@ -81,6 +83,7 @@ impl ClientConfig {
             token,
             heartbeat: Duration::from_secs(1),
             login_timeout: Duration::from_secs(5),
+            version: 1,
         })
     }
 }
@@ -112,7 +115,7 @@ impl Client {
         let mut stream = TcpStream::connect_timeout(&config.addr, config.login_timeout)?;
         stream.set_nodelay(true)?;
         let login = ClientMessage::Login(Login {
-            version: PROTOCOL_VERSION,
+            version: config.version,
             username: config.username,
             token: config.token,
             next_seq,

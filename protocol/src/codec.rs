@@ -16,11 +16,15 @@ use bytes::BufMut;
 use crate::reject::{RejectCode, RejectDetail, TextBuf};
 use crate::types::{
     AccountId, CancelReason, ClOrdId, CreditTag, ExecId, Liquidity, Market, OrderId, OrderType,
-    Price, Qty, SecurityId, Seq, Side, TimeInForce, Token, TradingPhase, Username,
+    PendingStatus, Price, Qty, SecurityId, Seq, Side, TimeInForce, Token, TradingPhase, Username,
 };
 
-/// The protocol version this crate speaks.
-pub const PROTOCOL_VERSION: u8 = 1;
+/// The highest protocol version this crate speaks. Version 2 adds OrderPending
+/// (the broker's immediate answer, before the venue's); every layout of version 1
+/// is unchanged in version 2.
+pub const PROTOCOL_VERSION: u8 = 2;
+/// The first version with OrderPending.
+pub const VERSION_ORDER_PENDING: u8 = 2;
 /// Hard maximum of a whole frame (length prefix included), in bytes.
 pub const MAX_FRAME_LEN: usize = 512;
 /// Bytes before the body: `u16 length` and `u8 type`.
@@ -166,6 +170,9 @@ pub mod msg_type {
     pub const MASS_CANCEL_ACK: u8 = b'm';
     /// Server, sequenced: order-entry state.
     pub const ORDER_ENTRY_STATUS: u8 = b'g';
+    /// Server, sequenced (version 2): the broker took an order, cancel or replace;
+    /// the venue's answer follows.
+    pub const ORDER_PENDING: u8 = b'p';
 }
 
 // ---------------------------------------------------------------------------
@@ -631,6 +638,26 @@ pub struct OrderEntryStatus {
     pub code: RejectCode,
 }
 
+/// The broker's immediate answer (protocol version 2): an order, cancel or replace
+/// passed the broker's checks and is queued or reported to the venue; the venue's
+/// answer (OrderAccepted or OrderRejected; Canceled, Replaced or CancelRejected)
+/// follows in the same stream.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct OrderPending {
+    /// Client order id of the order concerned.
+    pub cl_ord_id: ClOrdId,
+    /// Gateway order id.
+    pub order_id: OrderId,
+    /// The cancel or replace request id; 0 for a new order.
+    pub request_id: u64,
+    /// Account.
+    pub account: AccountId,
+    /// Where it stands.
+    pub status: PendingStatus,
+    /// The security's trading phase when the broker took it.
+    pub phase: TradingPhase,
+}
+
 /// A sequenced application message.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum AppMessage {
@@ -654,6 +681,8 @@ pub enum AppMessage {
     MassCancelAck(MassCancelAck),
     /// Order-entry state.
     OrderEntryStatus(OrderEntryStatus),
+    /// The broker took a request; the venue's answer follows (version 2).
+    OrderPending(OrderPending),
 }
 
 impl AppMessage {
@@ -670,6 +699,7 @@ impl AppMessage {
             AppMessage::BusinessReject(_) => msg_type::BUSINESS_REJECT,
             AppMessage::MassCancelAck(_) => msg_type::MASS_CANCEL_ACK,
             AppMessage::OrderEntryStatus(_) => msg_type::ORDER_ENTRY_STATUS,
+            AppMessage::OrderPending(_) => msg_type::ORDER_PENDING,
         }
     }
 }
@@ -744,6 +774,8 @@ pub mod body_len {
     pub const MASS_CANCEL_ACK: usize = 16 + 32;
     /// OrderEntryStatus (sequenced header included).
     pub const ORDER_ENTRY_STATUS: usize = 16 + 32;
+    /// OrderPending (sequenced header included).
+    pub const ORDER_PENDING: usize = 16 + 48;
 }
 
 // ---------------------------------------------------------------------------
@@ -1291,6 +1323,15 @@ impl Sequenced {
                     o.u16(42, m.code.0);
                 })
             }
+            AppMessage::OrderPending(m) => write_frame(out, t, body_len::ORDER_PENDING, |o| {
+                header(o);
+                o.u64(16, m.cl_ord_id);
+                o.u64(24, m.order_id);
+                o.u64(32, m.request_id);
+                o.bytes(40, &m.account.to_wire());
+                o.u8(56, m.status.as_u8());
+                o.u8(57, m.phase.as_u8());
+            }),
         }
     }
 
@@ -1423,6 +1464,17 @@ impl Sequenced {
                     account: f.account(24, "account")?,
                     state: enum_field(EntryState::from_u8(f.u8(40)), "state", f.u8(40))?,
                     code: RejectCode(f.u16(42)),
+                })
+            }
+            msg_type::ORDER_PENDING => {
+                let f = expect_len(t, body, body_len::ORDER_PENDING)?;
+                AppMessage::OrderPending(OrderPending {
+                    cl_ord_id: f.u64(16),
+                    order_id: f.u64(24),
+                    request_id: f.u64(32),
+                    account: f.account(40, "account")?,
+                    status: enum_field(PendingStatus::from_u8(f.u8(56)), "status", f.u8(56))?,
+                    phase: enum_field(TradingPhase::from_u8(f.u8(57)), "phase", f.u8(57))?,
                 })
             }
             other => return Err(DecodeError::UnknownType(other)),

@@ -26,5 +26,6 @@ pub use codec::{
 pub use reject::{RejectCode, RejectDetail, TextBuf};
 pub use types::{
     AccountId, Board, CancelReason, ClOrdId, CreditTag, ExecId, Liquidity, Market, OrderId,
-    OrderType, Price, Qty, SecurityId, Seq, Side, TimeInForce, Token, TradingPhase, Username,
+    OrderType, PendingStatus, Price, Qty, SecurityId, Seq, Side, TimeInForce, Token, TradingPhase,
+    Username,
 };

@@ -331,6 +331,26 @@ wire_enum! {
     }
 }
 
+wire_enum! {
+    /// Where an order or a request stands between the broker's acceptance and the
+    /// venue's answer (protocol version 2, OrderPending). The A-share terms a
+    /// client's screen shows are given with each.
+    PendingStatus {
+        /// Passed the broker's checks and held by the broker until the venue takes
+        /// orders again (待报: the midday break).
+        Queued = 1 => "queued",
+        /// Passed the broker's checks and reported to the venue; its confirmation
+        /// follows (已报).
+        Reported = 2 => "reported",
+        /// A cancel passed the broker's checks and was sent to the venue; the
+        /// venue's Canceled or CancelRejected follows (已报待撤).
+        CancelPending = 3 => "cancel-pending",
+        /// A replace passed the broker's checks and was sent to the venue; the
+        /// venue's Replaced or CancelRejected follows.
+        ReplacePending = 4 => "replace-pending",
+    }
+}
+
 /// A listed security: its market plus its six-digit code.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SecurityId {

@@ -38,8 +38,8 @@ use protocol::codec::{
 use protocol::reject::RejectFamily;
 use protocol::{
     AccountId, AppMessage, CancelReason, ClientMessage, CreditTag, Liquidity, Market, OrderType,
-    Price, Qty, RejectCode, RejectDetail, SecurityId, Sequenced, ServerMessage, Side, TimeInForce,
-    Token, TradingPhase, Username,
+    PendingStatus, Price, Qty, RejectCode, RejectDetail, SecurityId, Sequenced, ServerMessage,
+    Side, TimeInForce, Token, TradingPhase, Username,
 };
 
 // ---------------------------------------------------------------------------
@@ -318,6 +318,14 @@ fn server_fields(m: &ServerMessage) -> BTreeMap<&'static str, Val> {
                     f.insert("state", u(m.state as u8));
                     f.insert("code", u(m.code.0));
                 }
+                AppMessage::OrderPending(m) => {
+                    f.insert("cl_ord_id", u(m.cl_ord_id));
+                    f.insert("order_id", u(m.order_id));
+                    f.insert("request_id", u(m.request_id));
+                    f.insert("account", acct(m.account));
+                    f.insert("status", u(m.status.as_u8()));
+                    f.insert("phase", u(m.phase.as_u8()));
+                }
             }
         }
     }
@@ -430,6 +438,7 @@ const LAYOUTS: &[(&str, bool, u8)] = &[
     ("### BusinessReject", false, msg_type::BUSINESS_REJECT),
     ("### MassCancelAck", false, msg_type::MASS_CANCEL_ACK),
     ("### OrderEntryStatus", false, msg_type::ORDER_ENTRY_STATUS),
+    ("### OrderPending", false, msg_type::ORDER_PENDING),
 ];
 
 /// Random frames of every type, with the field values they were built from.
@@ -439,7 +448,7 @@ fn sample_frames(per_type: usize) -> Vec<(bool, Vec<u8>, BTreeMap<&'static str, 
     let mut count: BTreeMap<(bool, u8), usize> = BTreeMap::new();
     let client = util::client_message();
     let server = util::server_message();
-    for _ in 0..per_type * 60 {
+    for _ in 0..per_type * 200 {
         let c = client.new_tree(&mut runner).expect("strategy").current();
         let frame = util::encode_client(&c);
         let n = count.entry((true, frame[2])).or_default();
@@ -455,7 +464,7 @@ fn sample_frames(per_type: usize) -> Vec<(bool, Vec<u8>, BTreeMap<&'static str, 
             out.push((false, frame, server_fields(&s)));
         }
     }
-    assert_eq!(count.len(), LAYOUTS.len(), "every type sampled");
+    assert_eq!(count.len(), LAYOUTS.len(), "every type sampled: {count:?}");
     assert!(count.values().all(|&n| n == per_type), "enough samples of every type: {count:?}");
     out
 }
@@ -563,7 +572,7 @@ fn named<T: Copy>(all: &[T], f: impl Fn(T) -> (u8, &'static str)) -> Vec<(u8, St
 #[test]
 fn enumeration_tables_match_the_code() {
     let doc = doc();
-    let wire: [(&str, Vec<(u8, String)>); 8] = [
+    let wire: [(&str, Vec<(u8, String)>); 9] = [
         ("### Side", named(Side::ALL, |x| (x.as_u8(), x.name()))),
         ("### OrderType", named(OrderType::ALL, |x| (x.as_u8(), x.name()))),
         ("### TimeInForce", named(TimeInForce::ALL, |x| (x.as_u8(), x.name()))),
@@ -572,6 +581,7 @@ fn enumeration_tables_match_the_code() {
         ("### CancelReason", named(CancelReason::ALL, |x| (x.as_u8(), x.name()))),
         ("### TradingPhase", named(TradingPhase::ALL, |x| (x.as_u8(), x.name()))),
         ("### Liquidity", named(Liquidity::ALL, |x| (x.as_u8(), x.name()))),
+        ("### PendingStatus", named(PendingStatus::ALL, |x| (x.as_u8(), x.name()))),
     ];
     for (heading, want) in wire {
         assert_eq!(enum_rows(&doc, heading), want, "{heading}");

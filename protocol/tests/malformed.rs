@@ -319,6 +319,8 @@ fn bad_enum_fields_server_direction() {
         (msg_type::SYSTEM_EVENT, 21, "market", &[0, 4]),
         (msg_type::MASS_CANCEL_ACK, 49, "blocked", &[2, 0xff]),
         (msg_type::ORDER_ENTRY_STATUS, 43, "state", &[3, 0xff]),
+        (msg_type::ORDER_PENDING, 59, "status", &[0, 5]),
+        (msg_type::ORDER_PENDING, 60, "phase", &[8, 0xff]),
     ];
     for &(t, at, field, values) in cases {
         for &v in values {
@@ -412,6 +414,7 @@ fn bad_identifiers_in_every_identifier_field() {
         (msg_type::REPLACED, 43),
         (msg_type::MASS_CANCEL_ACK, 27),
         (msg_type::ORDER_ENTRY_STATUS, 27),
+        (msg_type::ORDER_PENDING, 43),
     ];
     for (t, at) in server {
         for (what, raw) in bad_identifiers() {

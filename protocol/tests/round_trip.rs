@@ -160,6 +160,7 @@ round_trips! {
     business_reject: server(app_of_type(b'b'));
     mass_cancel_ack: server(app_of_type(b'm'));
     order_entry_status: server(app_of_type(b'g'));
+    order_pending: server(app_of_type(b'p'));
 }
 
 /// The strategies above must stay in step with the protocol: every type, both ways.
@@ -169,7 +170,7 @@ fn every_type_has_a_round_trip_test() {
     assert_eq!(client, util::CLIENT_TYPES);
     let server: Vec<u8> = util::sample_server().iter().map(|m| m.msg_type()).collect();
     assert_eq!(server, util::SERVER_TYPES);
-    let tested = [b'a', b'r', b'e', b'c', b'k', b'u', b's', b'b', b'm', b'g'];
+    let tested = [b'a', b'r', b'e', b'c', b'k', b'u', b's', b'b', b'm', b'g', b'p'];
     for t in util::SERVER_TYPES.iter().filter(|t| t.is_ascii_lowercase()) {
         assert!(tested.contains(t), "no round trip for 0x{t:02x}");
     }

@@ -401,6 +401,7 @@ fn io_counters(w: &mut Writer<'_>, m: &IoMetrics) {
         ("business_reject", o.business_rejects.get()),
         ("mass_cancel_ack", o.mass_cancel_acks.get()),
         ("order_entry_status", o.entry_status.get()),
+        ("order_pending", o.pending.get()),
     ];
     w.labelled(
         "breakwater_stream_messages_total",

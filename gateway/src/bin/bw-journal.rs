@@ -81,6 +81,7 @@ fn kind(input: &Input) -> &'static str {
         Input::MassCancel { .. } => "mass_cancel",
         Input::EntryControl { .. } => "entry_control",
         Input::Malformed { .. } => "malformed",
+        Input::LoggedIn { .. } => "logged_in",
         Input::Disconnected { .. } => "disconnected",
         Input::Tick => "tick",
         Input::Admin(_) => "admin",

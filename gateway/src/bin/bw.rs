@@ -432,6 +432,13 @@ fn describe(msg: &ServerMessage) -> String {
                 format!("order entry change for {} refused: {}", st.account, st.code)
             }
         }
+        AppMessage::OrderPending(p) => {
+            let about = match p.request_id {
+                0 => format!("cl_ord_id {}", p.cl_ord_id),
+                id => format!("request {id} on cl_ord_id {}", p.cl_ord_id),
+            };
+            format!("pending: {about} (account {}) {} during {}", p.account, p.status, p.phase)
+        }
     };
     format!("[{}] {body}", s.seq)
 }

@@ -26,6 +26,12 @@ struct Args {
     /// Check the configuration and exit.
     #[arg(long)]
     check: bool,
+    /// Start the gateway's clock at this local exchange time (`YYYY-MM-DD
+    /// HH:MM:SS`, Beijing unless `[exchange] utc_offset_s` says otherwise) instead
+    /// of now: the test clock, for trying the trading day's phases. Same as
+    /// `[clock] start_at`.
+    #[arg(long, value_name = "LOCAL_TIME")]
+    at: Option<String>,
     /// On a graceful stop, write a text dump of accounts, books and stream
     /// positions to this file (for comparing a recovery with a replay).
     #[arg(long)]
@@ -51,6 +57,12 @@ fn main() -> ExitCode {
     };
     if let Some(addr) = args.listen {
         config.server.listen = vec![addr];
+    }
+    if let Some(at) = &args.at
+        && let Err(e) = config.set_clock_start(at)
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
     }
     if args.check {
         println!("{}: configuration is valid", config.origin);

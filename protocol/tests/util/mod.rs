@@ -12,13 +12,13 @@ use proptest::test_runner::Config;
 use protocol::codec::{
     CancelOrder, CancelRejected, Canceled, EndOfSession, EntryState, Executed, Login,
     LoginAccepted, LoginRejected, MassCancel, MassCancelAck, MassCancelScope, NewOrder,
-    OrderAccepted, OrderEntryControl, OrderEntryStatus, OrderRejected, ReplaceOrder, Replaced,
-    RequestKind, SystemEvent, SystemEventKind, body_len, msg_type, order_flags,
+    OrderAccepted, OrderEntryControl, OrderEntryStatus, OrderPending, OrderRejected, ReplaceOrder,
+    Replaced, RequestKind, SystemEvent, SystemEventKind, body_len, msg_type, order_flags,
 };
 use protocol::{
     AccountId, AppMessage, CancelReason, ClientMessage, CreditTag, Liquidity, Market, OrderType,
-    Price, Qty, RejectCode, RejectDetail, SecurityId, Sequenced, ServerMessage, Side, TimeInForce,
-    Token, TradingPhase, Username,
+    PendingStatus, Price, Qty, RejectCode, RejectDetail, SecurityId, Sequenced, ServerMessage,
+    Side, TimeInForce, Token, TradingPhase, Username,
 };
 
 /// Bytes before the body: `u16 length | u8 type`.
@@ -341,6 +341,25 @@ pub fn app_of_type(t: u8) -> BoxedStrategy<AppMessage> {
                 })
                 .boxed()
         }
+        msg_type::ORDER_PENDING => (
+            any::<u64>(),
+            any::<u64>(),
+            any::<u64>(),
+            account(),
+            select(PendingStatus::ALL),
+            select(TradingPhase::ALL),
+        )
+            .prop_map(|(cl_ord_id, order_id, request_id, account, status, phase)| {
+                AppMessage::OrderPending(OrderPending {
+                    cl_ord_id,
+                    order_id,
+                    request_id,
+                    account,
+                    status,
+                    phase,
+                })
+            })
+            .boxed(),
         other => panic!("0x{other:02x} is not an application message type"),
     }
 }
@@ -427,6 +446,7 @@ pub fn reserved_ranges(client: bool, msg_type: u8) -> &'static [Range<usize>] {
             msg_type::BUSINESS_REJECT => &[20..21, 23..27],
             msg_type::MASS_CANCEL_ACK => &[50..51],
             msg_type::ORDER_ENTRY_STATUS => &[44..45, 47..51],
+            msg_type::ORDER_PENDING => &[61..67],
             _ => &[],
         }
     }
@@ -525,6 +545,7 @@ pub const SERVER_TYPES: &[u8] = &[
     msg_type::BUSINESS_REJECT,
     msg_type::MASS_CANCEL_ACK,
     msg_type::ORDER_ENTRY_STATUS,
+    msg_type::ORDER_PENDING,
 ];
 
 // ---------------------------------------------------------------------------
@@ -721,6 +742,17 @@ pub fn sample_server() -> Vec<ServerMessage> {
                 account: a001(),
                 state: EntryState::Blocked,
                 code: RejectCode(0),
+            }),
+        ),
+        app(
+            11,
+            AppMessage::OrderPending(OrderPending {
+                cl_ord_id: 7,
+                order_id: 42,
+                request_id: 0,
+                account: a001(),
+                status: PendingStatus::Queued,
+                phase: TradingPhase::Break,
             }),
         ),
     ]
