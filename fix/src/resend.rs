@@ -11,6 +11,9 @@ use std::collections::VecDeque;
 use crate::outbound::Report;
 
 /// What was sent under one sequence number.
+// Entries live inline in a ring allocated at creation; boxing the large variant
+// would allocate on every ExecutionReport.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Sent {
     /// A session-level message, or an application message not from the engine's

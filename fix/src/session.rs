@@ -489,12 +489,10 @@ impl Session {
         if seq > self.next_in_seq {
             return self.on_gap(msg, seq, now_ns, actions);
         }
-        if poss_dup {
-            if let Some(violation) = orig_sending_time_violation(msg) {
-                self.send_reject(msg, seq, violation, b"OrigSendingTime problem", now_ns, actions);
-                self.next_in_seq += 1;
-                return;
-            }
+        if poss_dup && let Some(violation) = orig_sending_time_violation(msg) {
+            self.send_reject(msg, seq, violation, b"OrigSendingTime problem", now_ns, actions);
+            self.next_in_seq += 1;
+            return;
         }
         self.on_in_sequence(msg, seq, now_ns, actions);
     }
