@@ -575,3 +575,47 @@ fn second_connection_is_identified_before_it_is_answered() {
     let hb = h.msg_seq("0", 1, "");
     assert_eq!(fix::session::logon_sender_comp_id(&hb, 4096), None);
 }
+
+#[test]
+fn s2q_msg_seq_num_missing_logs_out_and_disconnects() {
+    let mut h = Harness::new(config());
+    h.logon();
+    let msg = fix_message(&format!("35=0|49=CLIENT|56=BW|52={}|", ts(T0)));
+    let out = h.send(&msg);
+    assert_eq!(out[0].msg_type(), "5");
+    assert_eq!(out[0].get(58), Some("MsgSeqNum(34) missing or malformed"));
+    assert_eq!(disconnect_reason(&h), Some(DisconnectReason::SequenceError));
+}
+
+#[test]
+fn s1h_logon_from_an_unknown_comp_id_is_closed_without_answer() {
+    let mut h = Harness::new(config());
+    let logon = fix_message(&format!("35=A|49=STRANGER|56=BW|34=1|52={}|98=0|108=30|", ts(T0)));
+    assert!(h.send(&logon).is_empty());
+    assert_eq!(disconnect_reason(&h), Some(DisconnectReason::LogonRefused));
+}
+
+#[test]
+fn s1i_logon_with_encryption_is_refused() {
+    let mut h = Harness::new(config());
+    let logon = h.msg("A", "98=1|108=30|553=alice|554=s3cret");
+    let out = h.send(&logon);
+    assert_eq!(out[0].get(58), Some("EncryptMethod(98) must be 0"));
+    assert_eq!(disconnect_reason(&h), Some(DisconnectReason::LogonRefused));
+}
+
+#[test]
+fn inbound_sequence_number_is_reported_as_a_fact_once_per_batch() {
+    use fix::session::FactKind;
+    let mut h = Harness::new(config());
+    h.logon();
+    let a = h.msg("0", "");
+    let b = h.msg("0", "");
+    h.send(&[a, b].concat());
+    let inbound: Vec<_> = h
+        .facts
+        .iter()
+        .filter_map(|f| if let FactKind::InboundNext { seq } = f.kind { Some(seq) } else { None })
+        .collect();
+    assert_eq!(inbound, [2, 4]);
+}
