@@ -159,7 +159,8 @@ impl Report {
 }
 
 /// Maps one AppMessage of the login's stream, updating the order cache; `None`
-/// for messages FIX clients are not sent (SystemEvent, OrderEntryStatus).
+/// for messages FIX clients are not sent (SystemEvent, OrderEntryStatus,
+/// OrderPending).
 pub fn map(msg: &Sequenced, cache: &mut OrderCache) -> Option<Report> {
     let stream = ExecIdRef::Stream(msg.seq);
     let time = msg.ts_ns;
@@ -310,6 +311,10 @@ pub fn map(msg: &Sequenced, cache: &mut OrderCache) -> Option<Report> {
             code: b.code,
         })),
         AppMessage::SystemEvent(_) | AppMessage::OrderEntryStatus(_) => None,
+        // Version 2's broker answer. A FIX session's stream is version 1 (the
+        // ExecutionReport PendingNew needs the order's instrument and side, which
+        // OrderPending does not carry), so it never reaches here from a FIX login.
+        AppMessage::OrderPending(_) => None,
     }
 }
 
