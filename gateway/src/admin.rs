@@ -78,7 +78,9 @@ impl AdminServer {
     ) -> io::Result<AdminServer> {
         let journal = (config.journal.durability != Durability::None)
             .then(|| Arc::clone(&running.journal_progress));
-        let mut listener = TcpListener::bind(listen)?;
+        let mut listener = TcpListener::bind(listen).map_err(|e| {
+            io::Error::new(e.kind(), format!("admin endpoint admin.listen on {listen}: {e}"))
+        })?;
         let addr = listener.local_addr()?;
         let poll = Poll::new()?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
