@@ -16,11 +16,20 @@
 //! one else waits for it. Requests are bounded ([`http::MAX_REQUEST_BYTES`]), every
 //! connection closes after one answer, and nothing here can panic on input. The
 //! thread allocates freely: it is off the order path.
+//!
+//! Monitoring must get through a flood of slow clients: when every slot is taken,
+//! a newcomer takes the slot of a client that has not finished its request (else
+//! of one lingering after its answer), chosen from the address holding the most
+//! slots, oldest first; the client cut off is told `503`. A scraper, which sends
+//! its whole request at once, is answered before a flood can reach it; a client
+//! being answered is never cut. Only when every slot is writing an answer is a
+//! newcomer turned away (`503`).
 
 pub mod actions;
 pub mod exposition;
 pub mod http;
 
+use std::cmp::Reverse;
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -44,7 +53,8 @@ use actions::{ActionError, Catalog};
 use exposition::{HttpCounts, Sources, StaticInfo};
 use http::{Parsed, Request, Response};
 
-/// Most clients served at once; more are answered 503 and closed.
+/// Most clients served at once. Past it a newcomer displaces an unfinished request
+/// (see the module's notes), or is answered 503 when every slot is answering.
 pub const MAX_CONNECTIONS: usize = 32;
 /// A client must send its whole request within this time.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -78,7 +88,9 @@ impl AdminServer {
     ) -> io::Result<AdminServer> {
         let journal = (config.journal.durability != Durability::None)
             .then(|| Arc::clone(&running.journal_progress));
-        let mut listener = TcpListener::bind(listen)?;
+        let mut listener = TcpListener::bind(listen).map_err(|e| {
+            io::Error::new(e.kind(), format!("admin endpoint admin.listen on {listen}: {e}"))
+        })?;
         let addr = listener.local_addr()?;
         let poll = Poll::new()?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
@@ -103,6 +115,7 @@ impl AdminServer {
             empty: StageSet::new(),
             http: HttpCounts::default(),
             stop: Arc::clone(&stop),
+            accepted: 0,
         };
         let thread = std::thread::Builder::new().name("bw-admin".into()).spawn(move || {
             let mut state = state;
@@ -200,6 +213,8 @@ enum Phase {
 struct Conn {
     stream: TcpStream,
     peer: SocketAddr,
+    /// Accept order: the oldest unfinished request is displaced first.
+    serial: u64,
     request: Vec<u8>,
     answer: Vec<u8>,
     written: usize,
@@ -222,6 +237,7 @@ struct State {
     empty: StageSet,
     http: HttpCounts,
     stop: Arc<AtomicBool>,
+    accepted: u64,
 }
 
 impl State {
@@ -267,7 +283,8 @@ impl State {
                     return;
                 }
             };
-            let Some(slot) = self.conns.iter().position(Option::is_none) else {
+            let free = self.conns.iter().position(Option::is_none);
+            let Some(slot) = free.or_else(|| self.displace()) else {
                 // Best effort, never blocking: the socket is fresh, so this small
                 // answer fits its send buffer.
                 let busy = Response::text(503, "admin endpoint busy, try again\n");
@@ -279,9 +296,11 @@ impl State {
             {
                 continue;
             }
+            self.accepted += 1;
             self.conns[slot] = Some(Conn {
                 stream,
                 peer,
+                serial: self.accepted,
                 request: Vec::with_capacity(1024),
                 answer: Vec::new(),
                 written: 0,
@@ -291,6 +310,38 @@ impl State {
             // Edge-triggered: data may already be waiting.
             self.serve(slot);
         }
+    }
+
+    /// Frees a slot for a newcomer when every slot is taken: the client to cut is
+    /// one still sending its request (else one lingering after its answer), from
+    /// the address that holds the most slots, the oldest first. A client being
+    /// answered is never cut. The client cut off from its request is told 503
+    /// (best effort: its socket has room for that small answer).
+    fn displace(&mut self) -> Option<usize> {
+        let held = |ip| self.conns.iter().flatten().filter(|c| c.peer.ip() == ip).count();
+        let (_, _, _, victim) = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let c = c.as_ref()?;
+                let phase_rank = match c.phase {
+                    Phase::Reading => 0,
+                    Phase::Lingering => 1,
+                    Phase::Writing => return None,
+                };
+                Some((Reverse(held(c.peer.ip())), phase_rank, c.serial, i))
+            })
+            .min()?;
+        if let Some(conn) = self.conns[victim].as_mut()
+            && conn.phase == Phase::Reading
+        {
+            let busy = Response::text(503, "admin endpoint busy: request not finished in time\n");
+            let _ = conn.stream.write(&busy.to_bytes());
+            self.http.count(503);
+        }
+        self.close(victim);
+        Some(victim)
     }
 
     /// Moves a client's exchange on as far as its socket allows.
@@ -454,14 +505,14 @@ impl State {
                 "admin actions are disabled: no [admin] token is configured",
             );
         };
-        let presented = req.authorization.as_deref().and_then(|h| h.strip_prefix("Bearer "));
+        let presented = req.authorization.as_deref().and_then(http::bearer_token);
         let Some(presented) = presented else {
             warn!("admin: {peer} asked for {action} without a bearer token: refused");
             return unauthorized("missing Authorization: Bearer <admin token>");
         };
         // Constant time in the token's contents (a length mismatch fails early,
         // which reveals only the length).
-        if !bool::from(presented.trim().as_bytes().ct_eq(token.as_bytes())) {
+        if !bool::from(presented.as_bytes().ct_eq(token.as_bytes())) {
             warn!("admin: {peer} asked for {action} with a wrong token: refused");
             return unauthorized("wrong admin token");
         }

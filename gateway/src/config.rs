@@ -5,8 +5,16 @@
 //! Every limit is explicit. Errors name the file, the field and what is wrong, and
 //! the gateway refuses to start on any of them. Without a file the built-in demo
 //! configuration (`gateway/demo.toml`) is used.
+//!
+//! Every key that sizes memory has an upper bound (the `MAX_*` constants below),
+//! far above any sensible setting: a digit too many is refused here, naming the
+//! key, before anything is allocated. The whole budget is then compared with the
+//! machine's memory by [`memory`] (the binary does it for `--check` and before
+//! starting).
 
-use std::net::SocketAddr;
+pub mod memory;
+
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use protocol::{AccountId, Token, Username};
@@ -15,6 +23,35 @@ use serde::Deserialize;
 use sim_exchange::{ExchangeConfig, InstrumentSpec, Schedule};
 
 use crate::wait::WaitStrategy;
+
+/// Most bytes of `server.rx_buffer_bytes` (16 MiB).
+pub const MAX_RX_BUFFER_BYTES: usize = 16 << 20;
+/// Most bytes of `outbound.log_bytes_per_login` (64 GiB).
+pub const MAX_LOG_BYTES_PER_LOGIN: u64 = 64 << 30;
+/// Most messages of `outbound.log_messages_per_login` (2^30).
+pub const MAX_LOG_MESSAGES_PER_LOGIN: usize = 1 << 30;
+/// Most slots of a ring: `pipeline.in_ring_capacity`, `pipeline.out_ring_capacity`,
+/// `journal.ring_capacity` (2^24).
+pub const MAX_RING_CAPACITY: usize = 1 << 24;
+/// Most resting orders of `exchange.max_orders` (2^28).
+pub const MAX_VENUE_ORDERS: usize = 1 << 28;
+/// Most price levels of `exchange.max_levels_per_side` (2^24).
+pub const MAX_LEVELS_PER_SIDE: usize = 1 << 24;
+/// Most operations of `exchange.inbound_queue_capacity` (2^24).
+pub const MAX_INBOUND_QUEUE_CAPACITY: usize = 1 << 24;
+/// Most bytes of `journal.segment_bytes` (64 GiB).
+pub const MAX_SEGMENT_BYTES: u64 = 64 << 30;
+/// Most orders of `limits.max_orders_per_day` (2^30, about 290 GiB of tables).
+pub const MAX_ORDERS_PER_DAY: u32 = 1 << 30;
+/// Most slots of `limits.max_positions` (2^26).
+pub const MAX_POSITIONS: u32 = 1 << 26;
+/// Most bindings of `limits.max_login_bindings` (2^24).
+pub const MAX_LOGIN_BINDINGS: u32 = 1 << 24;
+/// Longest duration of the `[server]` `*_ms` keys: one day (larger values would
+/// overflow their nanosecond forms).
+pub const MAX_DURATION_MS: u64 = 86_400_000;
+/// Longest `throttle_queue_us` of a login: one day.
+pub const MAX_THROTTLE_QUEUE_US: u64 = 86_400_000_000;
 
 /// The built-in demo configuration.
 pub const DEMO_TOML: &str = include_str!("../demo.toml");
@@ -456,6 +493,8 @@ impl GatewayConfig {
         let admin = admin_settings(&errors, raw.admin)?;
         let clock_start_ns =
             clock_start(&errors, raw.clock, exchange_utc_offset_s(&exchange.schedule))?;
+        capacity_bounds(&errors, &risk.capacity)?;
+        listeners_apart(&errors, &server.listen, admin.listen)?;
         Ok(GatewayConfig {
             origin: file.to_owned(),
             server,
@@ -479,6 +518,13 @@ impl GatewayConfig {
         self.clock_start_ns = clock_start(&errors, raw, offset)?;
         Ok(())
     }
+
+    /// Refuses two listeners (client listeners, the admin endpoint) that would take
+    /// the same port, which would otherwise fail at start with a bare "Address
+    /// already in use". Run again after a command line changes an address.
+    pub fn check_listeners(&self) -> Result<(), ConfigError> {
+        listeners_apart(&Errors { file: &self.origin }, &self.server.listen, self.admin.listen)
+    }
 }
 
 /// The exchange's time zone: the schedule's, else Beijing's.
@@ -500,6 +546,68 @@ fn clock_start(
                 .map_err(|message| errors.invalid("clock.start_at", message))
         })
         .transpose()
+}
+
+/// Whether a listener bound to `wild` takes `other`'s address on the same port: a
+/// wildcard takes its family's every address, and `[::]` (dual-stack by default on
+/// Linux) IPv4's as well.
+fn covers(wild: IpAddr, other: IpAddr) -> bool {
+    wild.is_unspecified() && (wild.is_ipv6() || other.is_ipv4())
+}
+
+/// Whether two listeners would collide. Port 0 picks a fresh port each time.
+fn clash(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() != 0
+        && a.port() == b.port()
+        && (a.ip() == b.ip() || covers(a.ip(), b.ip()) || covers(b.ip(), a.ip()))
+}
+
+fn listeners_apart(
+    errors: &Errors<'_>,
+    clients: &[SocketAddr],
+    admin: Option<SocketAddr>,
+) -> Result<(), ConfigError> {
+    let named: Vec<(String, SocketAddr)> = clients
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (format!("server.listen[{i}]"), *a))
+        .chain(admin.map(|a| ("admin.listen".to_owned(), a)))
+        .collect();
+    for (j, (field, addr)) in named.iter().enumerate() {
+        if let Some((other, taken)) = named[..j].iter().find(|(_, b)| clash(*addr, *b)) {
+            return Err(errors.invalid(
+                field,
+                format!(
+                    "{addr} takes the port of {other} ({taken}): every listener needs an \
+                     address of its own"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn at_most<T: PartialOrd + std::fmt::Display>(
+    errors: &Errors<'_>,
+    field: &str,
+    v: T,
+    max: T,
+) -> Result<T, ConfigError> {
+    if v <= max {
+        Ok(v)
+    } else {
+        Err(errors
+            .invalid(field, format!("at most {max} (bounds: docs/configuration.md), got {v}")))
+    }
+}
+
+/// The risk engine's start-up tables (read by risk-check, bounded here with the
+/// gateway's other sizes).
+fn capacity_bounds(errors: &Errors<'_>, c: &risk_check::Capacity) -> Result<(), ConfigError> {
+    at_most(errors, "limits.max_orders_per_day", c.max_orders_per_day, MAX_ORDERS_PER_DAY)?;
+    at_most(errors, "limits.max_positions", c.max_positions, MAX_POSITIONS)?;
+    at_most(errors, "limits.max_login_bindings", c.max_login_bindings, MAX_LOGIN_BINDINGS)?;
+    Ok(())
 }
 
 fn parse_addr(errors: &Errors<'_>, field: &str, text: &str) -> Result<SocketAddr, ConfigError> {
@@ -535,6 +643,15 @@ fn server_settings(errors: &Errors<'_>, raw: RawServer) -> Result<ServerSettings
         return Err(errors.invalid("server.max_sessions", "at most 60000"));
     }
     positive(errors, "server.heartbeat_ms", raw.heartbeat_ms)?;
+    for (field, ms) in [
+        ("server.heartbeat_ms", raw.heartbeat_ms),
+        ("server.dead_peer_ms", raw.dead_peer_ms),
+        ("server.login_timeout_ms", raw.login_timeout_ms),
+        ("server.login_failure_window_ms", raw.login_failure_window_ms),
+        ("server.login_lockout_ms", raw.login_lockout_ms),
+    ] {
+        at_most(errors, field, ms, MAX_DURATION_MS)?;
+    }
     if raw.dead_peer_ms <= raw.heartbeat_ms {
         return Err(errors.invalid(
             "server.dead_peer_ms",
@@ -549,6 +666,7 @@ fn server_settings(errors: &Errors<'_>, raw: RawServer) -> Result<ServerSettings
             format!("must hold two maximum frames ({} bytes)", 2 * protocol::MAX_FRAME_LEN),
         ));
     }
+    at_most(errors, "server.rx_buffer_bytes", raw.rx_buffer_bytes, MAX_RX_BUFFER_BYTES)?;
     Ok(ServerSettings {
         listen,
         max_sessions: raw.max_sessions,
@@ -568,7 +686,15 @@ fn outbound_settings(
     raw: RawOutbound,
 ) -> Result<OutboundSettings, ConfigError> {
     positive(errors, "outbound.backlog_limit_bytes", raw.backlog_limit_bytes)?;
-    if (raw.log_bytes_per_login as u64) < 2 * raw.backlog_limit_bytes {
+    let log_bytes = raw.log_bytes_per_login as u64;
+    at_most(errors, "outbound.log_bytes_per_login", log_bytes, MAX_LOG_BYTES_PER_LOGIN)?;
+    at_most(
+        errors,
+        "outbound.log_messages_per_login",
+        raw.log_messages_per_login,
+        MAX_LOG_MESSAGES_PER_LOGIN,
+    )?;
+    if log_bytes < raw.backlog_limit_bytes.saturating_mul(2) {
         return Err(errors.invalid(
             "outbound.log_bytes_per_login",
             format!(
@@ -593,6 +719,8 @@ fn pipeline_settings(
 ) -> Result<PipelineSettings, ConfigError> {
     positive(errors, "pipeline.in_ring_capacity", raw.in_ring_capacity)?;
     positive(errors, "pipeline.out_ring_capacity", raw.out_ring_capacity)?;
+    at_most(errors, "pipeline.in_ring_capacity", raw.in_ring_capacity, MAX_RING_CAPACITY)?;
+    at_most(errors, "pipeline.out_ring_capacity", raw.out_ring_capacity, MAX_RING_CAPACITY)?;
     let cores = core_affinity::get_core_ids().map(|c| c.len()).unwrap_or(0);
     for (field, core) in
         [("pipeline.io_core", raw.io_core), ("pipeline.engine_core", raw.engine_core)]
@@ -632,6 +760,14 @@ fn exchange_config(
     };
     positive(errors, "exchange.max_orders", raw.max_orders)?;
     positive(errors, "exchange.inbound_queue_capacity", raw.inbound_queue_capacity)?;
+    at_most(errors, "exchange.max_orders", raw.max_orders, MAX_VENUE_ORDERS)?;
+    at_most(errors, "exchange.max_levels_per_side", raw.max_levels_per_side, MAX_LEVELS_PER_SIDE)?;
+    at_most(
+        errors,
+        "exchange.inbound_queue_capacity",
+        raw.inbound_queue_capacity,
+        MAX_INBOUND_QUEUE_CAPACITY,
+    )?;
     let instruments = risk
         .instruments
         .iter()
@@ -679,6 +815,12 @@ fn login_configs(
         }
         let token = Token::from_text(&l.token)
             .ok_or_else(|| errors.invalid(format!("logins[{i}].token"), "must be 8 to 32 bytes"))?;
+        at_most(
+            errors,
+            &format!("logins[{i}].throttle_queue_us"),
+            l.throttle_queue_us,
+            MAX_THROTTLE_QUEUE_US,
+        )?;
         if l.accounts.is_empty() {
             return Err(errors.invalid(format!("logins[{i}].accounts"), "at least one account"));
         }
@@ -707,7 +849,9 @@ fn journal_settings(errors: &Errors<'_>, raw: RawJournal) -> Result<JournalSetti
     if raw.segment_bytes < (1 << 20) {
         return Err(errors.invalid("journal.segment_bytes", "at least 1 MiB"));
     }
+    at_most(errors, "journal.segment_bytes", raw.segment_bytes, MAX_SEGMENT_BYTES)?;
     positive(errors, "journal.ring_capacity", raw.ring_capacity)?;
+    at_most(errors, "journal.ring_capacity", raw.ring_capacity, MAX_RING_CAPACITY)?;
     if raw.dir.is_empty() {
         return Err(errors.invalid("journal.dir", "must name a directory"));
     }
@@ -780,6 +924,131 @@ mod tests {
         let e =
             err("\n[[logins]]\nusername = \"x1\"\ntoken = \"longenough\"\naccounts = [\"NOPE\"]\n");
         assert!(e.contains("accounts[0]") && e.contains("NOPE"), "{e}");
+    }
+
+    fn demo_with(from: &str, to: &str) -> Result<GatewayConfig, String> {
+        let text = DEMO_TOML.replacen(from, to, 1);
+        assert_ne!(text, DEMO_TOML, "{from:?} is in the demo configuration");
+        GatewayConfig::from_toml_str(&text, "gw.toml").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn sizes_past_their_bound_are_refused_naming_the_key() {
+        for (from, to, field) in [
+            (
+                "[limits]\n",
+                "[limits]\nmax_orders_per_day = 4000000000\n",
+                "limits.max_orders_per_day",
+            ),
+            ("[limits]\n", "[limits]\nmax_positions = 100000000\n", "limits.max_positions"),
+            (
+                "[limits]\n",
+                "[limits]\nmax_login_bindings = 20000000\n",
+                "limits.max_login_bindings",
+            ),
+            (
+                "log_bytes_per_login = 33554432",
+                "log_bytes_per_login = 1000000000000",
+                "outbound.log_bytes_per_login",
+            ),
+            (
+                "log_messages_per_login = 524288",
+                "log_messages_per_login = 2000000000",
+                "outbound.log_messages_per_login",
+            ),
+            (
+                "[pipeline]\n",
+                "[pipeline]\nin_ring_capacity = 100000000\n",
+                "pipeline.in_ring_capacity",
+            ),
+            (
+                "[pipeline]\n",
+                "[pipeline]\nout_ring_capacity = 100000000\n",
+                "pipeline.out_ring_capacity",
+            ),
+            ("max_orders = 1048576", "max_orders = 1000000000", "exchange.max_orders"),
+            (
+                "[exchange]\n",
+                "[exchange]\nmax_levels_per_side = 100000000\n",
+                "exchange.max_levels_per_side",
+            ),
+            (
+                "inbound_queue_capacity = 65536",
+                "inbound_queue_capacity = 100000000",
+                "exchange.inbound_queue_capacity",
+            ),
+            ("[journal]\n", "[journal]\nring_capacity = 100000000\n", "journal.ring_capacity"),
+            ("[journal]\n", "[journal]\nsegment_bytes = 100000000000\n", "journal.segment_bytes"),
+            ("[server]\n", "[server]\nrx_buffer_bytes = 100000000\n", "server.rx_buffer_bytes"),
+            ("heartbeat_ms = 1000", "heartbeat_ms = 100000000", "server.heartbeat_ms"),
+            ("dead_peer_ms = 15000", "dead_peer_ms = 18446744073709551615", "server.dead_peer_ms"),
+            ("login_lockout_ms = 30000", "login_lockout_ms = 90000000", "server.login_lockout_ms"),
+        ] {
+            let e = demo_with(from, to).unwrap_err();
+            assert!(e.starts_with(&format!("gw.toml: {field}: at most ")), "{to}: {e}");
+        }
+        // The bounds themselves are accepted.
+        let at = format!("[limits]\nmax_orders_per_day = {MAX_ORDERS_PER_DAY}\n");
+        assert_eq!(demo_with("[limits]\n", &at).unwrap().risk.capacity.max_orders_per_day, 1 << 30);
+        let at = format!("log_bytes_per_login = {MAX_LOG_BYTES_PER_LOGIN}");
+        assert!(demo_with("log_bytes_per_login = 33554432", &at).is_ok());
+    }
+
+    /// A backlog limit so large that twice it overflows is refused, not wrapped.
+    #[test]
+    fn a_huge_backlog_limit_does_not_wrap() {
+        let e =
+            demo_with("backlog_limit_bytes = 8388608", "backlog_limit_bytes = 9223372036854775809")
+                .unwrap_err();
+        assert!(e.contains("outbound.log_bytes_per_login: must be at least twice"), "{e}");
+    }
+
+    fn listeners(clients: &[&str], admin: &str) -> Result<GatewayConfig, String> {
+        let list: Vec<String> = clients.iter().map(|a| format!("\"{a}\"")).collect();
+        let text = DEMO_TOML
+            .replace("listen = [\"127.0.0.1:9100\"]", &format!("listen = [{}]", list.join(", ")))
+            .replace("listen = \"127.0.0.1:9180\"", &format!("listen = \"{admin}\""));
+        GatewayConfig::from_toml_str(&text, "gw.toml").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn listeners_that_would_share_a_port_are_refused() {
+        for (clients, admin, field, other) in [
+            (
+                &["127.0.0.1:9100", "127.0.0.1:9100"][..],
+                "off",
+                "server.listen[1]",
+                "server.listen[0]",
+            ),
+            (&["127.0.0.1:9100"], "127.0.0.1:9100", "admin.listen", "server.listen[0]"),
+            (&["127.0.0.1:9100", "0.0.0.0:9100"], "off", "server.listen[1]", "server.listen[0]"),
+            (&["0.0.0.0:9101"], "127.0.0.1:9101", "admin.listen", "server.listen[0]"),
+            (&["127.0.0.1:9100", "[::]:9100"], "off", "server.listen[1]", "server.listen[0]"),
+            (
+                &["[::1]:9100", "127.0.0.1:9102", "[::1]:9100"],
+                "off",
+                "server.listen[2]",
+                "server.listen[0]",
+            ),
+        ] {
+            let e = listeners(clients, admin).unwrap_err();
+            assert!(e.starts_with(&format!("gw.toml: {field}: ")), "{clients:?} {admin}: {e}");
+            assert!(e.contains(other) && e.contains("address of its own"), "{e}");
+        }
+        for (clients, admin) in [
+            (&["127.0.0.1:0", "127.0.0.1:0"][..], "127.0.0.1:0"),
+            (&["127.0.0.1:9100", "127.0.0.2:9100"], "127.0.0.1:9180"),
+            (&["0.0.0.0:9100", "[::1]:9100"], "off"),
+            (&["127.0.0.1:9100"], "127.0.0.1:9101"),
+        ] {
+            assert!(listeners(clients, admin).is_ok(), "{clients:?} {admin}");
+        }
+        // After a command line changes an address.
+        let mut c = GatewayConfig::demo();
+        c.server.listen = vec![c.admin.listen.unwrap()];
+        let e = c.check_listeners().unwrap_err().to_string();
+        assert!(e.starts_with("<demo>: admin.listen: 127.0.0.1:9180 takes the port of"), "{e}");
+        assert!(GatewayConfig::demo().check_listeners().is_ok());
     }
 
     #[test]

@@ -549,6 +549,13 @@ fn pin(core: Option<usize>, what: &str) {
 /// bytes). Nothing on the order path allocates beyond these; the per-connection
 /// receive buffers are allocated when a connection is accepted.
 pub fn memory_budget(config: &GatewayConfig, engine: &Engine) -> Vec<(&'static str, u64)> {
+    memory_budget_for(config, engine.exchange().memory_bytes() as u64)
+}
+
+/// [`memory_budget`] before anything is allocated, with the venue's share given
+/// (`config::memory::venue_bytes` estimates it): what `gateway --check` compares
+/// with the machine's memory.
+pub fn memory_budget_for(config: &GatewayConfig, venue_bytes: u64) -> Vec<(&'static str, u64)> {
     let logins = config.logins.len() as u64;
     let out = &config.outbound;
     let p = &config.pipeline;
@@ -564,10 +571,7 @@ pub fn memory_budget(config: &GatewayConfig, engine: &Engine) -> Vec<(&'static s
         ),
         ("risk order index", (orders * 4).next_power_of_two() * 4),
         ("engine requests in flight (per order of the day)", orders * 32),
-        (
-            "venue books, order pool, id index, inbound queue",
-            engine.exchange().memory_bytes() as u64,
-        ),
+        ("venue books, order pool, id index, inbound queue", venue_bytes),
         (
             "receive buffers (per connection, at accept)",
             config.server.max_sessions as u64 * config.server.rx_buffer_bytes as u64,

@@ -303,7 +303,12 @@ impl<L: EngineLink> IoLoop<L> {
         let mut listeners = Vec::with_capacity(listen.len());
         let mut local_addrs = Vec::with_capacity(listen.len());
         for (i, addr) in listen.iter().enumerate() {
-            let mut listener = TcpListener::bind(*addr)?;
+            let mut listener = TcpListener::bind(*addr).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("client listener server.listen[{i}] on {addr}: {e}"),
+                )
+            })?;
             poll.registry().register(
                 &mut listener,
                 Token(LISTENER_BASE + i),

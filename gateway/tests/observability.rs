@@ -557,11 +557,18 @@ fn malformed_http_is_refused_without_harm() {
     let mut unread = TcpStream::connect(admin).unwrap();
     unread.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
 
-    // Every slot taken: the next client is told to come back, and nothing hangs.
+    // Every slot taken by clients that send nothing: a newcomer takes the slot of
+    // the oldest unfinished request, which is told 503, and nothing hangs.
+    let first = TcpStream::connect(admin).unwrap();
     let hogs: Vec<TcpStream> =
         (0..gateway::admin::MAX_CONNECTIONS).map(|_| TcpStream::connect(admin).unwrap()).collect();
     std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(get(admin, "/health").status, 503);
+    assert_eq!(get(admin, "/health").status, 200);
+    let mut cut = first;
+    cut.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut answer = String::new();
+    let _ = cut.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 503 "), "the oldest idle client: {answer:?}");
     drop(hogs);
     drop((idle, partial, unread));
     let deadline = Instant::now() + WAIT;
@@ -576,6 +583,121 @@ fn malformed_http_is_refused_without_harm() {
     assert!(sample(&m.body, "breakwater_admin_http_requests_total{code=\"400\"}").unwrap() >= 5.0);
     let mut c = login(gw.addr(), "trader1");
     assert_eq!(order_answer(&mut c, 1, limit(1, "A001", 600036, Side::Buy, 100, "41.00")), None);
+    gw.shutdown().unwrap();
+}
+
+/// A flood of slow clients past the connection limit, from the monitor's own
+/// address: clients that connect and send nothing, stop mid-request, or send a
+/// request one byte at a time and never finish it. `/health` and `/metrics` are
+/// answered 200 throughout, and the clients cut off to make room are told 503.
+#[test]
+fn health_and_metrics_get_through_a_flood_of_slow_clients() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let gw = start(&admin_config(Topology::Fused));
+    let admin = gw.admin_addr().unwrap();
+    let limit = gateway::admin::MAX_CONNECTIONS;
+    let total = 4 * limit;
+    let stop = Arc::new(AtomicBool::new(false));
+    let opened = Arc::new(AtomicUsize::new(0));
+    let flood = {
+        let (stop, opened) = (Arc::clone(&stop), Arc::clone(&opened));
+        std::thread::spawn(move || {
+            let request = b"GET /health HTTP/1.1\r\nHost: flood\r\n\r\n";
+            let mut held: Vec<(TcpStream, usize)> = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+                if held.len() < total {
+                    let mut s = TcpStream::connect(admin).expect("flood connect");
+                    // One in three stops mid-request.
+                    let mut sent = 0;
+                    if held.len() % 3 == 1 {
+                        sent = 1 + held.len() % 30;
+                        s.write_all(&request[..sent]).expect("partial request");
+                    }
+                    held.push((s, sent));
+                    opened.store(held.len(), Ordering::SeqCst);
+                }
+                // The tricklers: one more byte each turn, never the last one. Writes
+                // to a client already cut off may fail.
+                for (i, (s, sent)) in held.iter_mut().enumerate() {
+                    if i % 3 == 2
+                        && *sent + 1 < request.len()
+                        && s.write_all(&request[*sent..=*sent]).is_ok()
+                    {
+                        *sent += 1;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            held
+        })
+    };
+    let deadline = Instant::now() + WAIT;
+    while opened.load(Ordering::SeqCst) < 2 * limit {
+        assert!(Instant::now() < deadline, "the flood did not get going");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Monitoring while the flood goes on past the limit.
+    for round in 0..8 {
+        let health = get(admin, "/health");
+        assert_eq!((health.status, health.body.as_str()), (200, "ok\n"), "round {round}");
+        let metrics = get(admin, "/metrics");
+        assert_eq!(metrics.status, 200, "round {round}: {}", metrics.body);
+        assert!(metrics.body.contains("breakwater_build_info"), "round {round}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, Ordering::SeqCst);
+    let held = flood.join().unwrap();
+    assert!(held.len() > 2 * limit, "the flood passed the limit: {}", held.len());
+    // The first client of the flood (silent) was cut off first, and told so.
+    let mut first = held[0].0.try_clone().unwrap();
+    first.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut answer = String::new();
+    let _ = first.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer:?}");
+    let m = get(admin, "/metrics").body;
+    let busy = sample(&m, "breakwater_admin_http_requests_total{code=\"503\"}").unwrap();
+    assert!(busy >= (held.len() - limit) as f64, "{busy} clients cut off of {}", held.len());
+    drop(held);
+    gw.shutdown().unwrap();
+}
+
+/// The `Bearer` scheme is case-insensitive; a request with two `Authorization`
+/// headers is refused with 400 (even when both carry the token) and queues nothing.
+#[test]
+fn bearer_is_case_insensitive_and_authorization_comes_once() {
+    let gw = start(&admin_config(Topology::Fused));
+    let admin = gw.admin_addr().unwrap();
+    let send = |headers: &str| {
+        let head = format!(
+            "POST /admin/limit?name=max_notional&value=6000000 HTTP/1.1\r\nHost: x\r\n\
+             {headers}Content-Length: 0\r\n\r\n"
+        );
+        raw(admin, head.as_bytes())
+    };
+    for scheme in ["bearer", "BEARER", "Bearer", "bEaReR"] {
+        let a = send(&format!("Authorization: {scheme} {TOKEN}\r\n"));
+        assert_eq!(a.status, 202, "{scheme}: {a:?}");
+    }
+    for twice in [
+        format!("Authorization: Bearer {TOKEN}\r\nAuthorization: Bearer {TOKEN}\r\n"),
+        format!("Authorization: Bearer wrong-token\r\nauthorization: bearer {TOKEN}\r\n"),
+        format!("authorization: Bearer {TOKEN}\r\nX-Other: 1\r\nAUTHORIZATION: Basic eA==\r\n"),
+    ] {
+        let a = send(&twice);
+        assert_eq!(a.status, 400, "{twice:?}: {a:?}");
+        assert!(a.body.contains("more than one Authorization header"), "{a:?}");
+    }
+    assert_eq!(send("Authorization: Basic dGVzdA==\r\n").status, 401);
+    // Exactly the four accepted commands were applied.
+    let deadline = Instant::now() + WAIT;
+    while gw.engine_stats.admin_commands.get() < 4 {
+        assert!(Instant::now() < deadline, "the commands were not applied");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(gw.engine_stats.admin_commands.get(), 4);
     gw.shutdown().unwrap();
 }
 

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use gateway::GatewayConfig;
+use gateway::config::{ConfigError, memory};
 
 /// Breakwater order gateway.
 #[derive(Parser, Debug)]
@@ -64,8 +65,17 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
+    // The same checks for `--check` and before starting, so a configuration that
+    // passes one never aborts in the other.
+    let budget = match preflight(&config) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     if args.check {
-        println!("{}: configuration is valid", config.origin);
+        println!("{}: configuration is valid; {budget}", config.origin);
         return ExitCode::SUCCESS;
     }
     let mut running = match gateway::start(&config) {
@@ -100,6 +110,27 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// What can be checked without starting: listeners that would collide (after
+/// `--listen`), and the memory budget against this machine's memory. Returns a
+/// line on the budget.
+fn preflight(config: &GatewayConfig) -> Result<String, ConfigError> {
+    config.check_listeners()?;
+    let venue = memory::venue_bytes(&config.origin, &config.exchange)?;
+    let budget = gateway::pipeline::memory_budget_for(config, venue);
+    let total = budget.iter().map(|(_, b)| b).sum::<u64>();
+    let Some(machine) = memory::machine_memory() else {
+        log::warn!("cannot read this machine's memory: the budget is not checked");
+        return Ok(format!("memory committed at start-up: {}", memory::human_bytes(total)));
+    };
+    memory::check(config, &budget, &machine)?;
+    Ok(format!(
+        "memory committed at start-up: {} of {} ({})",
+        memory::human_bytes(total),
+        memory::human_bytes(machine.bytes),
+        machine.source
+    ))
 }
 
 fn print_banner(config: &GatewayConfig, running: &gateway::Running) {
