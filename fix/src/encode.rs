@@ -54,18 +54,23 @@ impl<'a> Encoder<'a> {
         self.pos += bytes.len();
     }
 
-    fn tag(&mut self, tag: u32) {
-        let mut digits = [0u8; 20];
-        let n = write_u64(u64::from(tag), &mut digits);
-        self.put(&digits[..n]);
-        self.put(b"=");
-    }
-
-    /// A field with raw value bytes (the caller keeps SOH out of them).
+    /// A field with raw value bytes (the caller keeps SOH out of them): one
+    /// bounds check, then the tag, `=`, the value and SOH written in place.
     pub fn bytes(&mut self, tag: u32, value: &[u8]) {
-        self.tag(tag);
-        self.put(value);
-        self.put(&[SOH]);
+        let mut digits = [0u8; 20];
+        let tag_len = write_u64(u64::from(tag), &mut digits);
+        let need = tag_len + value.len() + 2;
+        let end = self.pos + need;
+        match self.buf.get_mut(self.pos..end) {
+            Some(out) if !self.overflow => {
+                out[..tag_len].copy_from_slice(&digits[..tag_len]);
+                out[tag_len] = b'=';
+                out[tag_len + 1..need - 1].copy_from_slice(value);
+                out[need - 1] = SOH;
+            }
+            _ => self.overflow = true,
+        }
+        self.pos = end;
     }
 
     /// An unsigned integer field.
@@ -127,19 +132,23 @@ impl<'a> Encoder<'a> {
 }
 
 /// Writes `value` in decimal at the start of `out`; returns the digit count.
-pub fn write_u64(mut value: u64, out: &mut [u8; 20]) -> usize {
-    let mut tmp = [0u8; 20];
-    let mut n = 0;
-    loop {
-        tmp[n] = b'0' + (value % 10) as u8;
-        n += 1;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
+pub fn write_u64(value: u64, out: &mut [u8; 20]) -> usize {
+    let n = decimal_len(value);
+    let mut v = value;
+    for slot in out[..n].iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
     }
-    for i in 0..n {
-        out[i] = tmp[n - 1 - i];
+    n
+}
+
+/// Decimal digits of `value` (1 for zero).
+fn decimal_len(value: u64) -> usize {
+    let mut n = 1;
+    let mut v = value;
+    while v >= 10 {
+        v /= 10;
+        n += 1;
     }
     n
 }

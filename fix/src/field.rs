@@ -63,42 +63,42 @@ impl<'a> Iterator for FieldIter<'a> {
     type Item = Result<(Field<'a>, usize), FieldError>;
 
     /// The next field and the offset just past its value (the SOH). A malformed
-    /// field is reported and skipped, so the caller sees every field.
+    /// field is reported and skipped, so the caller sees every field. One pass:
+    /// the tag is read while looking for `=`.
     fn next(&mut self) -> Option<Self::Item> {
         let rest = self.bytes.get(self.pos..).filter(|r| !r.is_empty())?;
         let at = self.pos;
-        let Some(len) = rest.iter().position(|&b| b == SOH) else {
+        let mut tag = 0u32;
+        let mut tag_ok = rest[0] != b'0';
+        let mut i = 0;
+        while i < rest.len() && rest[i] != b'=' && rest[i] != SOH {
+            let b = rest[i];
+            tag_ok &= b.is_ascii_digit() && i < 9;
+            tag = tag.wrapping_mul(10).wrapping_add(u32::from(b.wrapping_sub(b'0')));
+            i += 1;
+        }
+        let Some(&stop) = rest.get(i) else {
             self.pos = self.bytes.len();
             return Some(Err(FieldError::Unterminated { at }));
         };
-        self.pos = at + len + 1;
-        let field = &rest[..len];
-        let Some(eq) = field.iter().position(|&b| b == b'=') else {
+        if stop == SOH {
+            self.pos = at + i + 1;
             return Some(Err(FieldError::BadTag { at }));
+        }
+        let value_rest = &rest[i + 1..];
+        let Some(len) = value_rest.iter().position(|&b| b == SOH) else {
+            self.pos = self.bytes.len();
+            return Some(Err(FieldError::Unterminated { at }));
         };
-        let Some(tag) = parse_tag(&field[..eq]) else {
+        self.pos = at + i + 1 + len + 1;
+        if !tag_ok || i == 0 {
             return Some(Err(FieldError::BadTag { at }));
-        };
-        if eq + 1 == len {
+        }
+        if len == 0 {
             return Some(Err(FieldError::NoValue { tag }));
         }
-        Some(Ok((Field { tag, value: &field[eq + 1..] }, at + len)))
+        Some(Ok((Field { tag, value: &value_rest[..len] }, at + i + 1 + len)))
     }
-}
-
-/// A tag: 1 to 9 decimal digits, no leading zero, positive.
-fn parse_tag(bytes: &[u8]) -> Option<u32> {
-    if bytes.is_empty() || bytes.len() > 9 || bytes[0] == b'0' {
-        return None;
-    }
-    let mut tag = 0u32;
-    for &b in bytes {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        tag = tag * 10 + u32::from(b - b'0');
-    }
-    Some(tag)
 }
 
 /// Why a value could not be read as the type asked for.

@@ -30,13 +30,57 @@ pub enum Input {
     MassCancel(MassCancel),
 }
 
+/// The fields the mapping reads, found in one pass over the message (the first
+/// occurrence of each; the dictionary refuses repeats before mapping).
+struct View<'a> {
+    values: [Option<&'a [u8]>; 15],
+}
+
+/// The slot of a tag the mapping reads.
+fn slot(tag: u32) -> Option<usize> {
+    Some(match tag {
+        tag::ACCOUNT => 0,
+        tag::CL_ORD_ID => 1,
+        tag::ORDER_QTY => 2,
+        tag::ORD_TYPE => 3,
+        tag::ORIG_CL_ORD_ID => 4,
+        tag::PRICE => 5,
+        tag::SIDE => 6,
+        tag::SYMBOL => 7,
+        tag::TIME_IN_FORCE => 8,
+        tag::SECURITY_EXCHANGE => 9,
+        tag::MASS_CANCEL_REQUEST_TYPE => 10,
+        tag::BW_MARKET_TYPE => 11,
+        tag::BW_SUITABILITY_CONFIRMED => 12,
+        tag::BW_PROGRAMMATIC => 13,
+        tag::BW_CREDIT_TAG => 14,
+        _ => return None,
+    })
+}
+
+impl<'a> View<'a> {
+    fn of(msg: &Message<'a>) -> View<'a> {
+        let mut values = [None; 15];
+        for pos in msg.fields() {
+            if let Some(i) = slot(pos.tag) {
+                values[i] = values[i].or(Some(msg.value(pos)));
+            }
+        }
+        View { values }
+    }
+
+    fn get(&self, tag: u32) -> Option<&'a [u8]> {
+        slot(tag).and_then(|i| self.values[i])
+    }
+}
+
 /// A required field that the dictionary leaves optional but Breakwater needs.
-fn required<'a>(msg: &Message<'a>, tag: u32) -> Result<&'a [u8], Violation> {
+fn required<'a>(msg: &View<'a>, tag: u32) -> Result<&'a [u8], Violation> {
     msg.get(tag).ok_or(Violation { reason: reason::REQUIRED_TAG_MISSING, ref_tag: Some(tag) })
 }
 
 fn read<T>(
-    msg: &Message<'_>,
+    msg: &View<'_>,
     tag: u32,
     getter: fn(&[u8]) -> Result<T, ValueError>,
 ) -> Result<T, Violation> {
@@ -53,14 +97,14 @@ pub fn get_cl_ord_id(value: &[u8]) -> Result<u64, ValueError> {
     field::get_u64(value).map_err(|_| ValueError::Range)
 }
 
-fn account(msg: &Message<'_>) -> Result<AccountId, Violation> {
+fn account(msg: &View<'_>) -> Result<AccountId, Violation> {
     let value = required(msg, tag::ACCOUNT)?;
     let text = core::str::from_utf8(value).map_err(|_| out_of_range(tag::ACCOUNT))?;
     AccountId::new(text).map_err(|_| out_of_range(tag::ACCOUNT))
 }
 
 /// Symbol (55) and SecurityExchange (207).
-pub fn security(msg: &Message<'_>) -> Result<SecurityId, Violation> {
+fn security(msg: &View<'_>) -> Result<SecurityId, Violation> {
     let symbol = required(msg, tag::SYMBOL)?;
     let market = match required(msg, tag::SECURITY_EXCHANGE)? {
         b"XSHG" => Market::Sse,
@@ -75,7 +119,7 @@ pub fn security(msg: &Message<'_>) -> Result<SecurityId, Violation> {
     SecurityId::new(market, code as u32).ok_or(out_of_range(tag::SYMBOL))
 }
 
-fn side(msg: &Message<'_>) -> Result<Side, Violation> {
+fn side(msg: &View<'_>) -> Result<Side, Violation> {
     match required(msg, tag::SIDE)? {
         b"1" => Ok(Side::Buy),
         b"2" => Ok(Side::Sell),
@@ -83,13 +127,16 @@ fn side(msg: &Message<'_>) -> Result<Side, Violation> {
     }
 }
 
-fn flag(msg: &Message<'_>, tag: u32) -> Result<bool, Violation> {
-    Ok(msg.read(tag, field::get_bool).map_err(|(t, e)| value_violation(t, e))?.unwrap_or(false))
+fn flag(msg: &View<'_>, tag: u32) -> Result<bool, Violation> {
+    match msg.get(tag) {
+        None => Ok(false),
+        Some(value) => field::get_bool(value).map_err(|e| value_violation(tag, e)),
+    }
 }
 
 /// OrdType (40), TimeInForce (59) and the market type (5001) to the domain's order
 /// type and time in force (the mapping table is in `docs/fix.md`).
-fn order_type_and_tif(msg: &Message<'_>) -> Result<(OrderType, TimeInForce), Violation> {
+fn order_type_and_tif(msg: &View<'_>) -> Result<(OrderType, TimeInForce), Violation> {
     let tif = match msg.get(tag::TIME_IN_FORCE) {
         None | Some(b"0") => None,
         Some(b"3") => Some(TimeInForce::Ioc),
@@ -120,6 +167,10 @@ fn order_type_and_tif(msg: &Message<'_>) -> Result<(OrderType, TimeInForce), Vio
 
 /// NewOrderSingle (D) to a NewOrder.
 pub fn new_order(msg: &Message<'_>) -> Result<NewOrder, Violation> {
+    new_order_from(&View::of(msg))
+}
+
+fn new_order_from(msg: &View<'_>) -> Result<NewOrder, Violation> {
     let cl_ord_id = read(msg, tag::CL_ORD_ID, get_cl_ord_id)?;
     let account = account(msg)?;
     let security = security(msg)?;
@@ -154,6 +205,10 @@ pub fn new_order(msg: &Message<'_>) -> Result<NewOrder, Violation> {
 
 /// OrderCancelRequest (F) to a CancelOrder: ClOrdID is the request id.
 pub fn cancel_order(msg: &Message<'_>) -> Result<CancelOrder, Violation> {
+    cancel_order_from(&View::of(msg))
+}
+
+fn cancel_order_from(msg: &View<'_>) -> Result<CancelOrder, Violation> {
     Ok(CancelOrder {
         request_id: read(msg, tag::CL_ORD_ID, get_cl_ord_id)?,
         orig_cl_ord_id: read(msg, tag::ORIG_CL_ORD_ID, get_cl_ord_id)?,
@@ -163,6 +218,10 @@ pub fn cancel_order(msg: &Message<'_>) -> Result<CancelOrder, Violation> {
 
 /// OrderCancelReplaceRequest (G) to a ReplaceOrder: new Price and OrderQty.
 pub fn replace_order(msg: &Message<'_>) -> Result<ReplaceOrder, Violation> {
+    replace_order_from(&View::of(msg))
+}
+
+fn replace_order_from(msg: &View<'_>) -> Result<ReplaceOrder, Violation> {
     Ok(ReplaceOrder {
         request_id: read(msg, tag::CL_ORD_ID, get_cl_ord_id)?,
         orig_cl_ord_id: read(msg, tag::ORIG_CL_ORD_ID, get_cl_ord_id)?,
@@ -175,6 +234,10 @@ pub fn replace_order(msg: &Message<'_>) -> Result<ReplaceOrder, Violation> {
 /// OrderMassCancelRequest (q): 530=1 one security of the Account, 530=7 all
 /// orders of the Account, or of the whole login when Account is absent.
 pub fn mass_cancel(msg: &Message<'_>) -> Result<MassCancel, Violation> {
+    mass_cancel_from(&View::of(msg))
+}
+
+fn mass_cancel_from(msg: &View<'_>) -> Result<MassCancel, Violation> {
     let request_id = read(msg, tag::CL_ORD_ID, get_cl_ord_id)?;
     let scope = match required(msg, tag::MASS_CANCEL_REQUEST_TYPE)? {
         b"1" => MassCancelScope::Security(account(msg)?, security(msg)?),
