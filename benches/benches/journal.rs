@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use benches::flow::input;
 use benches::run;
-use gateway::journal::{Entry, JournalProgress, Writer, WriterSettings};
+use gateway::journal::{Entry, Fingerprint, JournalProgress, Writer, WriterSettings};
 use hdrhistogram::Histogram;
 
 const PER_COMMIT: u64 = 25;
@@ -43,6 +43,7 @@ fn main() {
                 sync: true,
                 session_id: 1,
                 first_input_seq: 1,
+                fingerprint: Fingerprint::default(),
             };
             let mut writer = Writer::open(settings, Arc::new(JournalProgress::default())).unwrap();
             let mut seq = 0u64;

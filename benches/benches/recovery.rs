@@ -25,7 +25,7 @@ use benches::flow::{config, input, is_order};
 use benches::run;
 use gateway::GatewayConfig;
 use gateway::config::Durability;
-use gateway::journal::{Entry, JournalProgress, TailPolicy, Writer, WriterSettings};
+use gateway::journal::{Entry, Fingerprint, JournalProgress, TailPolicy, Writer, WriterSettings};
 
 fn main() {
     if !run::under_cargo_bench("recovery") {
@@ -47,15 +47,13 @@ fn main() {
     let write_s = started.elapsed().as_secs_f64();
     let (engine, logs, rec) = gateway::pipeline::recover(&config, TailPolicy::ReadOnly).unwrap();
     let started = Instant::now();
-    let snapshot = gateway::snapshot::write(
-        &dir,
-        &engine,
-        &logs,
-        rec.last_input_seq,
-        rec.last_now_ns,
-        rec.session_id.unwrap_or(0),
-    )
-    .unwrap();
+    let at = gateway::snapshot::At {
+        input_seq: rec.last_input_seq,
+        now_ns: rec.last_now_ns,
+        session_id: rec.session_id.unwrap_or(0),
+        fingerprint: Fingerprint::of(&config),
+    };
+    let snapshot = gateway::snapshot::write(&dir, &engine, &logs, at).unwrap();
     let snapshot_s = started.elapsed().as_secs_f64();
     let snapshot_seq = rec.last_input_seq;
     let snapshot_bytes = std::fs::metadata(&snapshot).unwrap().len();
@@ -148,6 +146,7 @@ impl Flow {
             sync: false,
             session_id: 1,
             first_input_seq: self.seq + 1,
+            fingerprint: Fingerprint::of(config),
         };
         let mut writer = Writer::open(settings, Arc::new(JournalProgress::default())).unwrap();
         while self.placed < until {

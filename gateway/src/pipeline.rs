@@ -26,7 +26,7 @@ use crate::config::Durability;
 use crate::config::{GatewayConfig, Topology};
 use crate::engine::{Engine, LoginPolicy, NoProbe, Probe};
 use crate::input::{AdminCommand, Arrival, Input, Output, Stamps};
-use crate::journal::{Entry, JournalProgress, TailPolicy, Writer, WriterSettings};
+use crate::journal::{Entry, Fingerprint, JournalProgress, TailPolicy, Writer, WriterSettings};
 use crate::metrics::{IoMetrics, Stage, StageCollector, StageRecorder, StageSide};
 use crate::outlog::OutLog;
 use crate::ring::{Consumer, Producer, ring};
@@ -650,6 +650,11 @@ fn session_limits(config: &GatewayConfig, session_id: u64) -> SessionLimits {
 /// that loads is the starting point and only the journal after it is replayed;
 /// a damaged snapshot is skipped for an older one, and a snapshot ahead of the
 /// journal (whose tail was cut) for a replay from the journal's start.
+///
+/// Refused before anything is replayed or cut: a journal or snapshot written under
+/// a configuration that decides differently ([`crate::journal::fingerprint`]).
+/// Refused after reading: a journal that ends before its acknowledged high-water
+/// mark ([`crate::journal::watermark`]).
 pub fn recover(
     config: &GatewayConfig,
     policy: TailPolicy,
@@ -688,9 +693,18 @@ pub(crate) fn recover_until(
 ) -> Result<Rebuilt, StartError> {
     let started = std::time::Instant::now();
     let dir = &config.journal.dir;
+    let fingerprint = Fingerprint::of(config);
+    crate::journal::check_config(dir, &fingerprint)?;
     let paths = if use_snapshots { crate::snapshot::snapshots(dir) } else { Vec::new() };
     for found in crate::snapshot::loadable(paths, config) {
-        let (mut engine, mut logs, meta) = found;
+        let (mut engine, mut logs, meta) = found.map_err(|e| match e {
+            crate::snapshot::SnapshotError::ConfigChanged { path, sections } => {
+                crate::journal::JournalError::ConfigChanged { path, sections }
+            }
+            other => {
+                crate::journal::JournalError::Layout { path: dir.clone(), why: other.to_string() }
+            }
+        })?;
         if meta.input_seq > until {
             continue;
         }
@@ -815,6 +829,7 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
             sync: true,
             session_id,
             first_input_seq: recovered.last_input_seq + 1,
+            fingerprint: Fingerprint::of(config),
         };
         let writer = Writer::open(settings, Arc::clone(&journal_progress))?;
         let (to_journal, from_engine) = ring::<Entry>(config.journal.ring_capacity);

@@ -3,8 +3,9 @@
 //!
 //! ```text
 //! file    = header payload
-//! header  = magic "BWSNAP01" | u32 format | u32 reserved | u64 input_seq | u64 now_ns
-//!         | u64 session_id | u64 payload_len | u32 crc32(payload) | u32 reserved      (56 bytes)
+//! header  = magic "BWSNAP01" | u32 format (2) | u32 reserved | u64 input_seq | u64 now_ns
+//!         | u64 session_id | u64 payload_len | u32 crc32(payload) | u32 crc32(header bytes 0..52)
+//!         | u64 config_fingerprint[8]                                          (120 bytes)
 //! payload = engine core | risk engine | venue | out logs
 //! ```
 //!
@@ -12,7 +13,9 @@
 //! place and the directory synced: it appears whole or not at all. Loading checks
 //! the CRC over the whole payload before decoding anything, so a damaged snapshot
 //! is skipped (with a warning) and recovery falls back to an older one, or to the
-//! journal from its start.
+//! journal from its start. A snapshot taken under a configuration whose
+//! decision-relevant sections differ from the one given is refused, as the journal
+//! is (see [`crate::journal::fingerprint`]).
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -27,15 +30,17 @@ use log::{info, warn};
 use crate::config::GatewayConfig;
 use crate::engine::{Engine, LoginPolicy, NoProbe};
 use crate::input::Output;
+use crate::journal::fingerprint::{FINGERPRINT_LEN, Fingerprint};
 use crate::journal::{JournalProgress, TailPolicy};
 use crate::outlog::OutLog;
 
 /// File magic.
 pub const MAGIC: [u8; 8] = *b"BWSNAP01";
-/// Format version.
-pub const FORMAT: u32 = 1;
+/// Format version (format 1, without the configuration fingerprint, is skipped as
+/// unusable).
+pub const FORMAT: u32 = 2;
 /// Header bytes.
-pub const HEADER_LEN: usize = 56;
+pub const HEADER_LEN: usize = 56 + FINGERPRINT_LEN;
 
 /// A snapshot that cannot be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +69,14 @@ pub enum SnapshotError {
         /// What differs.
         why: String,
     },
+    /// Taken under a configuration whose decision-relevant sections differ.
+    #[error("{path}: taken under another configuration: {sections} changed since")]
+    ConfigChanged {
+        /// The file.
+        path: PathBuf,
+        /// The sections that differ.
+        sections: String,
+    },
 }
 
 /// The header fields.
@@ -79,6 +92,8 @@ pub struct SnapshotMeta {
     pub payload_len: u64,
     /// CRC-32 of the payload.
     pub crc: u32,
+    /// The configuration it was taken under.
+    pub fingerprint: Fingerprint,
 }
 
 /// The file name of the snapshot taken after `input_seq`.
@@ -130,7 +145,18 @@ fn header(meta: &SnapshotMeta) -> [u8; HEADER_LEN] {
     h[32..40].copy_from_slice(&meta.session_id.to_le_bytes());
     h[40..48].copy_from_slice(&meta.payload_len.to_le_bytes());
     h[48..52].copy_from_slice(&meta.crc.to_le_bytes());
+    h[56..].copy_from_slice(&meta.fingerprint.to_bytes());
+    let crc = header_crc(&h);
+    h[52..56].copy_from_slice(&crc.to_le_bytes());
     h
+}
+
+/// CRC-32 of a header's bytes but its own.
+fn header_crc(h: &[u8; HEADER_LEN]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&h[..52]);
+    hasher.update(&h[56..]);
+    hasher.finalize()
 }
 
 fn parse_header(h: &[u8; HEADER_LEN]) -> Result<SnapshotMeta, String> {
@@ -142,25 +168,44 @@ fn parse_header(h: &[u8; HEADER_LEN]) -> Result<SnapshotMeta, String> {
     if format != FORMAT {
         return Err(format!("unsupported snapshot format {format}"));
     }
+    let stored_crc = u32::from_le_bytes(h[52..56].try_into().unwrap_or([0; 4]));
+    if header_crc(h) != stored_crc {
+        return Err("damaged header (CRC mismatch)".into());
+    }
+    let fingerprint: &[u8; FINGERPRINT_LEN] =
+        h[56..].try_into().map_err(|_| "short header".to_string())?;
     Ok(SnapshotMeta {
         input_seq: u64_at(16),
         now_ns: u64_at(24),
         session_id: u64_at(32),
         payload_len: u64_at(40),
         crc: u32::from_le_bytes(h[48..52].try_into().unwrap_or([0; 4])),
+        fingerprint: Fingerprint::from_bytes(fingerprint),
     })
 }
 
-/// Writes a snapshot of `engine` and `logs` after input `input_seq` into `dir`,
-/// atomically. Returns its path.
+/// Where a snapshot stands: its input, time, day and configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct At {
+    /// The last input included.
+    pub input_seq: u64,
+    /// Its engine time.
+    pub now_ns: u64,
+    /// The trading day's session id.
+    pub session_id: u64,
+    /// The configuration the engine was built from.
+    pub fingerprint: Fingerprint,
+}
+
+/// Writes a snapshot of `engine` and `logs` at `at` into `dir`, atomically.
+/// Returns its path.
 pub fn write(
     dir: &Path,
     engine: &Engine,
     logs: &[OutLog],
-    input_seq: u64,
-    now_ns: u64,
-    session_id: u64,
+    at: At,
 ) -> Result<PathBuf, SnapshotError> {
+    let At { input_seq, now_ns, session_id, fingerprint } = at;
     let started = std::time::Instant::now();
     fs::create_dir_all(dir)
         .map_err(|source| SnapshotError::Io { path: dir.to_path_buf(), source })?;
@@ -196,6 +241,7 @@ pub fn write(
         session_id,
         payload_len: written,
         crc: hasher.finalize(),
+        fingerprint,
     };
     file.seek(SeekFrom::Start(0)).map_err(io)?;
     file.write_all(&header(&meta)).map_err(io)?;
@@ -257,6 +303,10 @@ pub fn load(
     config: &GatewayConfig,
 ) -> Result<(Engine, Vec<OutLog>, SnapshotMeta), SnapshotError> {
     let meta = verify(path)?;
+    let sections = meta.fingerprint.changed_sections(&Fingerprint::of(config));
+    if !sections.is_empty() {
+        return Err(SnapshotError::ConfigChanged { path: path.to_path_buf(), sections });
+    }
     let damaged = |why: String| SnapshotError::Damaged { path: path.to_path_buf(), why };
     let io = |source| SnapshotError::Io { path: path.to_path_buf(), source };
     let mut r = BufReader::with_capacity(1 << 20, File::open(path).map_err(io)?);
@@ -293,13 +343,16 @@ pub fn load(
 }
 
 /// The snapshots of `paths` that load, in order, each loaded only when the
-/// iterator gets to it; damaged ones are skipped with a warning.
+/// iterator gets to it; damaged ones are skipped with a warning. One taken under
+/// another configuration is not skipped: it comes out as an error, for the
+/// caller to refuse the start with.
 pub fn loadable(
     paths: Vec<PathBuf>,
     config: &GatewayConfig,
-) -> impl Iterator<Item = (Engine, Vec<OutLog>, SnapshotMeta)> + '_ {
+) -> impl Iterator<Item = Result<(Engine, Vec<OutLog>, SnapshotMeta), SnapshotError>> + '_ {
     paths.into_iter().filter_map(move |path| match load(&path, config) {
-        Ok(found) => Some(found),
+        Ok(found) => Some(Ok(found)),
+        Err(e @ SnapshotError::ConfigChanged { .. }) => Some(Err(e)),
         Err(e) => {
             warn!("skipping snapshot: {e}");
             None
@@ -430,5 +483,11 @@ fn take(
         )
         .into());
     }
-    Ok(write(dir, &r.engine, &r.logs, r.applied, r.now_ns, r.session_id)?)
+    let at = At {
+        input_seq: r.applied,
+        now_ns: r.now_ns,
+        session_id: r.session_id,
+        fingerprint: Fingerprint::of(config),
+    };
+    Ok(write(dir, &r.engine, &r.logs, at)?)
 }

@@ -249,13 +249,21 @@ fn a_snapshot_ahead_of_the_journal_is_not_used() {
     gw.shutdown().unwrap();
     let (_, _, full_rec) = rebuilt(&config, true);
     let (engine, logs, rec) = gateway::pipeline::recover(&config, TailPolicy::ReadOnly).unwrap();
-    gateway::snapshot::write(&dir, &engine, &logs, rec.last_input_seq, rec.last_now_ns, 1).unwrap();
+    let at = gateway::snapshot::At {
+        input_seq: rec.last_input_seq,
+        now_ns: rec.last_now_ns,
+        session_id: 1,
+        fingerprint: gateway::journal::Fingerprint::of(&config),
+    };
+    gateway::snapshot::write(&dir, &engine, &logs, at).unwrap();
     drop((engine, logs));
-    // The journal loses its last inputs (cut as damage would be): the snapshot
-    // holds inputs the journal no longer has, so recovery must not start from it.
+    // The journal loses its last input and an operator accepts the loss (cut as
+    // `truncate_damaged_tail` does): the snapshot holds an input the journal no
+    // longer has, so recovery must not start from it.
     let segment = gateway::journal::segments(&dir).unwrap().pop().unwrap();
     let len = std::fs::metadata(&segment).unwrap().len();
     std::fs::OpenOptions::new().write(true).open(&segment).unwrap().set_len(len - 5).unwrap();
+    gateway::journal::read_journal(&dir, TailPolicy::CutAnyDamage, |_| {}).unwrap();
     let (cut, cut_streams, cut_rec) = rebuilt(&config, false);
     assert_eq!(cut_rec.snapshot, None);
     assert_eq!(cut_rec.last_input_seq, full_rec.last_input_seq - 1);
@@ -315,7 +323,7 @@ fn a_damaged_journal_is_refused_unless_cut() {
 }
 
 #[test]
-fn a_torn_final_write_is_cut_silently() {
+fn a_cut_acknowledged_record_is_refused_and_an_unacknowledged_one_is_cut() {
     let dir = temp_dir("torn");
     let config = journaled(Topology::Fused, &dir, Durability::Sync);
     let gw = start(&config);
@@ -326,11 +334,22 @@ fn a_torn_final_write_is_cut_silently() {
     gw.shutdown().unwrap();
     let segment = gateway::journal::segments(&dir).unwrap().pop().unwrap();
     let len = std::fs::metadata(&segment).unwrap().len();
+    // The last record, acknowledged, loses its last bytes: not a torn write.
+    let bytes = std::fs::read(&segment).unwrap();
     std::fs::OpenOptions::new().write(true).open(&segment).unwrap().set_len(len - 5).unwrap();
+    let err = gateway::start(&config).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("1 acknowledged input(s) are missing"), "{err}");
+    // The same bytes after the last acknowledged record (a batch that never
+    // reached the mark) are a torn write: cut.
+    let mut torn = bytes.clone();
+    torn.extend_from_slice(&100u32.to_le_bytes());
+    torn.extend_from_slice(&[0x5a; 30]);
+    std::fs::write(&segment, &torn).unwrap();
     let gw = start(&config);
     let mut c = login(gw.addr(), "trader1");
     let kept = drain(&mut c, Duration::from_millis(300));
-    assert!(kept.len() >= 9, "all but the torn input survive: {}", kept.len());
+    assert!(kept.len() >= 10, "every acknowledged input survives: {}", kept.len());
+    assert_eq!(std::fs::metadata(&segment).unwrap().len(), len, "the torn write was cut");
     drop(c);
     gw.shutdown().unwrap();
     let _ = std::fs::remove_dir_all(&dir);

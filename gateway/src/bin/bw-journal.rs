@@ -1,8 +1,9 @@
 //! `bw-journal`: inspect a Breakwater journal without changing it.
 //!
 //! ```text
-//! bw-journal verify DIR          check every segment and record (CRC, sequence, layout)
-//!                                and every snapshot's CRC
+//! bw-journal verify DIR          check every segment and record (CRC, sequence, layout),
+//!                                that the journal reaches its acknowledged high-water
+//!                                mark, and every snapshot's CRC
 //! bw-journal stats DIR           segments, records by kind, bytes, time span, input rate,
 //!                                snapshots
 //! bw-journal dump DIR [--from N] [--limit N]   one line per input
@@ -105,8 +106,9 @@ fn run(args: Args) -> Result<ExitCode, String> {
         Command::Verify { dir } => {
             let rec = journal::read_journal(&dir, TailPolicy::ReadOnly, |_| {})
                 .map_err(|e| e.to_string())?;
+            let mark = rec.acknowledged.map_or("none".to_string(), |m| m.to_string());
             println!(
-                "{}: OK: {} segment(s), {} inputs, last input {}",
+                "{}: OK: {} segment(s), {} inputs, last input {}, acknowledged up to {mark}",
                 dir.display(),
                 rec.segments,
                 rec.records,
@@ -220,15 +222,14 @@ fn run(args: Args) -> Result<ExitCode, String> {
             if rec.last_input_seq == 0 {
                 return Err(format!("{}: no journal to snapshot", config.journal.dir.display()));
             }
-            let path = gateway::snapshot::write(
-                &config.journal.dir,
-                &engine,
-                &logs,
-                rec.last_input_seq,
-                rec.last_now_ns,
-                rec.session_id.unwrap_or(0),
-            )
-            .map_err(|e| e.to_string())?;
+            let at = gateway::snapshot::At {
+                input_seq: rec.last_input_seq,
+                now_ns: rec.last_now_ns,
+                session_id: rec.session_id.unwrap_or(0),
+                fingerprint: journal::Fingerprint::of(&config),
+            };
+            let path = gateway::snapshot::write(&config.journal.dir, &engine, &logs, at)
+                .map_err(|e| e.to_string())?;
             println!("{}: snapshot after input {}", path.display(), rec.last_input_seq);
             Ok(ExitCode::SUCCESS)
         }

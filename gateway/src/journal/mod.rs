@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! segment  = header record*
-//! header   = magic "BWJRNL01" | u32 format | u32 reserved | u64 first_input_seq | u64 session_id
+//! header   = magic "BWJRNL01" | u32 format (2) | u32 crc32(header bytes 16..96)
+//!          | u64 first_input_seq | u64 session_id | u64 config_fingerprint[8]
 //! record   = u32 body_len | u32 crc32(body) | body
 //! body     = u64 input_seq | u64 now_ns | u64 arrival_ns | u8 kind | payload
 //! ```
@@ -14,8 +15,15 @@
 //!
 //! The writer thread takes entries from the engine through a ring, encodes them,
 //! writes a batch and makes it durable with one `fdatasync` (group commit), then
-//! publishes the durable input sequence. Under the `sync` policy the io thread
-//! releases an answer only once its input is durable (as LMAX does).
+//! stores the batch's last input in the acknowledged high-water mark
+//! ([`watermark`]), then publishes the durable input sequence. Under the `sync`
+//! policy the io thread releases an answer only once its input is durable (as LMAX
+//! does), so the mark is at or past every answer a client can have seen: recovery
+//! refuses a journal that ends before it. The header's fingerprint
+//! ([`fingerprint`]) names the configuration the inputs were decided under.
+
+pub mod fingerprint;
+pub mod watermark;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
@@ -28,16 +36,20 @@ use log::{info, warn};
 use protocol::codec::{ClientMessage, EntryState, MAX_FRAME_LEN};
 use protocol::{AccountId, Market, RejectCode, SecurityId, TradingPhase};
 
+use self::fingerprint::FINGERPRINT_LEN;
+pub use self::fingerprint::Fingerprint;
+use self::watermark::Watermark;
 use crate::input::{AdminCommand, Input, LimitChange};
 use crate::ring::Consumer;
 use crate::wait::{Idle, IdleStep, WaitStrategy};
 
 /// File magic at the start of every segment.
 pub const MAGIC: [u8; 8] = *b"BWJRNL01";
-/// Format version written in the header.
-pub const FORMAT: u32 = 1;
+/// Format version written in the header. Format 1 (before the header CRC, the
+/// configuration fingerprint and the high-water mark) is refused.
+pub const FORMAT: u32 = 2;
 /// Bytes of a segment header.
-pub const HEADER_LEN: usize = 32;
+pub const HEADER_LEN: usize = 32 + FINGERPRINT_LEN;
 /// Bytes of a record's frame before its body.
 pub const RECORD_HEADER_LEN: usize = 8;
 /// Largest body a record may have (a whole client frame plus the fixed fields).
@@ -90,6 +102,55 @@ pub enum JournalError {
         path: PathBuf,
         /// What is wrong.
         why: String,
+    },
+    /// The journal ends before inputs the high-water mark says were made durable
+    /// (and, under `sync`, answered): a deleted, truncated or overwritten segment.
+    #[error(
+        "{path}: {missing} acknowledged input(s) are missing: the journal ends at byte \
+         {offset} after input {last_input_seq}{why}, but the high-water mark (journal.hwm) \
+         says input {acknowledged} was durable; restore the journal files from a copy, or \
+         start with `[journal] truncate_damaged_tail = true` to accept the loss (clients that \
+         saw answers to those inputs will see streams that differ)"
+    )]
+    AcknowledgedMissing {
+        /// The segment where the journal ends.
+        path: PathBuf,
+        /// Where its records end.
+        offset: u64,
+        /// The last input read intact.
+        last_input_seq: u64,
+        /// The high-water mark.
+        acknowledged: u64,
+        /// How many acknowledged inputs are gone.
+        missing: u64,
+        /// What ends it, when something does (", zeros from here on", ...).
+        why: String,
+    },
+    /// The high-water mark is missing or unreadable while segments exist.
+    #[error(
+        "{path}: {why}; without it recovery cannot tell a torn final write from lost \
+         acknowledged inputs: restore it from a copy, or start with `[journal] \
+         truncate_damaged_tail = true` to trust the segments as they are"
+    )]
+    Watermark {
+        /// The mark's file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// The journal (or a snapshot) was written under a configuration that decides
+    /// differently: a replay would not give clients the streams they received.
+    #[error(
+        "{path}: written under another configuration: {sections} changed since; a replay \
+         would decide differently from what clients were answered. Restore the \
+         configuration the journal was written with, or move the journal directory away \
+         to start a new one (its orders, positions and streams are then not recovered)"
+    )]
+    ConfigChanged {
+        /// The segment or snapshot.
+        path: PathBuf,
+        /// The sections that differ.
+        sections: String,
     },
 }
 
@@ -347,13 +408,89 @@ fn decode_admin(r: &mut Reader<'_>) -> Result<AdminCommand, String> {
     })
 }
 
-fn header(first_input_seq: u64, session_id: u64) -> [u8; HEADER_LEN] {
+fn header(first_input_seq: u64, session_id: u64, fingerprint: &Fingerprint) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[..8].copy_from_slice(&MAGIC);
     h[8..12].copy_from_slice(&FORMAT.to_le_bytes());
     h[16..24].copy_from_slice(&first_input_seq.to_le_bytes());
     h[24..32].copy_from_slice(&session_id.to_le_bytes());
+    h[32..].copy_from_slice(&fingerprint.to_bytes());
+    let crc = crc32fast::hash(&h[16..]);
+    h[12..16].copy_from_slice(&crc.to_le_bytes());
     h
+}
+
+/// A segment header's fields.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SegmentHeader {
+    /// The segment's first input (its predecessor's last input + 1).
+    pub first_input_seq: u64,
+    /// The trading day's session id.
+    pub session_id: u64,
+    /// The configuration it was written under.
+    pub fingerprint: Fingerprint,
+}
+
+/// Parses a segment header (the caller checked the magic): its format first, so
+/// that an old journal is named as such, then its length and CRC.
+fn parse_header(bytes: &[u8]) -> Result<SegmentHeader, String> {
+    let format = bytes.get(8..12).and_then(|f| f.try_into().ok()).map_or(0, u32::from_le_bytes);
+    if format != FORMAT {
+        return Err(format!(
+            "journal format {format}; this gateway reads format {FORMAT} only (format 1 was \
+             written by an older Breakwater, without the high-water mark and the configuration \
+             fingerprint): finish the day with the version that wrote it, or move the journal \
+             directory away to start a new journal"
+        ));
+    }
+    let h = bytes.get(..HEADER_LEN).ok_or("segment shorter than its header")?;
+    let crc = u32::from_le_bytes(h[12..16].try_into().unwrap_or([0; 4]));
+    if crc32fast::hash(&h[16..]) != crc {
+        return Err("damaged segment header (CRC mismatch)".into());
+    }
+    let u64_at = |at: usize| u64::from_le_bytes(h[at..at + 8].try_into().unwrap_or([0; 8]));
+    let fingerprint: &[u8; FINGERPRINT_LEN] = h[32..].try_into().map_err(|_| "short header")?;
+    Ok(SegmentHeader {
+        first_input_seq: u64_at(16),
+        session_id: u64_at(24),
+        fingerprint: Fingerprint::from_bytes(fingerprint),
+    })
+}
+
+/// Refuses a journal whose segments were written under a configuration whose
+/// decision-relevant sections differ from `expected` (see [`fingerprint`]). Reads
+/// the segment headers only; damage elsewhere is for [`read_journal`] to report.
+pub fn check_config(dir: &Path, expected: &Fingerprint) -> Result<(), JournalError> {
+    for (path, header) in headers(dir)? {
+        let sections = header.fingerprint.changed_sections(expected);
+        if !sections.is_empty() {
+            return Err(JournalError::ConfigChanged { path, sections });
+        }
+    }
+    Ok(())
+}
+
+/// The segments' intact headers; an error for one of another format. Segments
+/// too short or damaged to have one are left out (reading them reports why).
+fn headers(dir: &Path) -> Result<Vec<(PathBuf, SegmentHeader)>, JournalError> {
+    let mut found = Vec::new();
+    for path in segments(dir)? {
+        let mut h = Vec::with_capacity(HEADER_LEN);
+        File::open(&path)
+            .and_then(|f| f.take(HEADER_LEN as u64).read_to_end(&mut h))
+            .map_err(io_err(&path))?;
+        if h.len() < 12 || h[..8] != MAGIC {
+            continue;
+        }
+        match parse_header(&h) {
+            Ok(header) => found.push((path, header)),
+            Err(why) if why.starts_with("journal format") => {
+                return Err(JournalError::Layout { path, why });
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(found)
 }
 
 /// The file name of the segment whose first input is `first_input_seq`.
@@ -404,6 +541,10 @@ pub struct Recovered {
     pub record_bytes: u64,
     /// The snapshot a recovery started from (the input it ends at), if any.
     pub snapshot: Option<u64>,
+    /// The acknowledged high-water mark found (`None`: not checked, or no file).
+    pub acknowledged: Option<u64>,
+    /// The segment where the records end, and the byte they end at.
+    pub end: Option<(PathBuf, u64)>,
 }
 
 /// What to do with a damaged tail.
@@ -420,6 +561,18 @@ pub enum TailPolicy {
     Follow,
 }
 
+impl TailPolicy {
+    fn mutates(self) -> bool {
+        matches!(self, TailPolicy::CutTornOnly | TailPolicy::CutAnyDamage)
+    }
+
+    /// Whether the high-water mark binds: everything but an operator's decision to
+    /// cut, and a reader following a journal being written.
+    fn keeps_acknowledged(self) -> bool {
+        matches!(self, TailPolicy::CutTornOnly | TailPolicy::ReadOnly)
+    }
+}
+
 /// Reads every segment in order, checks each record's CRC and sequence, hands
 /// each entry to `each`, and deals with a damaged tail per `policy`.
 pub fn read_journal(
@@ -433,11 +586,99 @@ pub fn read_journal(
 /// Like [`read_journal`], but starts at the segment holding input `from_seq` and
 /// hands `each` only inputs from `from_seq` on (earlier records of that segment are
 /// still checked). Earlier segments are not read at all.
+///
+/// Except when following, the journal must reach the acknowledged high-water mark
+/// ([`watermark`]): a tail that ends before it is refused as lost acknowledged
+/// inputs, never cut as a torn write (`CutAnyDamage` cuts, logs the loss and lowers
+/// the mark to the cut).
 pub fn read_journal_from(
     dir: &Path,
     from_seq: u64,
     policy: TailPolicy,
     mut each: impl FnMut(&Entry),
+) -> Result<Recovered, JournalError> {
+    // The mark first: a writer running beside this reader only moves it to inputs
+    // already in the segments.
+    let acknowledged = if policy == TailPolicy::Follow { None } else { read_mark(dir, policy)? };
+    let binding = acknowledged.filter(|_| policy.keeps_acknowledged()).unwrap_or(0);
+    let mut rec = read_segments(dir, from_seq, policy, binding, &mut each)?;
+    rec.acknowledged = acknowledged;
+    let Some(acked) = acknowledged.filter(|&a| a > rec.last_input_seq) else { return Ok(rec) };
+    let missing = acked - rec.last_input_seq;
+    let (path, offset) = rec.end.clone().unwrap_or_else(|| (dir.to_path_buf(), 0));
+    if policy.keeps_acknowledged() {
+        return Err(JournalError::AcknowledgedMissing {
+            path,
+            offset,
+            last_input_seq: rec.last_input_seq,
+            acknowledged: acked,
+            missing,
+            why: String::new(),
+        });
+    }
+    log::error!(
+        "{}: accepting the loss of {missing} acknowledged input(s) ({} to {acked}): the \
+         journal ends at byte {offset} after input {} (`truncate_damaged_tail = true`)",
+        path.display(),
+        rec.last_input_seq + 1,
+        rec.last_input_seq
+    );
+    Watermark::open(dir, rec.last_input_seq, true).map_err(io_err(&watermark::path(dir)))?;
+    Ok(rec)
+}
+
+/// The high-water mark, which a journal with segments must have; `CutAnyDamage`
+/// goes on without it (with a warning).
+fn read_mark(dir: &Path, policy: TailPolicy) -> Result<Option<u64>, JournalError> {
+    let path = watermark::path(dir);
+    let read = watermark::read(dir);
+    if let Ok(Some(mark)) = read {
+        return Ok(Some(mark));
+    }
+    // No segment: a new journal (or a crash while its mark was being created).
+    if segments(dir)?.is_empty() {
+        return Ok(None);
+    }
+    // An old journal has no mark: say that rather than "missing".
+    headers(dir)?;
+    let why = match read {
+        Ok(_) => "the high-water mark is missing (the journal has segments)".to_string(),
+        Err(why) => format!("the high-water mark is damaged: {why}"),
+    };
+    if policy == TailPolicy::CutAnyDamage {
+        warn!("{}: {why}; trusting the segments as they are", path.display());
+        return Ok(None);
+    }
+    Err(JournalError::Watermark { path, why })
+}
+
+/// Where a damaged or missing tail must be refused because it holds acknowledged
+/// inputs: the first input missing is `next_seq`, the mark `acked`.
+fn acknowledged_missing(
+    path: &Path,
+    at: usize,
+    next_seq: u64,
+    acked: u64,
+    why: String,
+) -> JournalError {
+    JournalError::AcknowledgedMissing {
+        path: path.to_path_buf(),
+        offset: at as u64,
+        last_input_seq: next_seq - 1,
+        acknowledged: acked,
+        missing: acked + 1 - next_seq,
+        why,
+    }
+}
+
+/// The segment-by-segment read behind [`read_journal_from`]; `acked` is the mark
+/// that binds (0: none): a tail that looks torn but holds inputs up to it is damage.
+fn read_segments(
+    dir: &Path,
+    from_seq: u64,
+    policy: TailPolicy,
+    acked: u64,
+    each: &mut dyn FnMut(&Entry),
 ) -> Result<Recovered, JournalError> {
     let mut files = segments(dir)?;
     let first_seq_of = |p: &PathBuf| -> u64 {
@@ -458,9 +699,22 @@ pub fn read_journal_from(
         let is_last = index + 1 == files.len();
         let mut bytes = Vec::new();
         File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(io_err(path))?;
+        // The first input this segment must hold.
+        let next_expected = expected_seq.unwrap_or(from_seq.max(1));
         if bytes.len() < HEADER_LEN || bytes[..8] != MAGIC {
             let being_created = policy == TailPolicy::Follow || bytes.iter().all(|&b| b == 0);
             if is_last && bytes.len() < HEADER_LEN && being_created {
+                if next_expected <= acked {
+                    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                    let why = format!(
+                        ", then an empty segment {} ({} bytes)",
+                        name.unwrap_or_default(),
+                        bytes.len()
+                    );
+                    let path = rec.end.as_ref().map_or(path.as_path(), |(p, _)| p.as_path());
+                    let at = rec.end.as_ref().map_or(0, |&(_, at)| at as usize);
+                    return Err(acknowledged_missing(path, at, next_expected, acked, why));
+                }
                 if matches!(policy, TailPolicy::ReadOnly | TailPolicy::Follow) {
                     // Being created, or to be removed by a recovery: nothing in it.
                     rec.segments -= 1;
@@ -476,30 +730,33 @@ pub fn read_journal_from(
                 why: "not a journal segment (bad magic)".into(),
             });
         }
-        let format = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or([0; 4]));
-        if format != FORMAT {
+        let header =
+            parse_header(&bytes).map_err(|why| JournalError::Layout { path: path.clone(), why })?;
+        let first_seq = header.first_input_seq;
+        rec.session_id.get_or_insert(header.session_id);
+        // Segments follow each other, and the first one read holds `from_seq`: a
+        // segment deleted before it, or between two, leaves a gap.
+        let starts_late = expected_seq.is_none() && first_seq > next_expected;
+        if expected_seq.is_some_and(|want| first_seq != want) || starts_late {
             return Err(JournalError::Layout {
                 path: path.clone(),
-                why: format!("unsupported format {format}"),
-            });
-        }
-        let first_seq = u64::from_le_bytes(bytes[16..24].try_into().unwrap_or([0; 8]));
-        let session_id = u64::from_le_bytes(bytes[24..32].try_into().unwrap_or([0; 8]));
-        rec.session_id.get_or_insert(session_id);
-        let want = expected_seq.unwrap_or(first_seq);
-        if first_seq != want {
-            return Err(JournalError::Layout {
-                path: path.clone(),
-                why: format!("segment starts at input {first_seq}, expected {want}"),
+                why: format!(
+                    "segment starts at input {first_seq}, expected {next_expected} (a segment \
+                     is missing)"
+                ),
             });
         }
         let mut at = HEADER_LEN;
         let mut next_seq = first_seq;
         while at < bytes.len() {
             if bytes[at] == 0 && bytes[at..].iter().all(|&b| b == 0) {
-                // Zeros to the end: the preallocated space after the last record.
-                let mutating = matches!(policy, TailPolicy::CutTornOnly | TailPolicy::CutAnyDamage);
-                if mutating {
+                // Zeros to the end: the preallocated space after the last record, or
+                // acknowledged records zeroed.
+                if is_last && next_seq <= acked {
+                    let why = ", zeros from there to the end of the segment".to_string();
+                    return Err(acknowledged_missing(path, at, next_seq, acked, why));
+                }
+                if policy.mutates() {
                     // No writer comes back to this segment: give the space back.
                     let f = OpenOptions::new().write(true).open(path).map_err(io_err(path))?;
                     f.set_len(at as u64).map_err(io_err(path))?;
@@ -520,7 +777,13 @@ pub fn read_journal_from(
                     at += len;
                 }
                 Err(why) => {
-                    let torn = is_last && is_torn_tail(&bytes, at);
+                    let torn_shape = is_last && is_torn_tail(&bytes, at);
+                    // Only what was never acknowledged can be a torn write.
+                    if torn_shape && next_seq <= acked {
+                        let why = format!(", then a damaged record ({why})");
+                        return Err(acknowledged_missing(path, at, next_seq, acked, why));
+                    }
+                    let torn = torn_shape;
                     if policy == TailPolicy::Follow && torn {
                         break;
                     }
@@ -541,17 +804,7 @@ pub fn read_journal_from(
                             why,
                         });
                     }
-                    let cut_bytes = (bytes.len() - at) as u64;
-                    warn!(
-                        "{}: cutting {cut_bytes} bytes at byte {at} after input {} ({why}{})",
-                        path.display(),
-                        next_seq - 1,
-                        if torn { ", a torn final write" } else { ", damage" }
-                    );
-                    let f = OpenOptions::new().write(true).open(path).map_err(io_err(path))?;
-                    f.set_len(at as u64).map_err(io_err(path))?;
-                    f.sync_all().map_err(io_err(path))?;
-                    rec.truncated_bytes += cut_bytes;
+                    cut_at(path, &bytes, at, next_seq, torn, &why, &mut rec)?;
                     // Anything after the cut is gone too.
                     for later in &files[index + 1..] {
                         let len = fs::metadata(later).map(|m| m.len()).unwrap_or(0);
@@ -567,8 +820,11 @@ pub fn read_journal_from(
                 }
             }
         }
-        let mutating = matches!(policy, TailPolicy::CutTornOnly | TailPolicy::CutAnyDamage);
-        if is_last && next_seq == first_seq && mutating {
+        if is_last && next_seq == first_seq && policy.mutates() {
+            if first_seq <= acked {
+                let why = ", then a segment with no records".to_string();
+                return Err(acknowledged_missing(path, at, next_seq, acked, why));
+            }
             // Created, never written (a crash right after start-up or rotation): the
             // writer will create this segment again.
             fs::remove_file(path).map_err(io_err(path))?;
@@ -576,9 +832,36 @@ pub fn read_journal_from(
             continue;
         }
         rec.record_bytes += HEADER_LEN as u64;
+        rec.end = Some((path.clone(), at as u64));
         expected_seq = Some(next_seq);
     }
     Ok(rec)
+}
+
+/// Cuts `path` at byte `at` (a torn final write, or damage an operator chose to
+/// cut), logs it and counts it in `rec`.
+fn cut_at(
+    path: &Path,
+    bytes: &[u8],
+    at: usize,
+    next_seq: u64,
+    torn: bool,
+    why: &str,
+    rec: &mut Recovered,
+) -> Result<(), JournalError> {
+    let cut_bytes = (bytes.len() - at) as u64;
+    warn!(
+        "{}: cutting {cut_bytes} bytes at byte {at} after input {} ({why}{})",
+        path.display(),
+        next_seq - 1,
+        if torn { ", a torn final write, never acknowledged" } else { ", damage" }
+    );
+    let f = OpenOptions::new().write(true).open(path).map_err(io_err(path))?;
+    f.set_len(at as u64).map_err(io_err(path))?;
+    f.sync_all().map_err(io_err(path))?;
+    rec.truncated_bytes += cut_bytes;
+    rec.end = Some((path.to_path_buf(), at as u64));
+    Ok(())
 }
 
 /// Parses one record at the start of `bytes`, which must carry `expected_seq`.
@@ -712,6 +995,8 @@ pub struct WriterSettings {
     pub session_id: u64,
     /// The first input the writer will be given.
     pub first_input_seq: u64,
+    /// The configuration the inputs are decided under (written in every header).
+    pub fingerprint: Fingerprint,
 }
 
 /// The writer commits a batch once it holds this much (or the ring is empty).
@@ -739,6 +1024,8 @@ pub struct Writer {
     progress: Arc<JournalProgress>,
     /// The next segment, being zero-filled on a thread of its own.
     next: Option<Preparing>,
+    /// The acknowledged high-water mark, stored after every commit.
+    watermark: Watermark,
 }
 
 /// A segment being zero-filled in the background.
@@ -769,9 +1056,13 @@ impl Writer {
         if stale.exists() {
             fs::remove_file(&stale).map_err(io_err(&stale))?;
         }
+        // The mark exists before the first segment does, so a journal with segments
+        // always has one; it starts at the end of the journal recovered.
+        let mark_path = watermark::path(&settings.dir);
+        let watermark = Watermark::open(&settings.dir, settings.first_input_seq - 1, settings.sync)
+            .map_err(io_err(&mark_path))?;
         let prealloc = settings.preallocate.then(|| settings.segment_bytes + PREALLOC_SLACK);
-        let (file, path) =
-            create_segment(&settings.dir, settings.first_input_seq, settings.session_id, prealloc)?;
+        let (file, path) = create_segment(&settings, settings.first_input_seq, prealloc)?;
         progress.written.store(settings.first_input_seq - 1, Ordering::Release);
         progress.durable.store(settings.first_input_seq - 1, Ordering::Release);
         Ok(Writer {
@@ -782,6 +1073,7 @@ impl Writer {
             buf: Vec::with_capacity(BATCH_BYTES + MAX_BODY_LEN + RECORD_HEADER_LEN),
             progress,
             next: None,
+            watermark,
         })
     }
 
@@ -813,6 +1105,12 @@ impl Writer {
             self.file.sync_data().map_err(io_err(&self.path))?;
             self.progress.syncs.fetch_add(1, Ordering::Relaxed);
         }
+        // Only now, with the batch on disk, may the mark cover it; and only once
+        // the mark is on disk may anything be released as durable.
+        self.watermark.store(last_seq).map_err(|e| JournalError::Io {
+            path: self.watermark.path().to_path_buf(),
+            source: e,
+        })?;
         self.progress.commit_times.record(started.elapsed().as_nanos() as u64);
         self.progress.durable.store(last_seq, Ordering::Release);
         if self.file_len >= self.settings.segment_bytes {
@@ -865,7 +1163,8 @@ impl Writer {
         let (file, path) = match prepared {
             Some(Ok(Ok(file))) => {
                 let path = dir.join(segment_name(first_seq));
-                let header = header(first_seq, self.settings.session_id);
+                let header =
+                    header(first_seq, self.settings.session_id, &self.settings.fingerprint);
                 file.write_all_at(&header, 0).map_err(io_err(&path))?;
                 file.sync_data().map_err(io_err(&path))?;
                 fs::rename(dir.join(PREPARING_NAME), &path).map_err(io_err(&path))?;
@@ -881,7 +1180,7 @@ impl Writer {
                     }
                     _ => {}
                 }
-                create_segment(dir, first_seq, self.settings.session_id, None)?
+                create_segment(&self.settings, first_seq, None)?
             }
         };
         info!("journal: rotated to {}", path.display());
@@ -945,16 +1244,17 @@ fn zero_fill_paced(
 /// Creates segment `first_input_seq` with its header, zero-filled to `prealloc`
 /// bytes when given, and makes it and its name durable.
 fn create_segment(
-    dir: &Path,
+    settings: &WriterSettings,
     first_input_seq: u64,
-    session_id: u64,
     prealloc: Option<u64>,
 ) -> Result<(File, PathBuf), JournalError> {
     use std::os::unix::fs::FileExt;
+    let dir = &settings.dir;
     let path = dir.join(segment_name(first_input_seq));
     let mut file =
         OpenOptions::new().create_new(true).write(true).open(&path).map_err(io_err(&path))?;
-    file.write_all_at(&header(first_input_seq, session_id), 0).map_err(io_err(&path))?;
+    let header = header(first_input_seq, settings.session_id, &settings.fingerprint);
+    file.write_all_at(&header, 0).map_err(io_err(&path))?;
     match prealloc {
         Some(len) => zero_fill(&mut file, HEADER_LEN as u64, len).map_err(io_err(&path))?,
         None => file.sync_all().map_err(io_err(&path))?,
@@ -1082,6 +1382,7 @@ mod tests {
             sync: true,
             session_id: 42,
             first_input_seq: 1,
+            fingerprint: Fingerprint::default(),
         };
         let mut w = Writer::open(settings, Arc::default()).unwrap();
         let inputs = sample_inputs();
@@ -1122,7 +1423,9 @@ mod tests {
         write_journal(&dir, 100, 1 << 20, false);
         let seg = segments(&dir).unwrap().pop().unwrap();
         let len = fs::metadata(&seg).unwrap().len();
-        // Torn: the last record loses its last 3 bytes.
+        // The last batch was being written when the power went: the mark never
+        // covered its input, and it loses its last 3 bytes.
+        acknowledge(&dir, 99);
         OpenOptions::new().write(true).open(&seg).unwrap().set_len(len - 3).unwrap();
         let rec = read_journal(&dir, TailPolicy::CutTornOnly, |_| {}).unwrap();
         assert_eq!(rec.last_input_seq, 99);
@@ -1140,6 +1443,11 @@ mod tests {
         let again = read_journal(&dir, TailPolicy::CutTornOnly, |_| {}).unwrap();
         assert_eq!(again.last_input_seq, rec.last_input_seq);
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// What a crash leaves when the mark was last stored after input `seq`.
+    fn acknowledge(dir: &Path, seq: u64) {
+        Watermark::open(dir, seq, false).unwrap();
     }
 
     /// Offsets of the records of a single-segment journal, in order.
@@ -1162,6 +1470,7 @@ mod tests {
             sync: true,
             session_id: 42,
             first_input_seq,
+            fingerprint: Fingerprint::default(),
         }
     }
 
@@ -1237,7 +1546,9 @@ mod tests {
         let clean = fs::read(&seg).unwrap();
         let offsets = record_offsets(&clean);
         assert_eq!(offsets.len(), 100);
-        // The last batch's first sector never landed; later ones did.
+        // The last batch's first sector never landed; later ones did, and the mark
+        // stayed at the batch before.
+        acknowledge(&dir, 91);
         let at = offsets[91];
         let gap_end = (at + RECORD_HEADER_LEN).next_multiple_of(SECTOR);
         let mut torn = clean.clone();
@@ -1258,6 +1569,64 @@ mod tests {
         fs::write(&seg, &zeroed).unwrap();
         let err = read_journal(&dir, TailPolicy::CutTornOnly, |_| {}).unwrap_err();
         assert!(matches!(err, JournalError::Corrupt { last_good_seq: 50, .. }), "{err}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_missing_first_segment_an_old_format_and_another_configuration_are_refused() {
+        let dir = temp_dir("layout");
+        write_journal(&dir, 300, 4096, false);
+        let files = segments(&dir).unwrap();
+        assert!(files.len() > 2);
+        // The first segment gone: the journal no longer starts at input 1.
+        let first = fs::read(&files[0]).unwrap();
+        fs::remove_file(&files[0]).unwrap();
+        let err = read_journal(&dir, TailPolicy::ReadOnly, |_| {}).unwrap_err().to_string();
+        assert!(err.contains("expected 1 (a segment is missing)"), "{err}");
+        // Another configuration's fingerprint, named by section.
+        fs::write(&files[0], &first).unwrap();
+        let mut other = Fingerprint::default();
+        other.sections[1] = 7;
+        let err = check_config(&dir, &other).unwrap_err().to_string();
+        assert!(err.contains("[fees] changed since"), "{err}");
+        check_config(&dir, &Fingerprint::default()).unwrap();
+        // Format 1: named as such, with what to do.
+        let mut old = first.clone();
+        old[8..12].copy_from_slice(&1u32.to_le_bytes());
+        fs::write(&files[0], &old).unwrap();
+        for err in [
+            read_journal(&dir, TailPolicy::ReadOnly, |_| {}).unwrap_err().to_string(),
+            check_config(&dir, &Fingerprint::default()).unwrap_err().to_string(),
+        ] {
+            assert!(err.contains("journal format 1") && err.contains("move the journal"), "{err}");
+        }
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn cutting_acknowledged_inputs_is_an_operator_decision_that_lowers_the_mark() {
+        let dir = temp_dir("lower");
+        write_journal(&dir, 100, 1 << 20, false);
+        let seg = segments(&dir).unwrap().pop().unwrap();
+        let len = fs::metadata(&seg).unwrap().len();
+        OpenOptions::new().write(true).open(&seg).unwrap().set_len(len - 3).unwrap();
+        // Acknowledged: refused, read-only or not, and nothing is cut.
+        for policy in [TailPolicy::ReadOnly, TailPolicy::CutTornOnly] {
+            let err = read_journal(&dir, policy, |_| {}).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    JournalError::AcknowledgedMissing { missing: 1, acknowledged: 100, .. }
+                ),
+                "{err}"
+            );
+        }
+        assert_eq!(fs::metadata(&seg).unwrap().len(), len - 3);
+        let rec = read_journal(&dir, TailPolicy::CutAnyDamage, |_| {}).unwrap();
+        assert_eq!(rec.last_input_seq, 99);
+        assert_eq!(watermark::read(&dir), Ok(Some(99)));
+        let rec = read_journal(&dir, TailPolicy::CutTornOnly, |_| {}).unwrap();
+        assert_eq!((rec.last_input_seq, rec.acknowledged), (99, Some(99)));
         let _ = fs::remove_dir_all(&dir);
     }
 
