@@ -129,7 +129,7 @@ fn a_silent_client_gets_end_of_session_dead_peer() {
         other => panic!("expected EndOfSession DEAD_PEER last, got {other:?}"),
     }
     // The login is free again at once.
-    let mut c = login(gw.addr(), "trader1");
+    let c = login(gw.addr(), "trader1");
     c.logout(WAIT).unwrap();
     gw.shutdown().unwrap();
 }
