@@ -110,6 +110,10 @@ pub struct ServerSettings {
     pub listen: Vec<SocketAddr>,
     /// Most connections at once.
     pub max_sessions: usize,
+    /// Most connections at once that have not logged in yet.
+    pub max_pending_logins: usize,
+    /// Most such connections from one address.
+    pub max_pending_logins_per_address: usize,
     /// Heartbeat after this long without sending, ms.
     pub heartbeat_ms: u64,
     /// Dead-peer timeout, ms.
@@ -290,6 +294,8 @@ struct RawFile {
 struct RawServer {
     listen: Vec<String>,
     max_sessions: usize,
+    max_pending_logins: usize,
+    max_pending_logins_per_address: usize,
     heartbeat_ms: u64,
     dead_peer_ms: u64,
     login_timeout_ms: u64,
@@ -305,6 +311,8 @@ impl Default for RawServer {
         RawServer {
             listen: vec!["127.0.0.1:9100".into()],
             max_sessions: 256,
+            max_pending_logins: 64,
+            max_pending_logins_per_address: 8,
             heartbeat_ms: 1_000,
             dead_peer_ms: 15_000,
             login_timeout_ms: 5_000,
@@ -642,6 +650,17 @@ fn server_settings(errors: &Errors<'_>, raw: RawServer) -> Result<ServerSettings
     if raw.max_sessions > 60_000 {
         return Err(errors.invalid("server.max_sessions", "at most 60000"));
     }
+    positive(errors, "server.max_pending_logins", raw.max_pending_logins)?;
+    positive(errors, "server.max_pending_logins_per_address", raw.max_pending_logins_per_address)?;
+    if raw.max_pending_logins_per_address > raw.max_pending_logins {
+        return Err(errors.invalid(
+            "server.max_pending_logins_per_address",
+            format!(
+                "at most max_pending_logins ({}), got {}",
+                raw.max_pending_logins, raw.max_pending_logins_per_address
+            ),
+        ));
+    }
     positive(errors, "server.heartbeat_ms", raw.heartbeat_ms)?;
     for (field, ms) in [
         ("server.heartbeat_ms", raw.heartbeat_ms),
@@ -670,6 +689,8 @@ fn server_settings(errors: &Errors<'_>, raw: RawServer) -> Result<ServerSettings
     Ok(ServerSettings {
         listen,
         max_sessions: raw.max_sessions,
+        max_pending_logins: raw.max_pending_logins,
+        max_pending_logins_per_address: raw.max_pending_logins_per_address,
         heartbeat_ms: raw.heartbeat_ms,
         dead_peer_ms: raw.dead_peer_ms,
         login_timeout_ms: raw.login_timeout_ms,
@@ -918,6 +939,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("server.listen[0]"), "{e}");
+        let e = GatewayConfig::from_toml_str(
+            "[server]\nmax_pending_logins = 4\nmax_pending_logins_per_address = 5\n",
+            "gw.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("server.max_pending_logins_per_address"), "{e}");
         let e =
             GatewayConfig::from_toml_str("[bogus]\nx = 1\n", "gw.toml").unwrap_err().to_string();
         assert!(e.contains("bogus"), "{e}");

@@ -63,6 +63,20 @@ struct PendingRequest {
     reason: Option<CancelReason>,
 }
 
+impl PendingRequest {
+    /// The `request_id` that `login`'s copy of the outcome carries: the request's
+    /// own id for the login that asked, 0 for any other (section 7: "0 when no
+    /// request of this login caused it").
+    fn request_id_for(&self, login: LoginIdx) -> u64 {
+        if self.active && self.requester == Some(login) { self.request_id } else { 0 }
+    }
+
+    /// The login that asked, when it is not `owner` (it gets its own copy).
+    fn other_requester(&self, owner: LoginIdx) -> Option<LoginIdx> {
+        self.requester.filter(|&l| self.active && l != owner)
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct LoginState {
     next_seq: u64,
@@ -345,25 +359,7 @@ impl Engine {
             Input::MassCancel { login, mass } => {
                 self.mass_cancel(login, mass.request_id, mass.scope, mass.block_new, out)
             }
-            Input::EntryControl { login, control } => {
-                let state = if control.enable { EntryState::Active } else { EntryState::Blocked };
-                let code = if self.risk.is_bound(login, &control.account) {
-                    match self.risk.set_account_state(&control.account, state) {
-                        Ok(()) => RejectCode(0),
-                        Err(reject) => reject.code,
-                    }
-                } else {
-                    RejectCode::ACCOUNT_NOT_PERMITTED
-                };
-                let now_state = self.risk.account_state(&control.account).unwrap_or(state);
-                let msg = OrderEntryStatus {
-                    request_id: control.request_id,
-                    account: control.account,
-                    state: if code == RejectCode(0) { state } else { now_state },
-                    code,
-                };
-                self.emit(login, AppMessage::OrderEntryStatus(msg), out);
-            }
+            Input::EntryControl { login, control } => self.entry_control(login, &control, out),
             Input::Malformed { login, ref_msg_type, code, ref_id } => {
                 self.stats.business_rejects.inc();
                 let msg = BusinessReject { ref_msg_type, code, ref_id };
@@ -381,6 +377,59 @@ impl Engine {
                 self.apply_venue_events(out);
             }
             Input::Admin(cmd) => self.admin(cmd, out),
+        }
+    }
+
+    /// OrderEntryControl: a login disables or enables order entry for one of its
+    /// accounts. It sets only the clients' state: an enable lifts what a client set
+    /// (a disable, a kill switch) and never the risk desk's state, which stays in
+    /// force and is named in the answer's code.
+    fn entry_control(
+        &mut self,
+        login: LoginIdx,
+        control: &protocol::codec::OrderEntryControl,
+        out: &mut impl FnMut(Output),
+    ) {
+        let account = control.account;
+        let code = if !self.risk.is_bound(login, &account) {
+            RejectCode::ACCOUNT_NOT_PERMITTED
+        } else {
+            let wanted = if control.enable { EntryState::Active } else { EntryState::Blocked };
+            // Bound accounts exist (validated at start-up), so this cannot fail.
+            let _ = self.risk.set_client_state(&account, wanted);
+            match self.risk.desk_state(&account) {
+                Some(EntryState::Blocked) if control.enable => RejectCode::ACCOUNT_HALTED,
+                Some(EntryState::ReducingOnly) if control.enable => RejectCode::REDUCING_ONLY,
+                _ => RejectCode(0),
+            }
+        };
+        let msg = OrderEntryStatus {
+            request_id: control.request_id,
+            account,
+            state: self.risk.account_state(&account).unwrap_or(EntryState::Blocked),
+            code,
+        };
+        self.emit(login, AppMessage::OrderEntryStatus(msg), out);
+    }
+
+    /// Tells every login bound to `account` the state now in force: `requester`'s
+    /// copy carries its `request_id`, the others 0 (the request was not theirs).
+    fn announce_entry_state(
+        &mut self,
+        account: AccountId,
+        requester: Option<LoginIdx>,
+        request_id: u64,
+        out: &mut impl FnMut(Output),
+    ) {
+        let Some(state) = self.risk.account_state(&account) else { return };
+        for login in 0..self.login_accounts.len() {
+            if !self.login_accounts[login].contains(&account) {
+                continue;
+            }
+            let login = login as LoginIdx;
+            let request_id = if requester == Some(login) { request_id } else { 0 };
+            let msg = OrderEntryStatus { request_id, account, state, code: RejectCode(0) };
+            self.emit(login, AppMessage::OrderEntryStatus(msg), out);
         }
     }
 
@@ -713,12 +762,25 @@ impl Engine {
         if block_new {
             for a in accounts_in_scope {
                 // Bound accounts exist (validated at start-up), so this cannot fail.
-                let _ = self.risk.set_account_state(a, EntryState::Blocked);
+                let _ = self.risk.set_client_state(a, EntryState::Blocked);
             }
         }
         self.scratch = scratch;
         let count = self.cancel_scratch(request_id, Some(login), reason);
         self.apply_venue_events(out);
+        if block_new {
+            // Each account in scope reports its new state, after its Canceled
+            // messages and before the MassCancelAck (section 9.5).
+            let in_scope =
+                if account.is_some() { 1 } else { self.login_accounts[login as usize].len() };
+            for k in 0..in_scope {
+                let a = match account {
+                    Some(a) => a,
+                    None => self.login_accounts[login as usize][k],
+                };
+                self.announce_entry_state(a, Some(login), request_id, out);
+            }
+        }
         self.stats.mass_cancels.inc();
         let msg = MassCancelAck {
             request_id,
@@ -753,17 +815,7 @@ impl Engine {
             AdminCommand::FirmState(state) => self.risk.set_firm_state(state),
             AdminCommand::AccountState(account, state) => {
                 if self.risk.set_account_state(&account, state).is_ok() {
-                    for login in 0..self.login_accounts.len() {
-                        if self.login_accounts[login].contains(&account) {
-                            let msg = OrderEntryStatus {
-                                request_id: 0,
-                                account,
-                                state,
-                                code: RejectCode(0),
-                            };
-                            self.emit(login as LoginIdx, AppMessage::OrderEntryStatus(msg), out);
-                        }
-                    }
+                    self.announce_entry_state(account, None, 0, out);
                 }
             }
             AdminCommand::CancelAccount(account) => {
@@ -887,15 +939,14 @@ impl Engine {
                     cl_ord_id: rec.cl_ord_id,
                     order_id,
                     account: rec.account,
-                    request_id: if pending.active { pending.request_id } else { 0 },
+                    request_id: pending.request_id_for(rec.login),
                     canceled_qty,
                     cum,
                     reason,
                 };
                 self.emit(rec.login, AppMessage::Canceled(msg), out);
-                if let Some(requester) =
-                    pending.requester.filter(|&l| pending.active && l != rec.login)
-                {
+                if let Some(requester) = pending.other_requester(rec.login) {
+                    let msg = Canceled { request_id: pending.request_id, ..msg };
                     self.emit(requester, AppMessage::Canceled(msg), out);
                 }
             }
@@ -922,7 +973,7 @@ impl Engine {
                 let pending = std::mem::take(&mut self.pending[r.0 as usize]);
                 let rec = *self.risk.order(r);
                 let msg = Replaced {
-                    request_id: pending.request_id,
+                    request_id: pending.request_id_for(rec.login),
                     cl_ord_id: rec.cl_ord_id,
                     order_id,
                     account: rec.account,
@@ -932,9 +983,8 @@ impl Engine {
                     priority_kept,
                 };
                 self.emit(rec.login, AppMessage::Replaced(msg), out);
-                if let Some(requester) =
-                    pending.requester.filter(|&l| pending.active && l != rec.login)
-                {
+                if let Some(requester) = pending.other_requester(rec.login) {
+                    let msg = Replaced { request_id: pending.request_id, ..msg };
                     self.emit(requester, AppMessage::Replaced(msg), out);
                 }
             }

@@ -16,6 +16,7 @@ pub mod config;
 pub mod engine;
 pub mod input;
 pub mod journal;
+pub mod lograte;
 pub mod metrics;
 pub mod outlog;
 pub mod pipeline;

@@ -629,6 +629,8 @@ fn session_limits(config: &GatewayConfig, session_id: u64) -> SessionLimits {
     let s = &config.server;
     SessionLimits {
         max_sessions: s.max_sessions,
+        max_pending_logins: s.max_pending_logins,
+        max_pending_logins_per_address: s.max_pending_logins_per_address,
         heartbeat_ns: s.heartbeat_ms * 1_000_000,
         dead_peer_ns: s.dead_peer_ms * 1_000_000,
         login_timeout_ns: s.login_timeout_ms * 1_000_000,

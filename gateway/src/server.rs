@@ -32,6 +32,7 @@ use protocol::{RejectCode, Seq, Token as LoginToken, Username};
 use crate::clock::Clock;
 use crate::input::{AdminCommand, Arrival, Input, LoginIdx, Output, Stamps};
 use crate::journal::JournalProgress;
+use crate::lograte::{LogLimiter, WINDOW_NS};
 use crate::metrics::{IoMetrics, Stage, StageRecorder};
 use crate::outlog::OutLog;
 use crate::wait::{Idle, IdleStep, WaitStrategy};
@@ -39,11 +40,25 @@ use crate::wait::{Idle, IdleStep, WaitStrategy};
 const WAKER: Token = Token(usize::MAX);
 const LISTENER_BASE: usize = usize::MAX - 64;
 
+/// A log line a peer can cause at will (one per connection, say): written once per
+/// site and window, the rest counted (see [`crate::lograte`]).
+macro_rules! limited {
+    ($self:ident, $level:ident, $site:literal, $($arg:tt)*) => {
+        if let Some(more) = $self.log_limit.admit($site, $self.clock.now_ns()) {
+            log::$level!("{}{more}", format_args!($($arg)*));
+        }
+    };
+}
+
 /// Session limits and timings.
 #[derive(Clone, Debug)]
 pub struct SessionLimits {
     /// Most connections at once (logged in or not).
     pub max_sessions: usize,
+    /// Most connections at once that have not logged in yet.
+    pub max_pending_logins: usize,
+    /// Most connections at once from one address that have not logged in yet.
+    pub max_pending_logins_per_address: usize,
     /// Send a heartbeat after this long without sending.
     pub heartbeat_ns: u64,
     /// Disconnect a peer silent for this long.
@@ -204,6 +219,8 @@ impl ControlOut {
 
 #[derive(Debug)]
 struct Conn {
+    /// Tells apart the connections that use one slot in turn.
+    id: u64,
     stream: TcpStream,
     peer: SocketAddr,
     rx: FrameBuffer,
@@ -256,6 +273,13 @@ pub struct IoLoop<L: EngineLink> {
     logins: Vec<LoginSlot>,
     by_name: HashMap<Username, LoginIdx>,
     unknown_failures: HashMap<std::net::IpAddr, FailureWindow>,
+    /// Connections not logged in yet, oldest first, as (slot, connection id);
+    /// entries whose connection has logged in or gone are dropped lazily.
+    pending: Vec<(usize, u64)>,
+    /// Scratch for counting pending connections per address.
+    pending_by_addr: HashMap<std::net::IpAddr, (u32, usize)>,
+    next_conn_id: u64,
+    log_limit: LogLimiter,
     limits: SessionLimits,
     link: L,
     clock: Clock,
@@ -328,6 +352,10 @@ impl<L: EngineLink> IoLoop<L> {
             logins,
             by_name,
             unknown_failures: HashMap::with_capacity(1024),
+            pending: Vec::with_capacity(limits.max_pending_logins + 1),
+            pending_by_addr: HashMap::with_capacity(limits.max_pending_logins + 1),
+            next_conn_id: 0,
+            log_limit: LogLimiter::new(WINDOW_NS),
             link,
             clock,
             dirty: Vec::with_capacity(n),
@@ -438,12 +466,18 @@ impl<L: EngineLink> IoLoop<L> {
                 Err(e) if would_block(&e) => return,
                 Err(e) if interrupted(&e) => continue,
                 Err(e) => {
-                    warn!("accept failed: {e}");
+                    limited!(self, warn, "accept failed", "accept failed: {e}");
                     return;
                 }
             };
-            let Some(slot) = self.free.pop() else {
-                warn!("refusing {peer}: all {} session slots in use", self.limits.max_sessions);
+            let Some(slot) = self.slot_for_pending(peer.ip()) else {
+                limited!(
+                    self,
+                    warn,
+                    "no free session slot",
+                    "refusing {peer}: all {} session slots in use",
+                    self.limits.max_sessions
+                );
                 let mut stream = stream;
                 let mut buf = [0u8; 8];
                 let msg =
@@ -454,42 +488,128 @@ impl<L: EngineLink> IoLoop<L> {
                 self.metrics.logins_refused.inc();
                 continue;
             };
-            let _ = stream.set_nodelay(true);
-            if self.limits.socket_send_buffer_bytes > 0 {
-                let _ = socket2::SockRef::from(&stream)
-                    .set_send_buffer_size(self.limits.socket_send_buffer_bytes);
+            if self.register(slot, stream, peer) {
+                // A client sends its Login right after connecting: take it now, before
+                // later connections can push this one out of the pre-login budget.
+                self.read_conn(slot, false);
             }
-            let mut conn = Conn {
-                stream,
-                peer,
-                rx: FrameBuffer::new(self.limits.rx_buffer_bytes),
-                state: ConnState::AwaitingLogin {
-                    deadline_ns: self.clock.now_ns() + self.limits.login_timeout_ns,
-                },
-                ctrl: ControlOut { buf: [0; 256], len: 0, sent: 0 },
-                cursor: 0,
-                drain_after_input: 0,
-                replay_end: 0,
-                oldest_read_ns: 0,
-                oldest_append_ns: 0,
-                last_rx_ns: self.clock.now_ns(),
-                last_tx_ns: self.clock.now_ns(),
-                read_paused: false,
-                dirty: false,
-                closed: false,
-            };
-            if let Err(e) = self.poll.registry().register(
-                &mut conn.stream,
-                Token(slot),
-                Interest::READABLE | Interest::WRITABLE,
-            ) {
-                warn!("register {peer} failed: {e}");
-                self.free.push(slot);
-                continue;
-            }
-            self.metrics.connections_accepted.inc();
-            self.conns[slot] = Some(conn);
         }
+    }
+
+    /// Sets up a new connection in `slot`; false (and the slot freed) if it fails.
+    fn register(&mut self, slot: usize, stream: TcpStream, peer: SocketAddr) -> bool {
+        let _ = stream.set_nodelay(true);
+        if self.limits.socket_send_buffer_bytes > 0 {
+            let _ = socket2::SockRef::from(&stream)
+                .set_send_buffer_size(self.limits.socket_send_buffer_bytes);
+        }
+        let now = self.clock.now_ns();
+        self.next_conn_id += 1;
+        let mut conn = Conn {
+            id: self.next_conn_id,
+            stream,
+            peer,
+            rx: FrameBuffer::new(self.limits.rx_buffer_bytes),
+            state: ConnState::AwaitingLogin { deadline_ns: now + self.limits.login_timeout_ns },
+            ctrl: ControlOut { buf: [0; 256], len: 0, sent: 0 },
+            cursor: 0,
+            drain_after_input: 0,
+            replay_end: 0,
+            oldest_read_ns: 0,
+            oldest_append_ns: 0,
+            last_rx_ns: now,
+            last_tx_ns: now,
+            read_paused: false,
+            dirty: false,
+            closed: false,
+        };
+        if let Err(e) = self.poll.registry().register(
+            &mut conn.stream,
+            Token(slot),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            limited!(self, warn, "register failed", "register {peer} failed: {e}");
+            self.free.push(slot);
+            return false;
+        }
+        self.metrics.connections_accepted.inc();
+        self.pending.push((slot, conn.id));
+        self.conns[slot] = Some(conn);
+        true
+    }
+
+    /// A slot for a new connection from `ip`, which will wait for its Login.
+    ///
+    /// Connections that have not logged in have their own budget
+    /// (`max_pending_logins`, and `max_pending_logins_per_address` from one
+    /// address), and logged-in sessions are never dropped to make room. When a
+    /// budget is full, or no slot is free, the oldest pending connection of the
+    /// address with the most pending connections makes way (the new connection's
+    /// own address, if that is the one at its limit). An address that floods the
+    /// gateway with idle connections so pushes out only its own, and a client from
+    /// elsewhere, or one that logs in at once, still gets in. `None` only when every
+    /// slot holds a logged-in or ending session.
+    fn slot_for_pending(&mut self, ip: std::net::IpAddr) -> Option<usize> {
+        // Bounded: each round either drops a connection or sees one log in.
+        for _ in 0..=self.limits.max_pending_logins {
+            let Some(victim) = self.pending_victim(ip) else { break };
+            // Its Login may be waiting unread in the socket: take it first.
+            self.read_conn(victim, false);
+            let still_pending = self.conns[victim]
+                .as_ref()
+                .is_some_and(|c| matches!(c.state, ConnState::AwaitingLogin { .. }));
+            if still_pending {
+                self.evict_pending(victim);
+                break;
+            }
+        }
+        self.free.pop()
+    }
+
+    /// The slot of the pending connection that must make way for a new one from
+    /// `ip`, if one must (see [`IoLoop::slot_for_pending`]).
+    fn pending_victim(&mut self, ip: std::net::IpAddr) -> Option<usize> {
+        let conns = &self.conns;
+        self.pending.retain(|&(slot, id)| {
+            conns[slot]
+                .as_ref()
+                .is_some_and(|c| c.id == id && matches!(c.state, ConnState::AwaitingLogin { .. }))
+        });
+        let by_addr = &mut self.pending_by_addr;
+        by_addr.clear();
+        for (k, &(slot, _)) in self.pending.iter().enumerate() {
+            if let Some(c) = conns[slot].as_ref() {
+                by_addr.entry(c.peer.ip()).or_insert((0, k)).0 += 1;
+            }
+        }
+        let own = by_addr.get(&ip).map_or(0, |&(n, _)| n as usize);
+        let addr = if own >= self.limits.max_pending_logins_per_address {
+            ip
+        } else if self.pending.len() >= self.limits.max_pending_logins || self.free.is_empty() {
+            // The busiest address; of equals, the one whose oldest connection is oldest.
+            *by_addr.iter().max_by_key(|(_, (n, first))| (*n, std::cmp::Reverse(*first)))?.0
+        } else {
+            return None;
+        };
+        // `pending` is in accept order, so the first match is the oldest.
+        let (slot, _) = *self
+            .pending
+            .iter()
+            .find(|&&(slot, _)| conns[slot].as_ref().is_some_and(|c| c.peer.ip() == addr))?;
+        Some(slot)
+    }
+
+    /// Drops a connection that has not logged in, to make room for a newer one:
+    /// EndOfSession LOGIN_TIMEOUT (best effort; it has nothing else half-sent),
+    /// then close.
+    fn evict_pending(&mut self, i: usize) {
+        let Some(conn) = self.conns[i].as_mut() else { return };
+        let eos = EndOfSession { reason: RejectCode::LOGIN_TIMEOUT, last_seq: 0 };
+        conn.ctrl.push(&ServerMessage::EndOfSession(eos));
+        let _ = conn.stream.write(conn.ctrl.pending());
+        let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+        let why = "dropped to make room: the pre-login budget is full";
+        self.close(i, Some(RejectCode::LOGIN_TIMEOUT), why);
     }
 
     /// Reads and handles frames until the socket would block, the engine is full,
@@ -516,7 +636,7 @@ impl<L: EngineLink> IoLoop<L> {
                 Ok(0) => {
                     // Every whole frame was taken above, so the buffer has room and
                     // a zero-byte read is the end of the stream.
-                    self.close(i, RejectCode::DEAD_PEER, "peer closed the connection");
+                    self.close(i, None, "closed by the peer");
                     return;
                 }
                 Ok(n) => {
@@ -528,7 +648,7 @@ impl<L: EngineLink> IoLoop<L> {
                 Err(e) if interrupted(&e) => continue,
                 Err(e) => {
                     let reason = format!("read error: {e}");
-                    self.close(i, RejectCode::DEAD_PEER, &reason);
+                    self.close(i, None, &reason);
                     return;
                 }
             }
@@ -606,7 +726,10 @@ impl<L: EngineLink> IoLoop<L> {
                     .filter(|_| ref_msg_type != msg_type::LOGIN)
                     .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
                     .unwrap_or(0);
-                warn!(
+                limited!(
+                    self,
+                    warn,
+                    "malformed frame",
                     "login {} ({}): malformed frame type 0x{ref_msg_type:02x}: {e} (code {})",
                     self.logins[login as usize].username,
                     self.conns[i].as_ref().map(|c| c.peer.to_string()).unwrap_or_default(),
@@ -755,7 +878,13 @@ impl<L: EngineLink> IoLoop<L> {
 
     fn refuse_login(&mut self, i: usize, code: RejectCode, why: &str) {
         let Some(conn) = self.conns[i].as_mut() else { return };
-        warn!("refusing login from {}: {why} (code {code})", conn.peer);
+        limited!(
+            self,
+            warn,
+            "login refused",
+            "refusing login from {}: {why} (code {code})",
+            conn.peer
+        );
         conn.ctrl.push(&ServerMessage::LoginRejected(LoginRejected { code }));
         conn.state = ConnState::Draining { login: None, reason: code, send_eos: false };
         self.metrics.logins_refused.inc();
@@ -814,7 +943,13 @@ impl<L: EngineLink> IoLoop<L> {
     /// Ends a session after flushing what is pending (used for protocol errors).
     fn drain_and_close(&mut self, i: usize, reason: RejectCode, why: &str) {
         let Some(conn) = self.conns[i].as_mut() else { return };
-        warn!("ending session from {}: {why} (code {reason})", conn.peer);
+        limited!(
+            self,
+            warn,
+            "session ending",
+            "ending session from {}: {why} (code {reason})",
+            conn.peer
+        );
         match conn.state {
             ConnState::Active { login } => self.end_active(i, login, reason),
             ConnState::AwaitingLogin { .. } => {
@@ -825,8 +960,10 @@ impl<L: EngineLink> IoLoop<L> {
         }
     }
 
-    /// Closes at once (the peer is gone, or must be cut off).
-    fn close(&mut self, i: usize, reason: RejectCode, why: &str) {
+    /// Closes at once (the peer is gone, or must be cut off). `reason` is the
+    /// session's end as the gateway decided it; `None` when the peer closed the
+    /// connection or the socket failed, which `why` says.
+    fn close(&mut self, i: usize, reason: Option<RejectCode>, why: &str) {
         let Some(mut conn) = self.conns[i].take() else { return };
         conn.closed = true;
         let _ = self.poll.registry().deregister(&mut conn.stream);
@@ -841,16 +978,48 @@ impl<L: EngineLink> IoLoop<L> {
             }
             ConnState::AwaitingLogin { .. } => None,
         };
+        let code = reason.map(|r| format!(" (code {r})")).unwrap_or_default();
+        let peer = conn.peer;
         if let Some(login) = login {
             let name = self.logins[login as usize].username;
-            warn!("login {name} from {} disconnected: {why} (code {reason})", conn.peer);
+            if reason.is_some() {
+                limited!(
+                    self,
+                    warn,
+                    "session ended",
+                    "login {name} from {peer} disconnected: {why}{code}"
+                );
+            } else {
+                limited!(
+                    self,
+                    info,
+                    "session closed by the peer",
+                    "login {name} from {peer}: {why}"
+                );
+            }
             self.logins[login as usize].conn = None;
             self.notify_disconnect(login);
         } else {
-            info!("connection from {} closed: {why} (code {reason})", conn.peer);
+            limited!(self, info, "connection closed", "connection from {peer} closed: {why}{code}");
         }
         self.metrics.disconnects.inc();
         self.free.push(i);
+    }
+
+    /// Ends a logged-in session whose peer has been silent for the dead-peer
+    /// timeout: EndOfSession DEAD_PEER, then close at once. The peer is probably
+    /// not reading, so the EndOfSession is best effort, and written only when no
+    /// frame is half-sent (it must not land inside one).
+    fn end_dead_peer(&mut self, i: usize, login: LoginIdx, why: &str) {
+        let Some(conn) = self.conns[i].as_mut() else { return };
+        let slot = &self.logins[login as usize];
+        if conn.ctrl.pending().is_empty() && conn.cursor >= slot.released_off {
+            let eos = EndOfSession { reason: RejectCode::DEAD_PEER, last_seq: slot.log.last_seq() };
+            conn.ctrl.push(&ServerMessage::EndOfSession(eos));
+            let _ = conn.stream.write(conn.ctrl.pending());
+            let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+        }
+        self.close(i, Some(RejectCode::DEAD_PEER), why);
     }
 
     fn mark_dirty(&mut self, i: usize) {
@@ -976,7 +1145,7 @@ impl<L: EngineLink> IoLoop<L> {
                 "client is not reading: {backlog} bytes unsent, limit {}",
                 self.limits.backlog_limit_bytes
             );
-            self.close(i, RejectCode::BACKLOG_EXCEEDED, &why);
+            self.close(i, Some(RejectCode::BACKLOG_EXCEEDED), &why);
             return false;
         }
         true
@@ -1060,7 +1229,7 @@ impl<L: EngineLink> IoLoop<L> {
             }
             Err(e) => {
                 let why = format!("write error: {e}");
-                self.close(i, RejectCode::DEAD_PEER, &why);
+                self.close(i, None, &why);
                 return;
             }
         }
@@ -1093,7 +1262,7 @@ impl<L: EngineLink> IoLoop<L> {
                 let _ = conn.stream.write(conn.ctrl.pending());
             }
             let _ = conn.stream.shutdown(std::net::Shutdown::Write);
-            self.close(i, reason, "session ended");
+            self.close(i, Some(reason), "session ended");
         }
     }
 
@@ -1122,11 +1291,12 @@ impl<L: EngineLink> IoLoop<L> {
 
     fn session_timers(&mut self, now: u64) {
         self.publish_gauges();
+        self.log_limit.flush(now, |site, text| warn!("{site}: {text}"));
         for i in 0..self.conns.len() {
             let Some(conn) = self.conns[i].as_mut() else { continue };
             match conn.state {
                 ConnState::AwaitingLogin { deadline_ns } if now >= deadline_ns => {
-                    warn!("connection from {}: no login in time", conn.peer);
+                    limited!(self, warn, "no login in time", "connection from {}: no login in time", conn.peer);
                     conn.state = ConnState::Draining {
                         login: None,
                         reason: RejectCode::LOGIN_TIMEOUT,
@@ -1134,10 +1304,10 @@ impl<L: EngineLink> IoLoop<L> {
                     };
                     self.mark_dirty(i);
                 }
-                ConnState::Active { .. } => {
+                ConnState::Active { login } => {
                     if now.saturating_sub(conn.last_rx_ns) >= self.limits.dead_peer_ns {
                         let why = format!("silent for {} ms", (now - conn.last_rx_ns) / 1_000_000);
-                        self.close(i, RejectCode::DEAD_PEER, &why);
+                        self.end_dead_peer(i, login, &why);
                     } else if now.saturating_sub(conn.last_tx_ns) >= self.limits.heartbeat_ns {
                         conn.ctrl.push(&ServerMessage::Heartbeat);
                         self.mark_dirty(i);
@@ -1147,7 +1317,7 @@ impl<L: EngineLink> IoLoop<L> {
                     // A peer that does not read what we drain is cut off after the
                     // dead-peer timeout.
                     if now.saturating_sub(conn.last_tx_ns) >= self.limits.dead_peer_ns => {
-                        self.close(i, RejectCode::DEAD_PEER, "did not read the end of its session");
+                        self.close(i, Some(RejectCode::DEAD_PEER), "did not read the end of its session");
                     }
                 _ => {}
             }

@@ -235,8 +235,12 @@ pub struct AccountSnapshot {
     pub fees_paid: i64,
     /// Realised P&L across positions (1/10000 CNY).
     pub realized_pnl: i64,
-    /// Order-entry state.
+    /// Order-entry state in force: the stricter of `desk_state` and `client_state`.
     pub state: EntryState,
+    /// The state the broker's risk desk set (configuration, admin endpoint).
+    pub desk_state: EntryState,
+    /// The state the account's own logins set (OrderEntryControl, kill switch).
+    pub client_state: EntryState,
     /// Messages (new, cancel, replace) counted today.
     pub messages_today: u32,
     /// New orders counted today.

@@ -177,7 +177,7 @@ impl RiskEngine {
         let reduces = o.side == Side::Sell
             && o.credit != CreditTag::ShortSell
             && pos.is_some_and(|p| p.holding() > 0);
-        check_entry_state(self.firm_state, a.state, reduces)?;
+        check_entry_state(self.firm_state, a.effective_state(), reduces)?;
         // Check 3, second half: the same order moments ago under another cl_ord_id.
         let window_ns = self.limits.duplicate_window_ms.saturating_mul(1_000_000);
         let fp = Fingerprint { security: o.security, side: o.side, price: o.price, qty: o.qty };
@@ -488,7 +488,7 @@ impl RiskEngine {
         let a = &self.accounts[rec.account_idx as usize];
         let p = &self.positions[rec.pos_idx as usize];
         let x = self.instruments.at(p.instr_idx);
-        check_entry_state(self.firm_state, a.state, req.qty.0 <= rec.qty.0)?;
+        check_entry_state(self.firm_state, a.effective_state(), req.qty.0 <= rec.qty.0)?;
         if ctx.phase == TradingPhase::OpeningAuctionNoCancel {
             return Err(Reject::new(RejectCode::NO_CANCEL_PHASE));
         }

@@ -57,7 +57,13 @@ pub(crate) struct AccountState {
     pub boards: BoardPermissions,
     pub programmatic: bool,
     pub credit: bool,
+    /// Order-entry state set by the broker's risk desk (configuration or the admin
+    /// endpoint). Only the desk lifts it.
     pub state: EntryState,
+    /// Order-entry state the account's own logins set (OrderEntryControl, a kill
+    /// switch): `Active` or `Blocked`. Kept apart from the desk's so that a client
+    /// can lift what it set, and nothing more.
+    pub client_state: EntryState,
     /// First and last position slot of this account (NIL when none).
     pub first_pos: u32,
     pub last_pos: u32,
@@ -71,6 +77,12 @@ pub(crate) struct AccountState {
 }
 
 impl AccountState {
+    /// The state orders are checked against: the stricter of the two.
+    #[inline]
+    pub fn effective_state(&self) -> EntryState {
+        stricter(self.state, self.client_state)
+    }
+
     /// Keeps available cash non-negative: a shortfall becomes a debit, and cash
     /// arriving while in debit pays it down first. Returns the debit added.
     ///
@@ -187,6 +199,12 @@ pub struct RiskEngine {
     pub(crate) day_start_ns: u64,
 }
 
+/// The stricter of two entry states (`Blocked` over `ReducingOnly` over `Active`).
+#[inline]
+pub(crate) fn stricter(a: EntryState, b: EntryState) -> EntryState {
+    if (b as u8) > (a as u8) { b } else { a }
+}
+
 #[inline]
 pub(crate) fn pair_key(high: u32, low: u32) -> u64 {
     (u64::from(high) << 32) | u64::from(low)
@@ -249,6 +267,7 @@ impl RiskEngine {
             programmatic: cfg.programmatic,
             credit: cfg.credit,
             state: cfg.state,
+            client_state: EntryState::Active,
             first_pos: NIL,
             last_pos: NIL,
             messages: SlidingWindow::default(),
@@ -369,16 +388,36 @@ impl RiskEngine {
         self.firm_state
     }
 
-    /// One account's kill switch / trading state.
+    /// The risk desk's state for one account (configuration, the admin endpoint).
+    /// The account trades under the stricter of this and its clients' state.
     pub fn set_account_state(&mut self, account: &AccountId, s: EntryState) -> Result<(), Reject> {
         let idx = self.account_idx(account)?;
         self.accounts[idx as usize].state = s;
         Ok(())
     }
 
-    /// One account's state; `None` for an unknown account.
+    /// The state the account's own logins set: `Blocked` by a disable or a kill
+    /// switch, `Active` by an enable. It never lifts the desk's state.
+    pub fn set_client_state(&mut self, account: &AccountId, s: EntryState) -> Result<(), Reject> {
+        let idx = self.account_idx(account)?;
+        self.accounts[idx as usize].client_state = s;
+        Ok(())
+    }
+
+    /// One account's effective state: the stricter of the desk's and its clients';
+    /// `None` for an unknown account.
     pub fn account_state(&self, account: &AccountId) -> Option<EntryState> {
+        self.account_index.get(account).map(|&i| self.accounts[i as usize].effective_state())
+    }
+
+    /// The risk desk's state for one account; `None` for an unknown account.
+    pub fn desk_state(&self, account: &AccountId) -> Option<EntryState> {
         self.account_index.get(account).map(|&i| self.accounts[i as usize].state)
+    }
+
+    /// The state the account's logins set; `None` for an unknown account.
+    pub fn client_state(&self, account: &AccountId) -> Option<EntryState> {
+        self.account_index.get(account).map(|&i| self.accounts[i as usize].client_state)
     }
 
     /// Replaces every run-time limit at once.
@@ -600,7 +639,9 @@ impl RiskEngine {
             short_proceeds: a.short_proceeds,
             fees_paid: a.fees_paid,
             realized_pnl,
-            state: a.state,
+            state: a.effective_state(),
+            desk_state: a.state,
+            client_state: a.client_state,
             messages_today: a.messages_today,
             orders_today: a.orders_today,
             flagged_high_rate: a.flags.high_rate,

@@ -61,7 +61,7 @@ use crate::validate::Totals;
 const MAGIC: [u8; 8] = *b"BWRISK01";
 const END: [u8; 8] = *b"BWRISKOK";
 /// Format version; bumped whenever the layout of anything written changes.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 /// Largest state section (everything but the order table) a snapshot may have:
 /// about 100 bytes a position, so room for millions. Reading refuses a larger
 /// length before allocating for it, and so does bincode for any length inside.

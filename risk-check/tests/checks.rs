@@ -71,6 +71,41 @@ fn check_02_kill_switches_firm_then_account_then_reducing_only() {
     assert!(h.engine.set_account_state(&acct("NOBODY"), EntryState::Blocked).is_err());
 }
 
+/// The risk desk's state and the clients' are kept apart: orders meet the stricter
+/// of the two, and lifting one never lifts the other.
+#[test]
+fn check_02_desk_and_client_states_are_kept_apart() {
+    let mut h = Harness::default_market();
+    let a = main_account();
+    h.engine.set_account_state(&a, EntryState::Blocked).unwrap();
+    h.engine.set_client_state(&a, EntryState::Active).unwrap();
+    assert_eq!(h.engine.account_state(&a), Some(EntryState::Blocked));
+    let buy = h.limit(Side::Buy, "600000.SH", "10.00", 100);
+    h.reject(&buy, RejectCode::ACCOUNT_HALTED);
+    h.engine.set_account_state(&a, EntryState::ReducingOnly).unwrap();
+    let buy = h.limit(Side::Buy, "600000.SH", "10.00", 100);
+    h.reject(&buy, RejectCode::REDUCING_ONLY);
+    // The client's own block is stricter than the desk's reducing-only.
+    h.engine.set_client_state(&a, EntryState::Blocked).unwrap();
+    let sell = h.limit(Side::Sell, "600000.SH", "10.00", 100);
+    h.reject(&sell, RejectCode::ACCOUNT_HALTED);
+    assert_eq!(
+        (h.engine.desk_state(&a), h.engine.client_state(&a), h.engine.account_state(&a)),
+        (Some(EntryState::ReducingOnly), Some(EntryState::Blocked), Some(EntryState::Blocked))
+    );
+    // The desk lifts its state; the client's block stays until the client lifts it.
+    h.engine.set_account_state(&a, EntryState::Active).unwrap();
+    let buy = h.limit(Side::Buy, "600000.SH", "10.00", 100);
+    h.reject(&buy, RejectCode::ACCOUNT_HALTED);
+    h.engine.set_client_state(&a, EntryState::Active).unwrap();
+    let buy = h.limit(Side::Buy, "600000.SH", "10.00", 100);
+    h.pass(&buy);
+    let snap = h.engine.account_snapshot(&a).unwrap();
+    assert_eq!(
+        (snap.state, snap.desk_state, snap.client_state),
+        (EntryState::Active, EntryState::Active, EntryState::Active)
+    );
+}
 #[test]
 fn check_03_resend_repeats_and_a_reused_cl_ord_id_is_refused() {
     let mut h = Harness::default_market();
