@@ -274,7 +274,13 @@ fn a_snapshot_keeps_the_desks_and_the_clients_states() {
     let dir = std::env::temp_dir().join(format!("bw-kill-switch-{}", std::process::id()));
     let logs: Vec<gateway::outlog::OutLog> =
         config.logins.iter().map(|_| gateway::outlog::OutLog::new(1 << 20, 1 << 12)).collect();
-    let path = gateway::snapshot::write(&dir, &h.engine, &logs, h.input_seq, h.now_ns, 1).unwrap();
+    let at = gateway::snapshot::At {
+        input_seq: h.input_seq,
+        now_ns: h.now_ns,
+        session_id: 1,
+        fingerprint: gateway::journal::Fingerprint::of(&config),
+    };
+    let path = gateway::snapshot::write(&dir, &h.engine, &logs, at).unwrap();
     let (engine, _, _) = gateway::snapshot::load(&path, &config).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(gateway::state::dump(&engine), gateway::state::dump(&h.engine));
