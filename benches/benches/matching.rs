@@ -356,9 +356,14 @@ impl Runner for Ours {
             instruments: vec![spec],
             max_orders: 16_384,
             max_levels_per_side: 4_096,
+            overflow_levels_per_side: 1_024,
             inbound_queue_capacity: 1_024,
             self_trade_prevention: false,
             schedule: Schedule::AlwaysContinuous,
+            holidays: Vec::new(),
+            // The stream's IOC limit orders stand for taking flow; on SSE and SZSE
+            // they are a simulator extension, switched on here.
+            limit_ioc_fok: true,
         })
         .expect("bench config is valid");
         Ours { ex, events: 0, volume: 0 }

@@ -149,6 +149,7 @@ fn order_type_and_tif(msg: &View<'_>) -> Result<(OrderType, TimeInForce), Violat
             (Some(b"O"), _) => OrderType::MarketBestOwn,
             (Some(b"C"), _) => OrderType::MarketBestCounter,
             (Some(b"5"), _) => OrderType::MarketBest5Cancel,
+            (Some(b"L"), _) => OrderType::MarketBest5Limit,
             (Some(b"I"), _) | (None, Some(TimeInForce::Ioc)) => OrderType::MarketIoc,
             (Some(b"F"), _) | (None, Some(TimeInForce::Fok)) => OrderType::MarketFok,
             (None, _) => {

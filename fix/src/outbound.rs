@@ -430,6 +430,7 @@ pub fn ord_type_fields(order_type: OrderType) -> (u8, Option<u8>) {
         OrderType::MarketBestOwn => (b'1', Some(b'O')),
         OrderType::MarketBestCounter => (b'1', Some(b'C')),
         OrderType::MarketBest5Cancel => (b'1', Some(b'5')),
+        OrderType::MarketBest5Limit => (b'1', Some(b'L')),
         OrderType::MarketIoc => (b'1', Some(b'I')),
         OrderType::MarketFok => (b'1', Some(b'F')),
     }

@@ -376,8 +376,11 @@ struct RawExchange {
     utc_offset_s: i32,
     max_orders: usize,
     max_levels_per_side: usize,
+    overflow_levels_per_side: usize,
     inbound_queue_capacity: usize,
     self_trade_prevention: bool,
+    holidays: Vec<String>,
+    limit_ioc_fok: bool,
 }
 
 impl Default for RawExchange {
@@ -387,8 +390,11 @@ impl Default for RawExchange {
             utc_offset_s: 8 * 3600,
             max_orders: 1 << 20,
             max_levels_per_side: 4_096,
+            overflow_levels_per_side: 1_024,
             inbound_queue_capacity: 1 << 16,
             self_trade_prevention: false,
+            holidays: Vec::new(),
+            limit_ioc_fok: false,
         }
     }
 }
@@ -789,6 +795,16 @@ fn exchange_config(
         raw.inbound_queue_capacity,
         MAX_INBOUND_QUEUE_CAPACITY,
     )?;
+    let mut holidays = Vec::with_capacity(raw.holidays.len());
+    for (i, text) in raw.holidays.iter().enumerate() {
+        let date = sim_exchange::schedule::parse_date(text).ok_or_else(|| {
+            errors.invalid(
+                format!("exchange.holidays[{i}]"),
+                format!("expected a date \"yyyy-mm-dd\", got {text:?}"),
+            )
+        })?;
+        holidays.push(date);
+    }
     let instruments = risk
         .instruments
         .iter()
@@ -806,9 +822,12 @@ fn exchange_config(
         instruments,
         max_orders: raw.max_orders,
         max_levels_per_side: raw.max_levels_per_side,
+        overflow_levels_per_side: raw.overflow_levels_per_side,
         inbound_queue_capacity: raw.inbound_queue_capacity,
         self_trade_prevention: raw.self_trade_prevention,
         schedule,
+        holidays,
+        limit_ioc_fok: raw.limit_ioc_fok,
     })
 }
 
@@ -1077,6 +1096,27 @@ mod tests {
         let e = c.check_listeners().unwrap_err().to_string();
         assert!(e.starts_with("<demo>: admin.listen: 127.0.0.1:9180 takes the port of"), "{e}");
         assert!(GatewayConfig::demo().check_listeners().is_ok());
+    }
+
+    #[test]
+    fn exchange_holidays_are_dates_and_limit_ioc_is_off_by_default() {
+        let c = GatewayConfig::demo();
+        assert!(!c.exchange.limit_ioc_fok);
+        assert!(c.exchange.holidays.is_empty());
+        let text = DEMO_TOML.replace(
+            "self_trade_prevention = false",
+            "self_trade_prevention = false\nholidays = [\"2026-10-01\", \"2026-10-02\"]\nlimit_ioc_fok = true",
+        );
+        assert_ne!(text, DEMO_TOML);
+        let c = GatewayConfig::from_toml_str(&text, "gw.toml").unwrap();
+        assert_eq!(c.exchange.holidays, vec![20261001, 20261002]);
+        assert!(c.exchange.limit_ioc_fok);
+        let bad = DEMO_TOML.replace(
+            "self_trade_prevention = false",
+            "self_trade_prevention = false\nholidays = [\"2026-02-30\"]",
+        );
+        let e = GatewayConfig::from_toml_str(&bad, "gw.toml").unwrap_err().to_string();
+        assert!(e.contains("exchange.holidays[0]") && e.contains("2026-02-30"), "{e}");
     }
 
     #[test]

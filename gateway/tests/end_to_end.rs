@@ -568,10 +568,10 @@ fn market_order_types_reach_the_venue() {
         .unwrap();
     expect(&mut maker, "maker", |m| accepted_id(m, 1));
     let mut taker = login(gw.addr(), "trader2");
-    let mut ioc = limit(2, "B001", 688981, Side::Buy, 500, "0");
-    ioc.order_type = OrderType::MarketIoc;
+    // A STAR best-5-then-cancel order with its protective price.
+    let mut ioc = limit(2, "B001", 688981, Side::Buy, 500, "89.00");
+    ioc.order_type = OrderType::MarketBest5Cancel;
     ioc.tif = TimeInForce::Ioc;
-    ioc.price = protocol::Price::ZERO;
     taker.send(&ClientMessage::NewOrder(ioc)).unwrap();
     expect(&mut taker, "ioc accepted", |m| accepted_id(m, 2));
     let fill = expect(&mut taker, "fill", |m| match m {

@@ -8,7 +8,8 @@
 //! repetition.
 
 use protocol::codec::{NewOrder, order_flags};
-use protocol::{CreditTag, OrderType, Price, Qty, Side, TimeInForce};
+use protocol::rules::needs_protective_price;
+use protocol::{CreditTag, Market, OrderType, Price, Qty, Side, TimeInForce};
 
 use crate::clock::Rng;
 use crate::scenario::{FlowOverride, RawFlow};
@@ -234,13 +235,29 @@ impl Flow {
         let kind = self.rng.unit();
         let mut marketable = true;
         let (order_type, tif, price) = if kind < mix.market_share {
-            let t = match self.rng.below(4) {
-                0 => OrderType::MarketBestCounter,
-                1 => OrderType::MarketBest5Cancel,
-                2 => OrderType::MarketIoc,
-                _ => OrderType::MarketFok,
+            // The market order types the instrument's exchange offers.
+            let x = &u.instruments[i];
+            let offered: &[OrderType] = match x.board.market() {
+                Market::Sse => &[
+                    OrderType::MarketBestCounter,
+                    OrderType::MarketBest5Cancel,
+                    OrderType::MarketBest5Limit,
+                ],
+                Market::Szse | Market::Bse => &[
+                    OrderType::MarketBestCounter,
+                    OrderType::MarketBest5Cancel,
+                    OrderType::MarketIoc,
+                    OrderType::MarketFok,
+                ],
             };
-            (t, t.implied_tif().unwrap_or(TimeInForce::Day), 0)
+            let t = offered[self.rng.below(offered.len() as u64) as usize];
+            // STAR market orders carry a protective price: here the daily limit.
+            let price = match (needs_protective_price(x.board), side) {
+                (false, _) => 0,
+                (true, Side::Buy) => x.upper.0,
+                (true, Side::Sell) => x.lower.0,
+            };
+            (t, t.implied_tif().unwrap_or(TimeInForce::Day), price)
         } else {
             let aggressive = self.rng.chance(mix.aggressive_share);
             let away = if aggressive {

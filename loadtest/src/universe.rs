@@ -339,7 +339,10 @@ pub fn generate_gateway_toml_pinned(s: &Scenario, io_core: Option<usize>) -> Str
          backlog_limit_bytes = 8388608\n\n\
          [pipeline]\ntopology = \"{topology}\"\n{pin}\n\
          [exchange]\nschedule = \"always-continuous\"\nmax_orders = {resting}\n\
-         inbound_queue_capacity = 1048576\n\n\
+         inbound_queue_capacity = 1048576\n\
+         # The flow's IOC limit orders: a simulator extension (SSE and SZSE take\n\
+         # limit orders as day orders only).\n\
+         limit_ioc_fok = true\n\n\
          [journal]\ndurability = \"none\"\n\n[admin]\nlisten = \"off\"\n\n\
          [limits]\n\
          # Per-account throttles relaxed so the flow is not mostly refused; the\n\

@@ -240,12 +240,13 @@ impl NewOrder {
     }
 
     /// Field checks that need no state: a limit order has a positive price, a
-    /// market order a zero price; the quantity is positive; a market order type
+    /// market order a price of 0 or more (a STAR protective price; the board's rules
+    /// decide which); the quantity is positive; a market order type
     /// carries the time in force it implies. Returns the protocol-range code.
     pub const fn validate(&self) -> Result<(), RejectCode> {
         match self.order_type.implied_tif() {
             None if self.price.0 <= 0 => return Err(RejectCode::INVALID_PRICE),
-            Some(_) if self.price.0 != 0 => return Err(RejectCode::INVALID_PRICE),
+            Some(_) if self.price.0 < 0 => return Err(RejectCode::INVALID_PRICE),
             Some(tif) if tif as u8 != self.tif as u8 => {
                 return Err(RejectCode::INVALID_FIELD_COMBINATION);
             }

@@ -142,7 +142,7 @@ reject_codes! {
     SECURITY_SUSPENDED = 3010, "security_suspended", "This security is suspended.";
     /// Check 4: the market is closed for this security.
     MARKET_CLOSED = 3011, "market_closed", "The market is closed for this security.";
-    /// Check 4: cancels are not allowed now (9:20-9:25).
+    /// Check 4: cancels are not allowed now (9:20-9:25, 14:57-15:00).
     NO_CANCEL_PHASE = 3012, "no_cancel_phase", "Cancels are not accepted in this phase of the call auction.";
     /// Check 5: the price is not a multiple of the tick.
     TICK_VIOLATION = 3013, "tick_violation", "The price is not a multiple of the tick size.";
@@ -192,6 +192,8 @@ reject_codes! {
     INVALID_REPLACE = 3035, "invalid_replace", "The replace is not valid for this order.";
     /// A cancel or replace is already in flight for this order.
     PENDING_CHANGE = 3036, "pending_change", "A cancel or replace for this order is still in flight.";
+    /// Check 4: the market does not offer this order type (market IOC and FOK on SSE, best-5-then-limit on SZSE).
+    ORDER_TYPE_NOT_OFFERED = 3037, "order_type_not_offered", "This order type is not offered on this market.";
 
     // ---- suitability: 4000-4999 ----
     /// The client is in the lowest risk category; anything above R1 is refused.
@@ -218,7 +220,7 @@ reject_codes! {
     VENUE_HALTED = 5007, "venue_halted", "The venue has halted trading in this security.";
     /// Venue: security suspended.
     VENUE_SUSPENDED = 5008, "venue_suspended", "The security is suspended at the venue.";
-    /// Venue: cancels not accepted now (9:20-9:25).
+    /// Venue: cancels not accepted now (9:20-9:25, 14:57-15:00).
     VENUE_NO_CANCEL_PHASE = 5009, "venue_no_cancel_phase", "The venue accepts no cancels in this phase.";
     /// Venue: the market is closed.
     VENUE_CLOSED = 5010, "venue_closed", "The venue is closed for this security.";
@@ -242,6 +244,10 @@ reject_codes! {
     VENUE_ODD_LOT_SELL = 5019, "venue_odd_lot_sell", "The venue refused the quantity: an odd lot may only be sold whole.";
     /// Venue: price is not positive.
     VENUE_INVALID_PRICE = 5020, "venue_invalid_price", "The venue refused the price.";
+    /// Venue: the market does not offer this order type.
+    VENUE_ORDER_TYPE_NOT_OFFERED = 5021, "venue_order_type_not_offered", "The venue does not offer this order type on this market.";
+    /// Venue: a limit order with IOC or FOK time in force; limit orders are day orders.
+    VENUE_DAY_ORDERS_ONLY = 5022, "venue_day_orders_only", "The venue takes limit orders as day orders only.";
 }
 
 impl RejectCode {

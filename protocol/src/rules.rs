@@ -5,7 +5,7 @@
 //! ([`BoardRules`]) with today's rules as defaults; the functions here only do the
 //! arithmetic, exactly, in integers.
 
-use crate::types::{Board, OrderType, Price, Side};
+use crate::types::{Board, Market, OrderType, Price, Side};
 
 /// Basis points per whole (100% = 10,000 bp).
 pub const BP_PER_WHOLE: i64 = 10_000;
@@ -26,20 +26,23 @@ impl LotRule {
         qty >= self.min_qty && (qty - self.min_qty).is_multiple_of(self.step)
     }
 
-    /// The venue's view of a sell: a valid lot, or an odd lot smaller than the
-    /// minimum (the remainder sold whole; the venue cannot see holdings, so the
-    /// broker checks that it really is the whole remainder).
+    /// The venue's view of a sell: any positive quantity. A sell is some lots plus,
+    /// at most, the holding's odd part (under one lot, sold in one order), and that
+    /// odd part can be any size below a step (or below the minimum), so only the
+    /// holding decides; the venue cannot see holdings and leaves the rule to the broker.
     pub const fn venue_sell_ok(&self, qty: u64) -> bool {
-        qty > 0 && (qty < self.min_qty || self.buy_ok(qty))
+        qty > 0
     }
 
-    /// The broker's view of a sell with `sellable` shares: a valid lot, or exactly the
-    /// odd remainder that no lot can carry.
+    /// The broker's view of a sell with `sellable` shares: valid lots, the holding's
+    /// odd part alone, or valid lots plus the whole odd part in the same order (of
+    /// 1,050 shares on a main board: 1,000, 50, 150 and 1,050 pass; 1,020 does not).
     pub const fn broker_sell_ok(&self, qty: u64, sellable: u64) -> bool {
         if self.buy_ok(qty) {
             return true;
         }
-        qty > 0 && qty < self.min_qty && qty == self.odd_remainder(sellable)
+        let odd = self.odd_remainder(sellable);
+        odd > 0 && (qty == odd || (qty > odd && self.buy_ok(qty - odd)))
     }
 
     /// The part of a holding that is not a valid lot and may only be sold whole.
@@ -91,7 +94,8 @@ impl BoardRules {
                 max_qty_limit: 1_000_000,
                 max_qty_market: 1_000_000,
                 limit_bp: 1_000,
-                st_limit_bp: 500,
+                // ±10% for main-board ST too since 2025-07-07 (it was ±5%).
+                st_limit_bp: 1_000,
                 cage: classic_cage,
             },
             Board::ChiNext => BoardRules {
@@ -133,6 +137,28 @@ impl BoardRules {
     pub const fn limit_bp_for(&self, is_st: bool) -> u32 {
         if is_st { self.st_limit_bp } else { self.limit_bp }
     }
+}
+
+/// True when the board's exchange offers `order_type` (limit orders everywhere).
+///
+/// SZSE (main board, ChiNext): best-own, best-counter, best-5-then-cancel,
+/// immediate-or-cancel, fill-or-kill. SSE (main board since the 2023 rules, and
+/// STAR): best-5-then-cancel, best-5-then-limit, best-own, best-counter. BSE: every
+/// type this simulator has (its own rule is not modelled).
+pub const fn offers_order_type(board: Board, order_type: OrderType) -> bool {
+    match (board.market(), order_type) {
+        (_, OrderType::Limit) | (Market::Bse, _) => true,
+        (Market::Sse, OrderType::MarketIoc | OrderType::MarketFok) => false,
+        (Market::Szse, OrderType::MarketBest5Limit) => false,
+        (Market::Sse | Market::Szse, _) => true,
+    }
+}
+
+/// True when the board's market orders carry a protective price in the price field
+/// (STAR: 市价申报须填写保护限价): a buy trades and rests no higher, a sell no lower.
+/// Elsewhere a market order's price is 0.
+pub const fn needs_protective_price(board: Board) -> bool {
+    matches!(board, Board::Star)
 }
 
 /// An inclusive price band.
@@ -329,12 +355,67 @@ mod tests {
         assert!(lot.buy_ok(1_000));
         assert!(!lot.buy_ok(99));
         assert!(!lot.buy_ok(150));
+        // The venue cannot see holdings: any positive quantity may be a lot plus an odd part.
         assert!(lot.venue_sell_ok(50));
-        assert!(!lot.venue_sell_ok(150));
+        assert!(lot.venue_sell_ok(150));
+        assert!(lot.venue_sell_ok(1_050));
+        assert!(!lot.venue_sell_ok(0));
         assert!(lot.broker_sell_ok(50, 250));
         assert!(!lot.broker_sell_ok(30, 250));
         assert!(lot.broker_sell_ok(200, 250));
-        assert!(!lot.broker_sell_ok(250, 250));
+        assert!(lot.broker_sell_ok(250, 250));
+    }
+
+    #[test]
+    fn a_whole_odd_holding_sells_in_one_order() {
+        // Main board, 1,050 held: lots, the odd 50, or lots with the whole odd 50.
+        let lot = BoardRules::default_for(Board::SseMain).lot;
+        for ok in [1_050, 1_000, 50, 150, 100] {
+            assert!(lot.broker_sell_ok(ok, 1_050), "{ok} of 1,050");
+        }
+        for bad in [1_020, 20, 1_049, 70] {
+            assert!(!lot.broker_sell_ok(bad, 1_050), "{bad} of 1,050");
+        }
+        // STAR, 200 then steps of 1: 350 held has no odd part; 150 held is all odd.
+        let star = BoardRules::default_for(Board::Star).lot;
+        assert!(star.broker_sell_ok(350, 350));
+        assert!(star.broker_sell_ok(201, 350));
+        assert!(!star.broker_sell_ok(150, 350));
+        assert!(star.broker_sell_ok(150, 150));
+        assert!(!star.broker_sell_ok(149, 150));
+        // BSE, 100 then steps of 1: 1,050 held has no odd part; 50 held is all odd.
+        let bse = BoardRules::default_for(Board::Bse).lot;
+        assert!(bse.broker_sell_ok(1_050, 1_050));
+        assert!(bse.broker_sell_ok(101, 1_050));
+        assert!(!bse.broker_sell_ok(50, 1_050));
+        assert!(bse.broker_sell_ok(50, 50));
+    }
+
+    #[test]
+    fn market_order_types_by_market() {
+        use OrderType::*;
+        let sse = [Limit, MarketBestOwn, MarketBestCounter, MarketBest5Cancel, MarketBest5Limit];
+        let szse =
+            [Limit, MarketBestOwn, MarketBestCounter, MarketBest5Cancel, MarketIoc, MarketFok];
+        for board in Board::ALL {
+            let offered: &[OrderType] = match board.market() {
+                Market::Sse => &sse,
+                Market::Szse => &szse,
+                Market::Bse => OrderType::ALL,
+            };
+            for ot in OrderType::ALL {
+                assert_eq!(offers_order_type(*board, *ot), offered.contains(ot), "{board} {ot}");
+            }
+        }
+        assert!(needs_protective_price(Board::Star));
+        assert!(!needs_protective_price(Board::SseMain));
+    }
+
+    #[test]
+    fn main_board_st_limit_is_ten_percent() {
+        for board in [Board::SseMain, Board::SzseMain] {
+            assert_eq!(BoardRules::default_for(board).limit_bp_for(true), 1_000, "{board}");
+        }
     }
 
     #[test]

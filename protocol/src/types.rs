@@ -195,6 +195,11 @@ wire_enum! {
         MarketIoc = 5 => "market-ioc",
         /// Market, fill or kill (全额成交或撤销): fills completely at once or not at all.
         MarketFok = 6 => "market-fok",
+        /// Market, best five levels then limit (最优五档即时成交剩余转限价, SSE): trades
+        /// through up to five opposite levels; the rest becomes a limit order at its last
+        /// trade price, or, when nothing traded, at the best price on its own side, and
+        /// is cancelled when that side is empty too.
+        MarketBest5Limit = 7 => "market-best5-limit",
     }
 }
 
@@ -209,7 +214,9 @@ impl OrderType {
     pub const fn implied_tif(self) -> Option<TimeInForce> {
         match self {
             OrderType::Limit => None,
-            OrderType::MarketBestOwn | OrderType::MarketBestCounter => Some(TimeInForce::Day),
+            OrderType::MarketBestOwn
+            | OrderType::MarketBestCounter
+            | OrderType::MarketBest5Limit => Some(TimeInForce::Day),
             OrderType::MarketBest5Cancel | OrderType::MarketIoc => Some(TimeInForce::Ioc),
             OrderType::MarketFok => Some(TimeInForce::Fok),
         }
@@ -652,7 +659,8 @@ mod tests {
             assert_eq!(OrderType::from_u8(ot.as_u8()), Some(*ot));
         }
         assert_eq!(Side::from_u8(0), None);
-        assert_eq!(OrderType::from_u8(7), None);
+        assert_eq!(OrderType::from_u8(7), Some(OrderType::MarketBest5Limit));
+        assert_eq!(OrderType::from_u8(8), None);
         assert_eq!(TradingPhase::from_u8(8), None);
     }
 }

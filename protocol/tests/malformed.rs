@@ -251,7 +251,7 @@ fn bad_enum_fields_client_direction() {
     for (at, field, values) in [
         (31, "market", &[0u8, 4, 0xff][..]),
         (32, "side", &[0, 3, 0xff]),
-        (33, "order_type", &[0, 7, 0xff]),
+        (33, "order_type", &[0, 8, 0xff]),
         (34, "tif", &[0, 4, 0xff]),
         (51, "flags", &[0x04, 0x80, 0xff]),
         (52, "credit", &[3, 0xff]),
@@ -304,7 +304,7 @@ fn bad_enum_fields_server_direction() {
     let cases: &[(u8, usize, &str, &[u8])] = &[
         (msg_type::ORDER_ACCEPTED, 55, "market", &[0, 4]),
         (msg_type::ORDER_ACCEPTED, 56, "side", &[0, 3]),
-        (msg_type::ORDER_ACCEPTED, 57, "order_type", &[0, 7]),
+        (msg_type::ORDER_ACCEPTED, 57, "order_type", &[0, 8]),
         (msg_type::ORDER_ACCEPTED, 58, "tif", &[0, 4]),
         (msg_type::ORDER_ACCEPTED, 76, "credit", &[3, 0xff]),
         (msg_type::ORDER_REJECTED, 46, "detail_kind", &[6, 0xff]),

@@ -11,7 +11,10 @@
 //!   session must not be able to use up another account's cl_ord_ids.
 
 use protocol::codec::{EntryState, NewOrder, ReplaceOrder};
-use protocol::rules::{BP_PER_WHOLE, BoardRules, PriceBand, cage_band, notional, on_tick};
+use protocol::rules::{
+    BP_PER_WHOLE, BoardRules, PriceBand, cage_band, needs_protective_price, notional,
+    offers_order_type, on_tick,
+};
 use protocol::{
     ClOrdId, CreditTag, OrderType, Price, RejectCode, RejectDetail, Side, TradingPhase,
 };
@@ -96,6 +99,8 @@ struct Terms {
     qty: u64,
     /// Shares a cash sell can draw on (for the odd-lot rule).
     sell_basis: u64,
+    /// A market order's price is a protective price (STAR), else it must be 0.
+    protective: bool,
 }
 
 impl RiskEngine {
@@ -188,6 +193,9 @@ impl RiskEngine {
         let instr = instr.ok_or(Reject::new(RejectCode::UNKNOWN_SECURITY))?;
         let x = self.instruments.at(instr);
         check_tradable(x, ctx.phase)?;
+        if !offers_order_type(x.board, o.order_type) {
+            return Err(Reject::new(RejectCode::ORDER_TYPE_NOT_OFFERED));
+        }
         // Checks 5-11: tick, lot, quantity, limit, cage, collar, notional.
         let sellable = pos.map_or(0, |p| p.sellable());
         let terms = Terms {
@@ -197,6 +205,7 @@ impl RiskEngine {
             price: o.price,
             qty: o.qty.0,
             sell_basis: sellable,
+            protective: needs_protective_price(x.board),
         };
         let freeze_price =
             check_terms(&x.rules, self.instruments.band_at(instr), &terms, ctx, &self.limits)?;
@@ -423,7 +432,7 @@ impl RiskEngine {
         now_ns: u64,
     ) -> Result<OrderRef, Reject> {
         let (r, counts) = self.changeable_order(login, account, cl_ord_id, now_ns)?;
-        if ctx.phase == TradingPhase::OpeningAuctionNoCancel {
+        if no_cancel_phase(ctx.phase) {
             return Err(Reject::new(RejectCode::NO_CANCEL_PHASE));
         }
         check_throttle(&self.limits, counts)?;
@@ -489,7 +498,7 @@ impl RiskEngine {
         let p = &self.positions[rec.pos_idx as usize];
         let x = self.instruments.at(p.instr_idx);
         check_entry_state(self.firm_state, a.effective_state(), req.qty.0 <= rec.qty.0)?;
-        if ctx.phase == TradingPhase::OpeningAuctionNoCancel {
+        if no_cancel_phase(ctx.phase) {
             return Err(Reject::new(RejectCode::NO_CANCEL_PHASE));
         }
         check_tradable(x, ctx.phase)?;
@@ -501,6 +510,7 @@ impl RiskEngine {
             price: req.price,
             qty: req.qty.0,
             sell_basis: p.sellable() + rec.frozen_shares + rec.cum.0,
+            protective: needs_protective_price(x.board),
         };
         check_terms(&x.rules, self.instruments.band_at(p.instr_idx), &terms, ctx, &self.limits)?;
         let mut next = rec;
@@ -549,6 +559,11 @@ fn check_entry_state(firm: EntryState, account: EntryState, reduces: bool) -> Re
     }
 }
 
+/// Check 4: the call-auction phases that take no cancels (9:20-9:25, 14:57-15:00).
+const fn no_cancel_phase(phase: TradingPhase) -> bool {
+    matches!(phase, TradingPhase::OpeningAuctionNoCancel | TradingPhase::ClosingAuction)
+}
+
 /// Check 4: suspended, halted, closed.
 fn check_tradable(x: &Instrument, phase: TradingPhase) -> Result<(), Reject> {
     if x.suspended {
@@ -570,8 +585,17 @@ fn check_terms(
     limits: &Limits,
 ) -> Result<Price, Reject> {
     let limit = t.order_type == OrderType::Limit;
+    // A STAR market order's protective price is a price like a limit's; elsewhere a
+    // market order carries 0.
+    let protected = !limit && t.protective;
+    if !limit && !t.protective && t.price.0 != 0 {
+        return Err(Reject::new(RejectCode::INVALID_PRICE));
+    }
+    if protected && t.price.0 <= 0 {
+        return Err(Reject::new(RejectCode::INVALID_PRICE));
+    }
     // Check 5: tick.
-    if limit && !on_tick(t.price, rules.tick) {
+    if (limit || protected) && !on_tick(t.price, rules.tick) {
         return Err(Reject::new(RejectCode::TICK_VIOLATION));
     }
     // Check 6: lots. A sell larger than the holding is left to check 13's clearer code.
@@ -622,9 +646,29 @@ fn check_terms(
             (t.price, t.price)
         }
         (false, side, credit) => {
-            let upper = upper.ok_or(Reject::new(RejectCode::INVALID_PRICE))?;
+            if protected && !band.contains(t.price) {
+                return Err(Reject::with(
+                    RejectCode::PRICE_LIMIT,
+                    RejectDetail::PriceBand {
+                        price: t.price,
+                        lower: band.lower,
+                        upper: band.upper,
+                    },
+                ));
+            }
             let cash_sell = side == Side::Sell && credit != CreditTag::ShortSell;
-            (if cash_sell { lower } else { upper }, upper)
+            if protected && side == Side::Buy {
+                // A protected buy trades and rests at its protective price or lower.
+                (t.price, t.price)
+            } else {
+                let upper = upper.ok_or(Reject::new(RejectCode::INVALID_PRICE))?;
+                match (protected, cash_sell) {
+                    // A protected sell trades at its protective price or higher.
+                    (true, true) => (t.price, upper),
+                    (_, true) => (lower, upper),
+                    (_, false) => (upper, upper),
+                }
+            }
         }
     };
     // Check 11: notional.

@@ -4,7 +4,7 @@
 mod util;
 
 use protocol::codec::EntryState;
-use protocol::{CreditTag, Price, Qty, RejectCode, RejectDetail, Side, TradingPhase};
+use protocol::{CreditTag, OrderType, Price, Qty, RejectCode, RejectDetail, Side, TradingPhase};
 use risk_check::{NewOrderVerdict, OrderState, RiskEngine};
 use util::*;
 
@@ -201,6 +201,72 @@ fn check_04_no_cancels_in_the_auction_freeze() {
 }
 
 #[test]
+fn check_04_no_cancels_or_replaces_in_the_closing_auction() {
+    let mut h = Harness::default_market();
+    let o = h.limit(Side::Buy, "600000.SH", "10.00", 100);
+    let r = h.pass(&o);
+    h.ctx.phase = TradingPhase::ClosingAuction;
+    assert_eq!(h.cancel(r).unwrap_err().code, RejectCode::NO_CANCEL_PHASE);
+    assert_eq!(h.replace(r, "10.01", 100).unwrap_err().code, RejectCode::NO_CANCEL_PHASE);
+    // New orders still join the auction.
+    let late = h.limit(Side::Buy, "600000.SH", "10.00", 200);
+    h.pass(&late);
+    h.ctx.phase = TradingPhase::Continuous;
+    assert_eq!(h.cancel(r), Ok(r));
+}
+
+#[test]
+fn check_04_order_types_by_market() {
+    let mut h = Harness::default_market();
+    let typed = |h: &mut Harness, security: &str, order_type: OrderType| {
+        let mut o = h.market(Side::Buy, security, 200);
+        o.order_type = order_type;
+        o.tif = order_type.implied_tif().unwrap();
+        o
+    };
+    // Shanghai offers no market IOC or FOK; Shenzhen no best-5-then-limit.
+    for t in [OrderType::MarketIoc, OrderType::MarketFok] {
+        let o = typed(&mut h, "600000.SH", t);
+        h.reject(&o, RejectCode::ORDER_TYPE_NOT_OFFERED);
+        let o = typed(&mut h, "000001.SZ", t);
+        h.pass(&o);
+    }
+    let o = typed(&mut h, "000001.SZ", OrderType::MarketBest5Limit);
+    h.reject(&o, RejectCode::ORDER_TYPE_NOT_OFFERED);
+    let o = typed(&mut h, "600000.SH", OrderType::MarketBest5Limit);
+    h.pass(&o);
+    // Outside STAR a market order's price is 0.
+    let mut priced = typed(&mut h, "600000.SH", OrderType::MarketBest5Cancel);
+    priced.price = cny("10.00");
+    h.reject(&priced, RejectCode::INVALID_PRICE);
+}
+
+#[test]
+fn check_05_star_market_orders_carry_a_protective_price() {
+    let mut h = Harness::default_market();
+    // 688981.SH, previous close 50.00: limits 40.00 .. 60.00.
+    let bare = h.market(Side::Buy, "688981.SH", 200);
+    h.reject(&bare, RejectCode::INVALID_PRICE);
+    let mut off_tick = h.market(Side::Buy, "688981.SH", 200);
+    off_tick.price = cny("50.005");
+    h.reject(&off_tick, RejectCode::TICK_VIOLATION);
+    let mut beyond = h.market(Side::Buy, "688981.SH", 200);
+    beyond.price = cny("60.01");
+    h.reject(&beyond, RejectCode::PRICE_LIMIT);
+    // A protected buy freezes at its protective price, not at the upper limit.
+    let mut buy = h.market(Side::Buy, "688981.SH", 200);
+    buy.price = cny("51.00");
+    let r = h.pass(&buy);
+    assert_eq!(h.engine.order(r).freeze_price, cny("51.00"));
+    // Without daily limits (688001.SH after its IPO) and with no last price, the
+    // protective price still values the buy.
+    let mut ipo = h.market(Side::Buy, "688001.SH", 200);
+    ipo.price = cny("90.00");
+    let r = h.pass(&ipo);
+    assert_eq!(h.engine.order(r).freeze_price, cny("90.00"));
+}
+
+#[test]
 fn check_05_tick() {
     let mut h = Harness::default_market();
     let on = h.limit(Side::Buy, "600000.SH", "10.01", 100);
@@ -238,6 +304,20 @@ fn check_06_odd_lot_remainder_sold_whole() {
     h.pass(&whole);
     let lots = h.limit(Side::Sell, "600000.SH", "10.00", 10_000);
     h.pass(&lots);
+}
+
+#[test]
+fn check_06_a_whole_odd_holding_sells_in_one_order() {
+    // 10,050 held: lots with the whole odd part, or all of it, in one order.
+    for qty in [10_050, 1_050, 150] {
+        let mut h = Harness::default_market();
+        let o = h.limit(Side::Sell, "600000.SH", "10.00", qty);
+        h.pass(&o);
+    }
+    let mut h = Harness::default_market();
+    let part = h.limit(Side::Sell, "600000.SH", "10.00", 10_020);
+    let r = h.reject(&part, RejectCode::ODD_LOT_SELL);
+    assert_eq!(r.detail, RejectDetail::Quantity { qty: 10_020, limit: 50 });
 }
 
 #[test]
@@ -280,10 +360,10 @@ fn check_08_daily_price_limit() {
             );
         }
     }
-    // ST: ±5% of 3.33 → 3.16 .. 3.50.
-    let st_ok = h.limit(Side::Buy, "600001.SH", "3.50", 100);
+    // Main-board ST: ±10% since 2025-07-07 (it was ±5%) of 3.33 → 3.00 .. 3.66.
+    let st_ok = h.limit(Side::Buy, "600001.SH", "3.66", 100);
     h.pass(&st_ok);
-    let st_over = h.limit(Side::Buy, "600001.SH", "3.51", 100);
+    let st_over = h.limit(Side::Buy, "600001.SH", "3.67", 100);
     h.reject(&st_over, RejectCode::PRICE_LIMIT);
     // No limit on an IPO day: three times the reference passes.
     let ipo = h.limit(Side::Buy, "688001.SH", "90.00", 200);
@@ -746,8 +826,8 @@ fn replace_of_a_sell_needs_the_shares_and_keeps_the_odd_lot_rule() {
     h.engine.on_replaced(r, cny("10.00"), Qty(10_000), Qty(10_000));
     let err = h.replace(r, "10.00", 10_100).unwrap_err();
     assert_eq!(err.code, RejectCode::INSUFFICIENT_POSITION);
-    // 10,050 held: 9,950 is neither lots nor the whole odd remainder.
-    assert_eq!(h.replace(r, "10.00", 9_950).unwrap_err().code, RejectCode::ODD_LOT_SELL);
+    // 10,050 held: 9,920 is neither lots nor lots with the whole odd 50 (9,950 is).
+    assert_eq!(h.replace(r, "10.00", 9_920).unwrap_err().code, RejectCode::ODD_LOT_SELL);
 }
 
 #[test]

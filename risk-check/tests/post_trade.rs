@@ -3,7 +3,8 @@
 
 mod util;
 
-use protocol::{CreditTag, Qty, RejectCode, RejectDetail, Side};
+use protocol::{Board, CreditTag, Qty, RejectCode, RejectDetail, Side};
+use risk_check::RiskLevel;
 use risk_check::{NewOrderVerdict, OrderState};
 use util::*;
 
@@ -131,12 +132,18 @@ fn market_buy_spends_actual_prices_and_releases_the_rest() {
 
 #[test]
 fn market_buy_without_price_limits_is_valued_above_the_last_price() {
-    let mut h = Harness::default_market();
-    let m = h.market(Side::Buy, "688001.SH", 200);
+    // A ChiNext stock in its first days after the IPO (STAR market orders carry a
+    // protective price instead).
+    let mut cfg = config();
+    let mut ipo = instrument("301001.SZ", Board::ChiNext, "30.00", RiskLevel::R4);
+    ipo.no_price_limit = true;
+    cfg.instruments.push(ipo);
+    let mut h = Harness::new(cfg);
+    let m = h.market(Side::Buy, "301001.SZ", 200);
     // No last price and no limit: nothing to value it at.
     h.reject(&m, RejectCode::INVALID_PRICE);
     h.ctx.last_price = cny("90.00");
-    let m = h.market(Side::Buy, "688001.SH", 200);
+    let m = h.market(Side::Buy, "301001.SZ", 200);
     let r = h.pass(&m);
     // 90.00 + 20% = 108.00.
     assert_eq!(h.engine.order(r).freeze_price, cny("108.00"));

@@ -189,7 +189,11 @@ impl World {
                     account: acct(ACCOUNTS[account]),
                     security: sid,
                     side: if buy { Side::Buy } else { Side::Sell },
-                    order_type: if market { OrderType::MarketIoc } else { OrderType::Limit },
+                    order_type: if market {
+                        OrderType::MarketBest5Cancel
+                    } else {
+                        OrderType::Limit
+                    },
                     tif: if market { TimeInForce::Ioc } else { TimeInForce::Day },
                     price: if market { Price::ZERO } else { price_at(prev, off_pct) },
                     qty: Qty(qty),

@@ -36,9 +36,12 @@ fn config() -> ExchangeConfig {
         instruments,
         max_orders: 1 << 20,
         max_levels_per_side: 4_096,
+        overflow_levels_per_side: 1_024,
         inbound_queue_capacity: 1 << 16,
         self_trade_prevention: true,
         schedule: Schedule::AlwaysContinuous,
+        holidays: Vec::new(),
+        limit_ioc_fok: false,
     }
 }
 

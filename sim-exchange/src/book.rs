@@ -2,10 +2,14 @@
 //! bitset to find the next occupied level, and orders in an intrusive doubly linked
 //! FIFO per level inside one preallocated slot pool shared by every instrument.
 //!
-//! Daily price limits bound every A-share book, so a level's index is
+//! Daily price limits bound most A-share books, so a level's index is
 //! `(price - lower_limit) / tick` and no tree or map is ever walked. An instrument
-//! without a limit gets a wide array of `max_levels_per_side` ticks around its
-//! previous close instead (see [`crate::ExchangeConfig::max_levels_per_side`]).
+//! without a limit (the first days after an IPO) gets an array of
+//! `max_levels_per_side` ticks around its previous close, where its trading
+//! starts, and beyond it a preallocated pool of `overflow_levels_per_side` levels
+//! per side for any other price, each with its price and kept in a list sorted by
+//! price above or below the array (see [`crate::ExchangeConfig`]). Walking the levels
+//! in priority order goes through those lists, the array's bitset, then the other list.
 //!
 //! Nothing here allocates after [`FastMatcher::build`]: the slot pool, its free
 //! stack, the id index and the level arrays are all sized there.
@@ -73,6 +77,12 @@ impl LevelQueue {
 }
 
 /// One side of one book.
+///
+/// Levels `0..dense` are the directly indexed price array; levels from `dense` on are
+/// a preallocated pool of overflow levels for prices outside the array (a book
+/// without a daily limit), each with its price, kept in two lists sorted by price:
+/// `above` the array and `below` it. A level index stays valid while its level is
+/// occupied, so slots keep naming their level.
 #[derive(Clone, Debug)]
 struct HalfBook {
     levels: Vec<LevelQueue>,
@@ -80,33 +90,164 @@ struct HalfBook {
     /// Index of the best level, `NIL` when the side is empty.
     best: u32,
     is_bid: bool,
+    /// Levels in the price array.
+    dense: u32,
+    /// Price of level 0, and the tick.
+    lower: i64,
+    tick: i64,
+    tick_div: Divisor,
+    /// Price of each overflow level (index `li - dense`), valid while it is occupied.
+    over_price: Vec<i64>,
+    /// Free overflow levels; a stack sized to the pool.
+    over_free: Vec<u32>,
+    /// Occupied overflow levels above and below the price array, ascending by price.
+    above: Vec<u32>,
+    below: Vec<u32>,
 }
 
 impl HalfBook {
-    fn new(levels: usize, is_bid: bool) -> HalfBook {
+    fn new(spec: &BookSpec, is_bid: bool) -> HalfBook {
+        let dense = spec.levels() as u32;
+        let overflow = spec.overflow_levels;
         HalfBook {
-            levels: vec![LevelQueue::EMPTY; levels],
-            bits: LevelBits::new(levels),
+            levels: vec![LevelQueue::EMPTY; dense as usize + overflow as usize],
+            bits: LevelBits::new(dense as usize),
             best: NIL,
             is_bid,
+            dense,
+            lower: spec.lower.0,
+            tick: spec.tick.0,
+            tick_div: Divisor::new(spec.tick.0 as u64),
+            over_price: vec![0; overflow as usize],
+            over_free: (dense..dense + overflow).rev().collect(),
+            above: Vec::with_capacity(overflow as usize),
+            below: Vec::with_capacity(overflow as usize),
         }
+    }
+
+    /// The price of level `li`.
+    #[inline]
+    fn price_of(&self, li: u32) -> i64 {
+        if li < self.dense {
+            self.lower + li as i64 * self.tick
+        } else {
+            self.over_price[(li - self.dense) as usize]
+        }
+    }
+
+    /// Highest price of the array.
+    fn dense_upper(&self) -> i64 {
+        self.lower + (self.dense as i64 - 1) * self.tick
     }
 
     /// True when level `a` is better than level `b` for this side.
     #[inline]
     fn better(&self, a: u32, b: u32) -> bool {
-        if self.is_bid { a > b } else { a < b }
+        if a < self.dense && b < self.dense {
+            return if self.is_bid { a > b } else { a < b };
+        }
+        let (pa, pb) = (self.price_of(a), self.price_of(b));
+        if self.is_bid { pa > pb } else { pa < pb }
     }
 
-    /// The next occupied level after `li` in priority order.
+    /// The list an overflow price belongs to.
+    fn list_for(&self, price: i64) -> &Vec<u32> {
+        if price > self.dense_upper() { &self.above } else { &self.below }
+    }
+
+    /// Where an overflow price is, or would be inserted, in its list.
+    fn position(&self, list: &[u32], price: i64) -> Result<usize, usize> {
+        list.binary_search_by_key(&price, |&l| self.over_price[(l - self.dense) as usize])
+    }
+
+    /// The occupied level at `price` (on tick, positive), or the array level for it.
+    #[inline]
+    fn find_level(&self, price: i64) -> Option<u32> {
+        if price >= self.lower && price <= self.dense_upper() {
+            return Some(self.tick_div.div((price - self.lower) as u64) as u32);
+        }
+        let list = self.list_for(price);
+        self.position(list, price).ok().map(|pos| list[pos])
+    }
+
+    /// True when an order can rest at `price`: in the array, at an occupied level, or
+    /// with an overflow level free.
+    fn can_rest(&self, price: i64) -> bool {
+        !self.over_free.is_empty() || self.find_level(price).is_some()
+    }
+
+    /// The level for `price`, taking a free overflow level when it has none
+    /// (the caller checked [`HalfBook::can_rest`]).
+    #[inline]
+    fn level_for(&mut self, price: i64) -> u32 {
+        if let Some(li) = self.find_level(price) {
+            return li;
+        }
+        let li = self.over_free.pop().expect("a free overflow level (checked by the exchange)");
+        self.over_price[(li - self.dense) as usize] = price;
+        li
+    }
+
+    /// The first level past the array in priority order: bids go on below it, asks above.
+    fn first_beyond_dense(&self) -> u32 {
+        let first = if self.is_bid { self.below.last() } else { self.above.first() };
+        first.copied().unwrap_or(NIL)
+    }
+
+    /// The best level of the array, else the first past it.
+    fn best_from_dense(&self) -> u32 {
+        let found = if self.is_bid {
+            self.bits.next_at_or_below(self.dense as usize - 1)
+        } else {
+            self.bits.next_at_or_above(0)
+        };
+        found.map_or_else(|| self.first_beyond_dense(), |i| i as u32)
+    }
+
+    /// The next occupied level after `li` in priority order: bids from the levels
+    /// above the array down through the array to those below it, asks the other way.
     #[inline]
     fn next_after(&self, li: u32) -> u32 {
-        let found = if self.is_bid {
-            if li == 0 { None } else { self.bits.next_at_or_below(li as usize - 1) }
+        if li < self.dense {
+            let found = if self.is_bid {
+                if li == 0 { None } else { self.bits.next_at_or_below(li as usize - 1) }
+            } else {
+                self.bits.next_at_or_above(li as usize + 1)
+            };
+            return found.map_or_else(|| self.first_beyond_dense(), |i| i as u32);
+        }
+        let price = self.price_of(li);
+        let is_above = price > self.dense_upper();
+        let list = self.list_for(price);
+        let pos = self.position(list, price).expect("an occupied overflow level is listed");
+        match (self.is_bid, is_above) {
+            (true, _) if pos > 0 => list[pos - 1],
+            (true, true) => self.best_from_dense(),
+            (true, false) => NIL,
+            (false, _) if pos + 1 < list.len() => list[pos + 1],
+            (false, false) => self.best_from_dense(),
+            (false, true) => NIL,
+        }
+    }
+
+    /// Marks level `li` occupied.
+    #[inline]
+    fn occupy(&mut self, li: u32) {
+        if li < self.dense {
+            self.bits.set(li as usize);
         } else {
-            self.bits.next_at_or_above(li as usize + 1)
-        };
-        found.map_or(NIL, |i| i as u32)
+            let price = self.price_of(li);
+            let pos = self.position(self.list_for(price), price).expect_err("a new overflow level");
+            // Within the capacity reserved at start-up: no allocation.
+            if price > self.dense_upper() {
+                self.above.insert(pos, li);
+            } else {
+                self.below.insert(pos, li);
+            }
+        }
+        if self.best == NIL || self.better(li, self.best) {
+            self.best = li;
+        }
     }
 
     /// Appends slot `s` to level `li`.
@@ -128,10 +269,7 @@ impl HalfBook {
         lv.orders += 1;
         lv.qty += leaves;
         if was_empty {
-            self.bits.set(li as usize);
-            if self.best == NIL || self.better(li, self.best) {
-                self.best = li;
-            }
+            self.occupy(li);
         }
     }
 
@@ -159,41 +297,37 @@ impl HalfBook {
 
     #[inline]
     fn level_emptied(&mut self, li: u32) {
-        self.bits.clear(li as usize);
-        if self.best == li {
-            self.best = self.next_after(li);
+        // The next level is found while `li` is still listed.
+        let next = if self.best == li { self.next_after(li) } else { self.best };
+        if li < self.dense {
+            self.bits.clear(li as usize);
+        } else {
+            let price = self.price_of(li);
+            let pos = self.position(self.list_for(price), price).expect("a listed overflow level");
+            if price > self.dense_upper() {
+                self.above.remove(pos);
+            } else {
+                self.below.remove(pos);
+            }
+            self.over_free.push(li);
         }
+        self.best = next;
+    }
+
+    /// Occupied overflow levels.
+    fn overflow_occupied(&self) -> usize {
+        self.above.len() + self.below.len()
     }
 }
 
 /// One instrument's book.
 #[derive(Clone, Debug)]
 struct Book {
-    spec: BookSpec,
-    lower: i64,
-    tick: i64,
-    tick_div: Divisor,
     bids: HalfBook,
     asks: HalfBook,
 }
 
 impl Book {
-    #[inline]
-    fn index_of(&self, price: Price) -> u32 {
-        debug_assert!(
-            price >= self.spec.lower
-                && price <= self.spec.upper
-                && (price.0 - self.lower) % self.tick == 0,
-            "price {price} inside the book's array and on tick (checked by the exchange)"
-        );
-        self.tick_div.div((price.0 - self.lower) as u64) as u32
-    }
-
-    #[inline]
-    fn price_of(&self, li: u32) -> Price {
-        Price(self.lower + li as i64 * self.tick)
-    }
-
     #[inline]
     fn half(&self, side: Side) -> &HalfBook {
         match side {
@@ -216,7 +350,8 @@ impl Book {
 struct Taker {
     order_id: OrderId,
     side: Side,
-    limit: u32,
+    /// The worst price it trades at.
+    limit: i64,
     max_levels: u32,
     leaves: u64,
     cum: u64,
@@ -239,9 +374,16 @@ impl FastMatcher {
             .books
             .iter()
             .map(|b| {
-                (b.bids.levels.len() + b.asks.levels.len()) * size_of::<LevelQueue>()
-                    + b.bids.bits.bytes()
-                    + b.asks.bits.bytes()
+                [&b.bids, &b.asks]
+                    .iter()
+                    .map(|h| {
+                        h.levels.len() * size_of::<LevelQueue>()
+                            + h.bits.bytes()
+                            + h.over_price.capacity() * size_of::<i64>()
+                            + (h.over_free.capacity() + h.above.capacity() + h.below.capacity())
+                                * size_of::<u32>()
+                    })
+                    .sum::<usize>()
             })
             .sum();
         books + self.slots.len() * size_of::<Slot>() + self.free.capacity() * 4 + self.index.bytes()
@@ -270,20 +412,23 @@ impl FastMatcher {
     ) -> Taker {
         let FastMatcher { books, slots, free, index } = self;
         let book = &mut books[inst];
-        let (lower, tick) = (book.lower, book.tick);
         let opp = book.half_mut(taker.side.opposite());
         let mut levels_used = 0u32;
         while taker.leaves > 0 {
             let li = opp.best;
+            if li == NIL || levels_used == taker.max_levels {
+                break;
+            }
+            let price = opp.price_of(li);
             let crossing = match taker.side {
-                Side::Buy => li <= taker.limit,
-                Side::Sell => li >= taker.limit,
+                Side::Buy => price <= taker.limit,
+                Side::Sell => price >= taker.limit,
             };
-            if li == NIL || !crossing || levels_used == taker.max_levels {
+            if !crossing {
                 break;
             }
             levels_used += 1;
-            let price = Price(lower + li as i64 * tick);
+            let price = Price(price);
             loop {
                 let lv = &mut opp.levels[li as usize];
                 let s = lv.head;
@@ -336,9 +481,9 @@ impl FastMatcher {
     }
 
     /// Rests a new order at `price` with `leaves` open.
-    fn rest(&mut self, inst: usize, o: &Incoming, leaves: u64, cum: u64) {
+    fn rest(&mut self, inst: usize, o: &Incoming, price: Price, leaves: u64, cum: u64) {
         let s = self.alloc();
-        let li = self.books[inst].index_of(o.price);
+        let li = self.books[inst].half_mut(o.side).level_for(price.0);
         self.slots[s as usize] = Slot {
             order_id: o.order_id,
             leaves,
@@ -367,13 +512,12 @@ impl FastMatcher {
         max_levels: u32,
         mut f: impl FnMut(&Slot, &LevelQueue) -> bool,
     ) {
-        let book = &self.books[inst];
-        let opp = book.half(side.opposite());
+        let opp = self.books[inst].half(side.opposite());
         let mut li = opp.best;
         let mut used = 0u32;
         while li != NIL
             && used < max_levels
-            && crate::matcher::crosses(side, limit, book.price_of(li))
+            && crate::matcher::crosses(side, limit, Price(opp.price_of(li)))
         {
             used += 1;
             let lv = &opp.levels[li as usize];
@@ -398,12 +542,18 @@ impl FastMatcher {
     ) -> Result<(), String> {
         let side = if half.is_bid { Side::Buy } else { Side::Sell };
         half.bits.validate()?;
+        validate_overflow(half).map_err(|e| format!("book {inst} {side}: {e}"))?;
         let mut extreme = NIL;
         for (li, lv) in half.levels.iter().enumerate() {
             let li = li as u32;
-            if half.bits.get(li as usize) != (lv.head != NIL) {
+            let marked = if li < half.dense {
+                half.bits.get(li as usize)
+            } else {
+                half.above.contains(&li) || half.below.contains(&li)
+            };
+            if marked != (lv.head != NIL) {
                 return Err(format!(
-                    "book {inst} {side}: bit of level {li} disagrees with its queue"
+                    "book {inst} {side}: level {li} is marked occupied {marked} against its queue"
                 ));
             }
             if lv.head == NIL {
@@ -461,6 +611,116 @@ impl FastMatcher {
     }
 }
 
+/// The overflow lists: sorted by price, outside the array, on tick, and with the
+/// free levels exactly the pool.
+fn validate_overflow(half: &HalfBook) -> Result<(), String> {
+    let pool = half.levels.len() - half.dense as usize;
+    let price = |li: u32| half.over_price[(li - half.dense) as usize];
+    for (name, list) in [("above", &half.above), ("below", &half.below)] {
+        for (i, &li) in list.iter().enumerate() {
+            if li < half.dense || (li - half.dense) as usize >= pool {
+                return Err(format!("{name} lists level {li}, not an overflow level"));
+            }
+            let p = price(li);
+            let outside = if name == "above" { p > half.dense_upper() } else { p < half.lower };
+            if !outside || p <= 0 || (p - half.lower).rem_euclid(half.tick) != 0 {
+                return Err(format!("{name} level {li} has price {p}"));
+            }
+            if i > 0 && price(list[i - 1]) >= p {
+                return Err(format!("{name} is not sorted by price at {i}"));
+            }
+        }
+    }
+    let mut seen = vec![false; pool];
+    for &li in half.above.iter().chain(&half.below).chain(&half.over_free) {
+        let i = li.checked_sub(half.dense).map(|i| i as usize).filter(|&i| i < pool);
+        match i {
+            Some(i) if !seen[i] => seen[i] = true,
+            _ => return Err(format!("overflow level {li} is listed twice or out of range")),
+        }
+    }
+    if seen.iter().any(|&s| !s) {
+        return Err("an overflow level is neither occupied nor free".into());
+    }
+    Ok(())
+}
+
+/// Buy volume at or above `price` and sell volume at or below it.
+fn volumes_at(bids: &HalfBook, asks: &HalfBook, price: i64) -> (u64, u64) {
+    let (mut buy, mut li) = (0u64, bids.best);
+    while li != NIL && bids.price_of(li) >= price {
+        buy += bids.levels[li as usize].qty;
+        li = bids.next_after(li);
+    }
+    let (mut sell, mut li) = (0u64, asks.best);
+    while li != NIL && asks.price_of(li) <= price {
+        sell += asks.levels[li as usize].qty;
+        li = asks.next_after(li);
+    }
+    (buy, sell)
+}
+
+/// The lowest occupied price of either side above `price`.
+fn next_occupied_above(bids: &HalfBook, asks: &HalfBook, price: i64) -> Option<i64> {
+    let mut found = None;
+    let mut li = asks.best;
+    while li != NIL {
+        let p = asks.price_of(li);
+        if p > price {
+            found = Some(p);
+            break;
+        }
+        li = asks.next_after(li);
+    }
+    let mut li = bids.best;
+    while li != NIL && bids.price_of(li) > price {
+        let p = bids.price_of(li);
+        found = Some(found.map_or(p, |f: i64| f.min(p)));
+        li = bids.next_after(li);
+    }
+    found
+}
+
+/// [`auction_better`] over a book with overflow levels, where the range between the
+/// lowest ask and the highest bid can be any width: each occupied price is a
+/// candidate, and in each gap between two of them, where both volumes stay the same,
+/// so is the tick nearest the reference (each neighbour when it lies between ticks),
+/// which is the one the tick-by-tick rule would pick there.
+fn indicative_sparse(bids: &HalfBook, asks: &HalfBook, reference: Price) -> Option<Uncross> {
+    let (hi, lo) = (bids.price_of(bids.best), asks.price_of(asks.best));
+    if hi < lo {
+        return None;
+    }
+    let tick = bids.tick;
+    let mut best: Option<Uncross> = None;
+    let mut consider = |price: i64| {
+        let (buy, sell) = volumes_at(bids, asks, price);
+        let candidate =
+            Uncross { price: Price(price), qty: Qty(buy.min(sell)), imbalance: buy.abs_diff(sell) };
+        if auction_better(candidate, best, reference) {
+            best = Some(candidate);
+        }
+    };
+    let mut p = lo;
+    // Each round moves to a higher occupied price, and there are finitely many.
+    loop {
+        consider(p);
+        let Some(next) = next_occupied_above(bids, asks, p).filter(|&n| n <= hi) else {
+            break;
+        };
+        if next - p > tick {
+            let inside = reference.0.clamp(p + tick, next - tick);
+            let below = inside - (inside - p).rem_euclid(tick);
+            consider(below);
+            if below != inside {
+                consider(below + tick);
+            }
+        }
+        p = next;
+    }
+    best
+}
+
 impl Matcher for FastMatcher {
     type Handle = u32;
 
@@ -480,14 +740,7 @@ impl Matcher for FastMatcher {
                     max: max_levels,
                 });
             }
-            books.push(Book {
-                spec: *spec,
-                lower: spec.lower.0,
-                tick: spec.tick.0,
-                tick_div: Divisor::new(spec.tick.0 as u64),
-                bids: HalfBook::new(levels as usize, true),
-                asks: HalfBook::new(levels as usize, false),
-            });
+            books.push(Book { bids: HalfBook::new(spec, true), asks: HalfBook::new(spec, false) });
         }
         Ok(FastMatcher {
             books,
@@ -511,13 +764,13 @@ impl Matcher for FastMatcher {
     fn info(&self, s: u32) -> OrderInfo {
         let slot = &self.slots[s as usize];
         debug_assert!(slot.live, "a handle names a live order");
-        let book = &self.books[slot.inst as usize];
+        let half = self.books[slot.inst as usize].half(slot.side);
         OrderInfo {
             order_id: slot.order_id,
             inst: slot.inst as usize,
             owner: slot.owner,
             side: slot.side,
-            price: book.price_of(slot.level),
+            price: Price(half.price_of(slot.level)),
             qty: Qty(slot.qty),
             leaves: Qty(slot.leaves),
             cum: Qty(slot.cum),
@@ -527,13 +780,12 @@ impl Matcher for FastMatcher {
 
     #[inline]
     fn best(&self, inst: usize, side: Side) -> Option<Level> {
-        let book = &self.books[inst];
-        let half = book.half(side);
+        let half = self.books[inst].half(side);
         if half.best == NIL {
             return None;
         }
         let lv = &half.levels[half.best as usize];
-        Some(Level { price: book.price_of(half.best), qty: Qty(lv.qty), orders: lv.orders })
+        Some(Level { price: Price(half.price_of(half.best)), qty: Qty(lv.qty), orders: lv.orders })
     }
 
     fn self_trade(
@@ -561,14 +813,17 @@ impl Matcher for FastMatcher {
         found
     }
 
+    fn can_rest(&self, inst: usize, side: Side, price: Price) -> bool {
+        self.books[inst].half(side).can_rest(price.0)
+    }
+
     fn available(&self, inst: usize, side: Side, limit: Price, max_levels: u32, want: u64) -> u64 {
-        let book = &self.books[inst];
-        let opp = book.half(side.opposite());
+        let opp = self.books[inst].half(side.opposite());
         let (mut li, mut used, mut total) = (opp.best, 0u32, 0u64);
         while li != NIL
             && used < max_levels
             && total < want
-            && crate::matcher::crosses(side, limit, book.price_of(li))
+            && crate::matcher::crosses(side, limit, Price(opp.price_of(li)))
         {
             used += 1;
             total += opp.levels[li as usize].qty;
@@ -592,7 +847,7 @@ impl Matcher for FastMatcher {
         let mut taker = Taker {
             order_id: o.order_id,
             side: o.side,
-            limit: self.books[inst].index_of(o.price),
+            limit: o.price.0,
             max_levels: o.max_levels,
             leaves: o.qty.0,
             cum: 0,
@@ -603,8 +858,9 @@ impl Matcher for FastMatcher {
         if taker.leaves == 0 {
             return;
         }
-        if o.rests {
-            self.rest(inst, o, taker.leaves, taker.cum);
+        let rest_at = o.rest_price(taker.cum, fills.stats.last);
+        if let Some(price) = rest_at.filter(|p| self.books[inst].half(o.side).can_rest(p.0)) {
+            self.rest(inst, o, price, taker.leaves, taker.cum);
         } else {
             sink(Event::Canceled {
                 order_id: o.order_id,
@@ -643,9 +899,8 @@ impl Matcher for FastMatcher {
         assert!(qty > cum, "a reprice keeps some quantity open");
         let inst = inst as usize;
         self.books[inst].half_mut(side).unlink(&mut self.slots, s);
-        let li = self.books[inst].index_of(price);
         let mut taker =
-            Taker { order_id, side, limit: li, max_levels: u32::MAX, leaves: qty - cum, cum };
+            Taker { order_id, side, limit: price.0, max_levels: u32::MAX, leaves: qty - cum, cum };
         {
             let slot = &mut self.slots[s as usize];
             slot.qty = qty;
@@ -660,7 +915,11 @@ impl Matcher for FastMatcher {
         if taker.leaves == 0 {
             self.release(s);
         } else {
-            self.books[inst].half_mut(side).push_back(&mut self.slots, li, s);
+            // Its own level was released above if it emptied, so there is room (the
+            // exchange checked `can_rest` before the move).
+            let half = self.books[inst].half_mut(side);
+            let li = half.level_for(price.0);
+            half.push_back(&mut self.slots, li, s);
         }
     }
 
@@ -676,7 +935,13 @@ impl Matcher for FastMatcher {
     fn indicative(&self, inst: usize, reference: Price) -> Option<Uncross> {
         let book = &self.books[inst];
         let (hi, lo) = (book.bids.best, book.asks.best);
-        if hi == NIL || lo == NIL || hi < lo {
+        if hi == NIL || lo == NIL {
+            return None;
+        }
+        if book.bids.overflow_occupied() + book.asks.overflow_occupied() > 0 {
+            return indicative_sparse(&book.bids, &book.asks, reference);
+        }
+        if hi < lo {
             return None;
         }
         // Buy volume at or above `lo`.
@@ -691,7 +956,7 @@ impl Matcher for FastMatcher {
         for p in lo..=hi {
             sell += book.asks.levels[p as usize].qty;
             let candidate = Uncross {
-                price: book.price_of(p),
+                price: Price(book.bids.price_of(p)),
                 qty: Qty(buy.min(sell)),
                 imbalance: buy.abs_diff(sell),
             };
@@ -777,13 +1042,12 @@ impl Matcher for FastMatcher {
     }
 
     fn depth(&self, inst: usize, side: Side, out: &mut [Level]) -> usize {
-        let book = &self.books[inst];
-        let half = book.half(side);
+        let half = self.books[inst].half(side);
         let mut li = half.best;
         let mut n = 0;
         while li != NIL && n < out.len() {
             let lv = &half.levels[li as usize];
-            out[n] = Level { price: book.price_of(li), qty: Qty(lv.qty), orders: lv.orders };
+            out[n] = Level { price: Price(half.price_of(li)), qty: Qty(lv.qty), orders: lv.orders };
             n += 1;
             li = half.next_after(li);
         }

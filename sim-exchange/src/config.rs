@@ -47,7 +47,8 @@ pub enum Schedule {
     /// The SSE/SZSE day on local time (UTC + `utc_offset_s`; 28,800 for Beijing):
     /// 9:15 opening call auction, 9:20 no cancels, 9:25 uncross then pre-continuous,
     /// 9:30-11:30 continuous, break, 13:00-14:57 continuous, 14:57 closing call
-    /// auction, 15:00 uncross then closed. Weekends and holidays are not modelled.
+    /// auction, 15:00 uncross then closed. Saturdays, Sundays and the configured
+    /// `ExchangeConfig::holidays` are closed all day.
     AShare {
         /// Seconds east of UTC.
         utc_offset_s: i32,
@@ -62,15 +63,27 @@ pub struct ExchangeConfig {
     /// Resting orders across all instruments (the order pool and the id index are sized from it).
     pub max_orders: usize,
     /// Price levels per side for an instrument with no daily price limit: its price array
-    /// spans this many ticks around the previous close, and prices outside are refused
-    /// with `VENUE_PRICE_LIMIT`. Instruments with a limit get exactly their band.
+    /// spans this many ticks around the previous close. Instruments with a limit get
+    /// exactly their band.
     pub max_levels_per_side: usize,
+    /// Further price levels per side for an instrument with no daily price limit, for
+    /// prices outside its array (any positive price on the tick): preallocated and kept
+    /// sorted by price. An order that would rest at a new price outside the array
+    /// while they are all occupied is refused with `VENUE_CAPACITY`.
+    pub overflow_levels_per_side: usize,
     /// Operations held while matching is paused, delayed, or waiting for continuous trading.
     pub inbound_queue_capacity: usize,
     /// Refuse an incoming order that would trade against its owner's resting order.
     pub self_trade_prevention: bool,
     /// How phases follow the clock.
     pub schedule: Schedule,
+    /// Exchange holidays under `Schedule::AShare`, as local dates `yyyymmdd`
+    /// (20261001); weekends are closed without being listed. See
+    /// [`crate::schedule::parse_date`].
+    pub holidays: Vec<u32>,
+    /// Simulator extension: accept IOC and FOK limit orders. Off by default, as on SSE
+    /// and SZSE, where limit orders are day orders (`VENUE_DAY_ORDERS_ONLY`).
+    pub limit_ioc_fok: bool,
 }
 
 /// Why a configuration cannot start an engine.
@@ -106,4 +119,7 @@ pub enum ConfigError {
     /// More instruments than the 32-bit instrument index holds.
     #[error("too many instruments")]
     TooManyInstruments,
+    /// A holiday that is not a calendar date `yyyymmdd`.
+    #[error("holiday {0} is not a date yyyymmdd")]
+    BadHoliday(u32),
 }

@@ -11,21 +11,26 @@ use crate::matcher::{BookSpec, Fills, Incoming, MarketStats, Matcher, OrderInfo}
 use crate::schedule::{self, is_auction, is_queueing};
 
 pub(crate) mod snapshot;
-use protocol::rules::{PriceBand, cage_band, daily_price_band, on_tick};
+use protocol::rules::{
+    PriceBand, cage_band, daily_price_band, needs_protective_price, offers_order_type, on_tick,
+};
 use protocol::{
     CancelReason, ExecId, OrderId, OrderType, Price, Qty, RejectCode, RejectDetail, SecurityId,
     Side, TimeInForce, TradingPhase,
 };
 
 const NO_INST: u32 = u32::MAX;
+/// The highest price an instrument without daily limits may carry: CNY 100,000,000
+/// a share, where a price times the largest quantity per order still fits an i64.
+const PRICE_MAX: i64 = 1_000_000_000_000;
 const NEVER: u64 = u64::MAX;
 
 /// One instrument's venue state.
 #[derive(Clone, Debug)]
 struct Instrument {
     spec: InstrumentSpec,
-    /// Prices an order may carry: the daily limits, or the price array of an
-    /// instrument without limits.
+    /// Prices an order may carry: the daily limits, or every positive price on the
+    /// tick for an instrument without limits.
     band: PriceBand,
     /// The phase without a halt.
     phase: TradingPhase,
@@ -57,7 +62,7 @@ impl Instrument {
         };
         let ok = match side {
             Side::Buy => buy_ok,
-            Side::Sell => qty > 0 && (qty < lot.min_qty || buy_ok),
+            Side::Sell => lot.venue_sell_ok(qty),
         };
         debug_assert_eq!(
             ok,
@@ -119,9 +124,16 @@ pub struct Exchange<M: Matcher = FastMatcher> {
     next_reopen_ns: u64,
     next_exec_id: ExecId,
     self_trade_prevention: bool,
+    /// Simulator extension: IOC and FOK limit orders are taken.
+    limit_ioc_fok: bool,
+    /// Exchange holidays as sorted local day numbers (days since 1970-01-01).
+    holidays: Vec<i64>,
+    /// The same, as configured (`yyyymmdd`), for snapshots.
+    holiday_dates: Vec<u32>,
     max_orders: usize,
     /// From the configuration, kept so that a snapshot can rebuild the price arrays.
     max_levels_per_side: usize,
+    overflow_levels_per_side: usize,
 }
 
 fn security_key(s: SecurityId) -> u64 {
@@ -158,12 +170,22 @@ impl<M: Matcher> Exchange<M> {
             Schedule::AShare { .. } => TradingPhase::Closed,
         };
         for (i, spec) in cfg.instruments.iter().enumerate() {
-            let band = price_array(spec, cfg.max_levels_per_side)?;
+            let (band, array) = price_array(spec, cfg.max_levels_per_side)?;
+            let unlimited = band != array;
+            let overflow = if unlimited { cfg.overflow_levels_per_side } else { 0 };
             books.push(BookSpec {
                 security: spec.security,
-                lower: band.lower,
-                upper: band.upper,
+                lower: array.lower,
+                upper: array.upper,
                 tick: spec.rules.tick,
+                overflow_levels: u32::try_from(overflow)
+                    .ok()
+                    .filter(|&n| n <= u32::MAX / 4)
+                    .ok_or(ConfigError::BadLevelCount {
+                        security: spec.security,
+                        levels: overflow as u64,
+                        max: u64::from(u32::MAX / 4),
+                    })?,
             });
             lookup.push((security_key(spec.security), i as u32));
             instruments.push(Instrument {
@@ -178,6 +200,7 @@ impl<M: Matcher> Exchange<M> {
             });
         }
         lookup.sort_unstable();
+        let holidays = schedule::holiday_days(&cfg.holidays)?;
         if let Some(w) = lookup.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(ConfigError::DuplicateSecurity(instruments[w[0].1 as usize].spec.security));
         }
@@ -195,8 +218,12 @@ impl<M: Matcher> Exchange<M> {
             next_reopen_ns: NEVER,
             next_exec_id: 1,
             self_trade_prevention: cfg.self_trade_prevention,
+            limit_ioc_fok: cfg.limit_ioc_fok,
+            holidays,
+            holiday_dates: cfg.holidays,
             max_orders: cfg.max_orders,
             max_levels_per_side: cfg.max_levels_per_side,
+            overflow_levels_per_side: cfg.overflow_levels_per_side,
         })
     }
 
@@ -408,7 +435,9 @@ impl<M: Matcher> Exchange<M> {
 
     /// Closes the day: queued operations are refused with `VENUE_CLOSED`, every resting
     /// order is `Canceled` with reason `Expired` (instrument by instrument, bids then
-    /// asks, each in priority order), halts end and every instrument is `Closed`.
+    /// asks, each in priority order), halts end and every instrument is in the phase
+    /// the schedule prescribes now (`Closed` after 15:00 or on a non-trading day,
+    /// `Continuous` under `Schedule::AlwaysContinuous`), so a new day can trade.
     pub fn end_of_day(&mut self, now_ns: u64, sink: &mut impl FnMut(Event)) {
         self.advance(now_ns, sink);
         while let Some(pending) = self.queue.pop_front() {
@@ -421,19 +450,17 @@ impl<M: Matcher> Exchange<M> {
                 Op::Replace { order_id, .. } => Event::ReplaceRejected { order_id, code },
             });
         }
+        let phase = self.scheduled_phase(now_ns);
         for inst in 0..self.instruments.len() {
             self.matcher.cancel_all(inst, CancelReason::Expired, sink);
             let ins = &mut self.instruments[inst];
             ins.halted = false;
             ins.reopen_at_ns = NEVER;
-            ins.phase = TradingPhase::Closed;
+            // The books are empty: no uncross is due.
+            ins.phase = phase;
         }
         self.refresh_reopen();
-        sink(Event::Phase {
-            security: None,
-            phase: TradingPhase::Closed,
-            kind: PhaseEventKind::PhaseChange,
-        });
+        sink(Event::Phase { security: None, phase, kind: PhaseEventKind::PhaseChange });
     }
 
     // ---------------------------------------------------------------- views
@@ -505,8 +532,8 @@ impl<M: Matcher> Exchange<M> {
         self.matcher.indicative(inst, self.instruments[inst].last_price())
     }
 
-    /// The prices an order may carry: the daily limits, or the price array of an
-    /// instrument without limits.
+    /// The prices an order may carry: the daily limits, or for an instrument without
+    /// limits every positive price on the tick (up to CNY 100,000,000).
     pub fn price_band(&self, security: SecurityId) -> Option<PriceBand> {
         Some(self.instruments[self.inst_of(security)?].band)
     }
@@ -558,7 +585,9 @@ impl<M: Matcher> Exchange<M> {
     fn scheduled_phase(&self, now_ns: u64) -> TradingPhase {
         match self.schedule {
             Schedule::AlwaysContinuous => TradingPhase::Continuous,
-            Schedule::AShare { utc_offset_s } => schedule::phase_at(now_ns, utc_offset_s),
+            Schedule::AShare { utc_offset_s } => {
+                schedule::phase_at(now_ns, utc_offset_s, &self.holidays)
+            }
         }
     }
 
@@ -580,11 +609,11 @@ impl<M: Matcher> Exchange<M> {
         if self.next_boundary.is_some() {
             return;
         }
-        let phase = schedule::phase_at(now_ns, utc_offset_s);
+        let phase = schedule::phase_at(now_ns, utc_offset_s, &self.holidays);
         for ins in &mut self.instruments {
             ins.phase = phase;
         }
-        self.next_boundary = Some(schedule::next_boundary(now_ns, utc_offset_s));
+        self.next_boundary = Some(schedule::next_boundary(now_ns, utc_offset_s, &self.holidays));
         sink(Event::Phase { security: None, phase, kind: PhaseEventKind::PhaseChange });
     }
 
@@ -603,7 +632,7 @@ impl<M: Matcher> Exchange<M> {
             }
         }
         self.refresh_reopen();
-        self.next_boundary = Some(schedule::next_boundary(at, utc_offset_s));
+        self.next_boundary = Some(schedule::next_boundary(at, utc_offset_s, &self.holidays));
         sink(Event::Phase { security: None, phase, kind: PhaseEventKind::PhaseChange });
     }
 
@@ -763,13 +792,18 @@ impl<M: Matcher> Exchange<M> {
         let ins = &self.instruments[inst];
         let rules = &ins.spec.rules;
         let is_market = order_type.is_market();
-        if !is_market {
+        // A limit price, or a STAR market order's protective price; other market
+        // orders carry 0.
+        let priced = !is_market || needs_protective_price(ins.spec.board);
+        if priced {
             if price.0 <= 0 {
                 return refuse(RejectCode::VENUE_INVALID_PRICE, RejectDetail::None);
             }
             if !ins.on_tick(price) {
                 return refuse(RejectCode::VENUE_TICK_VIOLATION, RejectDetail::None);
             }
+        } else if price.0 != 0 {
+            return refuse(RejectCode::VENUE_INVALID_PRICE, RejectDetail::None);
         }
         let lot_detail = RejectDetail::Quantity { qty, limit: rules.lot.min_qty };
         if !ins.lot_ok(side, qty) {
@@ -786,7 +820,7 @@ impl<M: Matcher> Exchange<M> {
                 RejectDetail::Quantity { qty, limit: max },
             );
         }
-        if is_market {
+        if !priced {
             return Ok(());
         }
         let band = ins.band;
@@ -796,7 +830,7 @@ impl<M: Matcher> Exchange<M> {
                 RejectDetail::PriceBand { price, lower: band.lower, upper: band.upper },
             );
         }
-        if let (true, Some(rule)) = (cage, rules.cage) {
+        if let (true, false, Some(rule)) = (cage, is_market, rules.cage) {
             let b = cage_band(side, self.reference_of(inst, side), rule, rules.tick);
             if !b.contains(price) {
                 return refuse(
@@ -813,6 +847,14 @@ impl<M: Matcher> Exchange<M> {
         let phase = self.check_phase(ins)?;
         if o.order_type.implied_tif().is_some_and(|tif| tif != o.tif) {
             return refuse(RejectCode::VENUE_INVALID_ORDER, RejectDetail::None);
+        }
+        if !offers_order_type(ins.spec.board, o.order_type) {
+            return refuse(RejectCode::VENUE_ORDER_TYPE_NOT_OFFERED, RejectDetail::None);
+        }
+        // Limit orders are day orders on SSE and SZSE; IOC and FOK limit orders are a
+        // simulator extension behind `ExchangeConfig::limit_ioc_fok`.
+        if o.order_type == OrderType::Limit && o.tif != TimeInForce::Day && !self.limit_ioc_fok {
+            return refuse(RejectCode::VENUE_DAY_ORDERS_ONLY, RejectDetail::None);
         }
         let continuous = phase == TradingPhase::Continuous;
         if !continuous {
@@ -836,22 +878,17 @@ impl<M: Matcher> Exchange<M> {
                 RejectDetail::Count { count: limit + 1, limit },
             );
         }
-        let bound = match o.side {
-            Side::Buy => ins.band.upper,
-            Side::Sell => ins.band.lower,
+        let (price, max_levels, own_best) = match o.order_type {
+            OrderType::Limit => (o.price, u32::MAX, None),
+            _ => self.market_terms(inst, o)?,
         };
-        let no_liquidity = (RejectCode::VENUE_NO_LIQUIDITY, RejectDetail::None);
-        let (price, max_levels) = match o.order_type {
-            OrderType::Limit => (o.price, u32::MAX),
-            OrderType::MarketBestOwn => {
-                (self.matcher.best(inst, o.side).ok_or(no_liquidity)?.price, u32::MAX)
-            }
-            OrderType::MarketBestCounter => {
-                (self.matcher.best(inst, o.side.opposite()).ok_or(no_liquidity)?.price, 1)
-            }
-            OrderType::MarketBest5Cancel => (bound, 5),
-            OrderType::MarketIoc | OrderType::MarketFok => (bound, u32::MAX),
-        };
+        // A price outside a no-limit book's array needs a level: refused before it
+        // trades rather than cancelled after (best-5-then-limit, whose price is known
+        // only after it trades, is cancelled instead).
+        let priced_rest = rests && o.order_type != OrderType::MarketBest5Limit;
+        if priced_rest && !self.matcher.can_rest(inst, o.side, price) {
+            return refuse(RejectCode::VENUE_CAPACITY, RejectDetail::None);
+        }
         if self.self_trade_prevention
             && continuous
             && self.matcher.self_trade(inst, o.owner, o.side, price, max_levels, o.qty.0)
@@ -866,8 +903,42 @@ impl<M: Matcher> Exchange<M> {
             max_levels,
             qty: o.qty,
             rests,
+            to_limit: o.order_type == OrderType::MarketBest5Limit,
+            own_best,
             is_market: o.order_type.is_market(),
             matches: continuous,
+        })
+    }
+
+    /// A market order's price (the worst it trades at, and where a remainder that
+    /// rests rests), how many levels it may take, and its own side's best price.
+    fn market_terms(
+        &self,
+        inst: usize,
+        o: &VenueOrder,
+    ) -> Result<(Price, u32, Option<Price>), Refusal> {
+        let band = self.instruments[inst].band;
+        // Its protective price (STAR; validated), else the daily limit.
+        let worst = match (o.price.0 > 0, o.side) {
+            (true, _) => o.price,
+            (false, Side::Buy) => band.upper,
+            (false, Side::Sell) => band.lower,
+        };
+        let capped = |p: Price| match o.side {
+            Side::Buy => p.min(worst),
+            Side::Sell => p.max(worst),
+        };
+        let own_best = self.matcher.best(inst, o.side).map(|l| capped(l.price));
+        let no_liquidity = (RejectCode::VENUE_NO_LIQUIDITY, RejectDetail::None);
+        Ok(match o.order_type {
+            OrderType::Limit => (o.price, u32::MAX, None),
+            OrderType::MarketBestOwn => (own_best.ok_or(no_liquidity)?, u32::MAX, own_best),
+            OrderType::MarketBestCounter => {
+                let counter = self.matcher.best(inst, o.side.opposite()).ok_or(no_liquidity)?;
+                (capped(counter.price), 1, own_best)
+            }
+            OrderType::MarketBest5Cancel | OrderType::MarketBest5Limit => (worst, 5, own_best),
+            OrderType::MarketIoc | OrderType::MarketFok => (worst, u32::MAX, own_best),
         })
     }
 
@@ -879,7 +950,9 @@ impl<M: Matcher> Exchange<M> {
         let inst = self.matcher.info(h).inst;
         let code = match self.instruments[inst].effective_phase() {
             TradingPhase::Closed => Some(RejectCode::VENUE_CLOSED),
-            TradingPhase::OpeningAuctionNoCancel => Some(RejectCode::VENUE_NO_CANCEL_PHASE),
+            TradingPhase::OpeningAuctionNoCancel | TradingPhase::ClosingAuction => {
+                Some(RejectCode::VENUE_NO_CANCEL_PHASE)
+            }
             _ => None,
         };
         if let Some(code) = code {
@@ -937,7 +1010,7 @@ impl<M: Matcher> Exchange<M> {
         let h = self.matcher.find(order_id).ok_or(RejectCode::VENUE_UNKNOWN_ORDER)?;
         let info = self.matcher.info(h);
         let phase = self.check_phase(&self.instruments[info.inst]).map_err(|(code, _)| code)?;
-        if phase == TradingPhase::OpeningAuctionNoCancel {
+        if matches!(phase, TradingPhase::OpeningAuctionNoCancel | TradingPhase::ClosingAuction) {
             return Err(RejectCode::VENUE_NO_CANCEL_PHASE);
         }
         if info.is_market || qty.0 <= info.cum.0 {
@@ -955,6 +1028,9 @@ impl<M: Matcher> Exchange<M> {
         )
         .map_err(|(code, _)| code)?;
         let keep = !price_moves && qty.0 <= info.qty.0;
+        if !keep && !self.matcher.can_rest(info.inst, info.side, price) {
+            return Err(RejectCode::VENUE_CAPACITY);
+        }
         if !keep
             && continuous
             && self.self_trade_prevention
@@ -973,11 +1049,13 @@ impl<M: Matcher> Exchange<M> {
     }
 }
 
-/// The prices an instrument's orders may carry, which is also its book's price array.
+/// The prices an instrument's orders may carry, and its book's price array: both
+/// the daily limits, or for an instrument without limits every positive price on
+/// the tick, and an array of `max_levels_per_side` ticks around the previous close.
 fn price_array(
     spec: &InstrumentSpec,
     max_levels_per_side: usize,
-) -> Result<PriceBand, ConfigError> {
+) -> Result<(PriceBand, PriceBand), ConfigError> {
     let tick = spec.rules.tick.0;
     if tick <= 0 {
         return Err(ConfigError::BadTick(spec.security));
@@ -987,9 +1065,9 @@ fn price_array(
     }
     let limit_bp = spec.rules.limit_bp_for(spec.is_st);
     if !spec.no_price_limit && limit_bp > 0 {
-        return Ok(daily_price_band(spec.prev_close, limit_bp, spec.rules.tick));
+        let band = daily_price_band(spec.prev_close, limit_bp, spec.rules.tick);
+        return Ok((band, band));
     }
-    // No daily limit: a wide array of `max_levels_per_side` ticks centred on the close.
     let bad = ConfigError::BadLevelCount {
         security: spec.security,
         levels: max_levels_per_side as u64,
@@ -1001,5 +1079,8 @@ fn price_array(
     }
     let lower_ticks = (spec.prev_close.0 / tick - width / 2).max(1);
     let upper = (lower_ticks + width - 1).checked_mul(tick).ok_or(bad)?;
-    Ok(PriceBand { lower: Price(lower_ticks * tick), upper: Price(upper) })
+    let array = PriceBand { lower: Price(lower_ticks * tick), upper: Price(upper) };
+    // Any price on the tick, up to `PRICE_MAX`.
+    let band = PriceBand { lower: Price(tick), upper: Price(PRICE_MAX / tick * tick) };
+    Ok((band, array))
 }

@@ -9,8 +9,9 @@
 //!   auctions, the inbound queue with fault injection (paused matching, late
 //!   acknowledgements), market data.
 //! * [`book::FastMatcher`]: the books — price levels in a directly indexed array
-//!   (the daily price limits bound every book), a bitset to find the next level, and
-//!   intrusive order queues in a preallocated pool; nothing allocates per order.
+//!   (the daily price limits bound most books), a bitset to find the next level, a
+//!   preallocated pool of overflow levels sorted by price for a book without limits,
+//!   and intrusive order queues in a preallocated pool; nothing allocates per order.
 //! * [`reference::ReferenceMatcher`]: the slow, obviously correct twin the property
 //!   tests compare the fast books with.
 //! * [`Exchange::snapshot_to`] and [`Exchange::restore_from`]: the whole venue state
@@ -18,19 +19,30 @@
 //!
 //! Memory is committed at start-up from [`ExchangeConfig`]: the order pool and the
 //! id index (`max_orders`), one price array per instrument and side (its band's
-//! width in ticks), and the inbound queue (`inbound_queue_capacity`). Events stream
+//! width in ticks) with, for an instrument without limits, its overflow levels
+//! (`overflow_levels_per_side`), and the inbound queue (`inbound_queue_capacity`). Events stream
 //! straight to the sink, so there is no event buffer. When a pool is full the
 //! operation is refused with `VENUE_CAPACITY`; nothing ever grows.
 //!
 //! Orders, in continuous trading (`DOMAIN.md`):
-//! * limit Day rests; limit IOC cancels its remainder; limit FOK fills whole or is
-//!   cancelled whole (Accepted, then Canceled with no executions);
+//! * limit Day rests. Limit orders are day orders on SSE and SZSE: IOC and FOK limit
+//!   orders are refused (`VENUE_DAY_ORDERS_ONLY`) unless
+//!   [`ExchangeConfig::limit_ioc_fok`] turns on the simulator extension, where limit
+//!   IOC cancels its remainder and limit FOK fills whole or is cancelled whole
+//!   (Accepted, then Canceled with no executions);
+//! * each exchange offers its own market order types
+//!   ([`protocol::rules::offers_order_type`]; `VENUE_ORDER_TYPE_NOT_OFFERED`);
 //! * market best-own is priced at the best price on its own side and rests there;
 //!   best-counter is priced at the best opposite price, trades at that level only and
 //!   rests the remainder there (both refused `VENUE_NO_LIQUIDITY` on an empty side);
 //!   best-5 trades through at most five opposite levels, IOC sweeps within the daily
 //!   limits, FOK fills whole within the limits or not at all; their remainders are
 //!   `Canceled` with reason `Venue` (with no executions when the opposite side is empty);
+//!   best-5-then-limit (SSE) trades like best-5 and rests its remainder at its last
+//!   trade price, or at its own side's best price when it did not trade (cancelled
+//!   when that side is empty);
+//! * STAR market orders carry a protective price: they trade and rest no worse than
+//!   it, and what would go beyond it is cancelled or rests as the type says;
 //! * call auctions take day limit orders only; the uncross rule is documented on
 //!   [`matcher::auction_better`].
 //!

@@ -10,17 +10,21 @@ use crate::config::ConfigError;
 use crate::event::{Event, Level, Uncross};
 use protocol::{ExecId, Liquidity, OrderId, Price, Qty, SecurityId, Side};
 
-/// The price array of one instrument's book.
+/// The price array of one instrument's book, and the overflow levels beyond it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct BookSpec {
     /// The security.
     pub security: SecurityId,
-    /// Lowest price an order may carry (on tick).
+    /// Lowest price of the array (on tick).
     pub lower: Price,
-    /// Highest price an order may carry (on tick).
+    /// Highest price of the array (on tick).
     pub upper: Price,
     /// Tick.
     pub tick: Price,
+    /// Price levels per side outside the array (0 when the daily limits bound the
+    /// book); an order can rest outside the array only at an occupied level or while
+    /// one of these is free.
+    pub overflow_levels: u32,
 }
 
 impl BookSpec {
@@ -47,10 +51,31 @@ pub struct Incoming {
     pub qty: Qty,
     /// The remainder rests (Day) rather than being cancelled by the venue (IOC).
     pub rests: bool,
+    /// Best-5-then-limit: the remainder rests at the order's last trade price instead
+    /// of at `price`, or at `own_best` when nothing traded (cancelled when that is `None`).
+    pub to_limit: bool,
+    /// The best price on the order's own side at entry (capped by a protective price),
+    /// where a best-5-then-limit order that did not trade rests.
+    pub own_best: Option<Price>,
     /// A market order priced by the venue; it cannot be replaced.
     pub is_market: bool,
     /// Match on entry; false in a call auction, where it only rests.
     pub matches: bool,
+}
+
+impl Incoming {
+    /// Where the remainder rests once the order has matched `cum` shares, given the
+    /// instrument's last trade price; `None`: the venue cancels it.
+    #[inline]
+    pub fn rest_price(&self, cum: u64, last_trade: Option<Price>) -> Option<Price> {
+        match (self.rests, self.to_limit) {
+            (false, _) => None,
+            (true, false) => Some(self.price),
+            // A trade of this order set the last price just now.
+            (true, true) if cum > 0 => last_trade,
+            (true, true) => self.own_best,
+        }
+    }
 }
 
 /// A resting order as the book holds it.
@@ -233,12 +258,18 @@ pub trait Matcher: Sized + core::fmt::Debug {
         qty: u64,
     ) -> bool;
 
+    /// True when an order on `side` can rest at `price` (positive, on tick): inside
+    /// the price array, at an occupied level, or with an overflow level free.
+    fn can_rest(&self, inst: usize, side: Side, price: Price) -> bool;
+
     /// Opposite-side quantity an order on `side` could take within `limit` and
     /// `max_levels`, counted up to `want`.
     fn available(&self, inst: usize, side: Side, limit: Price, max_levels: u32, want: u64) -> u64;
 
-    /// Matches `order` (when `order.matches`), then rests the remainder (`rests`, a
-    /// free slot is guaranteed by the caller) or cancels it with reason `Venue`.
+    /// Matches `order` (when `order.matches`), then rests the remainder at
+    /// [`Incoming::rest_price`] (a free slot is guaranteed by the caller, and a level
+    /// for a limit order's price) or cancels it with reason `Venue` (also when a
+    /// best-5-then-limit remainder finds no level: [`Matcher::can_rest`]).
     /// The caller has already emitted `Accepted`.
     fn submit<S: FnMut(Event)>(
         &mut self,

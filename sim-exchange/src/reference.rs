@@ -231,6 +231,19 @@ impl Matcher for ReferenceMatcher {
         false
     }
 
+    fn can_rest(&self, inst: usize, side: Side, price: Price) -> bool {
+        let book = &self.books[inst];
+        let spec = book.spec;
+        let outside = |p: Price| p < spec.lower || p > spec.upper;
+        if !outside(price) || book.side(side).iter().any(|o| o.price == price) {
+            return true;
+        }
+        let mut prices: Vec<Price> =
+            book.side(side).iter().map(|o| o.price).filter(|&p| outside(p)).collect();
+        prices.dedup();
+        prices.len() < spec.overflow_levels as usize
+    }
+
     fn available(&self, inst: usize, side: Side, limit: Price, max_levels: u32, want: u64) -> u64 {
         let total: u64 =
             self.reachable(inst, side, limit, max_levels).iter().map(|o| o.leaves).sum();
@@ -261,13 +274,14 @@ impl Matcher for ReferenceMatcher {
         if leaves == 0 {
             return;
         }
-        if o.rests {
+        let rest_at = o.rest_price(cum, fills.stats.last);
+        if let Some(price) = rest_at.filter(|&p| self.can_rest(inst, o.side, p)) {
             assert!(self.live() < self.max_orders, "capacity checked by the exchange");
             self.seq += 1;
             let order = RefOrder {
                 order_id: o.order_id,
                 owner: o.owner,
-                price: o.price,
+                price,
                 qty: o.qty.0,
                 leaves,
                 cum,

@@ -66,9 +66,14 @@ fn order(id: u64, op: &Op) -> VenueOrder {
         6 => (OrderType::MarketBestOwn, TimeInForce::Day),
         7 => (OrderType::MarketBestCounter, TimeInForce::Day),
         8 => (OrderType::MarketBest5Cancel, TimeInForce::Ioc),
-        _ => [(OrderType::MarketIoc, TimeInForce::Ioc), (OrderType::MarketFok, TimeInForce::Fok)]
-            [(id % 2) as usize],
+        // Best-5-then-limit is a Shanghai type (SEC), market IOC and FOK Shenzhen ones (SEC2).
+        _ => [
+            (OrderType::MarketBest5Limit, TimeInForce::Day),
+            (OrderType::MarketIoc, TimeInForce::Ioc),
+            (OrderType::MarketFok, TimeInForce::Fok),
+        ][(id % 3) as usize],
     };
+    let second = second || matches!(order_type, OrderType::MarketIoc | OrderType::MarketFok);
     VenueOrder {
         order_id: id,
         owner,
@@ -76,7 +81,7 @@ fn order(id: u64, op: &Op) -> VenueOrder {
         side,
         order_type,
         tif,
-        price: Price(100_000 + ticks * 100),
+        price: if order_type.is_market() { Price::ZERO } else { Price(100_000 + ticks * 100) },
         // Market orders come bigger, so that they sweep several levels.
         qty: Qty(if odd {
             50
@@ -208,7 +213,13 @@ impl<M: Matcher> FnMutExchange for Exchange<M> {
 }
 
 fn run(ops: &[Op], stp: bool, max_orders: usize) -> Result<(), TestCaseError> {
-    let mut cfg = config(vec![spec(SEC, "10.00"), spec(SEC2, "10.00")], Schedule::AlwaysContinuous);
+    // SEC2 has no daily limit, an array of four ticks (9.98-10.01) and three overflow
+    // levels a side, so that random prices fill the overflow and meet its capacity.
+    let mut ipo = spec(SEC2, "10.00");
+    ipo.no_price_limit = true;
+    let mut cfg = config(vec![spec(SEC, "10.00"), ipo], Schedule::AlwaysContinuous);
+    cfg.max_levels_per_side = 4;
+    cfg.overflow_levels_per_side = 3;
     cfg.max_orders = max_orders;
     cfg.inbound_queue_capacity = 6;
     cfg.self_trade_prevention = stp;

@@ -60,7 +60,8 @@ fn order(
         side,
         order_type,
         tif,
-        price: Price(100_000 + ticks * 100),
+        // Market orders carry price 0 outside STAR.
+        price: if order_type.is_market() { Price::ZERO } else { Price(100_000 + ticks * 100) },
         qty: Qty(qty),
     }
 }
@@ -69,13 +70,19 @@ fn order(
 fn steady_state_order_flow_does_not_allocate() {
     let mut spec = InstrumentSpec::new(SEC, Board::SseMain, Price(100_000));
     spec.rules.cage = None;
+    // An IPO-day book without limits, its array 20 ticks wide: the flow's ±20 ticks
+    // reach the overflow levels on both sides as well as the array.
+    spec.no_price_limit = true;
     let mut ex = Exchange::new(ExchangeConfig {
         instruments: vec![spec],
         max_orders: 4_096,
-        max_levels_per_side: 1_000,
+        max_levels_per_side: 20,
+        overflow_levels_per_side: 64,
         inbound_queue_capacity: 1_024,
         self_trade_prevention: true,
         schedule: Schedule::AlwaysContinuous,
+        holidays: Vec::new(),
+        limit_ioc_fok: false,
     })
     .unwrap();
     let mut events = 0u64;
@@ -102,7 +109,11 @@ fn steady_state_order_flow_does_not_allocate() {
             let side = if r & 1 == 0 { Side::Buy } else { Side::Sell };
             let ticks = (r >> 8) as i64 % 40 - 20;
             let now = id;
-            match (r >> 32) % 10 {
+            // Cancels and replaces name one of the 50 orders before this one in the
+            // run (ids first_id..id), so the first operation of a run is a new order.
+            let earlier = id - 1 - (r >> 45) % i.clamp(1, 50);
+            let kind = if i == 0 { 0 } else { (r >> 32) % 10 };
+            match kind {
                 0..=4 => ex.submit(
                     &order(
                         id,
@@ -116,7 +127,7 @@ fn steady_state_order_flow_does_not_allocate() {
                     &mut sink,
                 ),
                 5 => ex.submit(
-                    &order(id, side, ticks, 300, OrderType::Limit, TimeInForce::Ioc),
+                    &order(id, side, 0, 300, OrderType::MarketBest5Limit, TimeInForce::Day),
                     now,
                     &mut sink,
                 ),
@@ -125,14 +136,8 @@ fn steady_state_order_flow_does_not_allocate() {
                     now,
                     &mut sink,
                 ),
-                7 => ex.cancel(id - 1 - (r >> 45) % 50, now, &mut sink),
-                _ => ex.replace(
-                    id - 1 - (r >> 45) % 50,
-                    Price(100_000 + ticks * 100),
-                    Qty(200),
-                    now,
-                    &mut sink,
-                ),
+                7 => ex.cancel(earlier, now, &mut sink),
+                _ => ex.replace(earlier, Price(100_000 + ticks * 100), Qty(200), now, &mut sink),
             }
             let _ = ex.l1(SEC);
             let _ = ex.l2(SEC, &mut levels[..5], &mut []);

@@ -80,6 +80,9 @@ both!(
     market_ioc_sweeps_within_the_limits,
     market_fok_fills_whole_or_not_at_all,
     market_orders_on_an_empty_book,
+    market_best5_limit_rests_at_its_last_trade_price,
+    star_market_orders_trade_within_their_protective_price,
+    order_types_follow_the_market,
     replace_keeps_priority_only_when_quantity_goes_down,
     replace_that_crosses_trades,
     replace_refusals,
@@ -208,43 +211,165 @@ fn market_best5_takes_five_levels_and_cancels_the_rest<M: Matcher>() {
 }
 
 fn market_ioc_sweeps_within_the_limits<M: Matcher>() {
-    let mut v = Venue::<M>::continuous();
+    // Market IOC and FOK are Shenzhen order types.
+    let mut v = Venue::<M>::continuous_on(SEC2);
     for (i, price) in ["10.01", "10.50", "11.00"].iter().enumerate() {
-        v.submit(limit(i as u64 + 1, Sell, price, 100));
+        v.submit(on(SEC2, limit(i as u64 + 1, Sell, price, 100)));
     }
-    let events = v.submit(market(10, Buy, OrderType::MarketIoc, 500));
+    let events = v.submit(on(SEC2, market(10, Buy, OrderType::MarketIoc, 500)));
     assert_eq!(events.len(), 1 + 3 * 3 + 1);
     assert_eq!(events[7], exec(10, 3, "11.00", 100, 200, 300, Removed));
     assert_eq!(events[10], canceled(10, 200, 300, CancelReason::Venue));
 }
 
 fn market_fok_fills_whole_or_not_at_all<M: Matcher>() {
-    let mut v = Venue::<M>::continuous();
-    v.submit(limit(1, Sell, "10.01", 100));
-    v.submit(limit(2, Sell, "10.90", 100));
+    let mut v = Venue::<M>::continuous_on(SEC2);
+    v.submit(on(SEC2, limit(1, Sell, "10.01", 100)));
+    v.submit(on(SEC2, limit(2, Sell, "10.90", 100)));
     assert_eq!(
-        v.submit(market(3, Buy, OrderType::MarketFok, 300)),
+        v.submit(on(SEC2, market(3, Buy, OrderType::MarketFok, 300))),
         [acc(3), canceled(3, 300, 0, CancelReason::Venue)]
     );
-    let events = v.submit(market(4, Buy, OrderType::MarketFok, 200));
-    assert_eq!(events.last(), Some(&trade(2, "10.90", 100, 4, 2)));
+    let events = v.submit(on(SEC2, market(4, Buy, OrderType::MarketFok, 200)));
+    let on_sec2 = |e: Event| match e {
+        Event::Trade { exec_id, price, qty, buy_order_id, sell_order_id, .. } => {
+            Event::Trade { security: SEC2, exec_id, price, qty, buy_order_id, sell_order_id }
+        }
+        other => other,
+    };
+    assert_eq!(events.last(), Some(&on_sec2(trade(2, "10.90", 100, 4, 2))));
     assert_eq!(events[4], exec(4, 2, "10.90", 100, 0, 200, Removed));
 }
 
 fn market_orders_on_an_empty_book<M: Matcher>() {
-    let mut v = Venue::<M>::continuous();
+    let mut v = Venue::<M>::continuous_on(SEC2);
     for (id, t) in
         [(1, OrderType::MarketBest5Cancel), (2, OrderType::MarketIoc), (3, OrderType::MarketFok)]
     {
         assert_eq!(
-            v.submit(market(id, Sell, t, 100)),
+            v.submit(on(SEC2, market(id, Sell, t, 100))),
             [acc(id), canceled(id, 100, 0, CancelReason::Venue)]
         );
     }
+    // Best-5-then-limit with nothing to trade and nothing on its own side (SSE).
+    let mut w = Venue::<M>::continuous();
+    assert_eq!(
+        w.submit(market(5, Sell, OrderType::MarketBest5Limit, 100)),
+        [acc(5), canceled(5, 100, 0, CancelReason::Venue)]
+    );
     // A market order whose time in force is not its implied one.
-    let mut bad = market(4, Buy, OrderType::MarketIoc, 100);
+    let mut bad = on(SEC2, market(4, Buy, OrderType::MarketIoc, 100));
     bad.tif = TimeInForce::Day;
     assert_eq!(rejected(&v.submit(bad)), RejectCode::VENUE_INVALID_ORDER);
+}
+
+fn market_best5_limit_rests_at_its_last_trade_price<M: Matcher>() {
+    let mut v = Venue::<M>::continuous();
+    for (i, price) in ["10.01", "10.02", "10.03", "10.04", "10.05", "10.06"].iter().enumerate() {
+        v.submit(limit(i as u64 + 1, Sell, price, 100));
+    }
+    // Five levels at most; the rest becomes a limit order at the last trade price.
+    let events = v.submit(market(10, Buy, OrderType::MarketBest5Limit, 700));
+    assert_eq!(events.len(), 1 + 5 * 3);
+    assert_eq!(events[13], exec(10, 5, "10.05", 100, 200, 500, Removed));
+    assert_eq!(v.book(), (vec![(p("10.05"), 200)], vec![(p("10.06"), 100)]));
+    // A sell takes the bid it reaches, whole: nothing is left to rest.
+    v.submit(limit(11, Sell, "10.06", 100));
+    let events = v.submit(market(12, Sell, OrderType::MarketBest5Limit, 100));
+    assert_eq!(events.len(), 1 + 3);
+    let events = v.submit(market(13, Buy, OrderType::MarketBest5Limit, 300));
+    assert_eq!(events.len(), 1 + 2 * 3);
+    assert_eq!(v.book(), (vec![(p("10.06"), 100), (p("10.05"), 100)], vec![]));
+    // Nothing to trade: it rests at the best price on its own side.
+    let events = v.submit(market(14, Buy, OrderType::MarketBest5Limit, 100));
+    assert_eq!(events, [acc(14)]);
+    assert_eq!(v.book(), (vec![(p("10.06"), 200), (p("10.05"), 100)], vec![]));
+    // Still a market order: it cannot be replaced.
+    assert_eq!(
+        v.replace(14, "10.07", 100),
+        [Event::ReplaceRejected { order_id: 14, code: RejectCode::VENUE_INVALID_REPLACE }]
+    );
+}
+
+fn star_market_orders_trade_within_their_protective_price<M: Matcher>() {
+    let star = protocol::SecurityId { market: protocol::Market::Sse, code: 688_981 };
+    let mut s = spec(star, "10.00");
+    s.board = protocol::Board::Star;
+    s.rules = protocol::rules::BoardRules::default_for(protocol::Board::Star);
+    s.rules.cage = None;
+    let mut v = Venue::<M>::new(config(vec![s], sim_exchange::Schedule::AlwaysContinuous), 1);
+    let protected = |o: sim_exchange::VenueOrder, price: &str| sim_exchange::VenueOrder {
+        price: p(price),
+        ..on(star, o)
+    };
+    for (i, price) in ["10.01", "10.02", "10.03"].iter().enumerate() {
+        v.submit(on(star, limit(i as u64 + 1, Sell, price, 200)));
+    }
+    // A STAR market order without a protective price is refused.
+    let bare = on(star, market(10, Buy, OrderType::MarketBest5Cancel, 600));
+    assert_eq!(rejected(&v.submit(bare)), RejectCode::VENUE_INVALID_PRICE);
+    // Off tick, or outside the daily limits, like a limit price.
+    let off_tick = protected(market(10, Buy, OrderType::MarketBest5Cancel, 600), "10.015");
+    assert_eq!(rejected(&v.submit(off_tick)), RejectCode::VENUE_TICK_VIOLATION);
+    let beyond = protected(market(10, Buy, OrderType::MarketBest5Cancel, 600), "12.01");
+    assert_eq!(rejected(&v.submit(beyond)), RejectCode::VENUE_PRICE_LIMIT);
+    // Best-5-then-cancel buys up to 10.02 only; the rest is cancelled.
+    let events = v.submit(protected(market(11, Buy, OrderType::MarketBest5Cancel, 600), "10.02"));
+    assert_eq!(events.len(), 1 + 2 * 3 + 1);
+    assert_eq!(events[7], canceled(11, 200, 400, CancelReason::Venue));
+    assert_eq!(v.book_of(star), (vec![], vec![(p("10.03"), 200)]));
+    // Best-5-then-limit: trades up to the protective price, rests at its last trade.
+    v.submit(on(star, limit(20, Sell, "10.01", 200)));
+    let events = v.submit(protected(market(21, Buy, OrderType::MarketBest5Limit, 400), "10.02"));
+    assert_eq!(events.len(), 1 + 3);
+    assert_eq!(v.book_of(star), (vec![(p("10.01"), 200)], vec![(p("10.03"), 200)]));
+    // Best-counter priced beyond the protective price rests at the protective price.
+    let events = v.submit(protected(market(22, Buy, OrderType::MarketBestCounter, 200), "10.02"));
+    assert_eq!(events, [acc(22)]);
+    assert_eq!(
+        v.book_of(star),
+        (vec![(p("10.02"), 200), (p("10.01"), 200)], vec![(p("10.03"), 200)])
+    );
+    // A sell trades no lower than its protective price.
+    let events = v.submit(protected(market(23, Sell, OrderType::MarketBest5Cancel, 600), "10.02"));
+    assert_eq!(events.len(), 1 + 3 + 1);
+    assert_eq!(events[4], canceled(23, 400, 200, CancelReason::Venue));
+}
+
+fn order_types_follow_the_market<M: Matcher>() {
+    let mut cfg = config(
+        vec![spec(SEC, "10.00"), spec(SEC2, "10.00")],
+        sim_exchange::Schedule::AlwaysContinuous,
+    );
+    cfg.limit_ioc_fok = false;
+    let mut v = Venue::<M>::new(cfg, 1);
+    // Shanghai: no market IOC or FOK.
+    for (id, t) in [(1, OrderType::MarketIoc), (2, OrderType::MarketFok)] {
+        assert_eq!(
+            rejected(&v.submit(market(id, Buy, t, 100))),
+            RejectCode::VENUE_ORDER_TYPE_NOT_OFFERED
+        );
+    }
+    // Shenzhen: no best-5-then-limit.
+    assert_eq!(
+        rejected(&v.submit(on(SEC2, market(3, Buy, OrderType::MarketBest5Limit, 100)))),
+        RejectCode::VENUE_ORDER_TYPE_NOT_OFFERED
+    );
+    // Limit orders are day orders on both, unless the simulator extension is on.
+    for (id, security, tif) in
+        [(4, SEC, TimeInForce::Ioc), (5, SEC, TimeInForce::Fok), (6, SEC2, TimeInForce::Ioc)]
+    {
+        assert_eq!(
+            rejected(&v.submit(on(security, limit_tif(id, Buy, "10.00", 100, tif)))),
+            RejectCode::VENUE_DAY_ORDERS_ONLY
+        );
+    }
+    // Outside STAR a market order carries price 0.
+    let priced = sim_exchange::VenueOrder {
+        price: p("10.00"),
+        ..market(7, Buy, OrderType::MarketBest5Cancel, 100)
+    };
+    assert_eq!(rejected(&v.submit(priced)), RejectCode::VENUE_INVALID_PRICE);
 }
 
 fn replace_keeps_priority_only_when_quantity_goes_down<M: Matcher>() {
@@ -339,7 +464,7 @@ fn self_trade_prevention_refuses_the_incoming_order<M: Matcher>() {
     );
     // A market order as well.
     assert_eq!(
-        rejected(&v.submit(owned(market(6, Buy, OrderType::MarketIoc, 100), 8))),
+        rejected(&v.submit(owned(market(6, Buy, OrderType::MarketBest5Cancel, 100), 8))),
         RejectCode::VENUE_SELF_TRADE
     );
 }

@@ -106,7 +106,9 @@ impl Driver {
                     6 => (OrderType::MarketBestOwn, TimeInForce::Day),
                     7 => (OrderType::MarketBestCounter, TimeInForce::Day),
                     8 => (OrderType::MarketBest5Cancel, TimeInForce::Ioc),
-                    _ => (OrderType::MarketIoc, TimeInForce::Ioc),
+                    // Market IOC is a Shenzhen type (SEC2), best-5-then-limit a Shanghai one.
+                    _ if second => (OrderType::MarketIoc, TimeInForce::Ioc),
+                    _ => (OrderType::MarketBest5Limit, TimeInForce::Day),
                 };
                 let o = VenueOrder {
                     order_id: self.next_id,
@@ -115,7 +117,11 @@ impl Driver {
                     side: if buy { Side::Buy } else { Side::Sell },
                     order_type,
                     tif,
-                    price: Price(100_000 + ticks * 100),
+                    price: if order_type.is_market() {
+                        Price::ZERO
+                    } else {
+                        Price(100_000 + ticks * 100)
+                    },
                     qty: Qty(lots * if kind >= 8 { 400 } else { 100 }),
                 };
                 self.next_id += 1;
@@ -233,7 +239,13 @@ fn run(cfg: ExchangeConfig, start_ns: u64, ops: &[Op], split: usize) -> Result<(
 }
 
 fn two_instruments(schedule: Schedule) -> ExchangeConfig {
-    let mut cfg = config(vec![spec(SEC, "10.00"), spec(SEC2, "10.00")], schedule);
+    // SEC2 without daily limits: an array of four ticks and three overflow levels a
+    // side, so that snapshots carry overflow levels.
+    let mut ipo = spec(SEC2, "10.00");
+    ipo.no_price_limit = true;
+    let mut cfg = config(vec![spec(SEC, "10.00"), ipo], schedule);
+    cfg.max_levels_per_side = 4;
+    cfg.overflow_levels_per_side = 3;
     cfg.max_orders = 40;
     cfg.inbound_queue_capacity = 8;
     cfg
@@ -312,10 +324,10 @@ fn a_damaged_snapshot_is_an_error() {
         }
     }
     let mut wrong_version = bytes.clone();
-    wrong_version[8] = 2;
+    wrong_version[8] = 3;
     assert!(matches!(
         Exchange::restore_from(&mut wrong_version.as_slice()),
-        Err(SnapshotError::Version { found: 2, expected: 1 })
+        Err(SnapshotError::Version { found: 3, expected: 2 })
     ));
     assert!(matches!(
         Exchange::restore_from(&mut &b"not a snapshot at all"[..]),

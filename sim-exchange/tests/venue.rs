@@ -65,6 +65,7 @@ macro_rules! both {
 
 both!(
     every_order_reject_code,
+    a_book_without_limits_takes_any_price,
     price_cage_in_continuous_trading_only,
     capacity_rejects_instead_of_growing,
     a_share_day_driven_by_the_clock,
@@ -75,6 +76,9 @@ both!(
     pause_matching_queues_in_arrival_order,
     ack_delay_processes_each_operation_late,
     end_of_day_expires_everything,
+    the_day_roll_leaves_the_scheduled_phase,
+    cancels_refused_in_the_closing_auction,
+    weekends_and_holidays_are_closed_all_day,
     uncross_maximises_volume,
     uncross_prefers_least_imbalance,
     uncross_prefers_the_reference_price_then_the_higher,
@@ -104,7 +108,11 @@ fn every_order_reject_code<M: Matcher>() {
         (RejectCode::VENUE_LOT_VIOLATION, RejectDetail::Quantity { qty: 150, limit: 100 })
     );
     assert_eq!(code(&v.submit(limit(7, Buy, "10.00", 0))), RejectCode::VENUE_LOT_VIOLATION);
-    assert_eq!(code(&v.submit(limit(8, Sell, "10.00", 150))), RejectCode::VENUE_ODD_LOT_SELL);
+    assert_eq!(code(&v.submit(limit(8, Sell, "10.00", 0))), RejectCode::VENUE_ODD_LOT_SELL);
+    // Lots with or without an odd part: the venue cannot see the holding (1,050 of
+    // 1,050 is fine; the broker refuses 1,020 of 1,050).
+    assert_eq!(v.submit(limit(80, Sell, "10.50", 1_050)), [Event::Accepted { order_id: 80 }]);
+    assert_eq!(v.submit(limit(81, Sell, "10.50", 150)), [Event::Accepted { order_id: 81 }]);
     // An odd lot below one board lot may be sold whole.
     assert_eq!(v.submit(limit(9, Sell, "10.50", 50)), [Event::Accepted { order_id: 9 }]);
     assert_eq!(
@@ -143,7 +151,7 @@ fn every_order_reject_code<M: Matcher>() {
     // Call auctions take day limit orders only.
     v.set_phase(Some(SEC), Ph::OpeningAuction);
     assert_eq!(
-        code(&v.submit(market(16, Buy, OrderType::MarketIoc, 100))),
+        code(&v.submit(market(16, Buy, OrderType::MarketBest5Cancel, 100))),
         RejectCode::VENUE_MARKET_ORDER_NOT_ALLOWED
     );
     assert_eq!(
@@ -163,10 +171,50 @@ fn every_order_reject_code<M: Matcher>() {
         RejectCode::VENUE_LOT_VIOLATION
     );
     assert_eq!(w.submit(on_star(limit(2, Buy, "50.00", 201))), [Event::Accepted { order_id: 2 }]);
+    let protected = VenueOrder {
+        price: p("49.00"),
+        ..on_star(market(3, Sell, OrderType::MarketBest5Cancel, 50_001))
+    };
+    assert_eq!(code(&w.submit(protected)), RejectCode::VENUE_MAX_QUANTITY);
+}
+
+fn a_book_without_limits_takes_any_price<M: Matcher>() {
+    // An IPO-day instrument (previous close 10.00), its array ten ticks wide
+    // (9.95-10.04) and two overflow levels a side.
+    let mut ipo = spec(SEC, "10.00");
+    ipo.no_price_limit = true;
+    let mut cfg = config(vec![ipo], Schedule::AlwaysContinuous);
+    cfg.max_levels_per_side = 10;
+    cfg.overflow_levels_per_side = 2;
+    let mut v = Venue::<M>::new(cfg, 1);
+    let acc = |order_id| [Event::Accepted { order_id }];
+    assert_eq!(v.ex.price_band(SEC).map(|b| b.lower), Some(p("0.01")));
+    // Far beyond any daily limit, on both sides of the array.
+    assert_eq!(v.submit(limit(1, Sell, "45.00", 100)), acc(1));
+    assert_eq!(v.submit(limit(2, Sell, "30.00", 100)), acc(2));
+    assert_eq!(v.submit(limit(3, Buy, "1.50", 100)), acc(3));
+    assert_eq!(v.submit(limit(4, Buy, "10.00", 100)), acc(4));
     assert_eq!(
-        code(&w.submit(on_star(market(3, Sell, OrderType::MarketIoc, 50_001)))),
-        RejectCode::VENUE_MAX_QUANTITY
+        v.book(),
+        (vec![(p("10.00"), 100), (p("1.50"), 100)], vec![(p("30.00"), 100), (p("45.00"), 100)])
     );
+    // Both ask overflow levels are taken: a third price is refused, an occupied one is not.
+    assert_eq!(code(&v.submit(limit(5, Sell, "60.00", 100))), RejectCode::VENUE_CAPACITY);
+    assert_eq!(v.submit(limit(6, Sell, "45.00", 100)), acc(6));
+    // A buy takes them in price order and frees them.
+    let events = v.submit(limit(7, Buy, "50.00", 300));
+    assert_eq!(
+        trades(&events),
+        [(p("30.00"), 100, 7, 2), (p("45.00"), 100, 7, 1), (p("45.00"), 100, 7, 6)]
+    );
+    assert_eq!(v.submit(limit(8, Sell, "60.00", 100)), acc(8));
+    // A call auction uncrosses across the overflow: the volume is the same from 2.00 to
+    // 50.00, the imbalance least above 10.00, and 45.00 (the last trade) nearest.
+    v.set_phase(Some(SEC), Ph::OpeningAuction);
+    v.submit(limit(9, Buy, "50.00", 100));
+    v.submit(limit(10, Sell, "2.00", 100));
+    let events = v.set_phase(Some(SEC), Ph::Continuous);
+    assert_eq!(trades(&events), [(p("45.00"), 100, 9, 10)]);
 }
 
 fn price_cage_in_continuous_trading_only<M: Matcher>() {
@@ -443,11 +491,79 @@ fn end_of_day_expires_everything<M: Matcher>() {
             expired(1, 100, 0),
             expired(2, 200, 0),
             expired(3, 200, 100),
-            phase_event(None, Ph::Closed, PhaseEventKind::PhaseChange),
+            // The schedule's phase now: continuous all day here.
+            phase_event(None, Ph::Continuous, PhaseEventKind::PhaseChange),
         ]
     );
     assert_eq!(v.ex.open_orders(), 0);
     assert_eq!(v.book(), (vec![], vec![]));
+    // The next day trades without a hand-set phase.
+    v.ex.set_ack_delay(0);
+    v.advance(v.now + 100);
+    assert_eq!(v.submit(limit(6, Buy, "9.90", 100)), [Event::Accepted { order_id: 6 }]);
+}
+
+fn the_day_roll_leaves_the_scheduled_phase<M: Matcher>() {
+    // Rolled in the middle of a trading day, the venue is in continuous trading.
+    let mut v = ashare::<M>(at(10, 0, 0));
+    v.submit(limit(1, Buy, "9.99", 100));
+    let events = v.end_of_day();
+    assert_eq!(
+        events.last(),
+        Some(&phase_event(None, Ph::Continuous, PhaseEventKind::PhaseChange))
+    );
+    assert_eq!(v.ex.phase(SEC), Some(Ph::Continuous));
+    assert_eq!(v.submit(limit(2, Buy, "9.99", 100)), [Event::Accepted { order_id: 2 }]);
+    // After the close it is closed, and the next morning's auction still comes.
+    v.now = at(15, 30, 0);
+    let events = v.end_of_day();
+    assert_eq!(events.last(), Some(&phase_event(None, Ph::Closed, PhaseEventKind::PhaseChange)));
+    v.advance(at(24 + 9, 16, 0));
+    assert_eq!(v.ex.phase(SEC), Some(Ph::OpeningAuction));
+}
+
+fn cancels_refused_in_the_closing_auction<M: Matcher>() {
+    let mut v = ashare::<M>(at(14, 50, 0));
+    v.submit(limit(1, Buy, "9.95", 100));
+    v.submit(limit(2, Buy, "9.96", 100));
+    v.now = at(14, 58, 0);
+    assert_eq!(
+        v.cancel(1).last(),
+        Some(&Event::CancelRejected { order_id: 1, code: RejectCode::VENUE_NO_CANCEL_PHASE })
+    );
+    assert_eq!(
+        v.replace(2, "9.97", 100),
+        [Event::ReplaceRejected { order_id: 2, code: RejectCode::VENUE_NO_CANCEL_PHASE }]
+    );
+    // New orders still join the auction.
+    assert_eq!(v.submit(limit(3, Buy, "9.97", 100)), [Event::Accepted { order_id: 3 }]);
+}
+
+fn weekends_and_holidays_are_closed_all_day<M: Matcher>() {
+    const DAY_NS: u64 = 86_400 * 1_000_000_000;
+    // 2024-10-08 (the test day, a Tuesday) as a holiday.
+    let mut cfg = config(vec![spec(SEC, "10.00")], Schedule::AShare { utc_offset_s: BEIJING });
+    cfg.holidays = vec![20241008];
+    let mut v = Venue::<M>::new(cfg, at(10, 0, 0));
+    v.advance(at(10, 0, 0));
+    assert_eq!(code(&v.submit(limit(1, Buy, "9.99", 100))), RejectCode::VENUE_CLOSED);
+    assert_eq!(v.ex.phase(SEC), Some(Ph::Closed));
+    // Nothing happens until Wednesday's opening auction.
+    assert_eq!(v.ex.next_deadline(), Some(at(24 + 9, 15, 0)));
+    v.advance(at(24 + 9, 16, 0));
+    assert_eq!(v.ex.phase(SEC), Some(Ph::OpeningAuction));
+    // Saturday 2024-10-12 is closed without being listed.
+    let mut w = ashare::<M>(at(10, 0, 0) + 4 * DAY_NS);
+    w.advance(at(10, 0, 0) + 4 * DAY_NS);
+    assert_eq!(code(&w.submit(limit(1, Buy, "9.99", 100))), RejectCode::VENUE_CLOSED);
+    assert_eq!(w.ex.phase(SEC), Some(Ph::Closed));
+    // A date that does not exist is a configuration error.
+    let mut bad = config(vec![spec(SEC, "10.00")], Schedule::AShare { utc_offset_s: BEIJING });
+    bad.holidays = vec![20241032];
+    assert!(matches!(
+        Exchange::<M>::with_matcher(bad),
+        Err(sim_exchange::ConfigError::BadHoliday(20241032))
+    ));
 }
 
 /// Collects `orders` in an opening auction (no cancels needed), then uncrosses at 9:25.

@@ -374,7 +374,7 @@ impl Dictionary {
 /// Formats of Breakwater's user-defined tags.
 fn check_breakwater_value(tag: u32, value: &[u8]) -> Result<(), Violation> {
     let ok = match tag {
-        tag::BW_MARKET_TYPE => matches!(value, b"O" | b"C" | b"5" | b"I" | b"F"),
+        tag::BW_MARKET_TYPE => matches!(value, b"O" | b"C" | b"5" | b"L" | b"I" | b"F"),
         tag::BW_SUITABILITY_CONFIRMED | tag::BW_PROGRAMMATIC => field::get_bool(value).is_ok(),
         tag::BW_CREDIT_TAG => matches!(value, b"0" | b"1" | b"2"),
         _ => true,

@@ -3,38 +3,50 @@
 //!
 //! Only occupied price levels and live order slots are written, so a snapshot's
 //! size follows the orders resting, not the pools' capacity. The free-slot stack
-//! is written as it is, so that later orders take the same slots. The level
-//! bitsets, each side's best level and the id index are rebuilt from the levels
-//! and the slots; free slots come back blank.
+//! is written as it is, so that later orders take the same slots; so is each
+//! side's stack of free overflow levels, with the price of each occupied one. The
+//! level bitsets, the sorted overflow lists, each side's best level and the id
+//! index are rebuilt from the levels and the slots; free slots come back blank.
 
 use serde::{Deserialize, Serialize};
 
 use super::{FastMatcher, HalfBook, LevelQueue, NIL, Slot};
 
-/// The books' state: per book, the occupied levels of each side (bids, then
-/// asks) in ascending level order; the live slots in ascending slot order; the
-/// free-slot stack from bottom to top.
+/// The books' state: per book, each side (bids, then asks); the live slots in
+/// ascending slot order; the free-slot stack from bottom to top.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct BooksState {
-    books: Vec<[Vec<(u32, LevelQueue)>; 2]>,
+    books: Vec<[HalfState; 2]>,
     live: Vec<(u32, Slot)>,
     free: Vec<u32>,
 }
 
-fn occupied(half: &HalfBook) -> Vec<(u32, LevelQueue)> {
-    half.levels
-        .iter()
-        .enumerate()
-        .filter(|(_, lv)| lv.head != NIL)
-        .map(|(li, lv)| (li as u32, *lv))
-        .collect()
+/// One side: its occupied levels in ascending level order with their prices, and
+/// its free overflow levels from the bottom of the stack to the top.
+#[derive(Serialize, Deserialize)]
+struct HalfState {
+    levels: Vec<(u32, i64, LevelQueue)>,
+    over_free: Vec<u32>,
+}
+
+fn half_state(half: &HalfBook) -> HalfState {
+    HalfState {
+        levels: half
+            .levels
+            .iter()
+            .enumerate()
+            .filter(|(_, lv)| lv.head != NIL)
+            .map(|(li, lv)| (li as u32, half.price_of(li as u32), *lv))
+            .collect(),
+        over_free: half.over_free.clone(),
+    }
 }
 
 impl FastMatcher {
     /// The state to snapshot.
     pub(crate) fn snapshot_state(&self) -> BooksState {
         BooksState {
-            books: self.books.iter().map(|b| [occupied(&b.bids), occupied(&b.asks)]).collect(),
+            books: self.books.iter().map(|b| [half_state(&b.bids), half_state(&b.asks)]).collect(),
             live: (0u32..)
                 .zip(&self.slots)
                 .filter(|(_, slot)| slot.live)
@@ -97,15 +109,17 @@ impl FastMatcher {
     }
 }
 
-/// Fills a side's levels, bitset and best level from its occupied levels.
-fn restore_half(
-    half: &mut HalfBook,
-    levels: &[(u32, LevelQueue)],
-    slots: usize,
-) -> Result<(), String> {
+/// Fills a side's levels, bitset, overflow lists and best level from its state.
+fn restore_half(half: &mut HalfBook, state: &HalfState, slots: usize) -> Result<(), String> {
     let link = |l: u32| (l as usize) < slots;
+    let pool = half.levels.len() - half.dense as usize;
+    if state.over_free.len() > pool {
+        return Err(format!("{} free overflow levels for a pool of {pool}", state.over_free.len()));
+    }
+    half.over_free.clear();
+    half.over_free.extend_from_slice(&state.over_free);
     let mut last = None;
-    for &(li, lv) in levels {
+    for &(li, price, lv) in &state.levels {
         if last.is_some_and(|l| li <= l) || li as usize >= half.levels.len() {
             return Err(format!("level {li} out of order or range"));
         }
@@ -114,9 +128,35 @@ fn restore_half(
             return Err(format!("level {li}: {lv:?}"));
         }
         half.levels[li as usize] = lv;
-        half.bits.set(li as usize);
+        if li < half.dense {
+            if price != half.price_of(li) {
+                return Err(format!("level {li} has price {price}"));
+            }
+            half.bits.set(li as usize);
+        } else {
+            // A price inside the array, or listed twice, is caught here or by
+            // `validate` (which the caller runs next).
+            let inside = price >= half.lower && price <= half.dense_upper();
+            half.over_price[(li - half.dense) as usize] = price;
+            let list = half.list_for(price);
+            let Err(pos) = half.position(list, price) else {
+                return Err(format!("overflow price {price} listed twice"));
+            };
+            if inside || half.above.len() + half.below.len() >= pool {
+                return Err(format!("overflow level {li} at {price}"));
+            }
+            if price > half.dense_upper() {
+                half.above.insert(pos, li);
+            } else {
+                half.below.insert(pos, li);
+            }
+        }
     }
-    let best = if half.is_bid { levels.last() } else { levels.first() };
-    half.best = best.map_or(NIL, |&(li, _)| li);
+    half.best = NIL;
+    for &(li, _, _) in &state.levels {
+        if half.best == NIL || half.better(li, half.best) {
+            half.best = li;
+        }
+    }
     Ok(())
 }

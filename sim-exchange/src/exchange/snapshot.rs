@@ -37,7 +37,7 @@ use crate::matcher::MarketStats;
 const MAGIC: [u8; 8] = *b"BWVENU01";
 const END: [u8; 8] = *b"BWVENUOK";
 /// Format version; bumped whenever the layout of anything written changes.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 /// Largest state a snapshot may have: enough for tens of millions of resting
 /// orders. Reading refuses a larger length before allocating for it, and so does
 /// bincode for any length inside.
@@ -116,9 +116,12 @@ impl Exchange<FastMatcher> {
                 instruments: self.instruments.iter().map(|i| i.spec).collect(),
                 max_orders: self.max_orders,
                 max_levels_per_side: self.max_levels_per_side,
+                overflow_levels_per_side: self.overflow_levels_per_side,
                 inbound_queue_capacity: self.queue_capacity,
                 self_trade_prevention: self.self_trade_prevention,
                 schedule: self.schedule,
+                holidays: self.holiday_dates.clone(),
+                limit_ioc_fok: self.limit_ioc_fok,
             },
             instruments: self
                 .instruments

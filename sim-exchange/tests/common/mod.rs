@@ -42,9 +42,15 @@ pub fn p(text: &str) -> Price {
     Price::parse_cny(text).expect("a valid CNY amount")
 }
 
-/// The standard instrument, with the cage switched off unless a test turns it on.
+/// The standard instrument on its market's main board, with the cage switched off
+/// unless a test turns it on.
 pub fn spec(security: SecurityId, prev_close: &str) -> InstrumentSpec {
-    let mut s = InstrumentSpec::new(security, Board::SseMain, p(prev_close));
+    let board = match security.market {
+        Market::Sse => Board::SseMain,
+        Market::Szse => Board::SzseMain,
+        Market::Bse => Board::Bse,
+    };
+    let mut s = InstrumentSpec::new(security, board, p(prev_close));
     s.rules.cage = None;
     s
 }
@@ -55,9 +61,14 @@ pub fn config(instruments: Vec<InstrumentSpec>, schedule: Schedule) -> ExchangeC
         instruments,
         max_orders: 1_000,
         max_levels_per_side: 2_000,
+        overflow_levels_per_side: 64,
         inbound_queue_capacity: 64,
         self_trade_prevention: false,
         schedule,
+        holidays: Vec::new(),
+        // The simulator extension on, so that the IOC and FOK limit paths stay covered
+        // (`venue.rs` checks the default, off).
+        limit_ioc_fok: true,
     }
 }
 
@@ -78,6 +89,11 @@ pub fn limit(id: OrderId, side: Side, price: &str, qty: u64) -> VenueOrder {
 /// A limit order with a time in force.
 pub fn limit_tif(id: OrderId, side: Side, price: &str, qty: u64, tif: TimeInForce) -> VenueOrder {
     VenueOrder { tif, ..limit(id, side, price, qty) }
+}
+
+/// `o` on `security`.
+pub fn on(security: SecurityId, o: VenueOrder) -> VenueOrder {
+    VenueOrder { security, ..o }
 }
 
 /// A market order of `order_type` with its implied time in force.
@@ -113,7 +129,12 @@ impl<M: Matcher> Venue<M> {
 
     /// The standard single-instrument continuous venue.
     pub fn continuous() -> Venue<M> {
-        Venue::new(config(vec![spec(SEC, "10.00")], Schedule::AlwaysContinuous), 1)
+        Venue::continuous_on(SEC)
+    }
+
+    /// The standard continuous venue listing `security` alone, previous close 10.00.
+    pub fn continuous_on(security: SecurityId) -> Venue<M> {
+        Venue::new(config(vec![spec(security, "10.00")], Schedule::AlwaysContinuous), 1)
     }
 
     fn run(&mut self, f: impl FnOnce(&mut Exchange<M>, u64, &mut dyn FnMut(Event))) -> Vec<Event> {
@@ -188,7 +209,12 @@ impl<M: Matcher> Venue<M> {
 
     /// `(price, qty)` per level of both sides of SEC, for compact assertions.
     pub fn book(&self) -> (Sides, Sides) {
-        let (b, a) = self.l2(SEC);
+        self.book_of(SEC)
+    }
+
+    /// `(price, qty)` per level of both sides of `security`.
+    pub fn book_of(&self, security: SecurityId) -> (Sides, Sides) {
+        let (b, a) = self.l2(security);
         (
             b.iter().map(|l| (l.price, l.qty.0)).collect(),
             a.iter().map(|l| (l.price, l.qty.0)).collect(),
