@@ -69,17 +69,7 @@ fn board_rules_table_matches_the_defaults() {
         for (name, value) in want {
             assert_eq!(num(name), value, "{} {name}", board.name());
         }
-        // The main boards' ST limit moves to ±10 % (1000 bp) in a change made
-        // alongside this one; the document states the new rule. The other boards'
-        // ST limits are checked here.
-        if !matches!(board, Board::SseMain | Board::SzseMain) {
-            assert_eq!(
-                num("st_limit_bp"),
-                u64::from(r.st_limit_bp),
-                "{} st_limit_bp",
-                board.name()
-            );
-        }
+        assert_eq!(num("st_limit_bp"), u64::from(r.st_limit_bp), "{} st_limit_bp", board.name());
         seen.push(board);
     }
     assert_eq!(seen, Board::ALL, "one row per board, in order");
