@@ -389,11 +389,13 @@ impl<'a> Driver<'a> {
                     Action::ReconnectStorm { sessions_share, over_ns, down_ns } => {
                         let n = ((self.sessions.len() as f64 * sessions_share).round() as usize)
                             .min(self.sessions.len());
+                        // n distinct sessions from a random start: a session drawn twice
+                        // could be dropped again before its first reconnect completes,
+                        // and the storm would reconnect fewer sessions than it says.
+                        let first = self.flow.rng().below(self.sessions.len() as u64) as usize;
                         for k in 0..n {
                             let at = now + over_ns * k as u64 / n.max(1) as u64;
-                            let victim =
-                                (self.flow.rng().below(self.sessions.len() as u64) as usize + k)
-                                    % self.sessions.len();
+                            let victim = (first + k) % self.sessions.len();
                             storms.push((at, victim, down_ns));
                         }
                         self.events.push(EventRecord {
