@@ -157,7 +157,7 @@ pub fn check(
         return Ok(());
     }
     let mut parts: Vec<&(&'static str, u64)> = budget.iter().collect();
-    parts.sort_by_key(|p| std::cmp::Reverse(p.1));
+    parts.sort_by_key(|part| std::cmp::Reverse(part.1));
     let largest = part_keys(config, parts[0].0);
     let field = largest.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ");
     let mut message = format!(
