@@ -25,4 +25,4 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked --release
 # The pure crates once more in a debug build, where overflow checks are on: arithmetic
 # that only wraps in release (and so passes there without testing anything) fails here.
-cargo test --locked -p protocol -p risk-check -p sim-exchange
+cargo test --locked -p protocol -p risk-check -p sim-exchange -p fix
