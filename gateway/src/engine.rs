@@ -848,7 +848,7 @@ impl Engine {
                 self.risk.start_trading_day(self.now_ns);
                 let event = SystemEvent {
                     kind: SystemEventKind::StartOfDay,
-                    phase: protocol::TradingPhase::Closed,
+                    phase: self.exchange.scheduled_phase(self.now_ns),
                     security: None,
                 };
                 self.broadcast(event, out);

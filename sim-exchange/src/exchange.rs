@@ -582,7 +582,8 @@ impl<M: Matcher> Exchange<M> {
         }
     }
 
-    fn scheduled_phase(&self, now_ns: u64) -> TradingPhase {
+    /// The phase the schedule prescribes at `now_ns` (weekends and holidays closed).
+    pub fn scheduled_phase(&self, now_ns: u64) -> TradingPhase {
         match self.schedule {
             Schedule::AlwaysContinuous => TradingPhase::Continuous,
             Schedule::AShare { utc_offset_s } => {
