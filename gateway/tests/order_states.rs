@@ -165,3 +165,37 @@ fn a_logins_stream_keeps_its_version_for_the_day_across_a_restart() {
     gw.shutdown().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The afternoon's last transition on the test clock: at 14:57 the closing call
+/// auction begins, and a cancel is refused there (as 9:20-9:25), by the broker.
+#[test]
+fn the_closing_auction_refuses_cancels() {
+    let gw = start(&config_at(Topology::Fused, "2026-12-07 14:56:45"));
+    let mut v2 = connect(gw.addr(), "trader1", 2).unwrap();
+    let rest = limit(1, "A001", 600519, Side::Sell, 100, "1550.00");
+    v2.send(&ClientMessage::NewOrder(rest)).unwrap();
+    let p = pending(&next_answer(&mut v2).1);
+    assert_eq!((p.status, p.phase), (PendingStatus::Reported, TradingPhase::Continuous));
+    let (_, msg) = next_answer(&mut v2);
+    assert!(matches!(msg, AppMessage::OrderAccepted(a) if a.cl_ord_id == 1), "{msg:?}");
+    let deadline = std::time::Instant::now() + 3 * WAIT;
+    let auction = loop {
+        assert!(std::time::Instant::now() < deadline, "no closing auction by 14:57");
+        if let Some(ServerMessage::App(s)) = v2.recv(Duration::from_millis(100)).expect("recv")
+            && let AppMessage::SystemEvent(e) = s.msg
+            && e.phase == TradingPhase::ClosingAuction
+        {
+            break e;
+        }
+    };
+    assert_eq!(auction.security, None, "the whole venue");
+    let cancel = CancelOrder { request_id: 5, orig_cl_ord_id: 1, account: acct("A001") };
+    v2.send(&ClientMessage::CancelOrder(cancel)).unwrap();
+    match next_answer(&mut v2).1 {
+        AppMessage::CancelRejected(k) => {
+            assert_eq!((k.request_id, k.code), (5, RejectCode::NO_CANCEL_PHASE));
+        }
+        other => panic!("expected CancelRejected, got {other:?}"),
+    }
+    gw.shutdown().unwrap();
+}
