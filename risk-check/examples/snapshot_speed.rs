@@ -103,7 +103,9 @@ fn build(orders: usize) -> (RiskEngine, RiskConfig) {
             match i % 10 {
                 0 => engine.on_canceled(order, o.qty),
                 1 => {}
-                _ => engine.on_fill(order, o.price, o.qty, now_ns),
+                _ => {
+                    engine.on_fill(order, o.price, o.qty, now_ns);
+                }
             }
         }
     }

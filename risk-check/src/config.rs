@@ -85,8 +85,8 @@ impl Default for Limits {
 /// here once; when one is full the order is rejected (`ORDER_CAPACITY`).
 ///
 /// Memory, roughly: 200 bytes per order-table slot plus its index entry, 120 bytes
-/// per position slot, 24 bytes per binding; the default (262,144 orders) is about
-/// 60 MB.
+/// per position slot, 24 bytes per binding, 96 bytes per fills-table slot; the
+/// defaults (262,144 orders and fills) are about 85 MB.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, Deserialize)]
 pub struct Capacity {
     /// Orders recorded per trading day, accepted and rejected (the idempotency table).
@@ -96,11 +96,20 @@ pub struct Capacity {
     pub max_positions: u32,
     /// Login-to-account bindings.
     pub max_login_bindings: u32,
+    /// Fills recorded per trading day (the fills query's table). A fill past it
+    /// still happens and is charged; the table counts it as missing
+    /// ([`crate::RiskEngine::fills_not_recorded`]).
+    pub max_fills_per_day: u32,
 }
 
 impl Default for Capacity {
     fn default() -> Capacity {
-        Capacity { max_orders_per_day: 262_144, max_positions: 65_536, max_login_bindings: 4_096 }
+        Capacity {
+            max_orders_per_day: 262_144,
+            max_positions: 65_536,
+            max_login_bindings: 4_096,
+            max_fills_per_day: 262_144,
+        }
     }
 }
 
@@ -333,6 +342,7 @@ fn validate_limits(
         ("limits.max_orders_per_day", capacity.max_orders_per_day),
         ("limits.max_positions", capacity.max_positions),
         ("limits.max_login_bindings", capacity.max_login_bindings),
+        ("limits.max_fills_per_day", capacity.max_fills_per_day),
     ] {
         if value == 0 || value == u32::MAX {
             return Err(errors.invalid(field, format!("expected 1..{}, got {value}", u32::MAX)));
@@ -533,6 +543,7 @@ struct LimitsToml {
     max_orders_per_day: Option<u32>,
     max_positions: Option<u32>,
     max_login_bindings: Option<u32>,
+    max_fills_per_day: Option<u32>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -734,6 +745,7 @@ impl LimitsToml {
             max_orders_per_day: self.max_orders_per_day.unwrap_or(c.max_orders_per_day),
             max_positions: self.max_positions.unwrap_or(c.max_positions),
             max_login_bindings: self.max_login_bindings.unwrap_or(c.max_login_bindings),
+            max_fills_per_day: self.max_fills_per_day.unwrap_or(c.max_fills_per_day),
         };
         Ok((limits, capacity))
     }

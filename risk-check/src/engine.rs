@@ -10,6 +10,8 @@
 //! | positions: one per (account, security) ever used | `max_positions` | (account, instrument) → u32 |
 //! | orders: the day's records, the idempotency table | `max_orders_per_day` | (account, cl_ord_id) → u32 ([`crate::order_index`]) |
 //! | login bindings | `max_login_bindings` | (login, account) set |
+//! | fills: the day's fills, for the fills query | `max_fills_per_day` | in booking order |
+//! | last trade prices | instruments | instrument index |
 //!
 //! Open orders are intrusive doubly linked lists through the order records, one
 //! list per position slot; an account's position slots are a singly linked list.
@@ -25,6 +27,8 @@ use crate::account::{
 };
 use crate::config::{Capacity, ConfigError, Limits, RiskConfig};
 use crate::counters::RiskCounters;
+use crate::fees::FeeBreakdown;
+use crate::fills::FillRecord;
 use crate::fxhash::{FxHashMap, FxHashSet, map_with_capacity, set_with_capacity};
 use crate::instrument::{Instrument, InstrumentTable};
 use crate::order::{LoginIdx, NIL, OrderRecord, OrderRef, OrderState, Reject};
@@ -50,7 +54,12 @@ pub(crate) struct AccountState {
     /// [`AccountState::settle`]). Paid down before available cash grows again.
     pub debit: i64,
     pub short_proceeds: i64,
+    /// Fees paid, all days.
     pub fees_paid: i64,
+    /// Fees paid today, by kind (reset by the day roll).
+    pub fees_today: FeeBreakdown,
+    /// P&L realised today by cash sells, fees included (reset by the day roll).
+    pub realized_today: i64,
     pub class: ClientClass,
     pub lowest_category: bool,
     pub professional: bool,
@@ -197,6 +206,13 @@ pub struct RiskEngine {
     pub(crate) order_index: OrderIndex,
     pub(crate) counters: RiskCounters,
     pub(crate) day_start_ns: u64,
+    /// The day's fills ([`crate::fills`]), `max_fills_per_day` at most.
+    pub(crate) fills: Vec<FillRecord>,
+    /// Fills booked today that the full fills table could not record.
+    pub(crate) fills_not_recorded: u64,
+    /// Last trade price per instrument (from fills and [`RiskEngine::on_trade`]);
+    /// zero until the first trade seen.
+    pub(crate) last_prices: Vec<Price>,
 }
 
 /// The stricter of two entry states (`Blocked` over `ReducingOnly` over `Active`).
@@ -224,6 +240,8 @@ impl RiskEngine {
         let max_orders = capacity.max_orders_per_day as usize;
         let max_positions = capacity.max_positions as usize;
         let max_bindings = capacity.max_login_bindings as usize;
+        let max_fills = capacity.max_fills_per_day as usize;
+        let instrument_count = instruments.len();
         let mut engine = RiskEngine {
             limits,
             capacity,
@@ -240,11 +258,15 @@ impl RiskEngine {
             order_index: OrderIndex::with_records(max_orders),
             counters: RiskCounters::default(),
             day_start_ns: 0,
+            fills: Vec::with_capacity(max_fills),
+            fills_not_recorded: 0,
+            last_prices: vec![Price::ZERO; instrument_count],
         };
         // Commit the tables' memory now: otherwise the first record written to each
         // page pays for a page fault on the order path, all day long.
         prefault(&mut engine.orders);
         prefault(&mut engine.positions);
+        prefault(&mut engine.fills);
         for account in &accounts {
             engine.add_account(account)?;
         }
@@ -260,6 +282,8 @@ impl RiskEngine {
             debit: 0,
             short_proceeds: 0,
             fees_paid: 0,
+            fees_today: FeeBreakdown::ZERO,
+            realized_today: 0,
             class: cfg.class,
             lowest_category: cfg.lowest_category,
             professional: cfg.professional,
@@ -692,9 +716,13 @@ impl RiskEngine {
             a.rapid_cancels_today = 0;
             a.flags = DailyFlags::default();
             a.fingerprints.clear();
+            a.fees_today = FeeBreakdown::ZERO;
+            a.realized_today = 0;
         }
         self.orders.clear();
         self.order_index.clear();
+        self.fills.clear();
+        self.fills_not_recorded = 0;
         self.day_start_ns = now_ns;
     }
 

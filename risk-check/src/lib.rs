@@ -32,7 +32,9 @@
 //! [`RiskEngine::open_orders_of_login`].
 //!
 //! Modules: [`config`] (limits, TOML), [`instrument`], [`account`], [`order`] (the
-//! order table's records and freeze arithmetic), `order_index` (the idempotency
+//! order table's records and freeze arithmetic), [`fees`] (fees by kind, to the
+//! fen), [`fills`] (the day's fills table), [`query`] (the four terminal queries:
+//! funds, positions, orders, fills), `order_index` (the idempotency
 //! index), [`window`] (throttle windows), [`counters`], [`fxhash`], and the engine
 //! split by concern: `engine` (state, settings, queries, day roll), `checks` (the
 //! order path), `post_trade` (venue events), `validate` (invariants), `snapshot`
@@ -53,11 +55,14 @@ mod checks;
 pub mod config;
 pub mod counters;
 mod engine;
+pub mod fees;
+pub mod fills;
 pub mod fxhash;
 pub mod instrument;
 pub mod order;
 mod order_index;
 mod post_trade;
+pub mod query;
 mod snapshot;
 mod validate;
 pub mod window;
@@ -70,6 +75,9 @@ pub use checks::{MarketContext, NewOrderVerdict};
 pub use config::{Capacity, ConfigError, Limits, RawConfig, RiskConfig};
 pub use counters::RiskCounters;
 pub use engine::RiskEngine;
+pub use fees::FeeBreakdown;
+pub use fills::FillRecord;
 pub use instrument::{Instrument, InstrumentTable, RiskLevel, parse_board, parse_security};
 pub use order::{LoginIdx, OrderRecord, OrderRef, OrderState, PendingChange, Reject};
+pub use query::{FundsView, OrderFilter, OrderStatus, OrderView, Page, PositionView};
 pub use snapshot::SnapshotError;

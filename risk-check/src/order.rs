@@ -2,6 +2,8 @@
 
 use protocol::codec::NewOrder;
 use protocol::rules::FeeSchedule;
+
+use crate::fees::order_fees_total;
 use protocol::{
     AccountId, ClOrdId, CreditTag, OrderType, Price, Qty, RejectCode, RejectDetail, SecurityId,
     Side, TimeInForce,
@@ -141,8 +143,9 @@ pub struct OrderRecord {
     pub leaves: Qty,
     /// Value filled so far, 1/10000 CNY.
     pub cum_value: i64,
-    /// Fees charged so far: always `fees(side, cum_value)`, so a partly filled order
-    /// pays the minimum commission once, not per fill.
+    /// Fees charged so far: always [`crate::fees::order_fees`] of `cum_value` (under
+    /// the schedule in force at the last fill), so a partly filled order pays the
+    /// minimum commission once, not per fill.
     pub fees_paid: i64,
     /// The price the freeze is computed at: buys, the limit (market buys: the
     /// upper price limit); cash sells, the limit (market sells: the lower limit);
@@ -308,7 +311,9 @@ pub(crate) fn reserve_for(
         return Reserve::default();
     }
     let rest = clamp_i64(i128::from(freeze_price.0) * i128::from(leaves));
-    let fees_due = fees.fees(side, cum_value.saturating_add(rest)).saturating_sub(fees_paid).max(0);
+    let fees_due = order_fees_total(fees, side, cum_value.saturating_add(rest))
+        .saturating_sub(fees_paid)
+        .max(0);
     let cash = match (side, credit) {
         (Side::Buy, _) => rest.saturating_add(fees_due),
         (Side::Sell, CreditTag::ShortSell) => fees_due,
@@ -375,21 +380,23 @@ mod tests {
     fn sell_keeps_only_a_fee_shortfall() {
         let big = reserve_for(&FEES, Side::Sell, CreditTag::Cash, Price(100_000), 1_000, 0, 0);
         assert_eq!(big, Reserve { cash: 0, shares: 1_000 });
-        // One share at CNY 1.00: proceeds 1.00, fees 5.00 + 0.0005 + 0.00001 → 5.0006.
+        // One share at CNY 1.00: proceeds 1.00, fees 5.00 + 0.0005 + 0.00001, which
+        // round to 5.00 + 0.00 + 0.00.
         let tiny = reserve_for(&FEES, Side::Sell, CreditTag::Cash, Price(10_000), 1, 0, 0);
-        assert_eq!(tiny.cash, FEES.fees(Side::Sell, 10_000) - 10_000);
+        assert_eq!(tiny.cash, cny("4.00"));
         let short =
             reserve_for(&FEES, Side::Sell, CreditTag::ShortSell, Price(100_000), 1_000, 0, 0);
-        assert_eq!(short.cash, FEES.fees(Side::Sell, cny("10000")));
+        // Commission 2.50 → 5.00, stamp duty 5.00, transfer 0.10.
+        assert_eq!(short.cash, cny("10.10"));
     }
 
     #[test]
     fn partly_filled_buy_keeps_only_the_rest() {
         // 1,000 at 10.00, 400 filled at 9.90: fees so far are the minimum.
-        let paid = FEES.fees(Side::Buy, cny("3960"));
+        let paid = order_fees_total(&FEES, Side::Buy, cny("3960"));
         let r =
             reserve_for(&FEES, Side::Buy, CreditTag::Cash, Price(100_000), 600, cny("3960"), paid);
-        let expect = cny("6000") + FEES.fees(Side::Buy, cny("9960")) - paid;
+        let expect = cny("6000") + order_fees_total(&FEES, Side::Buy, cny("9960")) - paid;
         assert_eq!(r.cash, expect);
     }
 

@@ -12,9 +12,12 @@
 //! the open quantity) are venue or gateway bugs: they are clamped or ignored and
 //! counted in `venue_anomalies`, never allowed to corrupt the books.
 
-use protocol::{CreditTag, Price, Qty, RejectCode, Side};
+use protocol::rules::FeeSchedule;
+use protocol::{CreditTag, Price, Qty, RejectCode, SecurityId, Side};
 
 use crate::engine::RiskEngine;
+use crate::fees::{FeeBreakdown, order_fees};
+use crate::fills::FillRecord;
 use crate::order::{NIL, OrderRef, OrderState, PendingChange, clamp_i64, reserve_of};
 
 impl RiskEngine {
@@ -49,14 +52,31 @@ impl RiskEngine {
     /// * Short sell: the lending line is used; the proceeds are held for the
     ///   lender; fees come from the order's freeze.
     ///
-    /// Fees are charged so that an order's total is `fees(side, total value)`: the
-    /// minimum commission is charged once per order, not per fill.
-    pub fn on_fill(&mut self, o: OrderRef, price: Price, qty: Qty, _now_ns: u64) {
+    /// Fees are charged so that an order's total is [`order_fees`] of its total
+    /// value: the minimum commission is charged once per order, not per fill, and
+    /// each kind is rounded to the fen on the order's cumulative value. Returns the
+    /// fill's fees by kind, exactly as the account was charged (zero for a fill
+    /// that is ignored as an anomaly); the fill is recorded in the fills table
+    /// with execution id zero ([`RiskEngine::on_execution`] takes the venue's).
+    pub fn on_fill(&mut self, o: OrderRef, price: Price, qty: Qty, now_ns: u64) -> FeeBreakdown {
+        self.on_execution(o, 0, price, qty, now_ns)
+    }
+
+    /// [`RiskEngine::on_fill`] with the venue's execution id, kept in the fills
+    /// table.
+    pub fn on_execution(
+        &mut self,
+        o: OrderRef,
+        exec_id: u64,
+        price: Price,
+        qty: Qty,
+        now_ns: u64,
+    ) -> FeeBreakdown {
         let r = o.0 as usize;
         let rec = &mut self.orders[r];
         if !rec.is_open() || qty.0 == 0 {
             self.counters.venue_anomalies += 1;
-            return;
+            return FeeBreakdown::ZERO;
         }
         let q = qty.0.min(rec.leaves.0);
         if q != qty.0 {
@@ -64,8 +84,8 @@ impl RiskEngine {
         }
         let value = clamp_i64(i128::from(price.0) * i128::from(q));
         let cum_value = rec.cum_value.saturating_add(value);
-        let fees_total = self.fees.fees(rec.side, cum_value);
-        let fee = fees_total - rec.fees_paid;
+        let fee = fill_fees(&self.fees, rec.side, rec.cum_value, cum_value, rec.fees_paid);
+        let fees_total = rec.fees_paid + fee.total();
         rec.cum = Qty(rec.cum.0 + q);
         rec.leaves = Qty(rec.leaves.0 - q);
         rec.cum_value = cum_value;
@@ -80,16 +100,30 @@ impl RiskEngine {
             rec.pos_idx as usize,
             rec.leaves.0 == 0,
         );
+        let fill = FillRecord {
+            order: o,
+            account: rec.account,
+            cl_ord_id: rec.cl_ord_id,
+            exec_id,
+            security: rec.security,
+            side,
+            price,
+            qty: Qty(q),
+            value,
+            fees: fee,
+            booked_ns: now_ns,
+        };
+        let fee_cash = fee.total();
         let a = &mut self.accounts[acct];
         let p = &mut self.positions[pos];
         match (side, credit) {
             (Side::Buy, _) => {
-                a.cash_available -= value + fee;
+                a.cash_available -= value + fee_cash;
                 p.bought_today += q;
-                p.cost_total += value + fee;
+                p.cost_total += value + fee_cash;
             }
             (Side::Sell, CreditTag::ShortSell) => {
-                a.cash_available -= fee;
+                a.cash_available -= fee_cash;
                 a.short_proceeds += value;
                 p.short_qty += q;
                 p.lend_used += q;
@@ -102,13 +136,17 @@ impl RiskEngine {
                 } else {
                     clamp_i64(i128::from(p.cost_total) * i128::from(q) / i128::from(holding))
                 };
-                a.cash_available += value - fee;
+                a.cash_available += value - fee_cash;
                 p.sold_today += q;
                 p.cost_total -= cost_out;
-                p.realized_pnl += value - fee - cost_out;
+                p.realized_pnl += value - fee_cash - cost_out;
+                a.realized_today += value - fee_cash - cost_out;
             }
         }
-        a.fees_paid += fee;
+        a.fees_paid += fee_cash;
+        a.fees_today = a.fees_today.plus(&fee);
+        self.last_prices[p.instr_idx as usize] = price;
+        self.record_fill(fill);
         self.counters.fills += 1;
         if done {
             self.close_order(r, OrderState::Filled);
@@ -118,6 +156,19 @@ impl RiskEngine {
         if self.accounts[acct].settle() > 0 {
             // The venue's trade stands; the account owes the difference.
             self.counters.overdrafts += 1;
+        }
+        fee
+    }
+
+    /// A trade on the venue in `security` at `price` (anyone's): the last trade
+    /// price the funds and positions queries value holdings at. Unknown
+    /// securities and non-positive prices are ignored.
+    pub fn on_trade(&mut self, security: SecurityId, price: Price) {
+        if price.0 <= 0 {
+            return;
+        }
+        if let Some(i) = self.instruments.index_of(security) {
+            self.last_prices[i as usize] = price;
         }
     }
 
@@ -273,4 +324,23 @@ impl RiskEngine {
         rec.next = NIL;
         rec.prev = NIL;
     }
+}
+
+/// What a fill that takes an order's filled value from `before` to `after` is
+/// charged, by kind: what lifts each kind's total for the order, so the minimum
+/// commission falls on the first fill (nothing was charged before it).
+///
+/// The order has paid `paid` so far. That equals [`order_fees`] of `before` unless
+/// the schedule changed while the order was partly filled; then the difference
+/// that brings the order's total to the new schedule is booked as commission (the
+/// broker's own line), so the kinds always add up to the cash charged.
+fn fill_fees(fees: &FeeSchedule, side: Side, before: i64, after: i64, paid: i64) -> FeeBreakdown {
+    let total = order_fees(fees, side, after);
+    if before == 0 && paid == 0 {
+        return total;
+    }
+    let prior = order_fees(fees, side, before);
+    let mut fee = total.minus(&prior);
+    fee.commission += prior.total() - paid;
+    fee
 }

@@ -52,6 +52,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Capacity, Limits, validate_settings};
 use crate::counters::RiskCounters;
 use crate::engine::{AccountState, PositionState, RiskEngine, pair_key, prefault};
+use crate::fills::FillRecord;
 use crate::fxhash::{map_with_capacity, set_with_capacity};
 use crate::instrument::InstrumentTable;
 use crate::order::{LoginIdx, NIL, OrderRecord, OrderRef, OrderState, PendingChange};
@@ -61,7 +62,7 @@ use crate::validate::Totals;
 const MAGIC: [u8; 8] = *b"BWRISK01";
 const END: [u8; 8] = *b"BWRISKOK";
 /// Format version; bumped whenever the layout of anything written changes.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 /// Largest state section (everything but the order table) a snapshot may have:
 /// about 100 bytes a position, so room for millions. Reading refuses a larger
 /// length before allocating for it, and so does bincode for any length inside.
@@ -120,6 +121,11 @@ struct EngineState<'a> {
     binding_list: Cow<'a, [(LoginIdx, u32)]>,
     counters: Cow<'a, RiskCounters>,
     day_start_ns: u64,
+    /// Format 3: the day's fills table, what it could not record, and the last
+    /// trade price per instrument.
+    fills: Cow<'a, [FillRecord]>,
+    fills_not_recorded: u64,
+    last_prices: Cow<'a, [Price]>,
 }
 
 fn bincode_config() -> impl bincode::config::Config {
@@ -141,6 +147,9 @@ impl RiskEngine {
             binding_list: Cow::Borrowed(&self.binding_list),
             counters: Cow::Borrowed(&self.counters),
             day_start_ns: self.day_start_ns,
+            fills: Cow::Borrowed(&self.fills),
+            fills_not_recorded: self.fills_not_recorded,
+            last_prices: Cow::Borrowed(&self.last_prices),
         };
         let bytes = bincode::serde::encode_to_vec(&state, bincode_config())?;
         w.write_all(&MAGIC)?;
@@ -212,6 +221,9 @@ impl RiskEngine {
             binding_list,
             counters,
             day_start_ns,
+            fills,
+            fills_not_recorded,
+            last_prices,
         } = state;
         let instruments = instruments.into_owned();
         validate_settings("snapshot", &limits, &capacity, &fees, instruments.iter())
@@ -228,6 +240,18 @@ impl RiskEngine {
         orders.try_reserve_exact(max_orders).map_err(|e| {
             SnapshotError::Inconsistent(format!("order table of {max_orders} records: {e}"))
         })?;
+        let max_fills = capacity.max_fills_per_day as usize;
+        if fills.len() > max_fills {
+            return inconsistent("more fills than the fills table holds");
+        }
+        if last_prices.len() != instruments.len() {
+            return inconsistent("last trade prices do not match the instruments");
+        }
+        let mut fill_table = Vec::new();
+        fill_table.try_reserve_exact(max_fills).map_err(|e| {
+            SnapshotError::Inconsistent(format!("fills table of {max_fills} records: {e}"))
+        })?;
+        fill_table.extend_from_slice(&fills);
         let mut engine = RiskEngine {
             limits,
             capacity,
@@ -245,6 +269,9 @@ impl RiskEngine {
             order_index: OrderIndex::with_records(0),
             counters: counters.into_owned(),
             day_start_ns,
+            fills: fill_table,
+            fills_not_recorded,
+            last_prices: last_prices.into_owned(),
         };
         engine.restore_accounts(accounts, positions.len())?;
         engine.restore_positions(&positions)?;
@@ -258,6 +285,7 @@ impl RiskEngine {
             engine.binding_list.push((login, idx));
         }
         prefault(&mut engine.positions);
+        prefault(&mut engine.fills);
         Ok(engine)
     }
 
@@ -307,6 +335,16 @@ impl RiskEngine {
     /// for it to answer instead of panicking.
     fn check_links(&self) -> Result<(), SnapshotError> {
         let orders = self.orders.len();
+        for (i, f) in self.fills.iter().enumerate() {
+            let ok = (f.order.0 as usize) < orders
+                && self.orders[f.order.0 as usize].account == f.account;
+            if !ok {
+                return inconsistent(format!(
+                    "fill {i}: order {} not in the day's table",
+                    f.order.0
+                ));
+            }
+        }
         for (i, p) in self.positions.iter().enumerate() {
             if p.open_head != NIL && p.open_head as usize >= orders {
                 return inconsistent(format!("position {i}: open list head {}", p.open_head));

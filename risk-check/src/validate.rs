@@ -211,12 +211,52 @@ impl RiskEngine {
                 return Err(format!("{at}: not found under its own id"));
             }
         }
+        self.validate_fills()?;
         let listed = self.validate_positions(totals)?;
         if listed != totals.open {
             return Err(format!(
                 "open lists hold {listed} orders, {} records are open",
                 totals.open
             ));
+        }
+        Ok(())
+    }
+
+    /// The fills table: within its capacity, each fill on one of the day's orders
+    /// of its account, and, while it is complete, today's fees per account are
+    /// what its fills were charged.
+    fn validate_fills(&self) -> Result<(), String> {
+        if self.fills.len() > self.capacity.max_fills_per_day as usize {
+            return Err(format!(
+                "{} fills in a table of {}",
+                self.fills.len(),
+                self.capacity.max_fills_per_day
+            ));
+        }
+        if self.last_prices.len() != self.instruments.len() {
+            return Err("last trade prices do not match the instruments".into());
+        }
+        let mut fees = vec![0i64; self.accounts.len()];
+        for (i, f) in self.fills.iter().enumerate() {
+            let rec = self.orders.get(f.order.0 as usize);
+            match rec {
+                Some(rec) if rec.account == f.account => {
+                    fees[rec.account_idx as usize] += f.fees.total()
+                }
+                _ => return Err(format!("fill {i}: not one of its account's orders today")),
+            }
+        }
+        if self.fills_not_recorded > 0 {
+            return Ok(());
+        }
+        for (a, paid) in self.accounts.iter().zip(fees) {
+            if a.fees_today.total() != paid {
+                return Err(format!(
+                    "account {}: fees today {} but its fills were charged {paid}",
+                    a.id,
+                    a.fees_today.total()
+                ));
+            }
         }
         Ok(())
     }

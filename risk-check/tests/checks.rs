@@ -477,12 +477,13 @@ fn check_12_buying_power_covers_value_and_fees() {
         r.detail,
         RejectDetail::Amount { needed: cny("10005.10").0, available: cny("10005.0999").0 }
     );
-    // A market buy freezes at the upper limit (11.00): 900 × 11 + 5.00 + 0.099.
+    // A market buy freezes at the upper limit (11.00): 900 × 11 + 5.00 + 0.099,
+    // the transfer fee rounded to the fen (0.10).
     let mut market = h.market(Side::Buy, "600000.SH", 900);
     market.account = acct("B002");
     let m = h.pass(&market);
     assert_eq!(h.engine.order(m).freeze_price, cny("11.00"));
-    assert_eq!(h.engine.order(m).frozen_cash, cny("9905.099").0);
+    assert_eq!(h.engine.order(m).frozen_cash, cny("9905.10").0);
 }
 
 #[test]
@@ -799,7 +800,8 @@ fn replace_rechecks_the_new_terms_and_freezes_the_extra() {
     // Up: 1,500 at 10.50 freezes the difference now.
     assert_eq!(h.replace(r, "10.50", 1_400), Ok(r));
     let pending = h.snapshot().cash_frozen;
-    assert_eq!(pending, cny("14700").0 + cny("5.00").0 + cny("0.147").0);
+    // Transfer fee 0.147, rounded to the fen.
+    assert_eq!(pending, cny("14700").0 + cny("5.00").0 + cny("0.15").0);
     assert!(pending > frozen);
     // The venue refuses: back to the old freeze.
     h.engine.on_replace_rejected(r);
@@ -809,7 +811,8 @@ fn replace_rechecks_the_new_terms_and_freezes_the_extra() {
     assert_eq!(h.replace(r, "9.90", 500), Ok(r));
     h.engine.on_replaced(r, cny("9.90"), Qty(500), Qty(500));
     h.validate();
-    assert_eq!(h.snapshot().cash_frozen, cny("4950").0 + cny("5.00").0 + cny("0.0495").0);
+    // Transfer fee 0.0495, rounded to the fen.
+    assert_eq!(h.snapshot().cash_frozen, cny("4950").0 + cny("5.00").0 + cny("0.05").0);
     // Replacing into buying power the account lacks (CNY 0.10 left).
     let spare = h.snapshot().cash_available - 1_000;
     h.engine.adjust_cash(&main_account(), -spare).unwrap();

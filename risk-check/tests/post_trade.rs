@@ -3,6 +3,8 @@
 
 mod util;
 
+use risk_check::fees::order_fees_total;
+
 use protocol::{Board, CreditTag, Qty, RejectCode, RejectDetail, Side};
 use risk_check::RiskLevel;
 use risk_check::{NewOrderVerdict, OrderState};
@@ -43,20 +45,20 @@ fn partial_fills_charge_the_minimum_commission_once() {
     let start = cny("100000").0;
     assert_eq!(h.engine.order(r).frozen_cash, cny("10005.10").0);
     h.fill(r, "9.90", 400);
-    // 3,960 + commission minimum 5.00 + transfer 0.0396.
+    // 3,960 + commission minimum 5.00 + transfer 0.0396 → 0.04 (to the fen).
     let snap = h.engine.account_snapshot(&acct("B002")).unwrap();
-    assert_eq!(snap.fees_paid, cny("5.0396").0);
-    assert_eq!(snap.cash_available + snap.cash_frozen, start - cny("3960").0 - cny("5.0396").0);
+    assert_eq!(snap.fees_paid, cny("5.04").0);
+    assert_eq!(snap.cash_available + snap.cash_frozen, start - cny("3960").0 - cny("5.04").0);
     assert_eq!(h.engine.order(r).state, OrderState::Open);
     h.fill(r, "10.00", 600);
-    // Total value 9,960: commission still the minimum, transfer 0.0996.
+    // Total value 9,960: commission still the minimum, transfer 0.0996 → 0.10.
     let snap = h.engine.account_snapshot(&acct("B002")).unwrap();
-    assert_eq!(snap.fees_paid, cny("5.0996").0);
+    assert_eq!(snap.fees_paid, cny("5.10").0);
     assert_eq!(snap.cash_frozen, 0, "the rest of the freeze is released on the last fill");
-    assert_eq!(snap.cash_available, start - cny("9960").0 - cny("5.0996").0);
+    assert_eq!(snap.cash_available, start - cny("9960").0 - cny("5.10").0);
     assert_eq!(h.engine.order(r).state, OrderState::Filled);
     let p = snap.position(sec("600000.SH")).unwrap();
-    assert_eq!(p.cost_total, cny("9965.0996").0);
+    assert_eq!(p.cost_total, cny("9965.10").0);
 }
 
 #[test]
@@ -123,7 +125,7 @@ fn market_buy_spends_actual_prices_and_releases_the_rest() {
     h.engine.on_canceled(r, Qty(500));
     h.validate();
     let value = cny("3006").0 + cny("2006").0;
-    let fees = h.engine.fees().fees(Side::Buy, value);
+    let fees = order_fees_total(h.engine.fees(), Side::Buy, value);
     let snap = h.snapshot();
     assert_eq!(snap.cash_frozen, 0);
     assert_eq!(snap.cash_available, start - value - fees);
@@ -173,31 +175,35 @@ fn tiny_sells_keep_the_fee_shortfall() {
     let mut cfg = config();
     cfg.accounts[0].positions.push(risk_check::PositionConfig {
         security: sec("600004.SH"),
-        qty: 5,
+        qty: 4,
         cost: cny("1.00"),
     });
     let mut h = Harness::new(cfg);
     let before = h.snapshot().cash_available;
-    // Five odd shares at CNY 1.00: proceeds 5.00 against fees of 5.0026.
-    let odd = h.limit(Side::Sell, "600004.SH", "1.00", 5);
+    // Four odd shares at CNY 1.00: proceeds 4.00 against fees of 5.00 (commission
+    // minimum; stamp duty 0.002 and transfer 0.00004 round to nothing).
+    let odd = h.limit(Side::Sell, "600004.SH", "1.00", 4);
     let r = h.pass(&odd);
-    assert_eq!(h.engine.order(r).frozen_cash, 26);
-    h.fill(r, "1.00", 5);
+    assert_eq!(h.engine.order(r).frozen_cash, cny("1.00").0);
+    h.fill(r, "1.00", 4);
     let snap = h.snapshot();
-    assert_eq!(snap.cash_available, before - 26);
-    assert_eq!(snap.position(sec("600004.SH")).unwrap().realized_pnl, -cny("5.0026").0);
+    assert_eq!(snap.cash_available, before - cny("1.00").0);
+    assert_eq!(snap.position(sec("600004.SH")).unwrap().realized_pnl, -cny("5.00").0);
     // An account without that cash cannot send it.
     let mut cfg = config();
     cfg.accounts[1].positions.push(risk_check::PositionConfig {
         security: sec("600004.SH"),
-        qty: 5,
+        qty: 4,
         cost: cny("1.00"),
     });
-    cfg.accounts[1].cash = 25;
+    cfg.accounts[1].cash = cny("1.00").0 - 1;
     let mut h = Harness::new(cfg);
-    let odd = b002(h.limit(Side::Sell, "600004.SH", "1.00", 5));
+    let odd = b002(h.limit(Side::Sell, "600004.SH", "1.00", 4));
     let rej = h.reject(&odd, RejectCode::INSUFFICIENT_FUNDS);
-    assert_eq!(rej.detail, RejectDetail::Amount { needed: 26, available: 25 });
+    assert_eq!(
+        rej.detail,
+        RejectDetail::Amount { needed: cny("1.00").0, available: cny("1.00").0 - 1 }
+    );
 }
 
 #[test]
@@ -216,13 +222,13 @@ fn a_partial_fill_that_cannot_pay_its_commission_leaves_a_debit() {
     // The first fill is one share: CNY 1.00 in, the CNY 5 minimum commission out.
     h.fill(r, "1.00", 1);
     let snap = h.engine.account_snapshot(&acct("B002")).unwrap();
-    let fee = h.engine.fees().fees(Side::Sell, cny("1").0);
+    let fee = order_fees_total(h.engine.fees(), Side::Sell, cny("1").0);
     assert_eq!((snap.cash_available, snap.cash_debit), (0, fee - cny("1").0));
     assert_eq!(h.engine.counters().overdrafts, 1);
     // The next fill's proceeds pay the debit first.
     h.fill(r, "1.00", 9_999);
     let snap = h.engine.account_snapshot(&acct("B002")).unwrap();
-    let total_fee = h.engine.fees().fees(Side::Sell, cny("10000").0);
+    let total_fee = order_fees_total(h.engine.fees(), Side::Sell, cny("10000").0);
     assert_eq!((snap.cash_available, snap.cash_debit), (cny("10000").0 - total_fee, 0));
     assert_eq!(snap.cash_total(), cny("10000").0 - total_fee);
 }
@@ -238,7 +244,10 @@ fn a_replace_in_flight_keeps_enough_for_fills_on_either_terms() {
     // Down in price, up in size: the freeze covers 2,000 at the old, higher price.
     assert_eq!(h.replace(r, "9.50", 2_000), Ok(r));
     let snap = h.engine.account_snapshot(&acct("B002")).unwrap();
-    assert_eq!(snap.cash_frozen, cny("20000").0 + h.engine.fees().fees(Side::Buy, cny("20000").0));
+    assert_eq!(
+        snap.cash_frozen,
+        cny("20000").0 + order_fees_total(h.engine.fees(), Side::Buy, cny("20000").0)
+    );
     // Fills still come on the old terms until the venue answers.
     h.fill(r, "10.00", 900);
     h.engine.on_replaced(r, cny("9.50"), Qty(2_000), Qty(1_100));
@@ -247,7 +256,7 @@ fn a_replace_in_flight_keeps_enough_for_fills_on_either_terms() {
     let snap = h.engine.account_snapshot(&acct("B002")).unwrap();
     let value = cny("9000").0 + cny("10450").0;
     assert_eq!(snap.cash_debit, 0);
-    let fees = h.engine.fees().fees(Side::Buy, value);
+    let fees = order_fees_total(h.engine.fees(), Side::Buy, value);
     assert_eq!((snap.cash_available, snap.cash_frozen), (cny("20005.20").0 - value - fees, 0));
 }
 

@@ -15,6 +15,7 @@ use protocol::rules::FeeSchedule;
 use protocol::{
     AccountId, Board, CreditTag, OrderType, Price, Qty, RejectCode, SecurityId, Side, TimeInForce,
 };
+use risk_check::fees::order_fees_total;
 use risk_check::{
     AccountConfig, BoardPermissions, ClientClass, LendableConfig, MarketContext, NewOrderVerdict,
     OrderRef, PendingChange, PositionConfig, RiskConfig, RiskEngine, RiskLevel,
@@ -292,8 +293,8 @@ impl World {
         let cum = self.model.order_value.entry(r).or_insert(0);
         // An order's fees are the schedule applied to its total value so far (the
         // minimum commission once); nothing is charged before its first fill.
-        let charged = if *cum == 0 { 0 } else { self.fees.fees(rec.side, *cum) };
-        let fee = self.fees.fees(rec.side, *cum + value) - charged;
+        let charged = if *cum == 0 { 0 } else { order_fees_total(&self.fees, rec.side, *cum) };
+        let fee = order_fees_total(&self.fees, rec.side, *cum + value) - charged;
         *cum += value;
         let m = &mut self.model;
         *m.fees.entry(o.account).or_default() += fee;

@@ -13,7 +13,8 @@ use protocol::rules::FeeSchedule;
 use protocol::{Board, CreditTag, OrderType, Price, Qty, RejectCode, Side, TimeInForce};
 use risk_check::{
     AccountConfig, BoardPermissions, ClientClass, LendableConfig, MarketContext, NewOrderVerdict,
-    OrderRef, PendingChange, PositionConfig, RiskConfig, RiskEngine, RiskLevel, SnapshotError,
+    OrderFilter, OrderRef, PendingChange, PositionConfig, RiskConfig, RiskEngine, RiskLevel,
+    SnapshotError,
 };
 use util::*;
 
@@ -388,7 +389,18 @@ fn views(e: &RiskEngine) -> String {
         out += &format!("login {login}: {open:?} bound {}\n", e.is_bound(login, &acct("A001")));
     }
     for x in e.instruments().iter() {
-        out += &format!("{x:?}\n");
+        out += &format!("{x:?} last {:?}\n", e.last_price(x.security));
+    }
+    // The four queries' views (format 3: fees by kind, the fills table).
+    out += &format!("fills {:?} missing {}\n", e.fills_today(), e.fills_not_recorded());
+    for id in e.account_ids() {
+        let mut positions = Vec::new();
+        e.positions(&id, &mut positions);
+        let mut orders = Vec::new();
+        e.orders_page(&id, OrderFilter::All, 0, usize::MAX, &mut orders);
+        let mut fills = Vec::new();
+        e.fills_page(&id, 0, usize::MAX, &mut fills);
+        out += &format!("{:?}\n{positions:?}\n{orders:?}\n{fills:?}\n", e.funds(&id));
     }
     out
 }
@@ -478,7 +490,26 @@ fn busy() -> RiskEngine {
     let mut short = h.limit(Side::Sell, "600000.SH", "10.20", 500);
     short.credit = CreditTag::ShortSell;
     h.pass(&short);
+    h.engine.on_trade(sec("688981.SH"), cny("51.00"));
     h.engine
+}
+
+#[test]
+fn the_queries_state_survives_a_snapshot() {
+    let mut cfg = fixture(64);
+    cfg.capacity.max_fills_per_day = 1;
+    let mut h = Harness::new(cfg);
+    let a = h.limit(Side::Buy, "600000.SH", "10.00", 300);
+    let a = h.pass(&a);
+    h.fill(a, "10.00", 100);
+    h.fill(a, "9.99", 100);
+    h.engine.on_trade(sec("000001.SZ"), cny("10.05"));
+    let copy = restore(&snapshot(&h.engine));
+    assert_eq!(views(&copy), views(&h.engine));
+    assert_eq!(copy.fills_today(), h.engine.fills_today());
+    assert_eq!((copy.fills_today().len(), copy.fills_not_recorded()), (1, 1));
+    assert_eq!(copy.last_price(sec("000001.SZ")), Some(cny("10.05")));
+    assert_eq!(copy.funds(&acct("A001")), h.engine.funds(&acct("A001")));
 }
 
 #[test]
@@ -524,7 +555,13 @@ fn a_damaged_snapshot_is_an_error_or_a_consistent_engine() {
     wrong_version[8] = 1;
     assert!(matches!(
         RiskEngine::restore_from(&mut wrong_version.as_slice()),
-        Err(SnapshotError::Version { found: 1, expected: 2 })
+        Err(SnapshotError::Version { found: 1, expected: 3 })
+    ));
+    // Format 2 had no fills table, fees by kind or last trade prices.
+    wrong_version[8] = 2;
+    assert!(matches!(
+        RiskEngine::restore_from(&mut wrong_version.as_slice()),
+        Err(SnapshotError::Version { found: 2, expected: 3 })
     ));
     assert!(matches!(
         RiskEngine::restore_from(&mut &b"not a snapshot at all"[..]),

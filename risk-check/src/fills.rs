@@ -1,0 +1,65 @@
+//! The day's fills table: one record per fill the engine booked, in the order
+//! they came, for the fills query (查询成交).
+//!
+//! Allocated once at `limits.max_fills_per_day` and never grown. When it is full
+//! a fill still happens and is charged in full (the venue's trade stands); only
+//! its record is not kept, and the table counts it
+//! ([`RiskEngine::fills_not_recorded`]) so a query can say that its answer is
+//! incomplete instead of pretending it is not. Emptied by the day roll.
+
+use protocol::{AccountId, ClOrdId, Price, Qty, SecurityId, Side};
+
+use crate::engine::RiskEngine;
+use crate::fees::FeeBreakdown;
+use crate::order::OrderRef;
+
+/// One fill as the account was charged for it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+pub struct FillRecord {
+    /// The order it filled.
+    pub order: OrderRef,
+    /// The order's account.
+    pub account: AccountId,
+    /// The order's cl_ord_id.
+    pub cl_ord_id: ClOrdId,
+    /// The venue's execution id (zero when the venue gave none).
+    pub exec_id: u64,
+    /// Security.
+    pub security: SecurityId,
+    /// Side.
+    pub side: Side,
+    /// Fill price.
+    pub price: Price,
+    /// Shares filled (after clamping to the order's open quantity).
+    pub qty: Qty,
+    /// Value, price × quantity, 1/10000 CNY.
+    pub value: i64,
+    /// What this fill was charged, by kind.
+    pub fees: FeeBreakdown,
+    /// When the engine booked it (ns since the Unix epoch).
+    pub booked_ns: u64,
+}
+
+impl RiskEngine {
+    /// Records a fill if the table has room; counts it as missing otherwise.
+    /// Never allocates: the table's capacity was reserved at start-up.
+    #[inline]
+    pub(crate) fn record_fill(&mut self, fill: FillRecord) {
+        if self.fills.len() < self.capacity.max_fills_per_day as usize {
+            self.fills.push(fill);
+        } else {
+            self.fills_not_recorded += 1;
+        }
+    }
+
+    /// Fills booked today but not in the fills table (it was full): when non-zero,
+    /// the fills query's answers are incomplete. The money is right either way.
+    pub fn fills_not_recorded(&self) -> u64 {
+        self.fills_not_recorded
+    }
+
+    /// Fills recorded today, every account.
+    pub fn fills_today(&self) -> &[FillRecord] {
+        &self.fills
+    }
+}
