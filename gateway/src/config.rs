@@ -47,6 +47,8 @@ pub const MAX_ORDERS_PER_DAY: u32 = 1 << 30;
 pub const MAX_POSITIONS: u32 = 1 << 26;
 /// Most bindings of `limits.max_login_bindings` (2^24).
 pub const MAX_LOGIN_BINDINGS: u32 = 1 << 24;
+/// Most fills of `limits.max_fills_per_day` (2^30, 112 GiB of table).
+pub const MAX_FILLS_PER_DAY: u32 = 1 << 30;
 /// Longest duration of the `[server]` `*_ms` keys: one day (larger values would
 /// overflow their nanosecond forms).
 pub const MAX_DURATION_MS: u64 = 86_400_000;
@@ -621,6 +623,7 @@ fn capacity_bounds(errors: &Errors<'_>, c: &risk_check::Capacity) -> Result<(), 
     at_most(errors, "limits.max_orders_per_day", c.max_orders_per_day, MAX_ORDERS_PER_DAY)?;
     at_most(errors, "limits.max_positions", c.max_positions, MAX_POSITIONS)?;
     at_most(errors, "limits.max_login_bindings", c.max_login_bindings, MAX_LOGIN_BINDINGS)?;
+    at_most(errors, "limits.max_fills_per_day", c.max_fills_per_day, MAX_FILLS_PER_DAY)?;
     Ok(())
 }
 
@@ -992,6 +995,11 @@ mod tests {
                 "[limits]\n",
                 "[limits]\nmax_login_bindings = 20000000\n",
                 "limits.max_login_bindings",
+            ),
+            (
+                "[limits]\n",
+                "[limits]\nmax_fills_per_day = 2000000000\n",
+                "limits.max_fills_per_day",
             ),
             (
                 "log_bytes_per_login = 33554432",

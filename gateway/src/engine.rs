@@ -898,7 +898,7 @@ impl Engine {
             }
             Event::Executed { order_id, exec_id, price, qty, leaves, cum, liquidity } => {
                 let r = ref_of(order_id);
-                self.risk.on_fill(r, price, qty, self.now_ns);
+                self.risk.on_execution(r, exec_id, price, qty, self.now_ns);
                 self.stats.executions.inc();
                 let rec = *self.risk.order(r);
                 if leaves.0 == 0 {

@@ -570,6 +570,11 @@ pub fn memory_budget_for(config: &GatewayConfig, venue_bytes: u64) -> Vec<(&'sta
             orders * std::mem::size_of::<risk_check::OrderRecord>() as u64,
         ),
         ("risk order index", (orders * 4).next_power_of_two() * 4),
+        (
+            "risk fills table (per fill of the day)",
+            u64::from(config.risk.capacity.max_fills_per_day)
+                * std::mem::size_of::<risk_check::FillRecord>() as u64,
+        ),
         ("engine requests in flight (per order of the day)", orders * 32),
         ("venue books, order pool, id index, inbound queue", venue_bytes),
         (
@@ -596,7 +601,7 @@ pub fn memory_budget_for(config: &GatewayConfig, venue_bytes: u64) -> Vec<(&'sta
         budget.push(("journal write batch", 4 << 20));
         if config.journal.snapshot_every_inputs > 0 {
             // The snapshotter's replica: another engine and another set of out logs.
-            let replica: u64 = budget[..5].iter().map(|(_, b)| b).sum();
+            let replica: u64 = budget[..6].iter().map(|(_, b)| b).sum();
             budget.push(("snapshot replica (engine and out logs, once more)", replica));
         }
     }

@@ -85,8 +85,8 @@ impl Default for Limits {
 /// here once; when one is full the order is rejected (`ORDER_CAPACITY`).
 ///
 /// Memory, roughly: 200 bytes per order-table slot plus its index entry, 120 bytes
-/// per position slot, 24 bytes per binding, 96 bytes per fills-table slot; the
-/// defaults (262,144 orders and fills) are about 85 MB.
+/// per position slot, 24 bytes per binding, 112 bytes per fills-table slot; the
+/// defaults (262,144 orders and fills) are about 90 MB.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, Deserialize)]
 pub struct Capacity {
     /// Orders recorded per trading day, accepted and rejected (the idempotency table).

@@ -63,3 +63,14 @@ impl RiskEngine {
         &self.fills
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fill_record_is_the_size_the_configuration_docs_give() {
+        // docs/configuration.md and `Capacity` size the table at 112 bytes a fill.
+        assert!(core::mem::size_of::<FillRecord>() <= 112);
+    }
+}

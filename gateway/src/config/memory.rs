@@ -107,6 +107,8 @@ pub fn part_keys(config: &GatewayConfig, part: &str) -> Vec<(&'static str, u64)>
         ]
     } else if part.starts_with("risk order") || part.starts_with("engine requests") {
         vec![("limits.max_orders_per_day", orders)]
+    } else if part.starts_with("risk fills") {
+        vec![("limits.max_fills_per_day", u64::from(c.risk.capacity.max_fills_per_day))]
     } else if part.starts_with("venue") {
         vec![
             ("exchange.max_orders", c.exchange.max_orders as u64),
