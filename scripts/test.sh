@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 need_pkgs=()
 command -v prometheus >/dev/null 2>&1 || need_pkgs+=(prometheus)
+# A real FIX engine for fix/tests/quickfix.rs: QuickFIX's C++ library and a compiler.
+[ -e /usr/include/quickfix/Session.h ] || need_pkgs+=(libquickfix-dev)
+command -v c++ >/dev/null 2>&1 || need_pkgs+=(g++)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing: ${need_pkgs[*]}"
