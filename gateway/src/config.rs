@@ -12,6 +12,7 @@
 //! machine's memory by [`memory`] (the binary does it for `--check` and before
 //! starting).
 
+pub mod fix_door;
 pub mod memory;
 
 use std::net::{IpAddr, SocketAddr};
@@ -201,6 +202,8 @@ pub struct GatewayConfig {
     pub journal: JournalSettings,
     /// `[admin]`.
     pub admin: AdminSettings,
+    /// `[fix]`: the FIX 4.4 door, when configured.
+    pub fix: Option<fix_door::FixDoorSettings>,
     /// `[clock] start_at`: the test clock. When set, the gateway's clock starts at
     /// this Unix-ns time instead of the wall clock's (then runs at real speed).
     pub clock_start_ns: Option<u64>,
@@ -280,6 +283,8 @@ struct RawFile {
     admin: RawAdmin,
     #[serde(default)]
     clock: RawClock,
+    #[serde(default)]
+    fix: Option<fix_door::RawFixDoor>,
     // The risk tables, read by risk-check from the same text.
     #[serde(default, rename = "limits")]
     _limits: Option<toml::Value>,
@@ -507,10 +512,11 @@ impl GatewayConfig {
         let logins = login_configs(&errors, raw.logins, &risk)?;
         let journal = journal_settings(&errors, raw.journal)?;
         let admin = admin_settings(&errors, raw.admin)?;
+        let fix = fix_door::fix_door_settings(&errors, raw.fix)?;
         let clock_start_ns =
             clock_start(&errors, raw.clock, exchange_utc_offset_s(&exchange.schedule))?;
         capacity_bounds(&errors, &risk.capacity)?;
-        listeners_apart(&errors, &server.listen, admin.listen)?;
+        listeners_apart(&errors, &server.listen, admin.listen, fix.as_ref().map(|f| f.listen))?;
         Ok(GatewayConfig {
             origin: file.to_owned(),
             server,
@@ -521,6 +527,7 @@ impl GatewayConfig {
             risk,
             journal,
             admin,
+            fix,
             clock_start_ns,
         })
     }
@@ -539,7 +546,12 @@ impl GatewayConfig {
     /// the same port, which would otherwise fail at start with a bare "Address
     /// already in use". Run again after a command line changes an address.
     pub fn check_listeners(&self) -> Result<(), ConfigError> {
-        listeners_apart(&Errors { file: &self.origin }, &self.server.listen, self.admin.listen)
+        listeners_apart(
+            &Errors { file: &self.origin },
+            &self.server.listen,
+            self.admin.listen,
+            self.fix.as_ref().map(|f| f.listen),
+        )
     }
 }
 
@@ -582,12 +594,14 @@ fn listeners_apart(
     errors: &Errors<'_>,
     clients: &[SocketAddr],
     admin: Option<SocketAddr>,
+    fix: Option<SocketAddr>,
 ) -> Result<(), ConfigError> {
     let named: Vec<(String, SocketAddr)> = clients
         .iter()
         .enumerate()
         .map(|(i, a)| (format!("server.listen[{i}]"), *a))
         .chain(admin.map(|a| ("admin.listen".to_owned(), a)))
+        .chain(fix.map(|a| ("fix.listen".to_owned(), a)))
         .collect();
     for (j, (field, addr)) in named.iter().enumerate() {
         if let Some((other, taken)) = named[..j].iter().find(|(_, b)| clash(*addr, *b)) {

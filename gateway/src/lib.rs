@@ -14,6 +14,7 @@ pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod engine;
+pub mod fix_door;
 pub mod input;
 pub mod journal;
 pub mod lograte;

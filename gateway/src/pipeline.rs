@@ -582,6 +582,12 @@ pub fn memory_budget_for(config: &GatewayConfig, venue_bytes: u64) -> Vec<(&'sta
             config.server.max_sessions as u64 * config.server.rx_buffer_bytes as u64,
         ),
     ];
+    if let Some(fix) = &config.fix {
+        budget.push((
+            "FIX sessions and connections (buffers, order caches, resend logs)",
+            fix.memory_bytes(),
+        ));
+    }
     if matches!(resolve(config).topology, Topology::Pipelined) {
         budget.push((
             "io -> engine ring",

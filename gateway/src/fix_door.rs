@@ -1,0 +1,429 @@
+//! The FIX 4.4 front door: its own thread, its own port, one `fix::Session` per
+//! configured counterparty (docs/fix.md).
+//!
+//! The session layer lives in the pure `fix` crate (bytes and the time in,
+//! actions out); this module only moves bytes between sockets and sessions on
+//! the wall clock. A new connection is bound to its session by the SenderCompID
+//! of its Logon, read before anything is answered; a connection for a session
+//! that already has one, with an unknown CompID, or whose first message is not a
+//! Logon is closed without an answer (docs/fix.md, section 1).
+//!
+//! In this version the door serves sessions in reflector mode only (section 9):
+//! application messages are echoed and nothing reaches the engine, so FIX
+//! engines' session-level conformance suites can drive it. Sessions live as
+//! long as the gateway process: their sequence numbers continue across
+//! reconnections, and start again at 1 after a restart.
+//!
+//! Every buffer is bounded: a session's outbound buffer and logs by its
+//! configuration, a connection's receive buffer by two messages, the number of
+//! connections by `FixDoorSettings::max_connections`.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use fix::frame::{Scan, scan};
+use fix::session::{Action, logon_sender_comp_id};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::config::fix_door::{FixDoorSettings, READ_BUFFER_BYTES};
+use crate::lograte::{LogLimiter, WINDOW_NS};
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const WAKER: Token = Token(usize::MAX);
+/// The timers (heartbeats, TestRequest, Logon and Logout timeouts) are in
+/// seconds; the loop wakes at least this often to run them.
+const TICK: Duration = Duration::from_millis(20);
+/// How long a shutdown waits for counterparties to answer our Logout.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// The running door.
+#[derive(Debug)]
+pub struct FixDoor {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FixDoor {
+    /// Binds the listener and starts the door's thread. It stops (logging every
+    /// session out first) when `shutdown` is set or [`FixDoor::stop`] is called.
+    pub fn start(settings: &FixDoorSettings, shutdown: Arc<AtomicBool>) -> io::Result<FixDoor> {
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::bind(settings.listen)?;
+        let addr = listener.local_addr()?;
+        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut door = Door::new(settings, poll, listener);
+        let flags = (Arc::clone(&stop), shutdown);
+        let thread = std::thread::Builder::new().name("fix-door".into()).spawn(move || {
+            if let Err(e) = door.run(&flags.0, &flags.1) {
+                log::error!("FIX door stopped: {e}");
+            }
+        })?;
+        log::info!(
+            "FIX door listening on {addr} ({} sessions, reflector mode)",
+            settings.sessions.len()
+        );
+        Ok(FixDoor { addr, stop, waker, thread: Some(thread) })
+    }
+
+    /// Where the door listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Logs every session out and stops the thread.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Release);
+        let _ = self.waker.wake();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// Waits for the thread to end (after the shutdown flag was set).
+    pub fn join(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One TCP connection: bound to a session once its Logon names one.
+struct Conn {
+    stream: TcpStream,
+    peer: SocketAddr,
+    session: Option<usize>,
+    /// Bytes read and not yet taken (before the Logon, or while the session's
+    /// outbound buffer is too full to answer more).
+    rx: Vec<u8>,
+    opened_ns: u64,
+    /// Reading stopped with bytes still in the socket: read again after a flush.
+    read_pending: bool,
+    closing: bool,
+}
+
+struct Door {
+    poll: Poll,
+    listener: TcpListener,
+    sessions: Vec<fix::Session>,
+    /// Per session: the connection bound to it.
+    bound: Vec<Option<usize>>,
+    conns: Vec<Option<Conn>>,
+    max_pending: usize,
+    max_message: usize,
+    /// A connection's receive buffer: two messages.
+    rx_limit: usize,
+    logon_timeout_ns: u64,
+    actions: Vec<Action>,
+    read_buf: Box<[u8]>,
+    logs: LogLimiter,
+}
+
+fn wall_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+impl Door {
+    fn new(settings: &FixDoorSettings, poll: Poll, listener: TcpListener) -> Door {
+        let max_message = settings.sessions.iter().map(|s| s.max_message_len).max().unwrap_or(4096);
+        let logon_timeout_ns =
+            settings.sessions.iter().map(|s| s.logon_timeout_ns).max().unwrap_or(10_000_000_000);
+        Door {
+            poll,
+            listener,
+            sessions: settings.sessions.iter().cloned().map(fix::Session::new).collect(),
+            bound: vec![None; settings.sessions.len()],
+            conns: (0..settings.max_connections).map(|_| None).collect(),
+            max_pending: settings.max_connections - settings.sessions.len(),
+            max_message,
+            rx_limit: 2 * max_message,
+            logon_timeout_ns,
+            actions: Vec::with_capacity(64),
+            read_buf: vec![0u8; READ_BUFFER_BYTES].into_boxed_slice(),
+            logs: LogLimiter::new(WINDOW_NS),
+        }
+    }
+
+    fn run(&mut self, stop: &AtomicBool, shutdown: &AtomicBool) -> io::Result<()> {
+        let mut events = Events::with_capacity(256);
+        let mut stopping: Option<Instant> = None;
+        loop {
+            if let Err(e) = self.poll.poll(&mut events, Some(TICK))
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                return Err(e);
+            }
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => {}
+                    LISTENER => self.accept(stopping.is_some()),
+                    Token(i) => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.read(i);
+                        }
+                        self.flush(i);
+                        self.read_if_pending(i);
+                    }
+                }
+            }
+            self.timers();
+            let asked = stop.load(Ordering::Acquire) || shutdown.load(Ordering::Acquire);
+            if asked && stopping.is_none() {
+                stopping = Some(Instant::now());
+                self.log_everyone_out();
+            }
+            if let Some(since) = stopping
+                && (self.conns.iter().all(Option::is_none) || since.elapsed() > SHUTDOWN_GRACE)
+            {
+                for i in 0..self.conns.len() {
+                    self.close(i, "gateway shutting down");
+                }
+                return Ok(());
+            }
+        }
+    }
+
+    fn accept(&mut self, stopping: bool) {
+        loop {
+            let (mut stream, peer) = match self.listener.accept() {
+                Ok(s) => s,
+                Err(e) if would_block(&e) => return,
+                Err(e) => {
+                    self.warn("fix-accept-error", &format!("FIX door: accept failed: {e}"));
+                    return;
+                }
+            };
+            let pending = self.conns.iter().flatten().filter(|c| c.session.is_none()).count();
+            let free = self.conns.iter().position(Option::is_none);
+            let (false, Some(slot), true) = (stopping, free, pending < self.max_pending) else {
+                self.warn(
+                    "fix-refused",
+                    &format!("FIX door: refused {peer}: no room for another connection"),
+                );
+                continue; // dropped: closes the socket
+            };
+            if let Err(e) = self.poll.registry().register(
+                &mut stream,
+                Token(slot),
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                self.warn("fix-register", &format!("FIX door: cannot register {peer}: {e}"));
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            self.conns[slot] = Some(Conn {
+                stream,
+                peer,
+                session: None,
+                rx: Vec::with_capacity(self.max_message),
+                opened_ns: wall_ns(),
+                read_pending: false,
+                closing: false,
+            });
+        }
+    }
+
+    /// Reads what the socket has (until it would block, or the session cannot
+    /// take more) and hands it to the connection's session.
+    fn read(&mut self, i: usize) {
+        loop {
+            let Some(conn) = self.conns[i].as_mut() else { return };
+            if conn.closing {
+                return;
+            }
+            if conn.rx.len() >= self.rx_limit {
+                conn.read_pending = true; // the session is behind: read after a flush
+                return;
+            }
+            let room = (self.rx_limit - conn.rx.len()).min(self.read_buf.len());
+            match conn.stream.read(&mut self.read_buf[..room]) {
+                Ok(0) => return self.close(i, "peer closed"),
+                Ok(n) => {
+                    conn.rx.extend_from_slice(&self.read_buf[..n]);
+                    conn.read_pending = false;
+                }
+                Err(e) if would_block(&e) => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return self.close(i, "read error"),
+            }
+            if !self.take_input(i) {
+                return;
+            }
+        }
+    }
+
+    /// Binds the connection to its session once the Logon has come, then feeds
+    /// the session. False when the connection closed.
+    fn take_input(&mut self, i: usize) -> bool {
+        let Some(conn) = self.conns[i].as_mut() else { return false };
+        let session = match conn.session {
+            Some(s) => s,
+            None => match self.identify(i) {
+                Some(s) => s,
+                None => return self.conns[i].is_some(),
+            },
+        };
+        let conn = self.conns[i].as_mut().expect("identified connection is open");
+        let taken = self.sessions[session].on_bytes(&conn.rx, wall_ns(), &mut self.actions);
+        conn.rx.drain(..taken);
+        self.apply_actions(session);
+        self.flush(i);
+        self.conns[i].is_some()
+    }
+
+    /// The session a new connection's Logon names; closes the connection when
+    /// there is none to give it. `None` also while the Logon is incomplete.
+    fn identify(&mut self, i: usize) -> Option<usize> {
+        let conn = self.conns[i].as_ref()?;
+        let comp_id = logon_sender_comp_id(&conn.rx, self.max_message);
+        let Some(comp_id) = comp_id else {
+            return match scan(&conn.rx, self.max_message) {
+                Scan::Incomplete => None,
+                _ => {
+                    self.close(i, "first message is not a Logon");
+                    None
+                }
+            };
+        };
+        let found =
+            self.sessions.iter().position(|s| s.config().login.comp_id.as_bytes() == comp_id);
+        let Some(s) = found else {
+            self.close(i, "Logon from an unknown SenderCompID");
+            return None;
+        };
+        if self.sessions[s].is_connected() || self.bound[s].is_some() {
+            self.close(i, "a second connection for a live session");
+            return None;
+        }
+        self.sessions[s].connect(wall_ns());
+        self.bound[s] = Some(i);
+        self.conns[i].as_mut()?.session = Some(s);
+        Some(s)
+    }
+
+    fn apply_actions(&mut self, session: usize) {
+        let mut disconnect = None;
+        for action in self.actions.drain(..) {
+            match action {
+                Action::LoggedOn => {
+                    log::info!(
+                        "FIX session {} logged on",
+                        self.sessions[session].config().login.comp_id
+                    )
+                }
+                Action::Disconnect(why) => disconnect = Some(why),
+                // Reflector mode hands nothing to the engine, and its sessions
+                // are not rebuilt after a restart (module docs): facts and
+                // inputs have nowhere to go.
+                Action::Input(_) | Action::Fact(_) => {}
+            }
+        }
+        if let (Some(why), Some(i)) = (disconnect, self.bound[session]) {
+            self.flush(i);
+            self.close(i, &format!("{why:?}"));
+        }
+    }
+
+    /// Writes what the connection's session has to send.
+    fn flush(&mut self, i: usize) {
+        let Some(conn) = self.conns[i].as_mut() else { return };
+        let Some(s) = conn.session else { return };
+        let session = &mut self.sessions[s];
+        loop {
+            let out = session.outbound();
+            if out.is_empty() {
+                break;
+            }
+            match conn.stream.write(out) {
+                Ok(0) => return self.close(i, "write returned 0"),
+                Ok(n) => session.consume_outbound(n),
+                Err(e) if would_block(&e) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return self.close(i, "write error"),
+            }
+        }
+    }
+
+    /// Reading stopped on a full receive buffer: go on once the session took some.
+    fn read_if_pending(&mut self, i: usize) {
+        if self.conns[i].as_ref().is_some_and(|c| c.read_pending && c.rx.len() < self.rx_limit) {
+            self.read(i);
+        }
+    }
+
+    fn timers(&mut self) {
+        let now = wall_ns();
+        for s in 0..self.sessions.len() {
+            let Some(i) = self.bound[s] else { continue };
+            self.sessions[s].on_tick(now, &mut self.actions);
+            self.apply_actions(s);
+            self.flush(i);
+            // Bytes held while the outbound buffer was full.
+            if self.conns[i].as_ref().is_some_and(|c| !c.rx.is_empty() && !c.closing) {
+                self.take_input(i);
+            }
+            self.read_if_pending(i);
+        }
+        for i in 0..self.conns.len() {
+            let late = self.conns[i].as_ref().is_some_and(|c| {
+                c.session.is_none() && now.saturating_sub(c.opened_ns) >= self.logon_timeout_ns
+            });
+            if late {
+                self.close(i, "no Logon in time");
+            }
+        }
+    }
+
+    fn log_everyone_out(&mut self) {
+        let now = wall_ns();
+        for s in 0..self.sessions.len() {
+            if let Some(i) = self.bound[s] {
+                self.sessions[s].logout(b"gateway shutting down", now, &mut self.actions);
+                self.apply_actions(s);
+                self.flush(i);
+            }
+        }
+        // Connections that never logged on have nobody to say goodbye to.
+        for i in 0..self.conns.len() {
+            if self.conns[i].as_ref().is_some_and(|c| c.session.is_none()) {
+                self.close(i, "gateway shutting down");
+            }
+        }
+    }
+
+    fn close(&mut self, i: usize, why: &str) {
+        let Some(mut conn) = self.conns[i].take() else { return };
+        conn.closing = true;
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        let _ = conn.stream.shutdown(std::net::Shutdown::Both);
+        if let Some(s) = conn.session {
+            self.sessions[s].disconnected();
+            self.bound[s] = None;
+            log::info!(
+                "FIX session {} disconnected: {why}",
+                self.sessions[s].config().login.comp_id
+            );
+        } else {
+            let peer = conn.peer;
+            self.warn("fix-closed-unbound", &format!("FIX door: closed {peer}: {why}"));
+        }
+    }
+
+    fn warn(&mut self, site: &'static str, line: &str) {
+        if let Some(suffix) = self.logs.admit(site, wall_ns()) {
+            log::warn!("{line}{suffix}");
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! The gateway's FIX door (`[fix]`, docs/fix.md) over real TCP on loopback:
+//! QuickFIX as the counterparty, then raw sockets for the connection rules
+//! (second connection, unknown CompID, a first message that is not a Logon, no
+//! Logon in time, too many connections), the Logout at shutdown, and the
+//! configuration's refusals.
+
+#[path = "../../fix/tests/util/mod.rs"]
+mod fixutil;
+#[path = "../../fix/tests/qf/mod.rs"]
+mod qf;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use gateway::GatewayConfig;
+use gateway::config::ConfigError;
+use gateway::config::fix_door::FixDoorSettings;
+use gateway::fix_door::FixDoor;
+
+const FIX_SECTION: &str = r#"
+[fix]
+listen = "127.0.0.1:0"
+sender_comp_id = "BW"
+reflector = true
+logon_timeout_ms = LOGON_TIMEOUT
+max_pending_connections = 2
+
+[[fix.sessions]]
+comp_id = "CLIENT"
+username = "alice"
+password = "s3cret"
+accounts = ["A001"]
+
+[[fix.sessions]]
+comp_id = "OTHER"
+accounts = ["A002"]
+"#;
+
+fn config_text(fix: &str) -> String {
+    // The demo's own listeners would clash between tests running at once.
+    let demo = gateway::config::DEMO_TOML
+        .replace("127.0.0.1:9100", "127.0.0.1:0")
+        .replace("127.0.0.1:9180", "off");
+    format!("{demo}\n{fix}")
+}
+
+fn settings(logon_timeout_ms: u64) -> FixDoorSettings {
+    let text = config_text(&FIX_SECTION.replace("LOGON_TIMEOUT", &logon_timeout_ms.to_string()));
+    let config = GatewayConfig::from_toml_str(&text, "<fix test>").expect("valid configuration");
+    config.fix.expect("a [fix] section")
+}
+
+fn start(logon_timeout_ms: u64) -> (FixDoor, Arc<AtomicBool>) {
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let door = FixDoor::start(&settings(logon_timeout_ms), Arc::clone(&shutdown)).expect("door");
+    (door, shutdown)
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
+}
+
+fn logon(sender: &str, seq: u64, extra: &str) -> Vec<u8> {
+    fixutil::fix_message(&format!(
+        "35=A|49={sender}|56=BW|34={seq}|52={}|98=0|108=30|{extra}",
+        fixutil::ts(now_ns())
+    ))
+}
+
+fn connect(door: &FixDoor) -> TcpStream {
+    let s = TcpStream::connect(door.addr()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    s
+}
+
+/// Reads until the peer closes (true) or `within` passes (false); returns the bytes.
+fn read_until_closed(s: &mut TcpStream, within: Duration) -> (Vec<u8>, bool) {
+    let deadline = Instant::now() + within;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => return (got, true),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return (got, true),
+        }
+    }
+    (got, false)
+}
+
+/// Reads until one whole message has come; returns the messages read.
+fn read_messages(s: &mut TcpStream, want: usize) -> Vec<fixutil::Out> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let msgs = complete_messages(&got);
+        if msgs.len() >= want || Instant::now() > deadline {
+            return msgs;
+        }
+        match s.read(&mut buf) {
+            Ok(0) => return complete_messages(&got),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+}
+
+fn complete_messages(bytes: &[u8]) -> Vec<fixutil::Out> {
+    let mut end = 0;
+    while let fix::frame::Scan::Message { len, .. } = fix::frame::scan(&bytes[end..], 1 << 16) {
+        end += len;
+    }
+    fixutil::split(&bytes[..end])
+}
+
+#[test]
+fn quickfix_logs_on_trades_resumes_and_resets_through_the_door() {
+    let (door, shutdown) = start(10_000);
+    let store = qf::store_dir("door");
+    let first = qf::run_initiator(door.addr().port(), &store, &["orders", "4"]);
+    assert_eq!(qf::count(&first, "logon"), 1, "{first:#?}");
+    assert_eq!(qf::count(&first, "app D "), 4, "each order echoed: {first:#?}");
+    assert!(qf::summary(&first, "heartbeats") >= 2, "heartbeats at HeartBtInt 1: {first:#?}");
+    assert_eq!(qf::count(&first, "admin 3"), 0, "no session-level Reject: {first:#?}");
+    assert_eq!(qf::count(&first, "logout"), 1, "{first:#?}");
+
+    // The session outlives the connection: QuickFIX comes back having lost our
+    // numbers after the Logon, and the door fills the gap.
+    qf::lower_stored_target_seq(&store, 2);
+    let resumed = qf::run_initiator(door.addr().port(), &store, &["resume"]);
+    assert!(qf::summary(&resumed, "gap-fills") >= 1, "{resumed:#?}");
+    assert_eq!(qf::count(&resumed, "admin 3"), 0, "{resumed:#?}");
+
+    let reset = qf::run_initiator(door.addr().port(), &store, &["reset"]);
+    assert_eq!(qf::count(&reset, "app D clordid=QF1 seq=2 "), 1, "{reset:#?}");
+    shutdown.store(true, Ordering::Release);
+    door.join();
+}
+
+#[test]
+fn a_second_connection_for_a_live_session_is_closed_without_an_answer() {
+    let (door, _shutdown) = start(10_000);
+    let mut first = connect(&door);
+    first.write_all(&logon("CLIENT", 1, "553=alice|554=s3cret|")).unwrap();
+    let answer = read_messages(&mut first, 1);
+    assert_eq!(answer.first().map(|m| m.msg_type()), Some("A"), "{answer:?}");
+
+    let mut second = connect(&door);
+    second.write_all(&logon("CLIENT", 2, "553=alice|554=s3cret|")).unwrap();
+    let (bytes, closed) = read_until_closed(&mut second, Duration::from_secs(3));
+    assert!(closed, "the second connection is closed");
+    assert!(bytes.is_empty(), "and gets no answer: {:?}", String::from_utf8_lossy(&bytes));
+
+    // The first is untouched: a TestRequest is answered with its id.
+    let test_request = fixutil::fix_message(&format!(
+        "35=1|49=CLIENT|56=BW|34=2|52={}|112=PING|",
+        fixutil::ts(now_ns())
+    ));
+    first.write_all(&test_request).unwrap();
+    let answer = read_messages(&mut first, 1);
+    assert!(answer.iter().any(|m| m.msg_type() == "0" && m.has(112, "PING")), "{answer:?}");
+    door.stop();
+}
+
+#[test]
+fn unknown_comp_id_non_logon_and_late_logon_are_closed() {
+    let (door, _shutdown) = start(300);
+    let mut unknown = connect(&door);
+    unknown.write_all(&logon("NOBODY", 1, "")).unwrap();
+    let (bytes, closed) = read_until_closed(&mut unknown, Duration::from_secs(3));
+    assert!(closed && bytes.is_empty(), "unknown SenderCompID: closed without an answer");
+
+    let mut not_logon = connect(&door);
+    let heartbeat =
+        fixutil::fix_message(&format!("35=0|49=CLIENT|56=BW|34=1|52={}|", fixutil::ts(now_ns())));
+    not_logon.write_all(&heartbeat).unwrap();
+    let (bytes, closed) = read_until_closed(&mut not_logon, Duration::from_secs(3));
+    assert!(closed && bytes.is_empty(), "a first message that is not a Logon: closed");
+
+    let mut silent = connect(&door);
+    let started = Instant::now();
+    let (_, closed) = read_until_closed(&mut silent, Duration::from_secs(5));
+    assert!(closed, "no Logon within logon_timeout_ms: closed");
+    assert!(started.elapsed() >= Duration::from_millis(250), "not before the timeout");
+    door.stop();
+}
+
+#[test]
+fn connections_beyond_the_limit_are_refused_and_the_door_goes_on() {
+    let (door, _shutdown) = start(10_000);
+    // max_pending_connections = 2: two connections that have not logged on fill it.
+    let mut held: Vec<TcpStream> = (0..2).map(|_| connect(&door)).collect();
+    std::thread::sleep(Duration::from_millis(200)); // accepted
+    let mut third = connect(&door);
+    let (_, closed) = read_until_closed(&mut third, Duration::from_secs(3));
+    assert!(closed, "a third connection without a Logon is refused");
+
+    // A Logon on a held connection still works.
+    held[0].write_all(&logon("OTHER", 1, "")).unwrap();
+    let answer = read_messages(&mut held[0], 1);
+    assert_eq!(answer.first().map(|m| m.msg_type()), Some("A"), "{answer:?}");
+    door.stop();
+}
+
+#[test]
+fn shutdown_logs_every_session_out() {
+    let (door, shutdown) = start(10_000);
+    let mut client = connect(&door);
+    client.write_all(&logon("CLIENT", 1, "553=alice|554=s3cret|")).unwrap();
+    assert_eq!(read_messages(&mut client, 1).first().map(|m| m.msg_type()), Some("A"));
+    shutdown.store(true, Ordering::Release);
+    let logout = read_messages(&mut client, 1);
+    assert!(
+        logout.iter().any(|m| m.msg_type() == "5"),
+        "a Logout before the door stops: {logout:?}"
+    );
+    let answer =
+        fixutil::fix_message(&format!("35=5|49=CLIENT|56=BW|34=2|52={}|", fixutil::ts(now_ns())));
+    client.write_all(&answer).unwrap();
+    let (_, closed) = read_until_closed(&mut client, Duration::from_secs(5));
+    assert!(closed, "then the connection closes");
+    door.join();
+}
+
+fn config_error(fix: &str) -> String {
+    match GatewayConfig::from_toml_str(&config_text(fix), "<fix test>") {
+        Err(e @ ConfigError::Invalid { .. }) => e.to_string(),
+        Err(other) => panic!("expected an invalid-field error, got {other}"),
+        Ok(_) => panic!("accepted: {fix}"),
+    }
+}
+
+#[test]
+fn the_configuration_refuses_what_the_door_cannot_serve() {
+    let base = FIX_SECTION.replace("LOGON_TIMEOUT", "1000");
+    let engine_mode = base.replace("reflector = true", "reflector = false");
+    assert!(
+        config_error(&engine_mode).contains("reflector mode only"),
+        "{}",
+        config_error(&engine_mode)
+    );
+
+    // The demo's own client port, taken again by the FIX door.
+    let clash = format!(
+        "{}\n{}",
+        gateway::config::DEMO_TOML.replace("127.0.0.1:9180", "off"),
+        base.replace("listen = \"127.0.0.1:0\"", "listen = \"127.0.0.1:9100\"")
+    );
+    let err = GatewayConfig::from_toml_str(&clash, "<fix test>").expect_err("clash");
+    assert!(err.to_string().contains("fix.listen"), "{err}");
+
+    let bad_comp = base.replace("comp_id = \"OTHER\"", "comp_id = \"A=B\"");
+    assert!(
+        config_error(&bad_comp).contains("fix.sessions[1].comp_id"),
+        "{}",
+        config_error(&bad_comp)
+    );
+    let taken = base.replace("comp_id = \"OTHER\"", "comp_id = \"CLIENT\"");
+    assert!(config_error(&taken).contains("is taken"), "{}", config_error(&taken));
+    let no_accounts = base.replace("accounts = [\"A002\"]", "accounts = []");
+    assert!(config_error(&no_accounts).contains("at least one account"));
+    let bad_heartbeat = base.replace("reflector = true", "reflector = true\nheartbeat_s_min = 0");
+    assert!(config_error(&bad_heartbeat).contains("fix.heartbeat_s_min"));
+
+    // And the memory it commits is in the start-up budget.
+    let config = GatewayConfig::from_toml_str(&config_text(&base), "<fix test>").unwrap();
+    let budget = gateway::pipeline::memory_budget_for(&config, 0);
+    let row = budget.iter().find(|(name, _)| name.starts_with("FIX sessions")).expect("a FIX row");
+    assert_eq!(row.1, config.fix.as_ref().unwrap().memory_bytes());
+    assert!(row.1 > 2 * (1 << 20), "two sessions' outbound buffers at least");
+}
