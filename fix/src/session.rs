@@ -842,6 +842,19 @@ impl Session {
     // The engine's stream
     // -----------------------------------------------------------------------
 
+    /// Starts following the login's stream at `seq` instead of at 1: the messages
+    /// before it were delivered by an earlier process whose session state is
+    /// gone (the gateway attaches a fresh session at the stream's end). Only for a
+    /// session that has taken no stream message yet; false (and nothing changed)
+    /// otherwise.
+    pub fn follow_stream_from(&mut self, seq: Seq) -> bool {
+        if self.last_stream_seq != 0 || seq == 0 {
+            return false;
+        }
+        self.last_stream_seq = seq - 1;
+        true
+    }
+
     /// Takes the next AppMessage of the login's stream: maps it, gives it the next
     /// MsgSeqNum, logs it for resend and, when logged on, sends it. A message
     /// already taken (stream seq not above the last) is ignored.

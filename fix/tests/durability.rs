@@ -173,3 +173,23 @@ fn rebuild_refuses_facts_that_do_not_fit() {
     facts.remove(first_admin);
     assert!(Session::rebuild(config(), &facts, &stream).is_err());
 }
+
+#[test]
+fn a_fresh_session_follows_the_stream_from_where_it_is_told() {
+    let mut h = Harness::new(config());
+    h.logon();
+    // Messages 1..=4 went to a session of an earlier process.
+    assert!(h.session.follow_stream_from(5));
+    let msg = |seq| Sequenced { seq, ts_ns: h.now_ns, msg: accepted(seq, 100) };
+    let gap = h.session.on_app(&msg(7));
+    assert!(
+        matches!(gap, Err(fix::session::AppError::StreamGap { expected: 5, got: 7 })),
+        "{gap:?}"
+    );
+    h.session.on_app(&msg(5)).expect("the stream's next message");
+    let out = h.collect();
+    assert_eq!(out.len(), 1, "one ExecutionReport: {out:?}");
+    assert!(out[0].has(150, "0") && out[0].has(11, "5"));
+    assert!(!h.session.follow_stream_from(9), "only before any stream message");
+    assert_eq!(h.session.last_stream_seq(), 5);
+}

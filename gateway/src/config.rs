@@ -512,7 +512,7 @@ impl GatewayConfig {
         let logins = login_configs(&errors, raw.logins, &risk)?;
         let journal = journal_settings(&errors, raw.journal)?;
         let admin = admin_settings(&errors, raw.admin)?;
-        let fix = fix_door::fix_door_settings(&errors, raw.fix)?;
+        let fix = fix_door::fix_door_settings(&errors, raw.fix, &logins)?;
         let clock_start_ns =
             clock_start(&errors, raw.clock, exchange_utc_offset_s(&exchange.schedule))?;
         capacity_bounds(&errors, &risk.capacity)?;

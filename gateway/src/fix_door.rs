@@ -8,11 +8,18 @@
 //! that already has one, with an unknown CompID, or whose first message is not a
 //! Logon is closed without an answer (docs/fix.md, section 1).
 //!
-//! In this version the door serves sessions in reflector mode only (section 9):
-//! application messages are echoed and nothing reaches the engine, so FIX
-//! engines' session-level conformance suites can drive it. Sessions live as
-//! long as the gateway process: their sequence numbers continue across
-//! reconnections, and start again at 1 after a restart.
+//! Each session trades as a configured login: when it logs on, the door asks
+//! the io thread to attach it to the login's stream (`crate::fix_link`); its
+//! orders then go into the engine's input stream like a binary session's, and
+//! the login's stream comes back message by message, mapped to ExecutionReports
+//! by the session. In reflector mode (docs/fix.md, section 9) application
+//! messages are echoed instead and nothing reaches the engine, so FIX engines'
+//! session-level conformance suites can drive the door.
+//!
+//! Sessions live as long as the gateway process: their sequence numbers
+//! continue across reconnections. After a restart a session starts again at 1
+//! and follows its login's stream from its end (the session facts are not
+//! journaled yet, so a FIX resend cannot reach back past a restart).
 //!
 //! Every buffer is bounded: a session's outbound buffer and logs by its
 //! configuration, a connection's receive buffer by two messages, the number of
@@ -25,12 +32,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use std::collections::VecDeque;
+
 use fix::frame::{Scan, scan};
-use fix::session::{Action, logon_sender_comp_id};
+use fix::session::{Action, AppError, logon_sender_comp_id};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
+use protocol::codec::Sequenced;
 
 use crate::config::fix_door::{FixDoorSettings, READ_BUFFER_BYTES};
+use crate::fix_link::{FixLink, ToDoor, ToIo};
 use crate::lograte::{LogLimiter, WINDOW_NS};
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -40,6 +51,9 @@ const WAKER: Token = Token(usize::MAX);
 const TICK: Duration = Duration::from_millis(20);
 /// How long a shutdown waits for counterparties to answer our Logout.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// No FIX message is shorter (`8=FIX.4.4|9=5|35=0|10=000|` is 26 bytes): bytes
+/// fed to a session hold at most one message per this many.
+const MIN_MESSAGE_BYTES: usize = 24;
 
 /// The running door.
 #[derive(Debug)]
@@ -53,24 +67,30 @@ pub struct FixDoor {
 impl FixDoor {
     /// Binds the listener and starts the door's thread. It stops (logging every
     /// session out first) when `shutdown` is set or [`FixDoor::stop`] is called.
-    pub fn start(settings: &FixDoorSettings, shutdown: Arc<AtomicBool>) -> io::Result<FixDoor> {
+    /// `link` joins it to the io thread (`None`: reflector mode).
+    pub fn start(
+        settings: &FixDoorSettings,
+        shutdown: Arc<AtomicBool>,
+        link: Option<Arc<FixLink>>,
+    ) -> io::Result<FixDoor> {
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(settings.listen)?;
         let addr = listener.local_addr()?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        if let Some(link) = &link {
+            link.set_door_waker(Arc::clone(&waker));
+        }
         let stop = Arc::new(AtomicBool::new(false));
-        let mut door = Door::new(settings, poll, listener);
+        let mode = if link.is_some() { "orders to the engine" } else { "reflector mode" };
+        let mut door = Door::new(settings, poll, listener, link);
         let flags = (Arc::clone(&stop), shutdown);
         let thread = std::thread::Builder::new().name("fix-door".into()).spawn(move || {
             if let Err(e) = door.run(&flags.0, &flags.1) {
                 log::error!("FIX door stopped: {e}");
             }
         })?;
-        log::info!(
-            "FIX door listening on {addr} ({} sessions, reflector mode)",
-            settings.sessions.len()
-        );
+        log::info!("FIX door listening on {addr} ({} sessions, {mode})", settings.sessions.len());
         Ok(FixDoor { addr, stop, waker, thread: Some(thread) })
     }
 
@@ -125,6 +145,22 @@ struct Door {
     actions: Vec<Action>,
     read_buf: Box<[u8]>,
     logs: LogLimiter,
+    /// Outside reflector mode: the io thread, and per session its state there.
+    link: Option<Arc<FixLink>>,
+    links: Vec<SessionState>,
+    /// Something was queued for the io thread this turn: wake it once.
+    io_due: bool,
+}
+
+/// A session's side of its link to the io thread.
+struct SessionState {
+    /// Attach sent and not refused or dropped: Detach is owed when it ends.
+    attached: bool,
+    /// Messages for the io thread that found its queue full, in order; while any
+    /// wait, the session is fed no more bytes (so this stays bounded).
+    spill: VecDeque<ToIo>,
+    /// A stream message the session could not take yet (outbound full).
+    held: Option<Sequenced>,
 }
 
 fn wall_ns() -> u64 {
@@ -136,7 +172,12 @@ fn would_block(e: &io::Error) -> bool {
 }
 
 impl Door {
-    fn new(settings: &FixDoorSettings, poll: Poll, listener: TcpListener) -> Door {
+    fn new(
+        settings: &FixDoorSettings,
+        poll: Poll,
+        listener: TcpListener,
+        link: Option<Arc<FixLink>>,
+    ) -> Door {
         let max_message = settings.sessions.iter().map(|s| s.max_message_len).max().unwrap_or(4096);
         let logon_timeout_ns =
             settings.sessions.iter().map(|s| s.logon_timeout_ns).max().unwrap_or(10_000_000_000);
@@ -153,6 +194,19 @@ impl Door {
             actions: Vec::with_capacity(64),
             read_buf: vec![0u8; READ_BUFFER_BYTES].into_boxed_slice(),
             logs: LogLimiter::new(WINDOW_NS),
+            links: settings
+                .sessions
+                .iter()
+                .map(|_| SessionState {
+                    attached: false,
+                    // One on_bytes call sees at most the session's own receive
+                    // buffer (two messages) and what is fed (two more).
+                    spill: VecDeque::with_capacity(4 * max_message / MIN_MESSAGE_BYTES + 8),
+                    held: None,
+                })
+                .collect(),
+            link,
+            io_due: false,
         }
     }
 
@@ -179,6 +233,12 @@ impl Door {
                 }
             }
             self.timers();
+            self.pump();
+            if std::mem::take(&mut self.io_due)
+                && let Some(link) = &self.link
+            {
+                link.wake_io();
+            }
             let asked = stop.load(Ordering::Acquire) || shutdown.load(Ordering::Acquire);
             if asked && stopping.is_none() {
                 stopping = Some(Instant::now());
@@ -275,12 +335,32 @@ impl Door {
                 None => return self.conns[i].is_some(),
             },
         };
+        let budget = self.feed_budget(session);
         let conn = self.conns[i].as_mut().expect("identified connection is open");
-        let taken = self.sessions[session].on_bytes(&conn.rx, wall_ns(), &mut self.actions);
+        let feed = conn.rx.len().min(budget);
+        if feed == 0 && !conn.rx.is_empty() {
+            conn.read_pending = true; // the io thread is behind: go on after `pump`
+            return true;
+        }
+        let taken = self.sessions[session].on_bytes(&conn.rx[..feed], wall_ns(), &mut self.actions);
         conn.rx.drain(..taken);
         self.apply_actions(session);
         self.flush(i);
         self.conns[i].is_some()
+    }
+
+    /// How many bytes the session may be fed now: unlimited in reflector mode;
+    /// otherwise none while earlier messages for the io thread wait, and no more
+    /// than the messages its queue has room for could take.
+    fn feed_budget(&self, session: usize) -> usize {
+        let Some(link) = &self.link else { return usize::MAX };
+        if !self.links[session].spill.is_empty() {
+            return 0;
+        }
+        let queue = &link.sessions[session].to_io;
+        // One slot kept for the Detach that may follow.
+        let room = (queue.capacity() - queue.len()).saturating_sub(1);
+        room * MIN_MESSAGE_BYTES
     }
 
     /// The session a new connection's Logon names; closes the connection when
@@ -315,21 +395,31 @@ impl Door {
 
     fn apply_actions(&mut self, session: usize) {
         let mut disconnect = None;
-        for action in self.actions.drain(..) {
+        let mut actions = std::mem::take(&mut self.actions);
+        for &action in &actions {
             match action {
                 Action::LoggedOn => {
-                    log::info!(
-                        "FIX session {} logged on",
-                        self.sessions[session].config().login.comp_id
-                    )
+                    let comp_id = &self.sessions[session].config().login.comp_id;
+                    log::info!("FIX session {comp_id} logged on");
+                    if self.link.is_some() && !self.links[session].attached {
+                        let last = self.sessions[session].last_stream_seq();
+                        let from_seq = (last > 0).then_some(last + 1);
+                        self.links[session].attached = true;
+                        self.send_to_io(session, ToIo::Attach { from_seq });
+                    }
                 }
                 Action::Disconnect(why) => disconnect = Some(why),
-                // Reflector mode hands nothing to the engine, and its sessions
-                // are not rebuilt after a restart (module docs): facts and
-                // inputs have nowhere to go.
-                Action::Input(_) | Action::Fact(_) => {}
+                Action::Input(input) => {
+                    if self.links[session].attached {
+                        self.send_to_io(session, ToIo::Input(input));
+                    }
+                }
+                // Session facts are not journaled yet (module docs).
+                Action::Fact(_) => {}
             }
         }
+        actions.clear();
+        self.actions = actions;
         if let (Some(why), Some(i)) = (disconnect, self.bound[session]) {
             self.flush(i);
             self.close(i, &format!("{why:?}"));
@@ -411,6 +501,9 @@ impl Door {
         if let Some(s) = conn.session {
             self.sessions[s].disconnected();
             self.bound[s] = None;
+            if std::mem::take(&mut self.links[s].attached) {
+                self.send_to_io(s, ToIo::Detach);
+            }
             log::info!(
                 "FIX session {} disconnected: {why}",
                 self.sessions[s].config().login.comp_id
@@ -418,6 +511,109 @@ impl Door {
         } else {
             let peer = conn.peer;
             self.warn("fix-closed-unbound", &format!("FIX door: closed {peer}: {why}"));
+        }
+    }
+
+    /// Queues a message for the io thread, behind any that wait already.
+    fn send_to_io(&mut self, session: usize, msg: ToIo) {
+        let Some(link) = &self.link else { return };
+        let state = &mut self.links[session];
+        if state.spill.is_empty() {
+            if let Err(msg) = link.sessions[session].to_io.push(msg) {
+                state.spill.push_back(msg);
+            }
+        } else {
+            state.spill.push_back(msg);
+        }
+        self.io_due = true;
+    }
+
+    /// Moves messages both ways between the sessions and the io thread: what
+    /// waits in the spills goes out, and the logins' streams come in.
+    fn pump(&mut self) {
+        let Some(link) = self.link.clone() else { return };
+        for s in 0..self.sessions.len() {
+            let queues = &link.sessions[s];
+            while let Some(&msg) = self.links[s].spill.front() {
+                if queues.to_io.push(msg).is_err() {
+                    break;
+                }
+                self.links[s].spill.pop_front();
+                self.io_due = true;
+            }
+            let mut took = false;
+            loop {
+                let msg = match self.links[s].held.take() {
+                    Some(held) => ToDoor::App(held),
+                    None => match queues.to_door.pop() {
+                        Some(m) => {
+                            took = true;
+                            m
+                        }
+                        None => break,
+                    },
+                };
+                if !self.take_from_io(s, msg) {
+                    break;
+                }
+            }
+            if took {
+                self.io_due = true; // room for more of the stream
+            }
+            if let Some(i) = self.bound[s] {
+                self.flush(i);
+                if self.conns[i].as_ref().is_some_and(|c| !c.rx.is_empty()) {
+                    self.take_input(i);
+                }
+                self.read_if_pending(i);
+            }
+        }
+    }
+
+    /// Handles one message from the io thread; false when the session cannot take
+    /// more now (the message is held).
+    fn take_from_io(&mut self, s: usize, msg: ToDoor) -> bool {
+        match msg {
+            ToDoor::Attached { next_seq } => {
+                // A session new to this process starts at the stream's end.
+                self.sessions[s].follow_stream_from(next_seq);
+            }
+            ToDoor::App(m) => match self.sessions[s].on_app(&m) {
+                Ok(()) => {}
+                Err(AppError::Full) => {
+                    self.links[s].held = Some(m);
+                    return false;
+                }
+                Err(e @ AppError::StreamGap { .. }) => {
+                    // The io thread hands the stream over in order: a gap is a bug.
+                    log::error!("FIX session {s}: {e}: logging it out");
+                    self.end_session(s, b"gateway error: stream gap");
+                }
+            },
+            ToDoor::Refused(code) => {
+                self.links[s].attached = false;
+                log::warn!(
+                    "FIX session {s}: the login is busy or its stream is gone (code {code})"
+                );
+                self.end_session(s, b"login already has a live session");
+            }
+            ToDoor::Dropped => {
+                self.links[s].attached = false;
+                self.end_session(s, b"fell too far behind its stream");
+            }
+        }
+        true
+    }
+
+    /// Starts the Logout handshake (or closes, when not logged on).
+    fn end_session(&mut self, s: usize, text: &[u8]) {
+        let Some(i) = self.bound[s] else { return };
+        if self.sessions[s].is_logged_on() {
+            self.sessions[s].logout(text, wall_ns(), &mut self.actions);
+            self.apply_actions(s);
+            self.flush(i);
+        } else {
+            self.close(i, "ended by the gateway");
         }
     }
 

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod fix_door;
+pub mod fix_link;
 pub mod input;
 pub mod journal;
 pub mod lograte;

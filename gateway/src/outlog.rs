@@ -191,6 +191,29 @@ impl OutLog {
         Ok(log)
     }
 
+    /// The message that starts at byte offset `off` (a retained offset below
+    /// the end), decoded, and its frame's length; `None` when `off` is the end or
+    /// no longer retained. Copies the frame when it wraps; allocates nothing.
+    pub fn decode_at(&self, off: u64) -> Option<(Sequenced, u64)> {
+        if off < self.start_off || off >= self.end_off {
+            return None;
+        }
+        let (a, b) = self.pending_until(off, (off + MAX_FRAME_LEN as u64).min(self.end_off));
+        let mut buf = [0u8; MAX_FRAME_LEN];
+        let bytes: &[u8] = if b.is_empty() {
+            a
+        } else {
+            buf[..a.len()].copy_from_slice(a);
+            buf[a.len()..a.len() + b.len()].copy_from_slice(b);
+            &buf[..a.len() + b.len()]
+        };
+        let n = protocol::codec::frame_len(bytes).ok()??;
+        match protocol::codec::ServerMessage::decode(&bytes[..n]) {
+            Ok(protocol::codec::ServerMessage::App(s)) => Some((s, n as u64)),
+            _ => None,
+        }
+    }
+
     /// Every retained message, decoded (for tests and tools; allocates).
     pub fn messages(&self) -> Vec<Sequenced> {
         let (a, b) = self.pending(self.start_off);

@@ -494,6 +494,7 @@ pub struct Running {
     engine_stop: Arc<AtomicBool>,
     /// The HTTP admin endpoint (metrics, health, operator actions), when configured.
     pub(crate) admin_server: Option<crate::admin::AdminServer>,
+    fix_door: Option<crate::fix_door::FixDoor>,
     journal_thread: Option<JoinHandle<Result<(), crate::journal::JournalError>>>,
     journal_stop: Arc<AtomicBool>,
     snapshot_thread: Option<JoinHandle<()>>,
@@ -816,7 +817,7 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
     }
     let session_id = recovered.session_id.unwrap_or(clock.now_ns() / 1_000_000_000);
     let limits = session_limits(config, session_id);
-    let control = Control::default();
+    let mut control = Control::default();
     let io_metrics = Arc::new(IoMetrics::new(config.logins.len()));
     let interval_ns = 1_000_000_000;
     let (io_recorder, io_side) = StageRecorder::new(config.admin.stage_metrics, interval_ns);
@@ -830,6 +831,12 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
 
     // The journal thread, fed by whichever thread owns the sequencer.
     let io_waker_slot: Arc<std::sync::OnceLock<Arc<Waker>>> = Arc::default();
+    let fix_link = config
+        .fix
+        .as_ref()
+        .and_then(|f| crate::fix_link::FixLink::new(f, Arc::clone(&io_waker_slot)))
+        .map(Arc::new);
+    control.fix = fix_link.clone();
     let journal_progress = Arc::new(JournalProgress::default());
     let journal_stop = Arc::new(AtomicBool::new(false));
     let journal_thread = if durability == Durability::None {
@@ -1033,7 +1040,23 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
         "gateway listening on {addrs:?}: {:?} topology, io wait {:?}, engine wait {:?}",
         resolved.topology, resolved.io_wait, resolved.engine_wait
     );
+    // The FIX door, once the io loop (which it reaches through the link) runs.
+    let fix_door = match &config.fix {
+        Some(settings) => {
+            let shutdown = Arc::clone(&control.shutdown);
+            match crate::fix_door::FixDoor::start(settings, Arc::clone(&shutdown), fix_link) {
+                Ok(door) => Some(door),
+                Err(e) => {
+                    shutdown.store(true, Ordering::SeqCst);
+                    let why = format!("FIX door fix.listen on {}: {e}", settings.listen);
+                    return Err(StartError::Io(std::io::Error::new(e.kind(), why)));
+                }
+            }
+        }
+        None => None,
+    };
     let running = Running {
+        fix_door,
         addrs,
         resolved,
         io_metrics,
@@ -1094,6 +1117,11 @@ impl Running {
         self.addrs[0]
     }
 
+    /// The FIX door's bound address, when `[fix]` is configured.
+    pub fn fix_addr(&self) -> Option<SocketAddr> {
+        self.fix_door.as_ref().map(|d| d.addr())
+    }
+
     /// The admin endpoint's bound address, when it is configured.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin_server.as_ref().map(|a| a.local_addr())
@@ -1122,6 +1150,10 @@ impl Running {
             }
             None => None,
         };
+        // FIX sessions were sent their Logout when the shutdown flag went up.
+        if let Some(door) = self.fix_door.take() {
+            door.join();
+        }
         // The admin endpoint answered through the drain (ready: 503); stop it now.
         drop(self.admin_server.take());
         self.snapshot_stop.store(true, Ordering::SeqCst);

@@ -55,7 +55,8 @@ fn settings(logon_timeout_ms: u64) -> FixDoorSettings {
 
 fn start(logon_timeout_ms: u64) -> (FixDoor, Arc<AtomicBool>) {
     let shutdown = Arc::new(AtomicBool::new(false));
-    let door = FixDoor::start(&settings(logon_timeout_ms), Arc::clone(&shutdown)).expect("door");
+    let door =
+        FixDoor::start(&settings(logon_timeout_ms), Arc::clone(&shutdown), None).expect("door");
     (door, shutdown)
 }
 
@@ -144,6 +145,249 @@ fn quickfix_logs_on_trades_resumes_and_resets_through_the_door() {
     assert_eq!(qf::count(&reset, "app D clordid=QF1 seq=2 "), 1, "{reset:#?}");
     shutdown.store(true, Ordering::Release);
     door.join();
+}
+
+// ---------------------------------------------------------------------------
+// Orders to the engine
+// ---------------------------------------------------------------------------
+
+const ENGINE_FIX_SECTION: &str = r#"
+[fix]
+listen = "127.0.0.1:0"
+sender_comp_id = "BW"
+
+[[fix.sessions]]
+comp_id = "CLIENT"
+username = "alice"
+password = "s3cret"
+login = "trader1"
+"#;
+
+fn engine_gateway(topology: gateway::config::Topology) -> gateway::Running {
+    let text = config_text(ENGINE_FIX_SECTION);
+    let mut config = GatewayConfig::from_toml_str(&text, "<fix engine test>").expect("valid");
+    config.pipeline.topology = topology;
+    let _ = env_logger::builder().is_test(true).try_init();
+    gateway::start(&config).expect("gateway starts")
+}
+
+/// A FIX client on a raw socket, numbering its own messages.
+struct RawFix {
+    stream: TcpStream,
+    seq: u64,
+    got: Vec<u8>,
+}
+
+impl RawFix {
+    fn logon(addr: std::net::SocketAddr, reset: bool) -> (RawFix, fixutil::Out) {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let mut c = RawFix { stream, seq: 1, got: Vec::new() };
+        let reset = if reset { "141=Y|" } else { "" };
+        let logon = logon("CLIENT", 1, &format!("553=alice|554=s3cret|{reset}"));
+        c.stream.write_all(&logon).unwrap();
+        c.seq = 2;
+        let answer = c.next(|m| m.msg_type() == "A");
+        (c, answer)
+    }
+
+    fn send(&mut self, msg_type: &str, fields: &str) {
+        let msg = fixutil::fix_message(&format!(
+            "35={msg_type}|49=CLIENT|56=BW|34={}|52={}|{fields}",
+            self.seq,
+            fixutil::ts(now_ns())
+        ));
+        self.seq += 1;
+        self.stream.write_all(&msg).unwrap();
+    }
+
+    /// The next message that `want` accepts (others are skipped); panics after 10 s.
+    fn next(&mut self, want: impl Fn(&fixutil::Out) -> bool) -> fixutil::Out {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut buf = [0u8; 4096];
+        loop {
+            while let fix::frame::Scan::Message { len, .. } = fix::frame::scan(&self.got, 1 << 16) {
+                let msg = fixutil::split(&self.got[..len]).remove(0);
+                self.got.drain(..len);
+                if want(&msg) {
+                    return msg;
+                }
+            }
+            assert!(Instant::now() < deadline, "no matching message within 10 s");
+            match self.stream.read(&mut buf) {
+                Ok(0) => panic!("the door closed the connection"),
+                Ok(n) => self.got.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn report(&mut self, cl_ord_id: &str, exec_type: &str) -> fixutil::Out {
+        self.next(|m| m.msg_type() == "8" && m.has(11, cl_ord_id) && m.has(150, exec_type))
+    }
+}
+
+fn new_order_single(cl_ord_id: u64, account: &str, price: &str) -> String {
+    format!(
+        "11={cl_ord_id}|1={account}|55=600519|207=XSHG|54=1|60={}|38=100|40=2|44={price}|59=0|",
+        fixutil::ts(now_ns())
+    )
+}
+
+#[test]
+fn fix_orders_reach_the_engine_and_come_back_as_execution_reports() {
+    use gateway::config::Topology;
+    for topology in [Topology::Fused, Topology::Pipelined] {
+        let running = engine_gateway(topology);
+        let fix_addr = running.fix_addr().expect("a FIX door");
+        let (mut fix, _) = RawFix::logon(fix_addr, false);
+
+        // New: accepted by the risk checks and the venue.
+        fix.send("D", &new_order_single(1001, "A001", "1500.00"));
+        let new = fix.report("1001", "0");
+        assert!(new.has(39, "0") && new.has(1, "A001") && new.has(55, "600519"), "{new:?}");
+        assert!(new.get(37).is_some_and(|id| !id.is_empty()), "an OrderID: {new:?}");
+
+        // Rejected by the same rule as the binary door: an account the login does not own.
+        fix.send("D", &new_order_single(1002, "B001", "1500.00"));
+        let rejected = fix.report("1002", "8");
+        let fix_code: u16 = rejected.get(5005).and_then(|c| c.parse().ok()).expect("5005 code");
+
+        let mut binary = protocol::client::Client::connect(
+            protocol::client::ClientConfig::new(
+                running.addr(),
+                protocol::Username::new("trader2").unwrap(),
+                protocol::Token::from_text("trader2-secret").unwrap(),
+            )
+            .unwrap(),
+            1,
+        )
+        .expect("binary login");
+        let order = protocol::codec::NewOrder {
+            cl_ord_id: 2002,
+            account: protocol::AccountId::new("A001").unwrap(),
+            security: protocol::SecurityId::new(protocol::Market::Sse, 600_519).unwrap(),
+            side: protocol::Side::Buy,
+            order_type: protocol::OrderType::Limit,
+            tif: protocol::TimeInForce::Day,
+            price: protocol::Price::parse_cny("1500.00").unwrap(),
+            qty: protocol::Qty(100),
+            flags: 0,
+            credit: protocol::CreditTag::Cash,
+        };
+        binary.send(&protocol::codec::ClientMessage::NewOrder(order)).unwrap();
+        let binary_code = loop {
+            let msg = binary.recv(Duration::from_secs(10)).expect("binary stream");
+            let msg = msg.expect("an answer within 10 s");
+            if let protocol::codec::ServerMessage::App(s) = msg
+                && let protocol::codec::AppMessage::OrderRejected(r) = s.msg
+            {
+                break r.code.0;
+            }
+        };
+        assert_eq!(fix_code, binary_code, "the same risk check, the same code through both doors");
+
+        // Cancel: the venue's answer, as ExecType 4.
+        fix.send(
+            "F",
+            &format!(
+                "11=1003|41=1001|1=A001|55=600519|207=XSHG|54=1|60={}|",
+                fixutil::ts(now_ns())
+            ),
+        );
+        let canceled = fix.report("1003", "4");
+        assert!(canceled.has(41, "1001") && canceled.has(39, "4"), "{canceled:?}");
+
+        // The login is taken while the FIX session is attached.
+        let second = protocol::client::Client::connect(
+            protocol::client::ClientConfig::new(
+                running.addr(),
+                protocol::Username::new("trader1").unwrap(),
+                protocol::Token::from_text("trader1-secret").unwrap(),
+            )
+            .unwrap(),
+            0,
+        );
+        assert!(second.is_err(), "a binary login for a login the FIX session holds is refused");
+
+        running.shutdown().expect("clean stop");
+    }
+}
+
+#[test]
+fn quickfix_trades_cancels_replaces_and_gets_a_resend_from_the_engine() {
+    let running = engine_gateway(gateway::config::Topology::Fused);
+    let port = running.fix_addr().expect("a FIX door").port();
+    let store = qf::store_dir("engine");
+    let traded = qf::run_initiator(port, &store, &["trade", "5000"]);
+    let report = |lines: &[String], id: &str, exec_type: &str| {
+        lines.iter().any(|l| {
+            l.starts_with(&format!("app 8 clordid={id} "))
+                && l.contains(&format!(" exectype={exec_type} "))
+                && l.contains("possdup=-")
+        })
+    };
+    assert!(report(&traded, "5001", "0"), "5001 new: {traded:#?}");
+    assert!(report(&traded, "5002", "8"), "5002 rejected: {traded:#?}");
+    assert!(report(&traded, "5003", "4"), "cancel 5003 of 5001: {traded:#?}");
+    assert!(report(&traded, "5004", "0"), "5004 new: {traded:#?}");
+    assert!(report(&traded, "5005", "5"), "replace 5005 of 5004: {traded:#?}");
+    assert_eq!(qf::count(&traded, "admin 3"), 0, "no session-level Reject: {traded:#?}");
+
+    // QuickFIX comes back having lost everything after our Logon: the reports
+    // are resent, flagged PossDup, and administrative messages gap-filled.
+    qf::lower_stored_target_seq(&store, 2);
+    let resumed = qf::run_initiator(port, &store, &["resume"]);
+    let resent: Vec<&String> =
+        resumed.iter().filter(|l| l.starts_with("app 8 ") && l.contains("possdup=Y")).collect();
+    assert_eq!(resent.len(), 5, "every report resent once: {resumed:#?}");
+    assert!(
+        resent.iter().all(|l| l.contains("origsendingtime=set")),
+        "resends carry OrigSendingTime: {resumed:#?}"
+    );
+    assert_eq!(qf::count(&resumed, "app 8 "), 5, "nothing else came as new: {resumed:#?}");
+    running.shutdown().expect("clean stop");
+}
+
+#[test]
+fn a_fix_session_gets_what_happened_while_it_was_away() {
+    let running = engine_gateway(gateway::config::Topology::Fused);
+    let fix_addr = running.fix_addr().expect("a FIX door");
+    let (mut fix, _) = RawFix::logon(fix_addr, false);
+    fix.send("D", &new_order_single(7001, "A001", "1500.00"));
+    fix.report("7001", "0");
+    let logout = fixutil::fix_message(&format!(
+        "35=5|49=CLIENT|56=BW|34={}|52={}|",
+        fix.seq,
+        fixutil::ts(now_ns())
+    ));
+    fix.stream.write_all(&logout).unwrap();
+    fix.next(|m| m.msg_type() == "5");
+    let next_seq = fix.seq + 1;
+    drop(fix);
+
+    // While it is away, the operator cancels the account's orders: the Canceled
+    // goes into trader1's stream.
+    running
+        .admin()
+        .submit(gateway::input::AdminCommand::CancelAccount(
+            protocol::AccountId::new("A001").unwrap(),
+        ))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Back with the next sequence number: the cancel arrives as a new
+    // ExecutionReport after the Logon.
+    let stream = TcpStream::connect(fix_addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let mut fix = RawFix { stream, seq: next_seq, got: Vec::new() };
+    let logon = logon("CLIENT", next_seq, "553=alice|554=s3cret|");
+    fix.stream.write_all(&logon).unwrap();
+    fix.seq += 1;
+    fix.next(|m| m.msg_type() == "A");
+    let canceled = fix.next(|m| m.msg_type() == "8" && m.has(150, "4"));
+    assert!(canceled.has(11, "7001") || canceled.has(41, "7001"), "{canceled:?}");
+    running.shutdown().expect("clean stop");
 }
 
 #[test]
@@ -242,12 +486,15 @@ fn config_error(fix: &str) -> String {
 #[test]
 fn the_configuration_refuses_what_the_door_cannot_serve() {
     let base = FIX_SECTION.replace("LOGON_TIMEOUT", "1000");
+    // Outside reflector mode every session names the login it trades as.
     let engine_mode = base.replace("reflector = true", "reflector = false");
-    assert!(
-        config_error(&engine_mode).contains("reflector mode only"),
-        "{}",
-        config_error(&engine_mode)
-    );
+    let err = config_error(&engine_mode);
+    assert!(err.contains("fix.sessions[0].login") && err.contains("required"), "{err}");
+    let unknown_login = ENGINE_FIX_SECTION.replace("login = \"trader1\"", "login = \"nobody\"");
+    assert!(config_error(&unknown_login).contains("not in [[logins]]"));
+    let accounts_too = ENGINE_FIX_SECTION
+        .replace("login = \"trader1\"", "login = \"trader1\"\naccounts = [\"A001\"]");
+    assert!(config_error(&accounts_too).contains("comes from the login"));
 
     // The demo's own client port, taken again by the FIX door.
     let clash = format!(

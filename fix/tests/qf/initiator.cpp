@@ -10,6 +10,10 @@
 //   resume    log on with the stored sequence numbers (the test lowers the
 //             incoming one first) and wait for what the acceptor resends
 //   reset     log on with ResetSeqNumFlag (141=Y) and send one order
+//   trade B   against the engine, with numeric ClOrdIDs from B: an order that
+//             rests (B+1), one for an account the login does not own (B+2), a
+//             cancel of B+1 (request B+3), an order at 1499.50 (B+4) and its replace to 200
+//             shares at 1499.00 (request B+5); waits for the five reports
 #include <quickfix/Application.h>
 #include <quickfix/FileLog.h>
 #include <quickfix/FileStore.h>
@@ -17,6 +21,8 @@
 #include <quickfix/SessionSettings.h>
 #include <quickfix/SocketInitiator.h>
 #include <quickfix/fix44/NewOrderSingle.h>
+#include <quickfix/fix44/OrderCancelReplaceRequest.h>
+#include <quickfix/fix44/OrderCancelRequest.h>
 
 #include <atomic>
 #include <chrono>
@@ -89,7 +95,9 @@ class App : public FIX::Application {
     const std::string poss_dup = field(message.getHeader(), 43);
     say("app " + field(message.getHeader(), 35) + " clordid=" + field(message, 11) +
         " seq=" + field(message.getHeader(), 34) + " possdup=" + poss_dup +
-        " origsendingtime=" + (message.getHeader().isSetField(122) ? "set" : "-"));
+        " origsendingtime=" + (message.getHeader().isSetField(122) ? "set" : "-") +
+        " exectype=" + field(message, 150) + " ordstatus=" + field(message, 39) +
+        " code=" + field(message, 5005));
     ++app_messages;
     if (poss_dup == "Y") ++poss_dups;
   }
@@ -104,16 +112,45 @@ bool wait_for(const std::atomic<int>& counter, int at_least, int seconds) {
   return true;
 }
 
-void send_order(const FIX::SessionID& session, int n) {
-  FIX44::NewOrderSingle order(FIX::ClOrdID("QF" + std::to_string(n)), FIX::Side(FIX::Side_BUY),
+void send_order(const FIX::SessionID& session, const std::string& cl_ord_id,
+                const std::string& account, double price = 1500.00) {
+  FIX44::NewOrderSingle order(FIX::ClOrdID(cl_ord_id), FIX::Side(FIX::Side_BUY),
                               FIX::TransactTime(), FIX::OrdType(FIX::OrdType_LIMIT));
-  order.set(FIX::Account("A001"));
+  order.set(FIX::Account(account));
   order.set(FIX::Symbol("600519"));
   order.set(FIX::SecurityExchange("XSHG"));
   order.set(FIX::OrderQty(100));
-  order.set(FIX::Price(1500.00));
+  order.set(FIX::Price(price));
   order.set(FIX::TimeInForce(FIX::TimeInForce_DAY));
   FIX::Session::sendToTarget(order, session);
+}
+
+void send_order(const FIX::SessionID& session, int n) {
+  send_order(session, "QF" + std::to_string(n), "A001");
+}
+
+void send_cancel(const FIX::SessionID& session, const std::string& cl_ord_id,
+                 const std::string& orig) {
+  FIX44::OrderCancelRequest cancel(FIX::OrigClOrdID(orig), FIX::ClOrdID(cl_ord_id),
+                                   FIX::Side(FIX::Side_BUY), FIX::TransactTime());
+  cancel.set(FIX::Account("A001"));
+  cancel.set(FIX::Symbol("600519"));
+  cancel.set(FIX::SecurityExchange("XSHG"));
+  cancel.set(FIX::OrderQty(100));
+  FIX::Session::sendToTarget(cancel, session);
+}
+
+void send_replace(const FIX::SessionID& session, const std::string& cl_ord_id,
+                  const std::string& orig) {
+  FIX44::OrderCancelReplaceRequest replace(FIX::OrigClOrdID(orig), FIX::ClOrdID(cl_ord_id),
+                                           FIX::Side(FIX::Side_BUY), FIX::TransactTime(),
+                                           FIX::OrdType(FIX::OrdType_LIMIT));
+  replace.set(FIX::Account("A001"));
+  replace.set(FIX::Symbol("600519"));
+  replace.set(FIX::SecurityExchange("XSHG"));
+  replace.set(FIX::OrderQty(200));
+  replace.set(FIX::Price(1499.00));
+  FIX::Session::sendToTarget(replace, session);
 }
 
 }  // namespace
@@ -158,6 +195,21 @@ int main(int argc, char** argv) {
     }
     // Three heartbeat intervals of silence from the application: heartbeats flow.
     std::this_thread::sleep_for(std::chrono::milliseconds(3300));
+  } else if (mode == "trade") {
+    const long base = count;
+    auto id = [base](int k) { return std::to_string(base + k); };
+    send_order(app.session, id(1), "A001");
+    send_order(app.session, id(2), "B001");
+    bool ok = wait_for(app.app_messages, 2, 10);
+    send_cancel(app.session, id(3), id(1));
+    send_order(app.session, id(4), "A001", 1499.50);  // not a duplicate of B+1
+    ok = ok && wait_for(app.app_messages, 4, 10);
+    send_replace(app.session, id(5), id(4));
+    ok = ok && wait_for(app.app_messages, 5, 10);
+    if (!ok) {
+      say("error: " + std::to_string(app.app_messages.load()) + " of 5 reports came back");
+      status = 2;
+    }
   } else if (mode == "resume") {
     // The acceptor's Logon carries a MsgSeqNum above what the store expects: the
     // engine asks for the gap on its own, and the resend arrives.

@@ -92,26 +92,8 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    let fix_door = match &config.fix {
-        Some(settings) => {
-            match gateway::fix_door::FixDoor::start(settings, std::sync::Arc::clone(&flag)) {
-                Ok(door) => Some(door),
-                Err(e) => {
-                    eprintln!("error: cannot start the FIX door on {}: {e}", settings.listen);
-                    flag.store(true, std::sync::atomic::Ordering::Release);
-                    let _ = running.join();
-                    return ExitCode::from(1);
-                }
-            }
-        }
-        None => None,
-    };
-    print_banner(&config, &running, fix_door.as_ref());
-    let joined = running.join();
-    if let Some(door) = fix_door {
-        door.stop();
-    }
-    match joined {
+    print_banner(&config, &running);
+    match running.join() {
         Ok(stopped) => {
             log::info!("gateway stopped");
             if let Some(path) = &args.dump_state {
@@ -151,11 +133,7 @@ fn preflight(config: &GatewayConfig) -> Result<String, ConfigError> {
     ))
 }
 
-fn print_banner(
-    config: &GatewayConfig,
-    running: &gateway::Running,
-    fix_door: Option<&gateway::fix_door::FixDoor>,
-) {
+fn print_banner(config: &GatewayConfig, running: &gateway::Running) {
     let addr = running.addr();
     println!();
     println!("Breakwater gateway ({}) listening on {addr}", config.origin);
@@ -171,8 +149,9 @@ fn print_banner(
             println!("            operator actions off: no [admin] token");
         }
     }
-    if let Some(door) = fix_door {
-        println!("  FIX 4.4:  {} (reflector mode, docs/fix.md)", door.addr());
+    if let (Some(addr), Some(fix)) = (running.fix_addr(), &config.fix) {
+        let mode = if fix.reflector { "reflector mode" } else { "orders to the engine" };
+        println!("  FIX 4.4:  {addr} ({mode}, docs/fix.md)");
     }
     println!("  logins:");
     for login in &config.logins {

@@ -10,7 +10,7 @@
 //! comp_id = "CLIENT1"
 //! username = "alice"
 //! password = "s3cret"
-//! accounts = ["A001"]
+//! login = "trader1"   # whose accounts, risk checks and stream it uses
 //! ```
 
 use std::net::SocketAddr;
@@ -43,6 +43,14 @@ pub struct FixDoorSettings {
     /// Connections open at once, logged on or not: each session's one connection
     /// plus those that have not sent their Logon yet.
     pub max_connections: usize,
+    /// Echo application messages instead of handing them to the engine.
+    pub reflector: bool,
+    /// Per session: the `[[logins]]` entry (by index) whose accounts, risk checks
+    /// and sequenced stream it uses (`None` only in reflector mode).
+    pub logins: Vec<Option<usize>>,
+    /// Messages waiting between the door and the io thread, per session and
+    /// direction.
+    pub queue_messages: usize,
 }
 
 impl FixDoorSettings {
@@ -52,7 +60,14 @@ impl FixDoorSettings {
     pub fn memory_bytes(&self) -> u64 {
         let sessions: u64 = self.sessions.iter().map(|s| s.memory_bytes() as u64).sum();
         let largest = self.sessions.iter().map(|s| s.max_message_len).max().unwrap_or(0) as u64;
-        sessions + self.max_connections as u64 * 2 * largest + READ_BUFFER_BYTES as u64
+        let queues = if self.reflector {
+            0
+        } else {
+            let slot = std::mem::size_of::<crate::fix_link::ToIo>()
+                + std::mem::size_of::<crate::fix_link::ToDoor>();
+            self.sessions.len() as u64 * (self.queue_messages * slot) as u64
+        };
+        sessions + self.max_connections as u64 * 2 * largest + READ_BUFFER_BYTES as u64 + queues
     }
 }
 
@@ -81,6 +96,8 @@ pub(super) struct RawFixDoor {
     logon_timeout_ms: u64,
     #[serde(default)]
     max_pending_connections: Option<usize>,
+    #[serde(default = "default_queue_messages")]
+    queue_messages: usize,
     #[serde(default)]
     sessions: Vec<RawFixSession>,
 }
@@ -91,6 +108,9 @@ struct RawFixSession {
     comp_id: String,
     username: Option<String>,
     password: Option<String>,
+    #[serde(default)]
+    login: Option<String>,
+    #[serde(default)]
     accounts: Vec<String>,
 }
 
@@ -117,6 +137,9 @@ fn default_order_cache_capacity() -> usize {
 }
 fn default_logon_timeout_ms() -> u64 {
     10_000
+}
+fn default_queue_messages() -> usize {
+    4_096
 }
 
 /// A CompID: 1 to 32 printable ASCII characters other than `=` (it is written
@@ -145,19 +168,13 @@ fn credential(
 pub(super) fn fix_door_settings(
     errors: &Errors<'_>,
     raw: Option<RawFixDoor>,
+    logins: &[super::LoginConfig],
 ) -> Result<Option<FixDoorSettings>, ConfigError> {
     let Some(raw) = raw else { return Ok(None) };
     let listen: SocketAddr = raw
         .listen
         .parse()
         .map_err(|_| errors.invalid("fix.listen", format!("'{}' is not an address", raw.listen)))?;
-    if !raw.reflector {
-        return Err(errors.invalid(
-            "fix.reflector",
-            "FIX sessions are served in reflector mode only in this version (docs/fix.md, \
-             section 9): set reflector = true, or remove [fix]",
-        ));
-    }
     let sender = comp_id(errors, "fix.sender_comp_id", &raw.sender_comp_id)?;
     if raw.sessions.is_empty() {
         return Err(errors.invalid("fix.sessions", "at least one [[fix.sessions]]"));
@@ -194,32 +211,67 @@ pub(super) fn fix_door_settings(
         return Err(errors.invalid("fix.max_pending_connections", "at least 1"));
     }
     at_most(errors, "fix.max_pending_connections", pending, MAX_SESSIONS)?;
+    if raw.queue_messages < 16 {
+        return Err(errors.invalid("fix.queue_messages", "at least 16"));
+    }
+    at_most(errors, "fix.queue_messages", raw.queue_messages, 1 << 20)?;
 
     let mut sessions: Vec<fix::SessionConfig> = Vec::with_capacity(raw.sessions.len());
+    let mut session_logins: Vec<Option<usize>> = Vec::with_capacity(raw.sessions.len());
     for (i, s) in raw.sessions.into_iter().enumerate() {
         let field = |name: &str| format!("fix.sessions[{i}].{name}");
         let comp = comp_id(errors, &field("comp_id"), &s.comp_id)?;
         if comp == sender || sessions.iter().any(|o| o.login.comp_id == comp) {
             return Err(errors.invalid(field("comp_id"), format!("'{comp}' is taken")));
         }
-        if s.accounts.is_empty() {
-            return Err(errors.invalid(field("accounts"), "at least one account"));
-        }
-        let accounts = s
-            .accounts
-            .iter()
-            .map(|a| {
-                AccountId::new(a)
-                    .map_err(|e| errors.invalid(field("accounts"), format!("'{a}': {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let login = fix::LoginConfig {
+        let login = match &s.login {
+            Some(name) => {
+                let found = logins.iter().position(|l| l.username.to_string() == *name);
+                let Some(at) = found else {
+                    return Err(
+                        errors.invalid(field("login"), format!("'{name}' is not in [[logins]]"))
+                    );
+                };
+                if session_logins.contains(&Some(at)) {
+                    return Err(errors
+                        .invalid(field("login"), format!("'{name}' has a FIX session already")));
+                }
+                Some(at)
+            }
+            None if raw.reflector => None,
+            None => {
+                return Err(errors.invalid(
+                    field("login"),
+                    "required unless reflector = true: the [[logins]] entry whose accounts and stream the session uses",
+                ));
+            }
+        };
+        let accounts = match login {
+            // The engine checks orders against the login's accounts.
+            Some(at) if s.accounts.is_empty() => logins[at].accounts.clone(),
+            Some(_) => {
+                return Err(errors.invalid(field("accounts"), "comes from the login: leave it out"));
+            }
+            None if s.accounts.is_empty() => {
+                return Err(errors.invalid(field("accounts"), "at least one account"));
+            }
+            None => s
+                .accounts
+                .iter()
+                .map(|a| {
+                    AccountId::new(a)
+                        .map_err(|e| errors.invalid(field("accounts"), format!("'{a}': {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        session_logins.push(login);
+        let fix_login = fix::LoginConfig {
             comp_id: comp,
             username: credential(errors, &field("username"), s.username)?,
             password: credential(errors, &field("password"), s.password)?,
             accounts,
         };
-        let mut config = fix::SessionConfig::new(&sender, login);
+        let mut config = fix::SessionConfig::new(&sender, fix_login);
         config.reflector = raw.reflector;
         config.heartbeat_s_min = raw.heartbeat_s_min;
         config.heartbeat_s_max = raw.heartbeat_s_max;
@@ -232,5 +284,12 @@ pub(super) fn fix_door_settings(
         sessions.push(config);
     }
     let max_connections = sessions.len() + pending;
-    Ok(Some(FixDoorSettings { listen, sessions, max_connections }))
+    Ok(Some(FixDoorSettings {
+        listen,
+        sessions,
+        max_connections,
+        reflector: raw.reflector,
+        logins: session_logins,
+        queue_messages: raw.queue_messages,
+    }))
 }

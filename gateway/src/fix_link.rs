@@ -1,0 +1,119 @@
+//! Between the FIX door's thread and the io thread: per FIX session a bounded
+//! queue each way, and a waker for each thread.
+//!
+//! The io thread owns the logins and their sequenced streams, so a FIX session
+//! reaches the engine through it, exactly like a binary session: its orders go
+//! into the same input stream (sequenced, journaled, risk-checked), and what the
+//! engine answers is appended to the login's stream, which the io thread then
+//! hands to the door message by message, from a cursor of its own. The door maps
+//! those messages to ExecutionReports (`fix::Session::on_app`).
+//!
+//! Neither side ever drops or blocks: the io thread hands over stream messages
+//! only while the queue has room (the stream keeps the rest, as it does for a
+//! slow binary reader, under the same backlog limit), and keeps two slots for the
+//! messages that answer and end an attachment; the door stops feeding a connection's bytes
+//! to its session while messages for the io thread wait in its own bounded
+//! spill (see `fix_door`).
+
+use std::sync::{Arc, OnceLock};
+
+use crossbeam_queue::ArrayQueue;
+use mio::Waker;
+use protocol::codec::Sequenced;
+use protocol::{RejectCode, Seq};
+
+use crate::config::fix_door::FixDoorSettings;
+use crate::input::LoginIdx;
+
+/// From the door to the io thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ToIo {
+    /// The session logged on: follow its login's stream from `from_seq` (`None`:
+    /// from the next message), and count the login as logged in.
+    Attach {
+        /// The first stream message the session has not seen.
+        from_seq: Option<Seq>,
+    },
+    /// An order, cancel, replace or mass cancel for the engine.
+    Input(fix::inbound::Input),
+    /// The session's connection ended: the login's disconnect (and its
+    /// cancel-on-disconnect).
+    Detach,
+}
+
+/// From the io thread to the door.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ToDoor {
+    /// The attachment holds: the stream follows from `next_seq`.
+    Attached {
+        /// The first stream message the door will receive.
+        next_seq: Seq,
+    },
+    /// The next message of the login's stream.
+    App(Sequenced),
+    /// The session could not be attached (the login is busy, or the stream no
+    /// longer holds what it asked for): log it out.
+    Refused(RejectCode),
+    /// The session fell behind its stream by more than the backlog limit: it is
+    /// detached; log it out.
+    Dropped,
+}
+
+/// One FIX session's two queues and the login it trades as.
+#[derive(Debug)]
+pub struct SessionLink {
+    /// Door → io thread.
+    pub to_io: ArrayQueue<ToIo>,
+    /// Io thread → door.
+    pub to_door: ArrayQueue<ToDoor>,
+    /// The `[[logins]]` entry the session uses.
+    pub login: LoginIdx,
+}
+
+/// Every FIX session's link, shared by the two threads.
+#[derive(Debug)]
+pub struct FixLink {
+    /// By session, in configuration order.
+    pub sessions: Vec<SessionLink>,
+    io_waker: Arc<OnceLock<Arc<Waker>>>,
+    door_waker: OnceLock<Arc<Waker>>,
+}
+
+impl FixLink {
+    /// Queues sized from the configuration; `None` in reflector mode. `io_waker`
+    /// is filled in when the io loop exists.
+    pub fn new(settings: &FixDoorSettings, io_waker: Arc<OnceLock<Arc<Waker>>>) -> Option<FixLink> {
+        if settings.reflector {
+            return None;
+        }
+        let sessions = settings
+            .logins
+            .iter()
+            .map(|login| SessionLink {
+                to_io: ArrayQueue::new(settings.queue_messages),
+                to_door: ArrayQueue::new(settings.queue_messages),
+                login: login.expect("a FIX session outside reflector mode has a login") as LoginIdx,
+            })
+            .collect();
+        Some(FixLink { sessions, io_waker, door_waker: OnceLock::new() })
+    }
+
+    /// Called once by the door when its poll exists.
+    pub fn set_door_waker(&self, waker: Arc<Waker>) {
+        let _ = self.door_waker.set(waker);
+    }
+
+    /// Wakes the io thread (it has input, or room for more of the stream).
+    pub fn wake_io(&self) {
+        if let Some(w) = self.io_waker.get() {
+            let _ = w.wake();
+        }
+    }
+
+    /// Wakes the door (stream messages, or room for more input).
+    pub fn wake_door(&self) {
+        if let Some(w) = self.door_waker.get() {
+            let _ = w.wake();
+        }
+    }
+}
