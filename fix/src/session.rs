@@ -99,6 +99,12 @@ pub enum FactKind {
     },
     /// An input was handed to the engine (the order cache learns from it).
     Input(Input),
+    /// The session started following the stream at `seq` (not at 1): the
+    /// messages before it were for an earlier process's session.
+    StreamFrom {
+        /// The first stream message the session takes.
+        seq: Seq,
+    },
 }
 
 /// Why `on_app` did not take a message.
@@ -132,6 +138,14 @@ pub enum RebuildError {
     /// The stream skips a sequence number.
     #[error(transparent)]
     App(#[from] AppError),
+    /// A `StreamFrom` fact came after the session had taken stream messages.
+    #[error("fact starts the stream at {seq}, the session is past {last}")]
+    StreamFrom {
+        /// In the fact.
+        seq: Seq,
+        /// The session's last stream message.
+        last: Seq,
+    },
 }
 
 /// The connection's state.
@@ -846,12 +860,15 @@ impl Session {
     /// before it were delivered by an earlier process whose session state is
     /// gone (the gateway attaches a fresh session at the stream's end). Only for a
     /// session that has taken no stream message yet; false (and nothing changed)
-    /// otherwise.
-    pub fn follow_stream_from(&mut self, seq: Seq) -> bool {
+    /// otherwise. Reports a `StreamFrom` fact when `seq` is above 1.
+    pub fn follow_stream_from(&mut self, seq: Seq, actions: &mut Vec<Action>) -> bool {
         if self.last_stream_seq != 0 || seq == 0 {
             return false;
         }
-        self.last_stream_seq = seq - 1;
+        if seq > 1 {
+            self.fact(FactKind::StreamFrom { seq }, actions);
+            self.last_stream_seq = seq - 1;
+        }
         true
     }
 
@@ -1053,6 +1070,13 @@ impl Session {
                 self.reported_in_seq = seq;
             }
             FactKind::Input(input) => self.learn(&input),
+            FactKind::StreamFrom { seq } => {
+                let last = self.last_stream_seq;
+                if last != 0 {
+                    return Err(RebuildError::StreamFrom { seq, last });
+                }
+                self.last_stream_seq = seq.saturating_sub(1);
+            }
         }
         Ok(())
     }

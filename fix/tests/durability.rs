@@ -5,7 +5,7 @@
 
 mod util;
 
-use fix::session::{FactKind, Session};
+use fix::session::{FactKind, Session, SessionFact};
 use protocol::RejectCode;
 use protocol::codec::{RequestKind, Sequenced};
 use util::*;
@@ -179,8 +179,12 @@ fn a_fresh_session_follows_the_stream_from_where_it_is_told() {
     let mut h = Harness::new(config());
     h.logon();
     // Messages 1..=4 went to a session of an earlier process.
-    assert!(h.session.follow_stream_from(5));
-    let msg = |seq| Sequenced { seq, ts_ns: h.now_ns, msg: accepted(seq, 100) };
+    let mut actions = Vec::new();
+    assert!(h.session.follow_stream_from(5, &mut actions));
+    let fact = SessionFact { after_stream_seq: 0, kind: FactKind::StreamFrom { seq: 5 } };
+    assert_eq!(actions, [fix::Action::Fact(fact)], "reported for the journal");
+    let now_ns = h.now_ns;
+    let msg = |seq| Sequenced { seq, ts_ns: now_ns, msg: accepted(seq, 100) };
     let gap = h.session.on_app(&msg(7));
     assert!(
         matches!(gap, Err(fix::session::AppError::StreamGap { expected: 5, got: 7 })),
@@ -190,6 +194,13 @@ fn a_fresh_session_follows_the_stream_from_where_it_is_told() {
     let out = h.collect();
     assert_eq!(out.len(), 1, "one ExecutionReport: {out:?}");
     assert!(out[0].has(150, "0") && out[0].has(11, "5"));
-    assert!(!h.session.follow_stream_from(9), "only before any stream message");
+    assert!(!h.session.follow_stream_from(9, &mut actions), "only before any stream message");
     assert_eq!(h.session.last_stream_seq(), 5);
+
+    // Rebuilt from the whole stream and that fact, the session skips 1..=4.
+    let stream: Vec<Sequenced> = (1..=5).map(msg).collect();
+    let rebuilt = Session::rebuild(config(), &[fact], &stream).expect("rebuild");
+    assert_eq!(rebuilt.last_stream_seq(), 5);
+    // Only message 5 took an outbound number (the Logon's fact is not given here).
+    assert_eq!(rebuilt.next_out_seq(), 2, "one report, not five");
 }

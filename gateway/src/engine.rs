@@ -377,6 +377,8 @@ impl Engine {
                 self.apply_venue_events(out);
             }
             Input::Admin(cmd) => self.admin(cmd, out),
+            // For the FIX door's rebuild after a restart (pipeline::start).
+            Input::FixFact { .. } => {}
         }
     }
 

@@ -72,7 +72,9 @@ impl FixDoor {
         settings: &FixDoorSettings,
         shutdown: Arc<AtomicBool>,
         link: Option<Arc<FixLink>>,
+        sessions: Vec<fix::Session>,
     ) -> io::Result<FixDoor> {
+        assert_eq!(sessions.len(), settings.sessions.len(), "one session per configured one");
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(settings.listen)?;
         let addr = listener.local_addr()?;
@@ -83,7 +85,7 @@ impl FixDoor {
         }
         let stop = Arc::new(AtomicBool::new(false));
         let mode = if link.is_some() { "orders to the engine" } else { "reflector mode" };
-        let mut door = Door::new(settings, poll, listener, link);
+        let mut door = Door::new(settings, poll, listener, link, sessions);
         let flags = (Arc::clone(&stop), shutdown);
         let thread = std::thread::Builder::new().name("fix-door".into()).spawn(move || {
             if let Err(e) = door.run(&flags.0, &flags.1) {
@@ -106,6 +108,11 @@ impl FixDoor {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+
+    /// New sessions, one per configured counterparty (no past to rebuild).
+    pub fn fresh_sessions(settings: &FixDoorSettings) -> Vec<fix::Session> {
+        settings.sessions.iter().cloned().map(fix::Session::new).collect()
     }
 
     /// Waits for the thread to end (after the shutdown flag was set).
@@ -177,6 +184,7 @@ impl Door {
         poll: Poll,
         listener: TcpListener,
         link: Option<Arc<FixLink>>,
+        sessions: Vec<fix::Session>,
     ) -> Door {
         let max_message = settings.sessions.iter().map(|s| s.max_message_len).max().unwrap_or(4096);
         let logon_timeout_ns =
@@ -184,7 +192,7 @@ impl Door {
         Door {
             poll,
             listener,
-            sessions: settings.sessions.iter().cloned().map(fix::Session::new).collect(),
+            sessions,
             bound: vec![None; settings.sessions.len()],
             conns: (0..settings.max_connections).map(|_| None).collect(),
             max_pending: settings.max_connections - settings.sessions.len(),
@@ -414,8 +422,8 @@ impl Door {
                         self.send_to_io(session, ToIo::Input(input));
                     }
                 }
-                // Session facts are not journaled yet (module docs).
-                Action::Fact(_) => {}
+                // Journaled by the io thread, in order with the session's input.
+                Action::Fact(fact) => self.send_to_io(session, ToIo::Fact(fact)),
             }
         }
         actions.clear();
@@ -575,8 +583,10 @@ impl Door {
     fn take_from_io(&mut self, s: usize, msg: ToDoor) -> bool {
         match msg {
             ToDoor::Attached { next_seq } => {
-                // A session new to this process starts at the stream's end.
-                self.sessions[s].follow_stream_from(next_seq);
+                // A session with no past starts at the stream's end (a fact).
+                if self.sessions[s].follow_stream_from(next_seq, &mut self.actions) {
+                    self.apply_actions(s);
+                }
             }
             ToDoor::App(m) => match self.sessions[s].on_app(&m) {
                 Ok(()) => {}

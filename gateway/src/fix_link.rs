@@ -36,6 +36,9 @@ pub enum ToIo {
     },
     /// An order, cancel, replace or mass cancel for the engine.
     Input(fix::inbound::Input),
+    /// A session fact to journal (the session is rebuilt from these and the
+    /// login's stream after a restart).
+    Fact(fix::SessionFact),
     /// The session's connection ended: the login's disconnect (and its
     /// cancel-on-disconnect).
     Detach,

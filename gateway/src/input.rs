@@ -79,6 +79,15 @@ pub enum Input {
     },
     /// Time passed: run the venue's due work (phase changes, delayed operations).
     Tick,
+    /// A FIX session's state changed in a way its login's stream does not explain
+    /// (`fix::SessionFact`): journaled so that the session can be rebuilt after a
+    /// restart; the engine does nothing with it.
+    FixFact {
+        /// The login the FIX session trades as.
+        login: LoginIdx,
+        /// What happened.
+        fact: fix::SessionFact,
+    },
     /// An operator command.
     Admin(AdminCommand),
 }

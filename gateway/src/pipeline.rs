@@ -723,9 +723,13 @@ pub(crate) fn recover_until(
             continue;
         }
         let (mut applied, mut applied_now_ns) = (meta.input_seq, meta.now_ns);
+        let mut fix_facts = Vec::new();
         let mut journal =
             crate::journal::read_journal_from(dir, meta.input_seq + 1, policy, |e| {
                 if e.input_seq <= until {
+                    if let Input::FixFact { login, fact } = e.input {
+                        fix_facts.push((login, fact));
+                    }
                     let append = &mut |o: Output| logs[o.login as usize].append_output(&o);
                     engine.handle(
                         e.input_seq,
@@ -747,6 +751,7 @@ pub(crate) fn recover_until(
             continue;
         }
         journal.snapshot = Some(meta.input_seq);
+        journal.fix_facts = fix_facts;
         info!(
             "recovered from the snapshot after input {} and {} later inputs in {:.3} s",
             meta.input_seq,
@@ -764,13 +769,18 @@ pub(crate) fn recover_until(
         })
         .collect();
     let (mut applied, mut applied_now_ns) = (0, 0);
-    let journal = crate::journal::read_journal(dir, policy, |e| {
+    let mut fix_facts = Vec::new();
+    let mut journal = crate::journal::read_journal(dir, policy, |e| {
         if e.input_seq <= until {
+            if let Input::FixFact { login, fact } = e.input {
+                fix_facts.push((login, fact));
+            }
             let append = &mut |o: Output| logs[o.login as usize].append_output(&o);
             engine.handle(e.input_seq, e.now_ns, e.arrival_ns, &e.input, append, &mut NoProbe);
             (applied, applied_now_ns) = (e.input_seq, e.now_ns);
         }
     })?;
+    journal.fix_facts = fix_facts;
     if journal.records > 0 {
         info!(
             "recovered {} inputs from {} journal segment(s) in {:.3} s",
@@ -780,6 +790,50 @@ pub(crate) fn recover_until(
         );
     }
     Ok(Rebuilt { engine, logs, journal, applied, applied_now_ns })
+}
+
+/// The FIX door's sessions as they were: each rebuilt from its login's stream and
+/// the facts it journaled (docs/fix.md, section 8), or new when it has none. A
+/// session whose facts do not fit its stream (a snapshot cut them, or the stream
+/// no longer holds its start) starts new, at the stream's end, with a warning.
+fn rebuild_fix_sessions(
+    settings: &crate::config::fix_door::FixDoorSettings,
+    facts: &[(u32, fix::SessionFact)],
+    logs: &[OutLog],
+) -> Vec<fix::Session> {
+    let mut sessions = Vec::with_capacity(settings.sessions.len());
+    for (config, login) in settings.sessions.iter().zip(&settings.logins) {
+        let mine: Vec<fix::SessionFact> = match login {
+            Some(l) => facts.iter().filter(|(f, _)| *f as usize == *l).map(|&(_, f)| f).collect(),
+            None => Vec::new(),
+        };
+        let (Some(l), false) = (login, mine.is_empty()) else {
+            sessions.push(fix::Session::new(config.clone()));
+            continue;
+        };
+        let stream = logs[*l].messages();
+        match fix::Session::rebuild(config.clone(), &mine, &stream) {
+            Ok(session) => {
+                info!(
+                    "FIX session {}: rebuilt from {} facts and {} stream messages (next MsgSeqNum {})",
+                    config.login.comp_id,
+                    mine.len(),
+                    stream.len(),
+                    session.next_out_seq()
+                );
+                sessions.push(session);
+            }
+            Err(e) => {
+                warn!(
+                    "FIX session {}: cannot be rebuilt ({e}); it starts again at 1, following \
+                     its login's stream from its end",
+                    config.login.comp_id
+                );
+                sessions.push(fix::Session::new(config.clone()));
+            }
+        }
+    }
+    sessions
 }
 
 /// Starts the gateway's threads (after recovering from the journal when durability
@@ -894,6 +948,8 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
     let now = clock.now_ns();
     let tick = Arrival { input: Input::Tick, stamps: Stamps { read_ns: now, decoded_ns: now } };
     sequencer.process(&tick, &mut |o| logs[o.login as usize].append_output(&o));
+    let fix_sessions =
+        config.fix.as_ref().map(|f| rebuild_fix_sessions(f, &recovered.fix_facts, &logs));
     let logins: Vec<LoginSlot> = config
         .logins
         .iter()
@@ -1044,7 +1100,13 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
     let fix_door = match &config.fix {
         Some(settings) => {
             let shutdown = Arc::clone(&control.shutdown);
-            match crate::fix_door::FixDoor::start(settings, Arc::clone(&shutdown), fix_link) {
+            let sessions = fix_sessions.unwrap_or_default();
+            match crate::fix_door::FixDoor::start(
+                settings,
+                Arc::clone(&shutdown),
+                fix_link,
+                sessions,
+            ) {
                 Ok(door) => Some(door),
                 Err(e) => {
                     shutdown.store(true, Ordering::SeqCst);

@@ -958,6 +958,12 @@ impl<L: EngineLink> IoLoop<L> {
                 match msg {
                     ToIo::Attach { from_seq } => self.attach_fix(&link, s, from_seq),
                     ToIo::Input(input) => self.offer_fix_input(session.login, input),
+                    ToIo::Fact(fact) => {
+                        let now = self.clock.now_ns();
+                        let input = Input::FixFact { login: session.login, fact };
+                        let stamps = Stamps { read_ns: now, decoded_ns: now };
+                        self.link.offer(Arrival { input, stamps });
+                    }
                     ToIo::Detach => self.detach_fix(session.login),
                 }
             }

@@ -55,8 +55,9 @@ fn settings(logon_timeout_ms: u64) -> FixDoorSettings {
 
 fn start(logon_timeout_ms: u64) -> (FixDoor, Arc<AtomicBool>) {
     let shutdown = Arc::new(AtomicBool::new(false));
+    let s = settings(logon_timeout_ms);
     let door =
-        FixDoor::start(&settings(logon_timeout_ms), Arc::clone(&shutdown), None).expect("door");
+        FixDoor::start(&s, Arc::clone(&shutdown), None, FixDoor::fresh_sessions(&s)).expect("door");
     (door, shutdown)
 }
 
@@ -524,4 +525,95 @@ fn the_configuration_refuses_what_the_door_cannot_serve() {
     let row = budget.iter().find(|(name, _)| name.starts_with("FIX sessions")).expect("a FIX row");
     assert_eq!(row.1, config.fix.as_ref().unwrap().memory_bytes());
     assert!(row.1 > 2 * (1 << 20), "two sessions' outbound buffers at least");
+}
+
+// ---------------------------------------------------------------------------
+// kill -9 under `sync`
+// ---------------------------------------------------------------------------
+
+struct Spawned {
+    child: std::process::Child,
+    fix_port: u16,
+}
+
+fn spawn_gateway(config: &std::path::Path) -> Spawned {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .arg("--config")
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the gateway binary");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let fix_port = loop {
+        assert!(Instant::now() < deadline, "the gateway did not print its FIX address");
+        let line = lines.next().expect("gateway stdout ended").expect("a line");
+        if let Some(rest) = line.trim().strip_prefix("FIX 4.4:") {
+            let addr: std::net::SocketAddr =
+                rest.split_whitespace().next().expect("an address").parse().expect("parses");
+            break addr.port();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Spawned { child, fix_port }
+}
+
+#[test]
+fn after_kill_9_under_sync_a_resend_request_gets_every_report_exactly_once() {
+    let dir = std::env::temp_dir().join(format!("bw-fix-crash-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let journal = dir.join("journal");
+    let text = config_text(ENGINE_FIX_SECTION)
+        .replace(r#"durability = "none""#, r#"durability = "sync""#)
+        .replace(
+            r#"dir = "breakwater-journal""#,
+            &format!("dir = {:?}", journal.display().to_string()),
+        );
+    let config = dir.join("gateway.toml");
+    std::fs::write(&config, text).unwrap();
+
+    let mut first = spawn_gateway(&config);
+    let store = qf::store_dir("crash");
+    let traded = qf::run_initiator(first.fix_port, &store, &["trade", "8000"]);
+    assert_eq!(qf::count(&traded, "app 8 "), 5, "{traded:#?}");
+    // The Logout answer's number reaches the journal within one commit (docs/fix.md,
+    // section 8: administrative messages are not held back for it).
+    std::thread::sleep(Duration::from_millis(500));
+    first.child.kill().expect("SIGKILL the gateway");
+    let _ = first.child.wait();
+
+    let mut second = spawn_gateway(&config);
+    qf::lower_stored_target_seq(&store, 2);
+    let resumed = qf::run_initiator(second.fix_port, &store, &["resume"]);
+    assert_eq!(
+        qf::count(&resumed, "logon"),
+        1,
+        "the rebuilt session takes the Logon: {resumed:#?}"
+    );
+    assert_eq!(qf::count(&resumed, "admin 5 text=MsgSeqNum"), 0, "no sequence error: {resumed:#?}");
+    let resent: Vec<&String> = resumed.iter().filter(|l| l.starts_with("app 8 ")).collect();
+    assert_eq!(resent.len(), 5, "every report once: {resumed:#?}");
+    for (line, (id, exec_type)) in resent.iter().zip([
+        ("8001", "0"),
+        ("8002", "8"),
+        ("8003", "4"),
+        ("8004", "0"),
+        ("8005", "5"),
+    ]) {
+        assert!(
+            line.contains(&format!("clordid={id} "))
+                && line.contains(&format!("exectype={exec_type} ")),
+            "in order: {line}"
+        );
+        assert!(line.contains("possdup=Y") && line.contains("origsendingtime=set"), "{line}");
+    }
+    let _ = second.child.kill();
+    let _ = second.child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -86,6 +86,7 @@ fn kind(input: &Input) -> &'static str {
         Input::Disconnected { .. } => "disconnected",
         Input::Tick => "tick",
         Input::Admin(_) => "admin",
+        Input::FixFact { .. } => "fix_fact",
     }
 }
 

@@ -168,6 +168,7 @@ const KIND_DISCONNECTED: u8 = 3;
 const KIND_TICK: u8 = 4;
 const KIND_ADMIN: u8 = 5;
 const KIND_LOGGED_IN: u8 = 6;
+const KIND_FIX_FACT: u8 = 7;
 
 fn put_security(out: &mut Vec<u8>, security: Option<SecurityId>) {
     match security {
@@ -224,11 +225,74 @@ pub fn encode(entry: &Entry, out: &mut Vec<u8>) {
             out.push(KIND_ADMIN);
             encode_admin(&cmd, out);
         }
+        Input::FixFact { login, fact } => {
+            out.push(KIND_FIX_FACT);
+            out.extend_from_slice(&login.to_le_bytes());
+            encode_fix_fact(&fact, out);
+        }
     }
     let body_len = (out.len() - start - RECORD_HEADER_LEN) as u32;
     let crc = crc32fast::hash(&out[start + RECORD_HEADER_LEN..]);
     out[start..start + 4].copy_from_slice(&body_len.to_le_bytes());
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// A FIX session fact: the stream seq it follows, a kind byte, then the kind's
+/// fields (an input as its binary-protocol frame).
+fn encode_fix_fact(fact: &fix::SessionFact, out: &mut Vec<u8>) {
+    use fix::session::FactKind;
+    out.extend_from_slice(&fact.after_stream_seq.to_le_bytes());
+    match fact.kind {
+        FactKind::Reset => out.push(1),
+        FactKind::AdminSent { seq } => {
+            out.push(2);
+            out.extend_from_slice(&seq.to_le_bytes());
+        }
+        FactKind::InboundNext { seq } => {
+            out.push(3);
+            out.extend_from_slice(&seq.to_le_bytes());
+        }
+        FactKind::Input(input) => {
+            out.push(4);
+            let msg = match input {
+                fix::inbound::Input::NewOrder(o) => ClientMessage::NewOrder(o),
+                fix::inbound::Input::CancelOrder(c) => ClientMessage::CancelOrder(c),
+                fix::inbound::Input::ReplaceOrder(r) => ClientMessage::ReplaceOrder(r),
+                fix::inbound::Input::MassCancel(m) => ClientMessage::MassCancel(m),
+            };
+            let mut frame = [0u8; MAX_FRAME_LEN];
+            let n = msg.encode_to_slice(&mut frame).expect("a client message fits a frame");
+            out.extend_from_slice(&frame[..n]);
+        }
+        FactKind::StreamFrom { seq } => {
+            out.push(5);
+            out.extend_from_slice(&seq.to_le_bytes());
+        }
+    }
+}
+
+fn decode_fix_fact(r: &mut Reader<'_>) -> Result<fix::SessionFact, String> {
+    use fix::session::FactKind;
+    let after_stream_seq = r.u64()?;
+    let kind = match r.u8()? {
+        1 => FactKind::Reset,
+        2 => FactKind::AdminSent { seq: r.u64()? },
+        3 => FactKind::InboundNext { seq: r.u64()? },
+        4 => {
+            let msg =
+                ClientMessage::decode(r.rest()).map_err(|e| format!("FIX fact input: {e}"))?;
+            FactKind::Input(match msg {
+                ClientMessage::NewOrder(o) => fix::inbound::Input::NewOrder(o),
+                ClientMessage::CancelOrder(c) => fix::inbound::Input::CancelOrder(c),
+                ClientMessage::ReplaceOrder(p) => fix::inbound::Input::ReplaceOrder(p),
+                ClientMessage::MassCancel(m) => fix::inbound::Input::MassCancel(m),
+                other => return Err(format!("a {other:?} is never a FIX fact")),
+            })
+        }
+        5 => FactKind::StreamFrom { seq: r.u64()? },
+        other => return Err(format!("unknown FIX fact kind {other}")),
+    };
+    Ok(fix::SessionFact { after_stream_seq, kind })
 }
 
 fn encode_admin(cmd: &AdminCommand, out: &mut Vec<u8>) {
@@ -369,6 +433,7 @@ pub fn decode_body(body: &[u8]) -> Result<Entry, String> {
         KIND_LOGGED_IN => Input::LoggedIn { login: r.u32()?, version: r.u8()? },
         KIND_TICK => Input::Tick,
         KIND_ADMIN => Input::Admin(decode_admin(&mut r)?),
+        KIND_FIX_FACT => Input::FixFact { login: r.u32()?, fact: decode_fix_fact(&mut r)? },
         other => return Err(format!("unknown record kind {other}")),
     };
     r.done()?;
@@ -545,6 +610,10 @@ pub struct Recovered {
     pub acknowledged: Option<u64>,
     /// The segment where the records end, and the byte they end at.
     pub end: Option<(PathBuf, u64)>,
+    /// The FIX sessions' facts among the inputs replayed, in order, by login
+    /// (filled by `pipeline::recover`; the FIX door rebuilds its sessions from
+    /// them and the logins' streams).
+    pub fix_facts: Vec<(u32, fix::SessionFact)>,
 }
 
 /// What to do with a damaged tail.
@@ -1316,7 +1385,12 @@ mod tests {
     use protocol::codec::{CancelOrder, NewOrder};
     use protocol::{CreditTag, OrderType, Price, Qty, Side, TimeInForce};
 
+    fn fix_fact(after_stream_seq: u64, kind: fix::session::FactKind) -> fix::SessionFact {
+        fix::SessionFact { after_stream_seq, kind }
+    }
+
     fn sample_inputs() -> Vec<Input> {
+        use fix::session::FactKind;
         let account = AccountId::new("A001").unwrap();
         let security = SecurityId::new(Market::Sse, 600_519).unwrap();
         let order = NewOrder {
@@ -1345,6 +1419,25 @@ mod tests {
             },
             Input::Disconnected { login: 4 },
             Input::Tick,
+            Input::FixFact { login: 2, fact: fix_fact(5, FactKind::Reset) },
+            Input::FixFact { login: 2, fact: fix_fact(5, FactKind::AdminSent { seq: 12 }) },
+            Input::FixFact { login: 2, fact: fix_fact(6, FactKind::InboundNext { seq: 40 }) },
+            Input::FixFact { login: 2, fact: fix_fact(0, FactKind::StreamFrom { seq: 17 }) },
+            Input::FixFact {
+                login: 2,
+                fact: fix_fact(7, FactKind::Input(fix::inbound::Input::NewOrder(order))),
+            },
+            Input::FixFact {
+                login: 2,
+                fact: fix_fact(
+                    7,
+                    FactKind::Input(fix::inbound::Input::CancelOrder(CancelOrder {
+                        request_id: 10,
+                        orig_cl_ord_id: 7,
+                        account,
+                    })),
+                ),
+            },
             Input::Admin(AdminCommand::FirmState(EntryState::Blocked)),
             Input::Admin(AdminCommand::AccountState(account, EntryState::ReducingOnly)),
             Input::Admin(AdminCommand::CancelAccount(account)),
