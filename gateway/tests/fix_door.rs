@@ -617,3 +617,131 @@ fn after_kill_9_under_sync_a_resend_request_gets_every_report_exactly_once() {
     let _ = second.child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---------------------------------------------------------------------------
+// Malformed messages over the gateway's socket, one class each
+// ---------------------------------------------------------------------------
+
+/// A raw FIX message with our header at `seq` and the current SendingTime.
+fn raw(msg_type: &str, seq: u64, fields: &str) -> Vec<u8> {
+    let sep = if fields.is_empty() { "" } else { "|" };
+    fixutil::fix_message(&format!(
+        "35={msg_type}|49=CLIENT|56=BW|34={seq}|52={}{sep}{fields}|",
+        fixutil::ts(now_ns())
+    ))
+}
+
+#[test]
+fn each_malformed_message_class_gets_its_session_level_answer_over_tcp() {
+    let running = engine_gateway(gateway::config::Topology::Fused);
+    let addr = running.fix_addr().expect("a FIX door");
+    let (mut fix, _) = RawFix::logon(addr, true);
+    let ts = fixutil::ts(now_ns());
+    // (what, MsgType, body, SessionRejectReason 373, RefTagID 371)
+    let rejects: [(&str, &str, String, &str, &str); 9] = [
+        ("undefined tag", "1", "112=A|4999=x".into(), "0", "4999"),
+        ("required tag missing", "1", String::new(), "1", "112"),
+        ("tag not defined for the message type", "1", "112=A|44=10".into(), "2", "44"),
+        ("tag without a value", "1", "112=".into(), "4", "112"),
+        (
+            "value out of range",
+            "D",
+            format!("11=1|1=A001|55=600519|207=XSHG|54=Z|60={ts}|38=100|40=2|44=10"),
+            "5",
+            "54",
+        ),
+        (
+            "incorrect data format",
+            "D",
+            format!("11=1|1=A001|55=600519|207=XSHG|54=1|60={ts}|38=abc|40=2|44=10"),
+            "6",
+            "38",
+        ),
+        ("header field after the body", "1", "112=A|43=N".into(), "14", "43"),
+        ("repeated tag", "1", "112=A|112=B".into(), "13", "112"),
+        (
+            "repeating-group count mismatch",
+            "D",
+            format!(
+                "11=1|1=A001|453=2|448=P1|447=D|452=1|55=600519|207=XSHG|54=1|60={ts}|38=100|40=2|44=10"
+            ),
+            "16",
+            "453",
+        ),
+    ];
+    for (what, msg_type, body, reason, ref_tag) in rejects {
+        let seq = fix.seq;
+        fix.stream.write_all(&raw(msg_type, seq, &body)).unwrap();
+        fix.seq += 1;
+        let reject = fix.next(|m| m.msg_type() == "3");
+        assert!(
+            reject.has(45, &seq.to_string()) && reject.has(373, reason) && reject.has(371, ref_tag),
+            "{what}: {reject:?}"
+        );
+    }
+
+    // Undefined MsgType: Reject 373=11; a defined one we do not take: BusinessMessageReject.
+    let seq = fix.seq;
+    fix.stream.write_all(&raw("ZZ", seq, "")).unwrap();
+    fix.seq += 1;
+    let reject = fix.next(|m| m.msg_type() == "3");
+    assert!(reject.has(373, "11") && reject.has(372, "ZZ"), "{reject:?}");
+    let seq = fix.seq;
+    fix.stream.write_all(&raw("R", seq, "131=Q1|146=1|55=600519")).unwrap();
+    fix.seq += 1;
+    let bmr = fix.next(|m| m.msg_type() == "j");
+    assert!(bmr.has(372, "R") && bmr.has(380, "3"), "{bmr:?}");
+
+    // A garbled checksum and a wrong BodyLength are ignored, and do not take a
+    // number: the next good message with the same MsgSeqNum is answered.
+    let mut garbled = raw("1", fix.seq, "112=GARBLED");
+    let n = garbled.len();
+    garbled[n - 3] = if garbled[n - 3] == b'0' { b'1' } else { b'0' };
+    fix.stream.write_all(&garbled).unwrap();
+    let good = raw("1", fix.seq, "112=AFTER-GARBLED");
+    let text = String::from_utf8(good.clone()).unwrap();
+    let len: usize = text.split('\x01').nth(1).unwrap()[2..].parse().unwrap();
+    let bad_length = text.replacen(&format!("9={len}\x01"), &format!("9={}\x01", len + 3), 1);
+    fix.stream.write_all(bad_length.as_bytes()).unwrap();
+    fix.stream.write_all(&good).unwrap();
+    fix.seq += 1;
+    let heartbeat = fix.next(|m| m.msg_type() == "0" && m.get(112).is_some());
+    assert!(heartbeat.has(112, "AFTER-GARBLED"), "{heartbeat:?}");
+
+    // SendingTime outside the tolerance: Reject 373=10, then Logout and close.
+    let old = fixutil::fix_message(&format!(
+        "35=0|49=CLIENT|56=BW|34={}|52={}|",
+        fix.seq,
+        fixutil::ts(now_ns() - 600_000_000_000)
+    ));
+    fix.stream.write_all(&old).unwrap();
+    let reject = fix.next(|m| m.msg_type() == "3");
+    assert!(reject.has(373, "10") && reject.has(371, "52"), "{reject:?}");
+    fix.next(|m| m.msg_type() == "5");
+    let (_, closed) = read_until_closed(&mut fix.stream, Duration::from_secs(5));
+    assert!(closed, "then the door closes the connection");
+
+    // A CompID problem: Reject 373=9, Logout, close.
+    let (mut fix, _) = RawFix::logon(addr, true);
+    let intruder = fixutil::fix_message(&format!(
+        "35=0|49=INTRUDER|56=BW|34={}|52={}|",
+        fix.seq,
+        fixutil::ts(now_ns())
+    ));
+    fix.stream.write_all(&intruder).unwrap();
+    let reject = fix.next(|m| m.msg_type() == "3");
+    assert!(reject.has(373, "9") && reject.has(371, "49"), "{reject:?}");
+    fix.next(|m| m.msg_type() == "5");
+
+    // Wrong BeginString: Logout and close.
+    let (mut fix, _) = RawFix::logon(addr, true);
+    let wrong = fixutil::fix_message_begin(
+        "FIX.4.2",
+        &format!("35=0|49=CLIENT|56=BW|34={}|52={}|", fix.seq, fixutil::ts(now_ns())),
+    );
+    fix.stream.write_all(&wrong).unwrap();
+    fix.next(|m| m.msg_type() == "5");
+    let (_, closed) = read_until_closed(&mut fix.stream, Duration::from_secs(5));
+    assert!(closed, "wrong BeginString: closed");
+    running.shutdown().expect("clean stop");
+}
