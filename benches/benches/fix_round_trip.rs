@@ -73,19 +73,25 @@ impl FixClient {
         msg
     }
 
-    /// Reads until a message satisfies `want`; returns it as (tag, value) pairs.
-    fn until(&mut self, want: impl Fn(&[(u32, String)]) -> bool) -> Vec<(u32, String)> {
+    /// Reads until an ExecutionReport for `cl_ord_id` comes; returns its ExecType.
+    /// Scans fields in place (no allocation), as a FIX engine's parser would.
+    fn report_for(&mut self, cl_ord_id: &[u8]) -> u8 {
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut buf = [0u8; 8192];
         loop {
             while let fix::frame::Scan::Message { len, .. } = fix::frame::scan(&self.rx, 1 << 16) {
-                let fields: Vec<(u32, String)> = fix::field::FieldIter::new(&self.rx[..len])
-                    .filter_map(Result::ok)
-                    .map(|(f, _)| (f.tag, String::from_utf8_lossy(f.value).into_owned()))
-                    .collect();
+                let (mut report, mut ours, mut exec_type) = (false, false, 0u8);
+                for (f, _) in fix::field::FieldIter::new(&self.rx[..len]).filter_map(Result::ok) {
+                    match f.tag {
+                        35 => report = f.value == b"8",
+                        11 => ours = f.value == cl_ord_id,
+                        150 => exec_type = f.value.first().copied().unwrap_or(0),
+                        _ => {}
+                    }
+                }
                 self.rx.drain(..len);
-                if want(&fields) {
-                    return fields;
+                if report && ours {
+                    return exec_type;
                 }
             }
             assert!(Instant::now() < deadline, "no FIX answer within 10 s");
@@ -94,10 +100,26 @@ impl FixClient {
             self.rx.extend_from_slice(&buf[..n]);
         }
     }
-}
 
-fn has(fields: &[(u32, String)], tag: u32, value: &str) -> bool {
-    fields.iter().any(|(t, v)| *t == tag && v == value)
+    /// Reads until a Logon comes.
+    fn logon_answer(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut buf = [0u8; 8192];
+        loop {
+            if let fix::frame::Scan::Message { len, .. } = fix::frame::scan(&self.rx, 1 << 16) {
+                let logon = fix::field::FieldIter::new(&self.rx[..len])
+                    .filter_map(Result::ok)
+                    .any(|(f, _)| f.tag == 35 && f.value == b"A");
+                self.rx.drain(..len);
+                assert!(logon, "the first answer is the Logon");
+                return;
+            }
+            assert!(Instant::now() < deadline, "no Logon within 10 s");
+            let n = self.stream.read(&mut buf).expect("read the FIX door");
+            assert!(n > 0, "the FIX door closed the connection");
+            self.rx.extend_from_slice(&buf[..n]);
+        }
+    }
 }
 
 fn config() -> GatewayConfig {
@@ -152,7 +174,7 @@ fn main() {
     let mut fix = FixClient { stream, seq: 1, rx: Vec::with_capacity(1 << 16) };
     let logon = fix.message("A", "98=0\x01108=30\x01141=Y\x01");
     fix.stream.write_all(&logon).expect("logon");
-    fix.until(|m| has(m, 35, "A"));
+    fix.logon_answer();
 
     let username = Username::new("trader2").expect("username");
     let token = Token::from_text("trader2-secret").expect("token");
@@ -180,9 +202,13 @@ fn main() {
             let id = cl_ord_id.to_string();
             let sent = Instant::now();
             fix.stream.write_all(&msg).expect("send");
-            let answer = fix.until(|m| has(m, 35, "8") && has(m, 11, &id));
+            let exec_type = fix.report_for(id.as_bytes());
             fix_rtt.record(sent.elapsed().as_nanos() as u64).expect("in range");
-            assert!(has(&answer, 150, "0"), "FIX order {id} not accepted: {answer:?}");
+            assert_eq!(
+                exec_type, b'0',
+                "FIX order {id} not accepted (ExecType {})",
+                exec_type as char
+            );
             let cancel = format!(
                 "11={}\x0141={cl_ord_id}\x011=A001\x0155=600036\x01207=XSHG\x0154=1\x0160={}\x01",
                 cl_ord_id + 1_000_000_000,

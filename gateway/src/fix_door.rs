@@ -1,5 +1,8 @@
-//! The FIX 4.4 front door: its own thread, its own port, one `fix::Session` per
-//! configured counterparty (docs/fix.md).
+//! The FIX 4.4 front door: its own port, one `fix::Session` per configured
+//! counterparty (docs/fix.md). The gateway serves it on the io thread
+//! (`IoLoop::attach_fix_door`: the door's sockets join the io loop's poll, so a
+//! FIX order and its ExecutionReport cross no thread the binary door's do not);
+//! [`FixDoor::start`] runs one on a thread of its own (a standalone reflector).
 //!
 //! The session layer lives in the pure `fix` crate (bytes and the time in,
 //! actions out); this module only moves bytes between sockets and sessions on
@@ -37,7 +40,7 @@ use std::collections::VecDeque;
 use fix::frame::{Scan, scan};
 use fix::session::{Action, AppError, logon_sender_comp_id};
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use protocol::codec::Sequenced;
 
 use crate::config::fix_door::{FixDoorSettings, READ_BUFFER_BYTES};
@@ -85,10 +88,11 @@ impl FixDoor {
         }
         let stop = Arc::new(AtomicBool::new(false));
         let mode = if link.is_some() { "orders to the engine" } else { "reflector mode" };
-        let mut door = Door::new(settings, poll, listener, link, sessions);
+        let registry = poll.registry().try_clone()?;
+        let mut door = Door::new(settings, registry, listener, LISTENER, 0, link, sessions);
         let flags = (Arc::clone(&stop), shutdown);
         let thread = std::thread::Builder::new().name("fix-door".into()).spawn(move || {
-            if let Err(e) = door.run(&flags.0, &flags.1) {
+            if let Err(e) = door.run(poll, &flags.0, &flags.1) {
                 log::error!("FIX door stopped: {e}");
             }
         })?;
@@ -137,9 +141,18 @@ struct Conn {
     closing: bool,
 }
 
-struct Door {
-    poll: Poll,
+/// The door's sessions and connections, driven by its own thread
+/// ([`FixDoor::start`]) or by the io loop (`IoLoop::attach_fix_door`): events
+/// in, [`Door::turn`] for timers and the link, never blocking.
+pub(crate) struct Door {
+    registry: Registry,
     listener: TcpListener,
+    listener_token: Token,
+    /// Connection `i` is registered as `Token(token_base + i)`.
+    token_base: usize,
+    /// When the Logout of every session was sent (the gateway is stopping).
+    stopping: Option<Instant>,
+    last_timers: Instant,
     sessions: Vec<fix::Session>,
     /// Per session: the connection bound to it.
     bound: Vec<Option<usize>>,
@@ -179,10 +192,14 @@ fn would_block(e: &io::Error) -> bool {
 }
 
 impl Door {
-    fn new(
+    /// A door on `listener` (registered already, as `listener_token`), its
+    /// connections registered from `token_base` up.
+    pub(crate) fn new(
         settings: &FixDoorSettings,
-        poll: Poll,
+        registry: Registry,
         listener: TcpListener,
+        listener_token: Token,
+        token_base: usize,
         link: Option<Arc<FixLink>>,
         sessions: Vec<fix::Session>,
     ) -> Door {
@@ -190,8 +207,12 @@ impl Door {
         let logon_timeout_ns =
             settings.sessions.iter().map(|s| s.logon_timeout_ns).max().unwrap_or(10_000_000_000);
         Door {
-            poll,
+            registry,
             listener,
+            listener_token,
+            token_base,
+            stopping: None,
+            last_timers: Instant::now(),
             sessions,
             bound: vec![None; settings.sessions.len()],
             conns: (0..settings.max_connections).map(|_| None).collect(),
@@ -218,49 +239,82 @@ impl Door {
         }
     }
 
-    fn run(&mut self, stop: &AtomicBool, shutdown: &AtomicBool) -> io::Result<()> {
+    fn run(&mut self, mut poll: Poll, stop: &AtomicBool, shutdown: &AtomicBool) -> io::Result<()> {
         let mut events = Events::with_capacity(256);
-        let mut stopping: Option<Instant> = None;
         loop {
-            if let Err(e) = self.poll.poll(&mut events, Some(TICK))
+            if let Err(e) = poll.poll(&mut events, Some(TICK))
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 return Err(e);
             }
             for event in events.iter() {
-                match event.token() {
-                    WAKER => {}
-                    LISTENER => self.accept(stopping.is_some()),
-                    Token(i) => {
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.read(i);
-                        }
-                        self.flush(i);
-                        self.read_if_pending(i);
-                    }
+                if event.token() != WAKER {
+                    self.on_event(event);
                 }
             }
-            self.timers();
-            self.pump();
+            self.turn();
             if std::mem::take(&mut self.io_due)
                 && let Some(link) = &self.link
             {
                 link.wake_io();
             }
-            let asked = stop.load(Ordering::Acquire) || shutdown.load(Ordering::Acquire);
-            if asked && stopping.is_none() {
-                stopping = Some(Instant::now());
-                self.log_everyone_out();
+            if stop.load(Ordering::Acquire) || shutdown.load(Ordering::Acquire) {
+                self.begin_shutdown();
             }
-            if let Some(since) = stopping
-                && (self.conns.iter().all(Option::is_none) || since.elapsed() > SHUTDOWN_GRACE)
-            {
-                for i in 0..self.conns.len() {
-                    self.close(i, "gateway shutting down");
-                }
+            if self.finished() {
                 return Ok(());
             }
         }
+    }
+
+    /// Whether `token` is one of the door's.
+    pub(crate) fn owns(&self, token: Token) -> bool {
+        token == self.listener_token
+            || (token.0 >= self.token_base && token.0 < self.token_base + self.conns.len())
+    }
+
+    /// One readiness event for the listener or a connection.
+    pub(crate) fn on_event(&mut self, event: &mio::event::Event) {
+        if event.token() == self.listener_token {
+            return self.accept(self.stopping.is_some());
+        }
+        let i = event.token().0 - self.token_base;
+        if event.is_readable() || event.is_read_closed() || event.is_error() {
+            self.read(i);
+        }
+        self.flush(i);
+        self.read_if_pending(i);
+    }
+
+    /// The timers (at most every few milliseconds) and the link to the io thread;
+    /// true when anything moved on the link.
+    pub(crate) fn turn(&mut self) -> bool {
+        if self.last_timers.elapsed() >= Duration::from_millis(5) {
+            self.last_timers = Instant::now();
+            self.timers();
+        }
+        self.pump()
+    }
+
+    /// The gateway is stopping: every session is sent a Logout (once).
+    pub(crate) fn begin_shutdown(&mut self) {
+        if self.stopping.is_none() {
+            self.stopping = Some(Instant::now());
+            self.log_everyone_out();
+        }
+    }
+
+    /// After [`Door::begin_shutdown`]: true (and every connection closed) once
+    /// each counterparty answered its Logout, or the grace period passed.
+    pub(crate) fn finished(&mut self) -> bool {
+        let Some(since) = self.stopping else { return false };
+        if self.conns.iter().all(Option::is_none) || since.elapsed() > SHUTDOWN_GRACE {
+            for i in 0..self.conns.len() {
+                self.close(i, "gateway shutting down");
+            }
+            return true;
+        }
+        false
     }
 
     fn accept(&mut self, stopping: bool) {
@@ -282,11 +336,10 @@ impl Door {
                 );
                 continue; // dropped: closes the socket
             };
-            if let Err(e) = self.poll.registry().register(
-                &mut stream,
-                Token(slot),
-                Interest::READABLE | Interest::WRITABLE,
-            ) {
+            let token = Token(self.token_base + slot);
+            if let Err(e) =
+                self.registry.register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+            {
                 self.warn("fix-register", &format!("FIX door: cannot register {peer}: {e}"));
                 continue;
             }
@@ -504,7 +557,7 @@ impl Door {
     fn close(&mut self, i: usize, why: &str) {
         let Some(mut conn) = self.conns[i].take() else { return };
         conn.closing = true;
-        let _ = self.poll.registry().deregister(&mut conn.stream);
+        let _ = self.registry.deregister(&mut conn.stream);
         let _ = conn.stream.shutdown(std::net::Shutdown::Both);
         if let Some(s) = conn.session {
             self.sessions[s].disconnected();
@@ -538,8 +591,9 @@ impl Door {
 
     /// Moves messages both ways between the sessions and the io thread: what
     /// waits in the spills goes out, and the logins' streams come in.
-    fn pump(&mut self) {
-        let Some(link) = self.link.clone() else { return };
+    fn pump(&mut self) -> bool {
+        let Some(link) = self.link.clone() else { return false };
+        let mut moved = false;
         for s in 0..self.sessions.len() {
             let queues = &link.sessions[s];
             while let Some(&msg) = self.links[s].spill.front() {
@@ -548,6 +602,7 @@ impl Door {
                 }
                 self.links[s].spill.pop_front();
                 self.io_due = true;
+                moved = true;
             }
             let mut took = false;
             loop {
@@ -567,6 +622,7 @@ impl Door {
             }
             if took {
                 self.io_due = true; // room for more of the stream
+                moved = true;
             }
             if let Some(i) = self.bound[s] {
                 self.flush(i);
@@ -576,6 +632,7 @@ impl Door {
                 self.read_if_pending(i);
             }
         }
+        moved
     }
 
     /// Handles one message from the io thread; false when the session cannot take

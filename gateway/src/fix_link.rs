@@ -1,10 +1,13 @@
-//! Between the FIX door's thread and the io thread: per FIX session a bounded
-//! queue each way, and a waker for each thread.
+//! Between the FIX door and the io loop: per FIX session a bounded queue each
+//! way. The gateway serves the door on the io thread itself
+//! (`IoLoop::attach_fix_door`), so both ends are on one thread and nobody needs
+//! waking; a door on a thread of its own ([`crate::fix_door::FixDoor::start`])
+//! uses the two wakers.
 //!
-//! The io thread owns the logins and their sequenced streams, so a FIX session
+//! The io loop owns the logins and their sequenced streams, so a FIX session
 //! reaches the engine through it, exactly like a binary session: its orders go
 //! into the same input stream (sequenced, journaled, risk-checked), and what the
-//! engine answers is appended to the login's stream, which the io thread then
+//! engine answers is appended to the login's stream, which the io loop then
 //! hands to the door message by message, from a cursor of its own. The door maps
 //! those messages to ExecutionReports (`fix::Session::on_app`).
 //!

@@ -494,7 +494,7 @@ pub struct Running {
     engine_stop: Arc<AtomicBool>,
     /// The HTTP admin endpoint (metrics, health, operator actions), when configured.
     pub(crate) admin_server: Option<crate::admin::AdminServer>,
-    fix_door: Option<crate::fix_door::FixDoor>,
+    fix_addr: Option<SocketAddr>,
     journal_thread: Option<JoinHandle<Result<(), crate::journal::JournalError>>>,
     journal_stop: Arc<AtomicBool>,
     snapshot_thread: Option<JoinHandle<()>>,
@@ -792,6 +792,22 @@ pub(crate) fn recover_until(
     Ok(Rebuilt { engine, logs, journal, applied, applied_now_ns })
 }
 
+/// What the io thread needs to serve the FIX door.
+struct FixDoorParts {
+    settings: crate::config::fix_door::FixDoorSettings,
+    listener: std::net::TcpListener,
+    link: Option<Arc<crate::fix_link::FixLink>>,
+    sessions: Vec<fix::Session>,
+}
+
+fn attach_fix_door<L: EngineLink>(
+    io: &mut IoLoop<L>,
+    parts: Option<FixDoorParts>,
+) -> std::io::Result<()> {
+    let Some(p) = parts else { return Ok(()) };
+    io.attach_fix_door(&p.settings, p.listener, p.link, p.sessions)
+}
+
 /// The FIX door's sessions as they were: each rebuilt from its login's stream and
 /// the facts it journaled (docs/fix.md, section 8), or new when it has none. A
 /// session whose facts do not fit its stream (a snapshot cut them, or the stream
@@ -888,7 +904,8 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
     let fix_link = config
         .fix
         .as_ref()
-        .and_then(|f| crate::fix_link::FixLink::new(f, Arc::clone(&io_waker_slot)))
+        // The door runs on the io thread: nobody needs waking (an empty slot).
+        .and_then(|f| crate::fix_link::FixLink::new(f, Arc::default()))
         .map(Arc::new);
     control.fix = fix_link.clone();
     let journal_progress = Arc::new(JournalProgress::default());
@@ -980,6 +997,29 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
     let (ready_tx, ready_rx) =
         std::sync::mpsc::channel::<Result<Vec<SocketAddr>, std::io::Error>>();
     let listen = config.server.listen.clone();
+    // The FIX door's listener, bound here so its address is known; the io loop
+    // serves it (`IoLoop::attach_fix_door`).
+    let (fix_door, fix_addr) = match &config.fix {
+        Some(settings) => {
+            let listener = std::net::TcpListener::bind(settings.listen).map_err(|e| {
+                let why = format!("FIX door fix.listen on {}: {e}", settings.listen);
+                StartError::Io(std::io::Error::new(e.kind(), why))
+            })?;
+            let addr = listener.local_addr()?;
+            let sessions = fix_sessions.unwrap_or_default();
+            info!("FIX door on {addr}: {} sessions", settings.sessions.len());
+            (
+                Some(FixDoorParts {
+                    settings: settings.clone(),
+                    listener,
+                    link: fix_link,
+                    sessions,
+                }),
+                Some(addr),
+            )
+        }
+        None => (None, None),
+    };
 
     let (io_thread, engine_thread) = match resolved.topology {
         Topology::Pipelined => {
@@ -1017,7 +1057,10 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
                     io_recorder,
                     durable,
                 );
-                let (mut io, waker) = match built {
+                let (mut io, waker) = match built.and_then(|(mut io, waker)| {
+                    attach_fix_door(&mut io, fix_door)?;
+                    Ok((io, waker))
+                }) {
                     Ok(x) => x,
                     Err(e) => {
                         let message = e.to_string();
@@ -1072,7 +1115,10 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
                     io_recorder,
                     durable,
                 );
-                let (mut io, waker) = match built {
+                let (mut io, waker) = match built.and_then(|(mut io, waker)| {
+                    attach_fix_door(&mut io, fix_door)?;
+                    Ok((io, waker))
+                }) {
                     Ok(x) => x,
                     Err(e) => {
                         let message = e.to_string();
@@ -1096,29 +1142,8 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
         "gateway listening on {addrs:?}: {:?} topology, io wait {:?}, engine wait {:?}",
         resolved.topology, resolved.io_wait, resolved.engine_wait
     );
-    // The FIX door, once the io loop (which it reaches through the link) runs.
-    let fix_door = match &config.fix {
-        Some(settings) => {
-            let shutdown = Arc::clone(&control.shutdown);
-            let sessions = fix_sessions.unwrap_or_default();
-            match crate::fix_door::FixDoor::start(
-                settings,
-                Arc::clone(&shutdown),
-                fix_link,
-                sessions,
-            ) {
-                Ok(door) => Some(door),
-                Err(e) => {
-                    shutdown.store(true, Ordering::SeqCst);
-                    let why = format!("FIX door fix.listen on {}: {e}", settings.listen);
-                    return Err(StartError::Io(std::io::Error::new(e.kind(), why)));
-                }
-            }
-        }
-        None => None,
-    };
     let running = Running {
-        fix_door,
+        fix_addr,
         addrs,
         resolved,
         io_metrics,
@@ -1181,7 +1206,7 @@ impl Running {
 
     /// The FIX door's bound address, when `[fix]` is configured.
     pub fn fix_addr(&self) -> Option<SocketAddr> {
-        self.fix_door.as_ref().map(|d| d.addr())
+        self.fix_addr
     }
 
     /// The admin endpoint's bound address, when it is configured.
@@ -1212,10 +1237,6 @@ impl Running {
             }
             None => None,
         };
-        // FIX sessions were sent their Logout when the shutdown flag went up.
-        if let Some(door) = self.fix_door.take() {
-            door.join();
-        }
         // The admin endpoint answered through the drain (ready: 503); stop it now.
         drop(self.admin_server.take());
         self.snapshot_stop.store(true, Ordering::SeqCst);

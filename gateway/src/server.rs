@@ -40,6 +40,9 @@ use crate::wait::{Idle, IdleStep, WaitStrategy};
 
 const WAKER: Token = Token(usize::MAX);
 const LISTENER_BASE: usize = usize::MAX - 64;
+/// The FIX door's listener; its connections count up from `FIX_CONN_BASE`.
+const FIX_LISTENER: Token = Token(LISTENER_BASE - 1);
+const FIX_CONN_BASE: usize = usize::MAX / 2;
 
 /// A log line a peer can cause at will (one per connection, say): written once per
 /// site and window, the rest counted (see [`crate::lograte`]).
@@ -315,6 +318,8 @@ pub struct IoLoop<L: EngineLink> {
     scratch: Box<[u8; MAX_FRAME_LEN]>,
     /// Logins with a FIX session attached.
     fix_logins: Vec<LoginIdx>,
+    /// The FIX door, served by this loop (`attach_fix_door`).
+    fix_door: Option<crate::fix_door::Door>,
 }
 
 impl<L: EngineLink> std::fmt::Debug for IoLoop<L> {
@@ -388,9 +393,38 @@ impl<L: EngineLink> IoLoop<L> {
             unreleased: std::collections::VecDeque::with_capacity(1 << 16),
             scratch: Box::new([0u8; MAX_FRAME_LEN]),
             fix_logins: Vec::with_capacity(n_logins),
+            fix_door: None,
             limits,
         };
         Ok((io, waker))
+    }
+
+    /// Serves the FIX door on this loop: its listener (bound already) and
+    /// connections join this loop's poll, so a FIX order reaches the engine and
+    /// its ExecutionReport the socket within one turn of the loop, like a binary
+    /// one. `link` is `None` in reflector mode.
+    pub fn attach_fix_door(
+        &mut self,
+        settings: &crate::config::fix_door::FixDoorSettings,
+        listener: std::net::TcpListener,
+        link: Option<Arc<FixLink>>,
+        sessions: Vec<fix::Session>,
+    ) -> io::Result<()> {
+        listener.set_nonblocking(true)?;
+        let mut listener = TcpListener::from_std(listener);
+        self.poll.registry().register(&mut listener, FIX_LISTENER, Interest::READABLE)?;
+        let registry = self.poll.registry().try_clone()?;
+        let door = crate::fix_door::Door::new(
+            settings,
+            registry,
+            listener,
+            FIX_LISTENER,
+            FIX_CONN_BASE,
+            link,
+            sessions,
+        );
+        self.fix_door = Some(door);
+        Ok(())
     }
 
     /// The addresses actually bound (useful with port 0).
@@ -431,6 +465,12 @@ impl<L: EngineLink> IoLoop<L> {
             }
             let mut busy = !events.is_empty();
             for event in events.iter() {
+                if let Some(door) = self.fix_door.as_mut()
+                    && door.owns(event.token())
+                {
+                    door.on_event(event);
+                    continue;
+                }
                 match event.token() {
                     WAKER => {}
                     Token(t) if t >= LISTENER_BASE => {
@@ -460,6 +500,9 @@ impl<L: EngineLink> IoLoop<L> {
             busy |= self.drain_outputs();
             busy |= self.release_durable();
             busy |= self.feed_fix_sessions();
+            if let Some(door) = self.fix_door.as_mut() {
+                busy |= door.turn();
+            }
             self.flush_dirty();
             let now = self.clock.now_ns();
             if now.saturating_sub(last_timer_ns) >= 10_000_000 {
@@ -1482,6 +1525,9 @@ impl<L: EngineLink> IoLoop<L> {
 
     fn begin_shutdown(&mut self) {
         info!("shutting down: no new connections, ending every session");
+        if let Some(door) = self.fix_door.as_mut() {
+            door.begin_shutdown();
+        }
         let offered = self.link.offered();
         for listener in &mut self.listeners {
             let _ = self.poll.registry().deregister(listener);
@@ -1511,7 +1557,9 @@ impl<L: EngineLink> IoLoop<L> {
     }
 
     fn shutdown_complete(&mut self) -> bool {
-        self.link.is_idle() && self.conns.iter().all(Option::is_none)
+        self.link.is_idle()
+            && self.conns.iter().all(Option::is_none)
+            && self.fix_door.as_mut().is_none_or(|d| d.finished())
     }
 }
 
