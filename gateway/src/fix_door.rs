@@ -170,6 +170,8 @@ pub(crate) struct Door {
     links: Vec<SessionState>,
     /// Something was queued for the io thread this turn: wake it once.
     io_due: bool,
+    /// A session has messages waiting in its spill or a held stream message.
+    pump_due: bool,
 }
 
 /// A session's side of its link to the io thread.
@@ -236,6 +238,7 @@ impl Door {
                 .collect(),
             link,
             io_due: false,
+            pump_due: false,
         }
     }
 
@@ -252,7 +255,8 @@ impl Door {
                     self.on_event(event);
                 }
             }
-            self.turn();
+            // A thread of its own cannot tell the io thread's wake-ups apart.
+            self.turn(true);
             if std::mem::take(&mut self.io_due)
                 && let Some(link) = &self.link
             {
@@ -286,12 +290,18 @@ impl Door {
         self.read_if_pending(i);
     }
 
-    /// The timers (at most every few milliseconds) and the link to the io thread;
-    /// true when anything moved on the link.
-    pub(crate) fn turn(&mut self) -> bool {
+    /// The timers (at most every few milliseconds) and the link to the io loop;
+    /// true when anything moved on the link. `fed`: the io loop put something in
+    /// a session's queue since the last turn. A turn with nothing to do costs a
+    /// clock read, not a pass over every session.
+    pub(crate) fn turn(&mut self, fed: bool) -> bool {
         if self.last_timers.elapsed() >= Duration::from_millis(5) {
             self.last_timers = Instant::now();
             self.timers();
+            self.pump_due = true;
+        }
+        if !(fed || self.pump_due) {
+            return false;
         }
         self.pump()
     }
@@ -582,6 +592,7 @@ impl Door {
         if state.spill.is_empty() {
             if let Err(msg) = link.sessions[session].to_io.push(msg) {
                 state.spill.push_back(msg);
+                self.pump_due = true;
             }
         } else {
             state.spill.push_back(msg);
@@ -592,6 +603,7 @@ impl Door {
     /// Moves messages both ways between the sessions and the io thread: what
     /// waits in the spills goes out, and the logins' streams come in.
     fn pump(&mut self) -> bool {
+        self.pump_due = false;
         let Some(link) = self.link.clone() else { return false };
         let mut moved = false;
         for s in 0..self.sessions.len() {
@@ -603,6 +615,9 @@ impl Door {
                 self.links[s].spill.pop_front();
                 self.io_due = true;
                 moved = true;
+            }
+            if !self.links[s].spill.is_empty() {
+                self.pump_due = true; // the queue is full: go on next turn
             }
             let mut took = false;
             loop {
@@ -649,6 +664,7 @@ impl Door {
                 Ok(()) => {}
                 Err(AppError::Full) => {
                     self.links[s].held = Some(m);
+                    self.pump_due = true;
                     return false;
                 }
                 Err(e @ AppError::StreamGap { .. }) => {

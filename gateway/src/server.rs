@@ -494,14 +494,16 @@ impl<L: EngineLink> IoLoop<L> {
             busy |= self.resume_paused();
             busy |= self.offer_session_events();
             busy |= self.offer_admin_commands();
-            busy |= self.offer_fix_inputs();
+            let fix_answered = self.offer_fix_inputs();
+            busy |= fix_answered;
             busy |= self.drain_outputs();
             busy |= self.link.run_timers();
             busy |= self.drain_outputs();
             busy |= self.release_durable();
-            busy |= self.feed_fix_sessions();
+            let fix_fed = self.feed_fix_sessions();
+            busy |= fix_fed;
             if let Some(door) = self.fix_door.as_mut() {
-                busy |= door.turn();
+                busy |= door.turn(fix_answered || fix_fed);
             }
             self.flush_dirty();
             let now = self.clock.now_ns();
