@@ -46,6 +46,7 @@ use protocol::codec::Sequenced;
 use crate::config::fix_door::{FixDoorSettings, READ_BUFFER_BYTES};
 use crate::fix_link::{FixLink, ToDoor, ToIo};
 use crate::lograte::{LogLimiter, WINDOW_NS};
+use crate::metrics::FixMetrics;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX);
@@ -89,7 +90,8 @@ impl FixDoor {
         let stop = Arc::new(AtomicBool::new(false));
         let mode = if link.is_some() { "orders to the engine" } else { "reflector mode" };
         let registry = poll.registry().try_clone()?;
-        let mut door = Door::new(settings, registry, listener, LISTENER, 0, link, sessions);
+        let sockets = DoorSockets { registry, listener, listener_token: LISTENER, token_base: 0 };
+        let mut door = Door::new(settings, sockets, link, sessions, Arc::default());
         let flags = (Arc::clone(&stop), shutdown);
         let thread = std::thread::Builder::new().name("fix-door".into()).spawn(move || {
             if let Err(e) = door.run(poll, &flags.0, &flags.1) {
@@ -141,6 +143,15 @@ struct Conn {
     closing: bool,
 }
 
+/// Where a door's sockets go: the poll's registry, the listener (registered as
+/// `listener_token`), and the first token of its connections.
+pub(crate) struct DoorSockets {
+    pub(crate) registry: Registry,
+    pub(crate) listener: TcpListener,
+    pub(crate) listener_token: Token,
+    pub(crate) token_base: usize,
+}
+
 /// The door's sessions and connections, driven by its own thread
 /// ([`FixDoor::start`]) or by the io loop (`IoLoop::attach_fix_door`): events
 /// in, [`Door::turn`] for timers and the link, never blocking.
@@ -172,6 +183,7 @@ pub(crate) struct Door {
     io_due: bool,
     /// A session has messages waiting in its spill or a held stream message.
     pump_due: bool,
+    metrics: Arc<FixMetrics>,
 }
 
 /// A session's side of its link to the io thread.
@@ -194,17 +206,16 @@ fn would_block(e: &io::Error) -> bool {
 }
 
 impl Door {
-    /// A door on `listener` (registered already, as `listener_token`), its
-    /// connections registered from `token_base` up.
+    /// A door on `sockets.listener` (registered already), its connections
+    /// registered from `sockets.token_base` up.
     pub(crate) fn new(
         settings: &FixDoorSettings,
-        registry: Registry,
-        listener: TcpListener,
-        listener_token: Token,
-        token_base: usize,
+        sockets: DoorSockets,
         link: Option<Arc<FixLink>>,
         sessions: Vec<fix::Session>,
+        metrics: Arc<FixMetrics>,
     ) -> Door {
+        let DoorSockets { registry, listener, listener_token, token_base } = sockets;
         let max_message = settings.sessions.iter().map(|s| s.max_message_len).max().unwrap_or(4096);
         let logon_timeout_ns =
             settings.sessions.iter().map(|s| s.logon_timeout_ns).max().unwrap_or(10_000_000_000);
@@ -239,6 +250,7 @@ impl Door {
             link,
             io_due: false,
             pump_due: false,
+            metrics,
         }
     }
 
@@ -344,6 +356,7 @@ impl Door {
                     "fix-refused",
                     &format!("FIX door: refused {peer}: no room for another connection"),
                 );
+                self.metrics.connections_refused.inc();
                 continue; // dropped: closes the socket
             };
             let token = Token(self.token_base + slot);
@@ -354,6 +367,7 @@ impl Door {
                 continue;
             }
             let _ = stream.set_nodelay(true);
+            self.metrics.connections_accepted.inc();
             self.conns[slot] = Some(Conn {
                 stream,
                 peer,
@@ -382,6 +396,7 @@ impl Door {
             match conn.stream.read(&mut self.read_buf[..room]) {
                 Ok(0) => return self.close(i, "peer closed"),
                 Ok(n) => {
+                    self.metrics.bytes_received.add(n as u64);
                     conn.rx.extend_from_slice(&self.read_buf[..n]);
                     conn.read_pending = false;
                 }
@@ -472,6 +487,7 @@ impl Door {
                 Action::LoggedOn => {
                     let comp_id = &self.sessions[session].config().login.comp_id;
                     log::info!("FIX session {comp_id} logged on");
+                    self.metrics.logons.inc();
                     if self.link.is_some() && !self.links[session].attached {
                         let last = self.sessions[session].last_stream_seq();
                         let from_seq = (last > 0).then_some(last + 1);
@@ -482,6 +498,7 @@ impl Door {
                 Action::Disconnect(why) => disconnect = Some(why),
                 Action::Input(input) => {
                     if self.links[session].attached {
+                        self.metrics.inputs.inc();
                         self.send_to_io(session, ToIo::Input(input));
                     }
                 }
@@ -509,7 +526,10 @@ impl Door {
             }
             match conn.stream.write(out) {
                 Ok(0) => return self.close(i, "write returned 0"),
-                Ok(n) => session.consume_outbound(n),
+                Ok(n) => {
+                    self.metrics.bytes_sent.add(n as u64);
+                    session.consume_outbound(n);
+                }
                 Err(e) if would_block(&e) => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return self.close(i, "write error"),
@@ -525,6 +545,8 @@ impl Door {
     }
 
     fn timers(&mut self) {
+        let logged_on = self.sessions.iter().filter(|s| s.is_logged_on()).count();
+        self.metrics.sessions.set(logged_on as u64);
         let now = wall_ns();
         for s in 0..self.sessions.len() {
             let Some(i) = self.bound[s] else { continue };
@@ -572,6 +594,7 @@ impl Door {
         if let Some(s) = conn.session {
             self.sessions[s].disconnected();
             self.bound[s] = None;
+            self.metrics.disconnects.inc();
             if std::mem::take(&mut self.links[s].attached) {
                 self.send_to_io(s, ToIo::Detach);
             }
@@ -580,6 +603,7 @@ impl Door {
                 self.sessions[s].config().login.comp_id
             );
         } else {
+            self.metrics.connections_refused.inc();
             let peer = conn.peer;
             self.warn("fix-closed-unbound", &format!("FIX door: closed {peer}: {why}"));
         }
@@ -661,7 +685,7 @@ impl Door {
                 }
             }
             ToDoor::App(m) => match self.sessions[s].on_app(&m) {
-                Ok(()) => {}
+                Ok(()) => self.metrics.stream_messages.inc(),
                 Err(AppError::Full) => {
                     self.links[s].held = Some(m);
                     self.pump_due = true;

@@ -4,6 +4,7 @@
 //! Every metric has exactly one writing thread, so an update is a relaxed load and
 //! store (no read-modify-write, no lock); readers see a recent value.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hdrhistogram::Histogram;
@@ -92,6 +93,33 @@ pub struct IoMetrics {
     pub login_backlog_bytes: Box<[Gauge]>,
     /// Last sequence number per login.
     pub login_last_seq: Box<[Gauge]>,
+    /// The FIX door's (zeros without one).
+    pub fix: Arc<FixMetrics>,
+}
+
+/// The FIX door's counters and gauges, written by the thread that serves it.
+#[derive(Debug, Default)]
+pub struct FixMetrics {
+    /// TCP connections accepted on the FIX port.
+    pub connections_accepted: Counter,
+    /// Connections closed at accept (no room) or before a Logon named a free
+    /// session (unknown CompID, not a Logon, second connection, no Logon in time).
+    pub connections_refused: Counter,
+    /// Sessions logged on.
+    pub logons: Counter,
+    /// Session connections that ended.
+    pub disconnects: Counter,
+    /// Bytes read from FIX connections.
+    pub bytes_received: Counter,
+    /// Bytes written to FIX connections.
+    pub bytes_sent: Counter,
+    /// Orders, cancels, replaces and mass cancels handed to the engine.
+    pub inputs: Counter,
+    /// Stream messages the sessions took (each becomes at most one ExecutionReport
+    /// or cancel reject).
+    pub stream_messages: Counter,
+    /// Sessions logged on now.
+    pub sessions: Gauge,
 }
 
 impl IoMetrics {

@@ -414,15 +414,14 @@ impl<L: EngineLink> IoLoop<L> {
         let mut listener = TcpListener::from_std(listener);
         self.poll.registry().register(&mut listener, FIX_LISTENER, Interest::READABLE)?;
         let registry = self.poll.registry().try_clone()?;
-        let door = crate::fix_door::Door::new(
-            settings,
+        let sockets = crate::fix_door::DoorSockets {
             registry,
             listener,
-            FIX_LISTENER,
-            FIX_CONN_BASE,
-            link,
-            sessions,
-        );
+            listener_token: FIX_LISTENER,
+            token_base: FIX_CONN_BASE,
+        };
+        let metrics = Arc::clone(&self.metrics.fix);
+        let door = crate::fix_door::Door::new(settings, sockets, link, sessions, metrics);
         self.fix_door = Some(door);
         Ok(())
     }

@@ -311,6 +311,18 @@ fn fix_orders_reach_the_engine_and_come_back_as_execution_reports() {
         );
         assert!(second.is_err(), "a binary login for a login the FIX session holds is refused");
 
+        // The door's metrics (served on /metrics as breakwater_fix_*).
+        let m = &running.io_metrics.fix;
+        assert_eq!(m.logons.get(), 1);
+        assert_eq!(m.inputs.get(), 3, "two orders and a cancel");
+        assert!(m.stream_messages.get() >= 3, "{}", m.stream_messages.get());
+        assert!(m.bytes_received.get() > 0 && m.bytes_sent.get() > 0);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while m.sessions.get() != 1 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(m.sessions.get(), 1, "one session logged on now");
+
         running.shutdown().expect("clean stop");
     }
 }

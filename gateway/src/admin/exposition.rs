@@ -448,9 +448,44 @@ fn io_counters(w: &mut Writer<'_>, m: &IoMetrics) {
     for (name, help, counter) in c {
         w.counter(name, help, counter);
     }
+    let f = &m.fix;
+    let fix = [
+        (
+            "breakwater_fix_connections_accepted_total",
+            "TCP connections accepted on the FIX port.",
+            &f.connections_accepted,
+        ),
+        (
+            "breakwater_fix_connections_refused_total",
+            "FIX connections closed before a session took them (no room, unknown CompID, not a Logon, second connection, no Logon in time).",
+            &f.connections_refused,
+        ),
+        ("breakwater_fix_logons_total", "FIX sessions logged on.", &f.logons),
+        ("breakwater_fix_disconnects_total", "FIX session connections that ended.", &f.disconnects),
+        (
+            "breakwater_fix_received_bytes_total",
+            "Bytes read from FIX connections.",
+            &f.bytes_received,
+        ),
+        ("breakwater_fix_sent_bytes_total", "Bytes written to FIX connections.", &f.bytes_sent),
+        (
+            "breakwater_fix_inputs_total",
+            "Orders, cancels, replaces and mass cancels from FIX sessions handed to the engine.",
+            &f.inputs,
+        ),
+        (
+            "breakwater_fix_stream_messages_total",
+            "Stream messages the FIX sessions took (each at most one ExecutionReport or cancel reject).",
+            &f.stream_messages,
+        ),
+    ];
+    for (name, help, counter) in fix {
+        w.counter(name, help, counter);
+    }
 }
 
 fn io_gauges(w: &mut Writer<'_>, m: &IoMetrics, i: &StaticInfo) {
+    w.gauge("breakwater_fix_sessions", "FIX sessions logged on now.", m.fix.sessions.get());
     w.labelled(
         "breakwater_ring_depth",
         "gauge",
