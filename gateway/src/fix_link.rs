@@ -86,6 +86,15 @@ pub struct FixLink {
 }
 
 impl FixLink {
+    /// What the queues commit (none in reflector mode), in bytes.
+    pub fn memory_bytes(settings: &FixDoorSettings) -> u64 {
+        if settings.reflector {
+            return 0;
+        }
+        let slot = std::mem::size_of::<ToIo>() + std::mem::size_of::<ToDoor>();
+        (settings.sessions.len() * settings.queue_messages * slot) as u64
+    }
+
     /// Queues sized from the configuration; `None` in reflector mode. `io_waker`
     /// is filled in when the io loop exists.
     pub fn new(settings: &FixDoorSettings, io_waker: Arc<OnceLock<Arc<Waker>>>) -> Option<FixLink> {

@@ -585,8 +585,8 @@ pub fn memory_budget_for(config: &GatewayConfig, venue_bytes: u64) -> Vec<(&'sta
     ];
     if let Some(fix) = &config.fix {
         budget.push((
-            "FIX sessions and connections (buffers, order caches, resend logs)",
-            fix.memory_bytes(),
+            "FIX sessions and connections (buffers, order caches, resend logs, queues)",
+            fix.memory_bytes() + crate::fix_link::FixLink::memory_bytes(fix),
         ));
     }
     if matches!(resolve(config).topology, Topology::Pipelined) {

@@ -535,7 +535,8 @@ fn the_configuration_refuses_what_the_door_cannot_serve() {
     let config = GatewayConfig::from_toml_str(&config_text(&base), "<fix test>").unwrap();
     let budget = gateway::pipeline::memory_budget_for(&config, 0);
     let row = budget.iter().find(|(name, _)| name.starts_with("FIX sessions")).expect("a FIX row");
-    assert_eq!(row.1, config.fix.as_ref().unwrap().memory_bytes());
+    let fix = config.fix.as_ref().unwrap();
+    assert_eq!(row.1, fix.memory_bytes() + gateway::fix_link::FixLink::memory_bytes(fix));
     assert!(row.1 > 2 * (1 << 20), "two sessions' outbound buffers at least");
 }
 

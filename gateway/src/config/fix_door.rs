@@ -56,18 +56,11 @@ pub struct FixDoorSettings {
 impl FixDoorSettings {
     /// What the door commits: every session's buffers and tables (at start-up),
     /// a receive buffer of two messages per connection (at accept) and the
-    /// 64 KiB read buffer.
+    /// 64 KiB read buffer (the queues to the io loop: `FixLink::memory_bytes`).
     pub fn memory_bytes(&self) -> u64 {
         let sessions: u64 = self.sessions.iter().map(|s| s.memory_bytes() as u64).sum();
         let largest = self.sessions.iter().map(|s| s.max_message_len).max().unwrap_or(0) as u64;
-        let queues = if self.reflector {
-            0
-        } else {
-            let slot = std::mem::size_of::<crate::fix_link::ToIo>()
-                + std::mem::size_of::<crate::fix_link::ToDoor>();
-            self.sessions.len() as u64 * (self.queue_messages * slot) as u64
-        };
-        sessions + self.max_connections as u64 * 2 * largest + READ_BUFFER_BYTES as u64 + queues
+        sessions + self.max_connections as u64 * 2 * largest + READ_BUFFER_BYTES as u64
     }
 }
 
