@@ -503,7 +503,11 @@ impl Door {
                     }
                 }
                 // Journaled by the io thread, in order with the session's input.
-                Action::Fact(fact) => self.send_to_io(session, ToIo::Fact(fact)),
+                Action::Fact(fact) => {
+                    if self.link.as_ref().is_some_and(|l| l.journal_facts) {
+                        self.send_to_io(session, ToIo::Fact(fact));
+                    }
+                }
             }
         }
         actions.clear();

@@ -81,6 +81,9 @@ pub struct SessionLink {
 pub struct FixLink {
     /// By session, in configuration order.
     pub sessions: Vec<SessionLink>,
+    /// Hand session facts over for the journal. Without a journal there is no
+    /// rebuild to make from them, and each would cost the engine an input.
+    pub journal_facts: bool,
     io_waker: Arc<OnceLock<Arc<Waker>>>,
     door_waker: OnceLock<Arc<Waker>>,
 }
@@ -96,8 +99,13 @@ impl FixLink {
     }
 
     /// Queues sized from the configuration; `None` in reflector mode. `io_waker`
-    /// is filled in when the io loop exists.
-    pub fn new(settings: &FixDoorSettings, io_waker: Arc<OnceLock<Arc<Waker>>>) -> Option<FixLink> {
+    /// is filled in when the io loop exists; `journal_facts` when a journal keeps
+    /// what the sessions are rebuilt from.
+    pub fn new(
+        settings: &FixDoorSettings,
+        io_waker: Arc<OnceLock<Arc<Waker>>>,
+        journal_facts: bool,
+    ) -> Option<FixLink> {
         if settings.reflector {
             return None;
         }
@@ -110,7 +118,7 @@ impl FixLink {
                 login: login.expect("a FIX session outside reflector mode has a login") as LoginIdx,
             })
             .collect();
-        Some(FixLink { sessions, io_waker, door_waker: OnceLock::new() })
+        Some(FixLink { sessions, journal_facts, io_waker, door_waker: OnceLock::new() })
     }
 
     /// Called once by the door when its poll exists.

@@ -905,7 +905,9 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
         .fix
         .as_ref()
         // The door runs on the io thread: nobody needs waking (an empty slot).
-        .and_then(|f| crate::fix_link::FixLink::new(f, Arc::default()))
+        .and_then(|f| {
+            crate::fix_link::FixLink::new(f, Arc::default(), durability != Durability::None)
+        })
         .map(Arc::new);
     control.fix = fix_link.clone();
     let journal_progress = Arc::new(JournalProgress::default());

@@ -26,6 +26,7 @@ use protocol::framing::FrameBuffer;
 use protocol::{MAX_FRAME_LEN, OrderType, Price, Qty, RejectCode, Side, TimeInForce};
 
 use crate::clock::{Clock, Rng};
+use crate::fixwire::{Answer, FixSession, SeqCheck};
 use crate::flow::{Flow, Mix, Next};
 use crate::live::IntervalRecord;
 use crate::operator::{OperatorAction, OperatorThread};
@@ -64,6 +65,18 @@ pub struct RunSpec<'a> {
     pub pin_core: Option<usize>,
     /// The protocol version to log in with (1 or 2).
     pub protocol_version: u8,
+    /// Which of the gateway's front doors the sessions use.
+    pub front_door: FrontDoor,
+}
+
+/// The gateway's front door a run's sessions use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum FrontDoor {
+    /// The binary protocol (docs/protocol.md).
+    #[default]
+    Binary,
+    /// FIX 4.4 (docs/fix.md), one FIX session per login (`crate::fixwire`).
+    Fix,
 }
 
 impl std::fmt::Debug for RunSpec<'_> {
@@ -149,6 +162,8 @@ struct Session {
     last_rx_ns: u64,
     dirty: bool,
     login_retries: u32,
+    /// FIX state, when the run uses the FIX door.
+    fix: Option<Box<FixSession>>,
 }
 
 /// Unsent bytes a session may hold before new messages go to other sessions.
@@ -248,6 +263,8 @@ impl<'a> Driver<'a> {
                 last_rx_ns: 0,
                 dirty: false,
                 login_retries: 0,
+                fix: (spec.front_door == FrontDoor::Fix && spec.target == Target::Gateway)
+                    .then(|| Box::new(FixSession::new(login))),
             })
             .collect::<Vec<_>>();
         let mut tracker = Tracker::new(spec.capacity, sessions.len(), spec.tag);
@@ -777,10 +794,14 @@ impl<'a> Driver<'a> {
     }
 
     fn push(&mut self, session: usize, msg: &ClientMessage) {
-        let mut buf = [0u8; MAX_FRAME_LEN];
-        let n = msg.encode_to_slice(&mut buf).expect("a client message fits a frame");
         let sess = &mut self.sessions[session];
-        sess.tx.extend_from_slice(&buf[..n]);
+        if let Some(fix) = sess.fix.as_mut() {
+            fix.encode(msg, unix_now_ns(), &mut sess.tx);
+        } else {
+            let mut buf = [0u8; MAX_FRAME_LEN];
+            let n = msg.encode_to_slice(&mut buf).expect("a client message fits a frame");
+            sess.tx.extend_from_slice(&buf[..n]);
+        }
         if !sess.dirty {
             sess.dirty = true;
             self.dirty.push(session);
@@ -860,6 +881,9 @@ impl<'a> Driver<'a> {
     /// Reads until the socket is empty (WouldBlock, or with `short_read_ends` a
     /// read that did not fill the buffer) or the connection ended.
     fn read_session(&mut self, i: usize, short_read_ends: bool) {
+        if self.sessions[i].fix.is_some() {
+            return self.read_fix(i);
+        }
         loop {
             let s = &mut self.sessions[i];
             let Some(stream) = s.stream.as_mut() else { return };
@@ -932,6 +956,146 @@ impl<'a> Driver<'a> {
         }
     }
 
+    /// Reads a FIX session's socket until it would block, and handles each
+    /// whole message.
+    fn read_fix(&mut self, i: usize) {
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            let s = &mut self.sessions[i];
+            let (Some(stream), Some(fix)) = (s.stream.as_mut(), s.fix.as_mut()) else { return };
+            match std::io::Read::read(stream, &mut buf) {
+                Ok(0) => {
+                    let now = self.clock.now_ns();
+                    return self.connection_ended(i, now, None);
+                }
+                Ok(n) => {
+                    fix.received(&buf[..n]);
+                    let now = self.clock.now_ns();
+                    self.sessions[i].last_rx_ns = now;
+                    if !self.take_fix(i, now) {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    let now = self.clock.now_ns();
+                    return self.connection_ended(i, now, None);
+                }
+            }
+        }
+    }
+
+    /// Handles every whole FIX message read; false when the connection ended.
+    fn take_fix(&mut self, i: usize, now: u64) -> bool {
+        loop {
+            let Driver { sessions, tracker, .. } = self;
+            let Some(fix) = sessions[i].fix.as_mut() else { return false };
+            if let Some(answer) = fix.release() {
+                if !self.on_fix_answer(i, answer, now) {
+                    return false;
+                }
+                continue;
+            }
+            let kinds = |id: u64| match tracker.kind_of(id) {
+                Some(Kind::Order) => crate::fixwire::Kind::Order,
+                Some(Kind::Cancel | Kind::Replace) => crate::fixwire::Kind::CancelOrReplace,
+                _ => crate::fixwire::Kind::Unknown,
+            };
+            let (answer, check) = match fix.next_answer(&kinds) {
+                Ok(Some(a)) => a,
+                Ok(None) => return true,
+                Err(crate::fixwire::Garbled) => {
+                    self.connection_ended(i, now, None);
+                    return false;
+                }
+            };
+            match check {
+                SeqCheck::Resent => {}
+                SeqCheck::InOrder | SeqCheck::Gap { .. } => {
+                    if let SeqCheck::Gap { from, to } = check {
+                        // Sent to the connection before, never read: ask for them.
+                        let s = &mut self.sessions[i];
+                        if let Some(fix) = s.fix.as_mut() {
+                            fix.resend_request(from, to, unix_now_ns(), &mut s.tx);
+                        }
+                        if !s.dirty {
+                            s.dirty = true;
+                            self.dirty.push(i);
+                        }
+                    }
+                    let s = &mut self.sessions[i];
+                    if let Some(fix) = s.fix.as_mut()
+                        && fix.recovering()
+                        && !answer.is_session_level()
+                    {
+                        fix.hold(answer);
+                        continue;
+                    }
+                }
+                SeqCheck::Duplicate => {
+                    self.tracker.counts.seq_repeats += 1;
+                    continue;
+                }
+            }
+            if !self.on_fix_answer(i, answer, now) {
+                return false;
+            }
+        }
+    }
+
+    /// One FIX answer; false when it ended the connection.
+    fn on_fix_answer(&mut self, i: usize, answer: Answer, now: u64) -> bool {
+        let t = &mut self.tracker;
+        let out = match answer {
+            Answer::LoggedOn => {
+                let next = self.sessions[i].last_seq + 1;
+                self.logged_in(i, next, now);
+                Outcome::None
+            }
+            Answer::Heartbeat | Answer::Other => Outcome::None,
+            Answer::TestRequest(id) => {
+                let s = &mut self.sessions[i];
+                if let Some(fix) = s.fix.as_mut() {
+                    fix.heartbeat_for(id, unix_now_ns(), &mut s.tx);
+                }
+                if !s.dirty {
+                    s.dirty = true;
+                    self.dirty.push(i);
+                }
+                Outcome::None
+            }
+            Answer::Logout => {
+                self.connection_ended(i, now, None);
+                return false;
+            }
+            Answer::Accepted { cl_ord_id } => t.on_accepted(cl_ord_id, 0, now),
+            Answer::Rejected { cl_ord_id, code } => t.on_rejected(cl_ord_id, code, 0, now),
+            Answer::Executed { cl_ord_id, leaves, cum, price } => {
+                if let Some(instr) = t.on_executed(cl_ord_id, leaves, cum, now) {
+                    self.flow.on_trade(instr as usize, price);
+                }
+                Outcome::None
+            }
+            Answer::Canceled { cl_ord_id, request_id, reason } => {
+                t.on_canceled(cl_ord_id, request_id, reason, now)
+            }
+            Answer::CancelRejected { request_id, code } => {
+                t.on_cancel_rejected(request_id, code, now)
+            }
+            Answer::Replaced { request_id, qty, price } => {
+                t.on_replaced(request_id, qty, price, now)
+            }
+            Answer::MassCancelAck { request_id } => t.on_mass_ack(request_id, now),
+            Answer::OtherReject => {
+                t.counts.business_rejects += 1;
+                Outcome::None
+            }
+        };
+        self.on_outcome(i, out, now);
+        true
+    }
+
     fn on_app(&mut self, i: usize, msg: AppMessage, ts_ns: u64, now: u64) {
         let out = match msg {
             AppMessage::OrderAccepted(a) => {
@@ -984,6 +1148,11 @@ impl<'a> Driver<'a> {
                 Outcome::None
             }
         };
+        self.on_outcome(i, out, now);
+    }
+
+    /// What the tracker made of an answer: count it, or schedule a confirmation.
+    fn on_outcome(&mut self, i: usize, out: Outcome, now: u64) {
         match out {
             Outcome::Answered(lat) => {
                 self.answered_interval += 1;
@@ -1130,6 +1299,9 @@ impl<'a> Driver<'a> {
         s.tx.clear();
         s.tx_pos = 0;
         s.rx.clear();
+        if let Some(fix) = s.fix.as_mut() {
+            fix.clear_received();
+        }
     }
 
     /// Drops a session's connection; it logs in again after `down_ns` with its next
@@ -1339,6 +1511,13 @@ impl<'a> Driver<'a> {
         self.ladder_hist.reset();
         passed
     }
+}
+
+/// Wall-clock time, Unix ns (FIX SendingTime and TransactTime).
+fn unix_now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Pins the calling thread to `core` (no effect if the core does not exist).

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::driver::{self, RunResult, RunSpec, Target};
+use crate::driver::{self, FrontDoor, RunResult, RunSpec, Target};
 use crate::echo::EchoServer;
 use crate::live::{Live, LiveOutput};
 use crate::metrics::{Figures, MetricsServer};
@@ -60,6 +60,8 @@ pub struct Options {
     /// The protocol version the harness logs in with: 1 (the default) or 2, whose
     /// broker answers (OrderPending) are timed beside the venue's.
     pub protocol_version: u8,
+    /// The gateway's front door the sessions use (the echo baseline: binary).
+    pub front_door: FrontDoor,
     /// The command line, for the report.
     pub command: String,
 }
@@ -87,6 +89,7 @@ impl Default for Options {
             durability: None,
             compare_durability: false,
             protocol_version: driver::LOGIN_VERSION,
+            front_door: FrontDoor::Binary,
             command: String::new(),
         }
     }
@@ -185,6 +188,10 @@ fn one_run(
             Target::Gateway => o.protocol_version,
             Target::Echo => driver::LOGIN_VERSION,
         },
+        front_door: match target {
+            Target::Gateway => o.front_door,
+            Target::Echo => FrontDoor::Binary,
+        },
     };
     let result = driver::run(spec).map_err(|e| format!("{label} run: {e}"));
     let live = live.finish();
@@ -269,22 +276,19 @@ fn in_process(
     }
     let running = gateway::start(&config).map_err(|e| format!("in-process gateway: {e}"))?;
     let mut desc = format!(
-        "in-process, {:?} topology, io wait {:?}, engine wait {:?}, durability {:?}",
+        "in-process, {:?} topology, io wait {:?}, engine wait {:?}, durability {:?}, {} door",
         running.resolved.topology,
         running.resolved.io_wait,
         running.resolved.engine_wait,
-        config.journal.durability
+        config.journal.durability,
+        if o.front_door == FrontDoor::Fix { "FIX" } else { "binary" }
     );
+    let addr = match o.front_door {
+        FrontDoor::Binary => running.addr(),
+        FrontDoor::Fix => running.fix_addr().ok_or("the generated configuration has no [fix]")?,
+    };
     let op: Box<dyn Operator> = Box::new(InProcess::new(running.admin()));
-    let side = one_run(
-        s,
-        universe,
-        running.addr(),
-        Target::Gateway,
-        Some(op),
-        o,
-        Some(Arc::clone(figures)),
-    );
+    let side = one_run(s, universe, addr, Target::Gateway, Some(op), o, Some(Arc::clone(figures)));
     let syncs = running.journal_progress.syncs.load(std::sync::atomic::Ordering::Relaxed);
     let commits = running.journal_progress.commit_times.snapshot();
     running.shutdown().map_err(|e| format!("in-process gateway shutdown: {e}"))?;
@@ -318,10 +322,16 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
     // The universe: generated for an in-process gateway, read for a running one.
     let (universe, config) = match o.gateway {
         None => {
-            let text = universe::generate_gateway_toml_pinned(&s, o.pin.then(last_core));
+            let mut text = universe::generate_gateway_toml_pinned(&s, o.pin.then(last_core));
+            let universe = Universe::from_gateway_toml(&text, "<generated>")?;
+            if o.front_door == FrontDoor::Fix {
+                let names: Vec<String> =
+                    universe.logins.iter().map(|l| l.username.to_string()).collect();
+                text.push_str(&crate::fixwire::fix_section(&names));
+            }
             let config = gateway::GatewayConfig::from_toml_str(&text, "<generated>")
                 .map_err(|e| format!("generated gateway configuration: {e}"))?;
-            (Universe::from_gateway_toml(&text, "<generated>")?, Some(config))
+            (universe, Some(config))
         }
         Some(_) => {
             let (text, file) = match &o.logins {

@@ -26,6 +26,7 @@
 pub mod clock;
 pub mod driver;
 pub mod echo;
+pub mod fixwire;
 pub mod flow;
 pub mod harness;
 pub mod live;

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use loadtest::driver::FrontDoor;
 use loadtest::harness::{self, Options};
 use loadtest::scenario::{BUILT_IN, Scenario};
 
@@ -108,6 +109,11 @@ struct RunArgs {
     /// broker's immediate answer (OrderPending) beside the venue's.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
     protocol_version: u8,
+    /// The gateway's front door the sessions use: `binary` (docs/protocol.md) or
+    /// `fix` (docs/fix.md: one FIX session per login, SenderCompID LT<n>; with
+    /// --gateway, give the FIX port). The echo baseline always speaks binary.
+    #[arg(long, default_value = "binary", value_parser = ["binary", "fix"])]
+    front_door: String,
 }
 
 fn main() -> ExitCode {
@@ -164,6 +170,7 @@ fn main() -> ExitCode {
                 durability: a.durability,
                 compare_durability: a.compare_durability,
                 protocol_version: a.protocol_version,
+                front_door: if a.front_door == "fix" { FrontDoor::Fix } else { FrontDoor::Binary },
                 command: std::env::args().collect::<Vec<_>>().join(" "),
             };
             match harness::run(&o) {

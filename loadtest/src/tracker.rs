@@ -331,6 +331,11 @@ impl Tracker {
             | u64::from(i)
     }
 
+    /// The kind of request an id names, if it is one of this run's and current.
+    pub fn kind_of(&self, id: u64) -> Option<Kind> {
+        self.slot_of(id).map(|i| self.slots[i as usize].kind)
+    }
+
     /// The slot an id names, if it is one of this run's and still current.
     fn slot_of(&self, id: u64) -> Option<u32> {
         if id >> 48 != self.tag {

@@ -25,6 +25,7 @@ fn the_echo_baseline_answers_everything() {
         capacity: 200_000,
         pin_core: None,
         protocol_version: driver::LOGIN_VERSION,
+        front_door: driver::FrontDoor::Binary,
     };
     let r = driver::run(spec).unwrap();
     let out = live.finish();
