@@ -364,6 +364,7 @@ impl Runner for Ours {
             // The stream's IOC limit orders stand for taking flow; on SSE and SZSE
             // they are a simulator extension, switched on here.
             limit_ioc_fok: true,
+            market_data: false,
         })
         .expect("bench config is valid");
         Ours { ex, events: 0, volume: 0 }

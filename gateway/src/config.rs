@@ -383,6 +383,7 @@ struct RawExchange {
     self_trade_prevention: bool,
     holidays: Vec<String>,
     limit_ioc_fok: bool,
+    market_data: bool,
 }
 
 impl Default for RawExchange {
@@ -397,6 +398,7 @@ impl Default for RawExchange {
             self_trade_prevention: false,
             holidays: Vec::new(),
             limit_ioc_fok: false,
+            market_data: false,
         }
     }
 }
@@ -831,6 +833,7 @@ fn exchange_config(
         schedule,
         holidays,
         limit_ioc_fok: raw.limit_ioc_fok,
+        market_data: raw.market_data,
     })
 }
 

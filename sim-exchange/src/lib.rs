@@ -59,6 +59,7 @@ pub mod config;
 mod div;
 pub mod event;
 mod exchange;
+pub mod feed;
 mod index;
 pub mod matcher;
 pub mod reference;
@@ -66,7 +67,10 @@ pub mod schedule;
 
 pub use book::FastMatcher;
 pub use config::{ConfigError, ExchangeConfig, InstrumentSpec, Schedule};
-pub use event::{Event, L1, Level, PhaseEventKind, Uncross, VenueOrder};
+pub use event::{
+    Event, L1, Level, MarketEvent, MarketEventKind, MarketSnapshot, PhaseEventKind, Uncross,
+    VenueOrder,
+};
 pub use exchange::Exchange;
 pub use exchange::snapshot::SnapshotError;
 pub use matcher::Matcher;

@@ -83,6 +83,7 @@ fn steady_state_order_flow_does_not_allocate() {
         schedule: Schedule::AlwaysContinuous,
         holidays: Vec::new(),
         limit_ioc_fok: false,
+        market_data: false,
     })
     .unwrap();
     let mut events = 0u64;

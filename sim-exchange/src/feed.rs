@@ -1,0 +1,262 @@
+//! The venue's market-data feed: [`crate::MarketEvent`]s derived from the matching
+//! path and sequenced per channel, delivered as [`Event::Market`] through the same
+//! sink as the order events, right after the events that caused them.
+//!
+//! The feed does not keep a copy of the books. It taps the events an operation
+//! produces (trades, and the cancels of an end of day), remembers which price
+//! levels they touched, and after the operation reads those levels' totals back
+//! from the matcher, so a level event always states the book as it is. What an
+//! operation touches is known from the operation: a taker touches the opposite
+//! levels it trades at and the level it rests at; a cancel or a reduce its own
+//! level. An uncross and an end of day touch many levels at once: for those the
+//! feed reads the whole book before and compares after (rare, twice a day).
+//!
+//! Every buffer is sized at start-up from the largest book (its price array plus
+//! its overflow levels per side), so the feed allocates nothing while trading.
+//! With the feed off ([`crate::ExchangeConfig::market_data`] false) every hook
+//! returns at its first line.
+
+use protocol::marketdata::channel_of;
+use protocol::{Price, SecurityId, Side, TradingPhase};
+
+use crate::event::{Event, Level, MarketEvent, MarketEventKind, PhaseEventKind, Uncross};
+use crate::matcher::Matcher;
+
+/// The feed's state inside the exchange.
+#[derive(Clone, Debug)]
+pub(crate) struct Feed {
+    on: bool,
+    /// Venue time of the call in progress.
+    now_ns: u64,
+    /// Per instrument: index into `channels`/`seqs`.
+    channel_index: Vec<u16>,
+    /// The distinct channels of the configured instruments, sorted.
+    channels: Vec<u16>,
+    /// The last sequence number used on each channel.
+    seqs: Vec<u64>,
+    /// Per instrument: the indicative uncross last published.
+    indicative: Vec<Option<Uncross>>,
+    /// (side, price) of the levels the operation in progress touched.
+    touched: Vec<(Side, Price)>,
+    /// The book before an uncross or an end of day.
+    before_bids: Vec<Level>,
+    before_asks: Vec<Level>,
+}
+
+/// What the tap needs to know about the operation in progress.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tap {
+    pub inst: usize,
+    /// The incoming order's side (continuous matching); `None` for an uncross.
+    pub aggressor: Option<Side>,
+    /// Cancels remove resting orders (end of day), rather than an incoming remainder.
+    pub cancels_rest: bool,
+}
+
+impl Feed {
+    /// A feed for these instruments; `levels_per_side_max` is the largest number of
+    /// price levels one side of one book can hold.
+    pub fn new(on: bool, securities: &[SecurityId], levels_per_side_max: usize) -> Feed {
+        let mut channels: Vec<u16> = securities.iter().map(|s| channel_of(*s)).collect();
+        channels.sort_unstable();
+        channels.dedup();
+        let channel_index = securities
+            .iter()
+            .map(|s| channels.binary_search(&channel_of(*s)).expect("a listed channel") as u16)
+            .collect();
+        // One more than a side can hold, so that a full read shows it is whole.
+        let scratch = if on { levels_per_side_max + 1 } else { 0 };
+        Feed {
+            on,
+            now_ns: 0,
+            channel_index,
+            seqs: vec![0; channels.len()],
+            channels,
+            indicative: vec![None; securities.len()],
+            // A taker touches at most every level of the other side and one of its own.
+            touched: Vec::with_capacity(if on { levels_per_side_max + 2 } else { 0 }),
+            before_bids: vec![Level::default(); scratch],
+            before_asks: vec![Level::default(); scratch],
+        }
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.on
+    }
+
+    /// Bytes the feed holds (all sized at start-up).
+    pub fn memory_bytes(&self) -> usize {
+        self.touched.capacity() * size_of::<(Side, Price)>()
+            + (self.before_bids.len() + self.before_asks.len()) * size_of::<Level>()
+            + self.seqs.len() * (size_of::<u64>() + size_of::<u16>())
+            + self.indicative.len() * size_of::<Option<Uncross>>()
+    }
+
+    pub fn set_time(&mut self, now_ns: u64) {
+        self.now_ns = now_ns;
+    }
+
+    /// The last sequence number used on the instrument's channel.
+    pub fn channel_seq(&self, inst: usize) -> (u16, u64) {
+        let ci = self.channel_index[inst] as usize;
+        (self.channels[ci], self.seqs[ci])
+    }
+
+    /// The indicative uncross last published for the instrument.
+    pub fn indicative(&self, inst: usize) -> Option<Uncross> {
+        self.indicative[inst]
+    }
+
+    /// Stamps and delivers one event.
+    pub fn emit(
+        &mut self,
+        inst: usize,
+        security: SecurityId,
+        kind: MarketEventKind,
+        sink: &mut impl FnMut(Event),
+    ) {
+        let ci = self.channel_index[inst] as usize;
+        self.seqs[ci] += 1;
+        let channel = self.channels[ci];
+        let seq = self.seqs[ci];
+        sink(Event::Market(MarketEvent { channel, seq, security, time_ns: self.now_ns, kind }));
+    }
+
+    /// Remembers a touched level; consecutive touches of one level count once.
+    pub fn touch(&mut self, side: Side, price: Price) {
+        if !self.on || self.touched.last() == Some(&(side, price)) {
+            return;
+        }
+        // Sized for the worst operation at start-up: growing here would allocate on
+        // the order path, and losing a touch would leave subscribers a stale level.
+        assert!(self.touched.len() < self.touched.capacity(), "touched levels within capacity");
+        self.touched.push((side, price));
+    }
+
+    /// Passes an event through to `sink`, and with the feed on publishes what it
+    /// means for the book.
+    pub fn tap(&mut self, tap: Tap, security: SecurityId, e: Event, sink: &mut impl FnMut(Event)) {
+        sink(e);
+        if !self.on {
+            return;
+        }
+        match e {
+            Event::Trade { exec_id, price, qty, buy_order_id, sell_order_id, .. } => {
+                if let Some(side) = tap.aggressor {
+                    // Continuous trading: the resting order's level is the trade price.
+                    self.touch(side.opposite(), price);
+                }
+                let aggressor = tap.aggressor;
+                let kind = MarketEventKind::Trade {
+                    exec_id,
+                    price,
+                    qty,
+                    buy_order_id,
+                    sell_order_id,
+                    aggressor,
+                };
+                self.emit(tap.inst, security, kind, sink);
+            }
+            Event::Canceled { order_id, .. } if tap.cancels_rest => {
+                self.emit(tap.inst, security, MarketEventKind::OrderRemoved { order_id }, sink);
+            }
+            _ => {}
+        }
+    }
+
+    /// Publishes the touched levels' totals as they are now, then forgets them.
+    pub fn flush_levels<M: Matcher>(
+        &mut self,
+        inst: usize,
+        security: SecurityId,
+        matcher: &M,
+        sink: &mut impl FnMut(Event),
+    ) {
+        if !self.on {
+            return;
+        }
+        for i in 0..self.touched.len() {
+            let (side, price) = self.touched[i];
+            let l = matcher.level_at(inst, side, price);
+            let kind = MarketEventKind::Level { side, price, qty: l.qty, orders: l.orders };
+            self.emit(inst, security, kind, sink);
+        }
+        self.touched.clear();
+    }
+
+    /// Reads the whole book before an operation that touches many levels.
+    pub fn read_before<M: Matcher>(&mut self, inst: usize, matcher: &M) -> (usize, usize) {
+        if !self.on {
+            return (0, 0);
+        }
+        let bids = matcher.depth(inst, Side::Buy, &mut self.before_bids);
+        let asks = matcher.depth(inst, Side::Sell, &mut self.before_asks);
+        // The buffers hold a whole side of the largest book: a full read is the whole book.
+        assert!(bids < self.before_bids.len() || self.before_bids.is_empty(), "bids fit");
+        assert!(asks < self.before_asks.len() || self.before_asks.is_empty(), "asks fit");
+        (bids, asks)
+    }
+
+    /// After such an operation: publishes every level read before that changed. (An
+    /// uncross and an end of day only take orders away, so no level appears.)
+    pub fn publish_changed<M: Matcher>(
+        &mut self,
+        inst: usize,
+        security: SecurityId,
+        before: (usize, usize),
+        matcher: &M,
+        sink: &mut impl FnMut(Event),
+    ) {
+        if !self.on {
+            return;
+        }
+        for (side, n) in [(Side::Buy, before.0), (Side::Sell, before.1)] {
+            for i in 0..n {
+                let old = match side {
+                    Side::Buy => self.before_bids[i],
+                    Side::Sell => self.before_asks[i],
+                };
+                let now = matcher.level_at(inst, side, old.price);
+                if now != old {
+                    let kind = MarketEventKind::Level {
+                        side,
+                        price: old.price,
+                        qty: now.qty,
+                        orders: now.orders,
+                    };
+                    self.emit(inst, security, kind, sink);
+                }
+            }
+        }
+    }
+
+    /// Publishes the instrument's indicative uncross when it differs from the last
+    /// one published (`current` is `None` outside call auctions).
+    pub fn refresh_indicative(
+        &mut self,
+        inst: usize,
+        security: SecurityId,
+        current: Option<Uncross>,
+        sink: &mut impl FnMut(Event),
+    ) {
+        if !self.on || self.indicative[inst] == current {
+            return;
+        }
+        self.indicative[inst] = current;
+        self.emit(inst, security, MarketEventKind::Indicative(current), sink);
+    }
+
+    /// Publishes an instrument's phase.
+    pub fn phase(
+        &mut self,
+        inst: usize,
+        security: SecurityId,
+        phase: TradingPhase,
+        kind: PhaseEventKind,
+        sink: &mut impl FnMut(Event),
+    ) {
+        if self.on {
+            self.emit(inst, security, MarketEventKind::Phase { phase, kind }, sink);
+        }
+    }
+}
