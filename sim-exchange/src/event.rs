@@ -151,6 +151,9 @@ pub struct MarketEvent {
     /// The channel's sequence number: 1 for its first event of the session, then
     /// every event one more, across the whole day.
     pub seq: u64,
+    /// The channel sequence of the security's previous event (0: none this session),
+    /// so that a subscriber to one security finds its gaps in a channel's sequence.
+    pub prev_seq: u64,
     /// The security.
     pub security: SecurityId,
     /// Venue time of the call that caused it, nanoseconds since the Unix epoch.
@@ -274,6 +277,9 @@ pub struct MarketSnapshot {
     pub channel: u16,
     /// The channel sequence the snapshot reflects (0: nothing published yet).
     pub seq: u64,
+    /// The sequence of the security's last event (at most `seq`; 0: none yet): the
+    /// `prev_seq` its next event will carry.
+    pub security_seq: u64,
     /// Top of book, last price, volume, turnover, phase.
     pub l1: L1,
     /// Bid levels written into the caller's buffer.

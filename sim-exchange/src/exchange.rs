@@ -557,6 +557,7 @@ impl<M: Matcher> Exchange<M> {
         Some(MarketSnapshot {
             channel,
             seq,
+            security_seq: self.feed.security_seq(inst),
             l1: self.l1(security)?,
             bid_levels,
             ask_levels,

@@ -34,6 +34,8 @@ pub(crate) struct Feed {
     channels: Vec<u16>,
     /// The last sequence number used on each channel.
     seqs: Vec<u64>,
+    /// Per instrument: the sequence of its last event.
+    last_seq: Vec<u64>,
     /// Per instrument: the indicative uncross last published.
     indicative: Vec<Option<Uncross>>,
     /// (side, price) of the levels the operation in progress touched.
@@ -73,6 +75,7 @@ impl Feed {
             seqs: vec![0; channels.len()],
             channels,
             indicative: vec![None; securities.len()],
+            last_seq: vec![0; securities.len()],
             // A taker touches at most every level of the other side and one of its own.
             touched: Vec::with_capacity(if on { levels_per_side_max + 2 } else { 0 }),
             before_bids: vec![Level::default(); scratch],
@@ -89,7 +92,7 @@ impl Feed {
         self.touched.capacity() * size_of::<(Side, Price)>()
             + (self.before_bids.len() + self.before_asks.len()) * size_of::<Level>()
             + self.seqs.len() * (size_of::<u64>() + size_of::<u16>())
-            + self.indicative.len() * size_of::<Option<Uncross>>()
+            + self.indicative.len() * (size_of::<Option<Uncross>>() + size_of::<u64>())
     }
 
     pub fn set_time(&mut self, now_ns: u64) {
@@ -100,6 +103,11 @@ impl Feed {
     pub fn channel_seq(&self, inst: usize) -> (u16, u64) {
         let ci = self.channel_index[inst] as usize;
         (self.channels[ci], self.seqs[ci])
+    }
+
+    /// The sequence of the instrument's last event.
+    pub fn security_seq(&self, inst: usize) -> u64 {
+        self.last_seq[inst]
     }
 
     /// The indicative uncross last published for the instrument.
@@ -119,7 +127,9 @@ impl Feed {
         self.seqs[ci] += 1;
         let channel = self.channels[ci];
         let seq = self.seqs[ci];
-        sink(Event::Market(MarketEvent { channel, seq, security, time_ns: self.now_ns, kind }));
+        let prev_seq = std::mem::replace(&mut self.last_seq[inst], seq);
+        let time_ns = self.now_ns;
+        sink(Event::Market(MarketEvent { channel, seq, prev_seq, security, time_ns, kind }));
     }
 
     /// Remembers a touched level; consecutive touches of one level count once.

@@ -20,6 +20,8 @@ pub struct ModelBook {
     pub last: Option<Price>,
     pub phase: Option<TradingPhase>,
     pub indicative: Option<Uncross>,
+    /// The channel sequence of its last event.
+    pub last_seq: u64,
 }
 
 /// Every security and channel the feed has spoken of.
@@ -61,6 +63,13 @@ impl FeedModel {
                         return Err(format!("{} on channel {}", m.security, m.channel));
                     }
                     let book = self.books.entry(m.security).or_default();
+                    if m.prev_seq != book.last_seq {
+                        return Err(format!(
+                            "{} prev_seq {} after {}",
+                            m.security, m.prev_seq, book.last_seq
+                        ));
+                    }
+                    book.last_seq = m.seq;
                     apply_one(book, m.kind)?;
                     if let MarketEventKind::Trade {
                         exec_id,
@@ -98,6 +107,12 @@ impl FeedModel {
         let seq = self.seqs.get(&snap.channel).copied().unwrap_or(0);
         if snap.seq != seq {
             return Err(format!("snapshot seq {} but the feed is at {seq}", snap.seq));
+        }
+        if snap.security_seq != book.last_seq {
+            return Err(format!(
+                "snapshot security seq {} vs {}",
+                snap.security_seq, book.last_seq
+            ));
         }
         let venue: BTreeMap<(u8, i64), (u64, u32)> = bids[..snap.bid_levels]
             .iter()
