@@ -16,10 +16,15 @@
 //! With the feed off ([`crate::ExchangeConfig::market_data`] false) every hook
 //! returns at its first line.
 
-use protocol::marketdata::channel_of;
+use protocol::marketdata::{
+    DeltaBody, DeltaHeader, Indicative, MdMessage, PhaseKind, SNAPSHOT_LEVELS_MAX, Snapshot,
+    WireLevel, channel_of,
+};
 use protocol::{Price, SecurityId, Side, TradingPhase};
 
-use crate::event::{Event, Level, MarketEvent, MarketEventKind, PhaseEventKind, Uncross};
+use crate::event::{
+    Event, Level, MarketEvent, MarketEventKind, MarketSnapshot, PhaseEventKind, Uncross,
+};
 use crate::matcher::Matcher;
 
 /// The feed's state inside the exchange.
@@ -268,5 +273,104 @@ impl Feed {
         if self.on {
             self.emit(inst, security, MarketEventKind::Phase { phase, kind }, sink);
         }
+    }
+}
+
+// ------------------------------------------------------------------ wire form
+
+impl MarketEvent {
+    /// The event as a market-data protocol delta (`docs/marketdata.md`), flags 0.
+    pub fn to_wire(&self) -> MdMessage {
+        let header = DeltaHeader {
+            channel: self.channel,
+            seq: self.seq,
+            prev_seq: self.prev_seq,
+            security: self.security,
+            flags: 0,
+            time_ns: self.time_ns,
+        };
+        let body = match self.kind {
+            MarketEventKind::Level { side, price, qty, orders } => {
+                DeltaBody::Level { side, level: WireLevel { price, qty, orders } }
+            }
+            MarketEventKind::Trade {
+                exec_id,
+                price,
+                qty,
+                buy_order_id,
+                sell_order_id,
+                aggressor,
+            } => DeltaBody::Trade { exec_id, price, qty, buy_order_id, sell_order_id, aggressor },
+            MarketEventKind::OrderAdded { order_id, side, price, qty } => {
+                DeltaBody::OrderAdded { order_id, side, price, qty }
+            }
+            MarketEventKind::OrderReduced { order_id, qty } => {
+                DeltaBody::OrderRemoved { order_id, qty }
+            }
+            MarketEventKind::OrderRemoved { order_id } => {
+                DeltaBody::OrderRemoved { order_id, qty: protocol::Qty::ZERO }
+            }
+            MarketEventKind::Phase { phase, kind } => DeltaBody::Phase {
+                phase,
+                kind: match kind {
+                    PhaseEventKind::PhaseChange => PhaseKind::PhaseChange,
+                    PhaseEventKind::Halt => PhaseKind::Halt,
+                    PhaseEventKind::Resume => PhaseKind::Resume,
+                },
+            },
+            MarketEventKind::Indicative(u) => DeltaBody::Indicative(wire_indicative(u)),
+        };
+        MdMessage::Delta(header, body)
+    }
+}
+
+fn wire_indicative(u: Option<Uncross>) -> Indicative {
+    u.map_or(Indicative::default(), |u| Indicative {
+        price: u.price,
+        qty: u.qty,
+        imbalance: u.imbalance,
+    })
+}
+
+impl MarketSnapshot {
+    /// The snapshot as a market-data protocol message: the first `levels` of the
+    /// caller's level buffers (at most [`SNAPSHOT_LEVELS_MAX`] a side).
+    pub fn to_wire(
+        &self,
+        security: SecurityId,
+        session_id: u64,
+        time_ns: u64,
+        bids: &[Level],
+        asks: &[Level],
+    ) -> MdMessage {
+        let mut s = Snapshot {
+            channel: self.channel,
+            seq: self.seq,
+            security_seq: self.security_seq,
+            security,
+            flags: 0,
+            time_ns,
+            session_id,
+            phase: self.l1.phase,
+            last: self.l1.last,
+            volume: self.l1.volume.0,
+            turnover: self.l1.turnover,
+            indicative: wire_indicative(self.indicative),
+            bid_count: 0,
+            ask_count: 0,
+            bids: [WireLevel::default(); SNAPSHOT_LEVELS_MAX],
+            asks: [WireLevel::default(); SNAPSHOT_LEVELS_MAX],
+        };
+        let nb = self.bid_levels.min(bids.len()).min(SNAPSHOT_LEVELS_MAX);
+        let na = self.ask_levels.min(asks.len()).min(SNAPSHOT_LEVELS_MAX);
+        for (w, l) in s.bids.iter_mut().zip(&bids[..nb]) {
+            *w = WireLevel { price: l.price, qty: l.qty, orders: l.orders };
+        }
+        for (w, l) in s.asks.iter_mut().zip(&asks[..na]) {
+            *w = WireLevel { price: l.price, qty: l.qty, orders: l.orders };
+        }
+        s.bid_count = nb as u8;
+        s.ask_count = na as u8;
+        MdMessage::Snapshot(s)
     }
 }
