@@ -1199,12 +1199,13 @@ impl BookBuilder {
         self.request(first_seq.max(self.last_seq + 1), last_seq)
     }
 
-    /// Asks for `from..=to` unless a recovery is already outstanding.
+    /// Asks for `from..=to` unless a recovery is already outstanding: one request at
+    /// a time, so a burst of live deltas after a gap does not become a burst of
+    /// requests. What is dropped meanwhile is asked for once the recovery ends (the
+    /// next delta that does not follow shows it), or comes with the retransmission.
     fn request(&mut self, from_seq: u64, to_seq: u64) -> SyncAction {
-        if let SyncState::Recovering(until) = self.state {
-            if to_seq <= until {
-                return SyncAction::Waiting;
-            }
+        if let SyncState::Recovering(_) = self.state {
+            return SyncAction::Waiting;
         }
         let count = (to_seq - from_seq + 1).min(u64::from(RETRANSMIT_COUNT_MAX));
         // A gap wider than one request can ask for is cheaper to resnapshot.
