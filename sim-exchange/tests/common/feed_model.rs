@@ -24,22 +24,22 @@ pub struct ModelBook {
     pub last_seq: u64,
 }
 
+/// A trade as (security, exec id, price, qty, buy order, sell order).
+pub type TradeRow = (SecurityId, u64, i64, u64, u64, u64);
+
 /// Every security and channel the feed has spoken of.
 #[derive(Default, Debug)]
 pub struct FeedModel {
     pub books: HashMap<SecurityId, ModelBook>,
     pub seqs: HashMap<u16, u64>,
     /// (security, exec id, price, qty, buy, sell) of every trade, in order.
-    pub trades: Vec<(SecurityId, u64, i64, u64, u64, u64)>,
+    pub trades: Vec<TradeRow>,
 }
 
 impl FeedModel {
     /// Applies the market-data events among `events`; returns the venue's own trade
     /// prints among them, for comparison with the feed's.
-    pub fn apply(
-        &mut self,
-        events: &[Event],
-    ) -> Result<Vec<(SecurityId, u64, i64, u64, u64, u64)>, String> {
+    pub fn apply(&mut self, events: &[Event]) -> Result<Vec<TradeRow>, String> {
         let mut venue_trades = Vec::new();
         for e in events {
             match *e {
