@@ -212,6 +212,7 @@ pub struct Indicative {
 }
 
 /// One security's book and day, stamped with the channel sequence it reflects.
+/// Level entries past `bid_count` / `ask_count` are not sent; decoding leaves them zero.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Snapshot {
     /// The channel.

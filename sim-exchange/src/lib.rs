@@ -14,6 +14,10 @@
 //!   and intrusive order queues in a preallocated pool; nothing allocates per order.
 //! * [`reference::ReferenceMatcher`]: the slow, obviously correct twin the property
 //!   tests compare the fast books with.
+//! * [`feed`]: the market-data feed (with [`ExchangeConfig::market_data`]): level,
+//!   trade, order, phase and indicative-uncross events as [`Event::Market`],
+//!   sequenced per channel, and [`Exchange::market_snapshot`] stamped with the
+//!   sequence it reflects; `docs/marketdata.md` is its contract.
 //! * [`Exchange::snapshot_to`] and [`Exchange::restore_from`]: the whole venue state
 //!   to a byte stream and back, for recovery without replaying the whole day.
 //!
