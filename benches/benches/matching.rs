@@ -2,6 +2,7 @@
 //!
 //! ```text
 //!   seeded generator ──(one op stream, built once)──┬──> sim-exchange Exchange (ours)
+//!                                                   ├──> the same, market-data feed on
 //!                                                   ├──> BTreeMap<price, VecDeque> + HashMap (baseline)
 //!                                                   └──> orderbook-rs 0.15 OrderBook (peer)
 //! ```
@@ -36,6 +37,11 @@
 //!   enum lives in the `pricelevel` crate, which is not a dependency here). It is a
 //!   thread-safe book (atomics, `Arc` orders, trade listeners, order-state tracking),
 //!   so it pays for concurrency the other two do not need.
+//!
+//! The second row is our exchange with `market_data = true`: the same stream, and
+//! every level, trade and order event of the feed delivered to the same sink
+//! (which counts them, as a publisher's ring push would touch them). The gap
+//! between the two rows is what the feed costs the matcher.
 //!
 //! Checks (so nothing is silently measured empty): ours and the baseline must end
 //! with the same resting orders, resting quantity and traded volume; orderbook-rs
@@ -325,13 +331,14 @@ trait Runner {
     fn summary(&self) -> (usize, u64, u64);
 }
 
-struct Ours {
+/// Our exchange; `FEED` switches the market-data feed on.
+struct Ours<const FEED: bool> {
     ex: Exchange,
     events: u64,
     volume: u64,
 }
 
-impl Ours {
+impl<const FEED: bool> Ours<FEED> {
     fn order(id: u64, side: Side, price: i64, qty: u64, tif: TimeInForce) -> VenueOrder {
         VenueOrder {
             order_id: id,
@@ -346,8 +353,8 @@ impl Ours {
     }
 }
 
-impl Runner for Ours {
-    const NAME: &'static str = "sim-exchange (ours)";
+impl<const FEED: bool> Runner for Ours<FEED> {
+    const NAME: &'static str = if FEED { "ours + market data" } else { "sim-exchange (ours)" };
 
     fn new() -> Self {
         let mut spec = InstrumentSpec::new(SEC, Board::SseMain, Price(MID));
@@ -364,6 +371,7 @@ impl Runner for Ours {
             // The stream's IOC limit orders stand for taking flow; on SSE and SZSE
             // they are a simulator extension, switched on here.
             limit_ioc_fok: true,
+            market_data: FEED,
         })
         .expect("bench config is valid");
         Ours { ex, events: 0, volume: 0 }
@@ -374,8 +382,12 @@ impl Runner for Ours {
         let (events, volume) = (&mut self.events, &mut self.volume);
         let mut sink = |e: Event| {
             *events += 1;
-            if let Event::Trade { qty, .. } = e {
-                *volume += qty.0;
+            match e {
+                Event::Trade { qty, .. } => *volume += qty.0,
+                Event::Market(m) => {
+                    black_box(m);
+                }
+                _ => {}
             }
         };
         match *op {
@@ -558,12 +570,14 @@ fn comparison() {
         "Instant::now() pair overhead (median, subtracted from each latency sample): {overhead} ns"
     );
 
-    let ours = measure::<Ours>(&prefill, &ops, overhead);
+    let ours = measure::<Ours<false>>(&prefill, &ops, overhead);
+    let feed = measure::<Ours<true>>(&prefill, &ops, overhead);
     let base = measure::<Obvious>(&prefill, &ops, overhead);
     let peer = measure::<Peer>(&prefill, &ops, overhead);
 
     // Correctness: the same stream must leave the same book.
     assert!(ours.summary.2 > 0, "the stream must trade");
+    assert_eq!(feed.summary, ours.summary, "the feed must not change the book");
     assert_eq!(
         ours.summary, base.summary,
         "ours and the baseline disagree on (resting orders, resting qty, volume)"
@@ -574,8 +588,11 @@ fn comparison() {
         "orderbook-rs disagrees on (resting orders, resting qty)"
     );
     let mut levels = [sim_exchange::Level::default(); 4096];
-    let mut r = Ours::new();
+    let mut r = Ours::<true>::new();
     prefill.iter().chain(&ops).for_each(|op| r.apply(op));
+    let mut last = [sim_exchange::Level::default(); 1];
+    let published = r.ex.market_snapshot(SEC, &mut last, &mut []).expect("listed").seq;
+    assert!(published > ops.len() as u64, "the feed published");
     let (bids, asks) = levels.split_at_mut(2048);
     let (nb, na) = r.ex.l2(SEC, bids, asks).expect("listed");
     r.ex.validate().expect("our book's invariants hold after the stream");
@@ -591,7 +608,7 @@ fn comparison() {
         "\n{:<22} {:>12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>10}",
         "implementation", "ops/s", "vs BTree", "p50 ns", "p90 ns", "p99 ns", "p99.9 ns", "max ns"
     );
-    for r in [&ours, &base, &peer] {
+    for r in [&ours, &feed, &base, &peer] {
         let h = &r.hist;
         println!(
             "{:<22} {:>12.0} {:>8.2}x {:>8} {:>8} {:>8} {:>8} {:>10}",
@@ -605,6 +622,15 @@ fn comparison() {
             h.max()
         );
     }
+    println!(
+        "market-data feed: {} events for {} operations ({:.2} a operation); throughput {:+.1}%, p50 {:+} ns, p99 {:+} ns with the feed on",
+        published,
+        prefill.len() + ops.len(),
+        published as f64 / (prefill.len() + ops.len()) as f64,
+        100.0 * (feed.ops_per_s / ours.ops_per_s - 1.0),
+        feed.hist.value_at_quantile(0.50) as i64 - ours.hist.value_at_quantile(0.50) as i64,
+        feed.hist.value_at_quantile(0.99) as i64 - ours.hist.value_at_quantile(0.99) as i64,
+    );
     println!();
 }
 
@@ -617,7 +643,7 @@ fn micro(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(1))
         .warm_up_time(Duration::from_millis(300))
         .sample_size(30);
-    let mut ours = Ours::new();
+    let mut ours = Ours::<false>::new();
     prefill.iter().for_each(|op| ours.apply(op));
     let mut id = 10_000_000u64;
     group.bench_function("ours: passive new + cancel", |b| {

@@ -388,6 +388,7 @@ struct RawExchange {
     self_trade_prevention: bool,
     holidays: Vec<String>,
     limit_ioc_fok: bool,
+    market_data: bool,
 }
 
 impl Default for RawExchange {
@@ -402,6 +403,7 @@ impl Default for RawExchange {
             self_trade_prevention: false,
             holidays: Vec::new(),
             limit_ioc_fok: false,
+            market_data: false,
         }
     }
 }
@@ -845,6 +847,7 @@ fn exchange_config(
         schedule,
         holidays,
         limit_ioc_fok: raw.limit_ioc_fok,
+        market_data: raw.market_data,
     })
 }
 

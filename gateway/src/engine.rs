@@ -1014,6 +1014,8 @@ impl Engine {
                 };
                 self.broadcast(SystemEvent { kind, phase, security }, out);
             }
+            // The market-data publisher consumes these; the order path has no use for them.
+            Event::Market(_) => {}
         }
     }
 }

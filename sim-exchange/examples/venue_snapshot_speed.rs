@@ -42,6 +42,7 @@ fn config() -> ExchangeConfig {
         schedule: Schedule::AlwaysContinuous,
         holidays: Vec::new(),
         limit_ioc_fok: false,
+        market_data: false,
     }
 }
 

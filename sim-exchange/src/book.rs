@@ -1041,6 +1041,15 @@ impl Matcher for FastMatcher {
         }
     }
 
+    fn level_at(&self, inst: usize, side: Side, price: Price) -> Level {
+        let half = self.books[inst].half(side);
+        let (qty, orders) = half.find_level(price.0).map_or((0, 0), |li| {
+            let lv = &half.levels[li as usize];
+            (lv.qty, lv.orders)
+        });
+        Level { price, qty: Qty(qty), orders }
+    }
+
     fn depth(&self, inst: usize, side: Side, out: &mut [Level]) -> usize {
         let half = self.books[inst].half(side);
         let mut li = half.best;

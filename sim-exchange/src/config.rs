@@ -84,6 +84,10 @@ pub struct ExchangeConfig {
     /// Simulator extension: accept IOC and FOK limit orders. Off by default, as on SSE
     /// and SZSE, where limit orders are day orders (`VENUE_DAY_ORDERS_ONLY`).
     pub limit_ioc_fok: bool,
+    /// Publish the market-data feed ([`crate::feed`]): level, trade, order, phase and
+    /// indicative-uncross events as [`crate::Event::Market`], sequenced per channel.
+    /// Off: none is produced and the matching path pays one branch per hook.
+    pub market_data: bool,
 }
 
 /// Why a configuration cannot start an engine.

@@ -138,6 +138,95 @@ pub enum Event {
         /// What happened.
         kind: PhaseEventKind,
     },
+    /// A market-data event (only with [`crate::ExchangeConfig::market_data`] on).
+    Market(MarketEvent),
+}
+
+/// One market-data event: sequenced per channel, stamped with the venue time of
+/// the call that caused it. See `docs/marketdata.md` and [`crate::feed`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct MarketEvent {
+    /// The channel ([`protocol::marketdata::channel_of`] of the security).
+    pub channel: u16,
+    /// The channel's sequence number: 1 for its first event of the session, then
+    /// every event one more, across the whole day.
+    pub seq: u64,
+    /// The channel sequence of the security's previous event (0: none this session),
+    /// so that a subscriber to one security finds its gaps in a channel's sequence.
+    pub prev_seq: u64,
+    /// The security.
+    pub security: SecurityId,
+    /// Venue time of the call that caused it, nanoseconds since the Unix epoch.
+    pub time_ns: u64,
+    /// What happened.
+    pub kind: MarketEventKind,
+}
+
+/// What a [`MarketEvent`] reports.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum MarketEventKind {
+    /// A price level's new totals after an operation: added when the receiver has no
+    /// level at the price, removed when `qty` is 0 (then `orders` is 0 too).
+    Level {
+        /// Bid or ask.
+        side: Side,
+        /// The level's price.
+        price: Price,
+        /// Open quantity now at the price.
+        qty: Qty,
+        /// Orders now at the price.
+        orders: u32,
+    },
+    /// A trade, tick by tick. Both orders' open quantities fall by `qty`; an order
+    /// whose open quantity reaches 0 leaves the book with no further event.
+    Trade {
+        /// Trade id (shared with the order events).
+        exec_id: ExecId,
+        /// Price.
+        price: Price,
+        /// Quantity.
+        qty: Qty,
+        /// The buy order.
+        buy_order_id: OrderId,
+        /// The sell order.
+        sell_order_id: OrderId,
+        /// The incoming order's side; `None` for a call-auction uncross.
+        aggressor: Option<Side>,
+    },
+    /// An order came to rest in the book (its remainder after it traded on entry).
+    OrderAdded {
+        /// The order.
+        order_id: OrderId,
+        /// Its side.
+        side: Side,
+        /// Its price.
+        price: Price,
+        /// Its open quantity.
+        qty: Qty,
+    },
+    /// A resting order's open quantity was lowered in place (priority kept).
+    OrderReduced {
+        /// The order.
+        order_id: OrderId,
+        /// Its open quantity now.
+        qty: Qty,
+    },
+    /// A resting order left the book other than by trading: cancelled, expired, or
+    /// moved by a replace (an `OrderAdded` follows when it rests again).
+    OrderRemoved {
+        /// The order.
+        order_id: OrderId,
+    },
+    /// The instrument's phase in force (`Halted` while halted).
+    Phase {
+        /// The phase.
+        phase: TradingPhase,
+        /// Scheduled or manual change, halt, or resume.
+        kind: PhaseEventKind,
+    },
+    /// The call-auction result the book would give now, whenever it changes during
+    /// a call auction; `None` when there is none (nothing crosses, or the auction ended).
+    Indicative(Option<Uncross>),
 }
 
 /// One aggregated price level.
@@ -179,4 +268,24 @@ pub struct Uncross {
     pub qty: Qty,
     /// `|buy volume at or above - sell volume at or below|` at that price.
     pub imbalance: u64,
+}
+
+/// One instrument's market-data snapshot ([`crate::Exchange::market_snapshot`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct MarketSnapshot {
+    /// Its channel.
+    pub channel: u16,
+    /// The channel sequence the snapshot reflects (0: nothing published yet).
+    pub seq: u64,
+    /// The sequence of the security's last event (at most `seq`; 0: none yet): the
+    /// `prev_seq` its next event will carry.
+    pub security_seq: u64,
+    /// Top of book, last price, volume, turnover, phase.
+    pub l1: L1,
+    /// Bid levels written into the caller's buffer.
+    pub bid_levels: usize,
+    /// Ask levels written into the caller's buffer.
+    pub ask_levels: usize,
+    /// The indicative uncross published last (call auctions).
+    pub indicative: Option<Uncross>,
 }

@@ -6,7 +6,10 @@ use std::collections::VecDeque;
 use crate::book::FastMatcher;
 use crate::config::{ConfigError, ExchangeConfig, InstrumentSpec, Schedule};
 use crate::div::Divisor;
-use crate::event::{Event, L1, Level, PhaseEventKind, Uncross, VenueOrder};
+use crate::event::{
+    Event, L1, Level, MarketEventKind, MarketSnapshot, PhaseEventKind, Uncross, VenueOrder,
+};
+use crate::feed::{Feed, Tap};
 use crate::matcher::{BookSpec, Fills, Incoming, MarketStats, Matcher, OrderInfo};
 use crate::schedule::{self, is_auction, is_queueing};
 
@@ -134,6 +137,8 @@ pub struct Exchange<M: Matcher = FastMatcher> {
     /// From the configuration, kept so that a snapshot can rebuild the price arrays.
     max_levels_per_side: usize,
     overflow_levels_per_side: usize,
+    /// The market-data feed (see [`crate::feed`]).
+    feed: Feed,
 }
 
 fn security_key(s: SecurityId) -> u64 {
@@ -152,7 +157,9 @@ impl Exchange<FastMatcher> {
 
     /// Bytes held by the books, the order pool and the id index (all sized at start-up).
     pub fn memory_bytes(&self) -> usize {
-        self.matcher.memory_bytes() + self.queue.capacity() * size_of::<Pending>()
+        self.matcher.memory_bytes()
+            + self.queue.capacity() * size_of::<Pending>()
+            + self.feed.memory_bytes()
     }
 }
 
@@ -204,7 +211,12 @@ impl<M: Matcher> Exchange<M> {
         if let Some(w) = lookup.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(ConfigError::DuplicateSecurity(instruments[w[0].1 as usize].spec.security));
         }
+        let levels_per_side_max =
+            books.iter().map(|b| b.levels() as usize + b.overflow_levels as usize).max();
+        let securities: Vec<SecurityId> = instruments.iter().map(|i| i.spec.security).collect();
+        let feed = Feed::new(cfg.market_data, &securities, levels_per_side_max.unwrap_or(0));
         Ok(Exchange {
+            feed,
             instruments,
             lookup,
             matcher: M::build(&books, cfg.max_orders)?,
@@ -288,6 +300,7 @@ impl<M: Matcher> Exchange<M> {
     /// release time has come and whose instrument trades continuously again.
     /// At equal times: schedule, then reopenings, then the queue.
     pub fn advance(&mut self, now_ns: u64, sink: &mut impl FnMut(Event)) {
+        self.feed.set_time(now_ns);
         self.start_schedule(now_ns, sink);
         loop {
             let boundary = self.next_boundary.map_or(NEVER, |(t, _)| t);
@@ -339,7 +352,7 @@ impl<M: Matcher> Exchange<M> {
             ins.reopen_at_ns = NEVER;
         }
         self.refresh_reopen();
-        sink(Event::Phase { security, phase: TradingPhase::Halted, kind: PhaseEventKind::Halt });
+        self.publish_phase(security, TradingPhase::Halted, PhaseEventKind::Halt, sink);
     }
 
     /// Ends a halt: the instrument goes back to the phase the schedule prescribes now
@@ -363,7 +376,7 @@ impl<M: Matcher> Exchange<M> {
             }
         }
         if any {
-            sink(Event::Phase { security, phase, kind: PhaseEventKind::Resume });
+            self.publish_phase(security, phase, PhaseEventKind::Resume, sink);
         }
         self.advance(now_ns, sink);
     }
@@ -388,11 +401,7 @@ impl<M: Matcher> Exchange<M> {
             self.instruments[inst].reopen_at_ns = until;
         }
         self.refresh_reopen();
-        sink(Event::Phase {
-            security,
-            phase: TradingPhase::OpeningAuction,
-            kind: PhaseEventKind::Resume,
-        });
+        self.publish_phase(security, TradingPhase::OpeningAuction, PhaseEventKind::Resume, sink);
     }
 
     /// Sets the phase by hand (tests, load scenarios). Leaving a call auction for a
@@ -417,7 +426,7 @@ impl<M: Matcher> Exchange<M> {
             self.transition(inst, phase, sink);
         }
         self.refresh_reopen();
-        sink(Event::Phase { security, phase, kind: PhaseEventKind::PhaseChange });
+        self.publish_phase(security, phase, PhaseEventKind::PhaseChange, sink);
         self.advance(now_ns, sink);
     }
 
@@ -452,7 +461,13 @@ impl<M: Matcher> Exchange<M> {
         }
         let phase = self.scheduled_phase(now_ns);
         for inst in 0..self.instruments.len() {
-            self.matcher.cancel_all(inst, CancelReason::Expired, sink);
+            let before = self.feed.read_before(inst, &self.matcher);
+            let security = self.instruments[inst].spec.security;
+            let tap = Tap { inst, aggressor: None, cancels_rest: true };
+            let feed = &mut self.feed;
+            self.matcher
+                .cancel_all(inst, CancelReason::Expired, &mut |e| feed.tap(tap, security, e, sink));
+            self.feed.publish_changed(inst, security, before, &self.matcher, sink);
             let ins = &mut self.instruments[inst];
             ins.halted = false;
             ins.reopen_at_ns = NEVER;
@@ -460,7 +475,7 @@ impl<M: Matcher> Exchange<M> {
             ins.phase = phase;
         }
         self.refresh_reopen();
-        sink(Event::Phase { security: None, phase, kind: PhaseEventKind::PhaseChange });
+        self.publish_phase(None, phase, PhaseEventKind::PhaseChange, sink);
     }
 
     // ---------------------------------------------------------------- views
@@ -523,6 +538,30 @@ impl<M: Matcher> Exchange<M> {
     ) -> bool {
         self.inst_of(security).is_some_and(|inst| {
             self.matcher.self_trade(inst, owner, side, price, u32::MAX, u64::MAX)
+        })
+    }
+
+    /// A market-data snapshot of one instrument: the best `bids.len()` and
+    /// `asks.len()` levels into the caller's buffers (best first), top of book and
+    /// the day's trading, and the channel sequence it reflects: the book is exactly
+    /// the result of every event on the channel up to and including `seq`. No allocation.
+    pub fn market_snapshot(
+        &self,
+        security: SecurityId,
+        bids: &mut [Level],
+        asks: &mut [Level],
+    ) -> Option<MarketSnapshot> {
+        let inst = self.inst_of(security)?;
+        let (channel, seq) = self.feed.channel_seq(inst);
+        let (bid_levels, ask_levels) = self.l2(security, bids, asks)?;
+        Some(MarketSnapshot {
+            channel,
+            seq,
+            security_seq: self.feed.security_seq(inst),
+            l1: self.l1(security)?,
+            bid_levels,
+            ask_levels,
+            indicative: self.feed.indicative(inst),
         })
     }
 
@@ -615,7 +654,7 @@ impl<M: Matcher> Exchange<M> {
             ins.phase = phase;
         }
         self.next_boundary = Some(schedule::next_boundary(now_ns, utc_offset_s, &self.holidays));
-        sink(Event::Phase { security: None, phase, kind: PhaseEventKind::PhaseChange });
+        self.publish_phase(None, phase, PhaseEventKind::PhaseChange, sink);
     }
 
     fn apply_boundary(&mut self, sink: &mut impl FnMut(Event)) {
@@ -634,7 +673,7 @@ impl<M: Matcher> Exchange<M> {
         }
         self.refresh_reopen();
         self.next_boundary = Some(schedule::next_boundary(at, utc_offset_s, &self.holidays));
-        sink(Event::Phase { security: None, phase, kind: PhaseEventKind::PhaseChange });
+        self.publish_phase(None, phase, PhaseEventKind::PhaseChange, sink);
     }
 
     fn end_reopen_auctions(&mut self, at_ns: u64, sink: &mut impl FnMut(Event)) {
@@ -644,7 +683,7 @@ impl<M: Matcher> Exchange<M> {
                 self.instruments[inst].reopen_at_ns = NEVER;
                 self.transition(inst, phase, sink);
                 let security = Some(self.instruments[inst].spec.security);
-                sink(Event::Phase { security, phase, kind: PhaseEventKind::PhaseChange });
+                self.publish_phase(security, phase, PhaseEventKind::PhaseChange, sink);
             }
         }
         self.refresh_reopen();
@@ -675,13 +714,90 @@ impl<M: Matcher> Exchange<M> {
 
     fn uncross(&mut self, inst: usize, sink: &mut impl FnMut(Event)) {
         let reference = self.instruments[inst].last_price();
+        let before = self.feed.read_before(inst, &self.matcher);
         let ins = &mut self.instruments[inst];
-        let mut fills = Fills {
-            security: ins.spec.security,
-            next_exec_id: &mut self.next_exec_id,
-            stats: &mut ins.stats,
+        let security = ins.spec.security;
+        let mut fills =
+            Fills { security, next_exec_id: &mut self.next_exec_id, stats: &mut ins.stats };
+        let tap = Tap { inst, aggressor: None, cancels_rest: false };
+        let feed = &mut self.feed;
+        self.matcher
+            .uncross(inst, reference, &mut fills, &mut |e| feed.tap(tap, security, e, sink));
+        self.feed.publish_changed(inst, security, before, &self.matcher, sink);
+    }
+
+    /// Reports a phase event, and on the feed each instrument's phase in force and
+    /// its indicative uncross (cleared outside call auctions).
+    fn publish_phase(
+        &mut self,
+        security: Option<SecurityId>,
+        phase: TradingPhase,
+        kind: PhaseEventKind,
+        sink: &mut impl FnMut(Event),
+    ) {
+        sink(Event::Phase { security, phase, kind });
+        if !self.feed.is_on() {
+            return;
+        }
+        let Some(targets) = self.targets(security) else { return };
+        for inst in targets {
+            let ins = &self.instruments[inst];
+            self.feed.phase(inst, ins.spec.security, ins.effective_phase(), kind, sink);
+            self.refresh_indicative(inst, sink);
+        }
+    }
+
+    /// Publishes the indicative uncross when it changed (call auctions only).
+    fn refresh_indicative(&mut self, inst: usize, sink: &mut impl FnMut(Event)) {
+        if !self.feed.is_on() {
+            return;
+        }
+        let ins = &self.instruments[inst];
+        let current = if is_auction(ins.effective_phase()) {
+            self.matcher.indicative(inst, ins.last_price())
+        } else {
+            None
         };
-        self.matcher.uncross(inst, reference, &mut fills, sink);
+        self.feed.refresh_indicative(inst, ins.spec.security, current, sink);
+    }
+
+    /// After an order entered the matcher (new, or moved by a replace): its resting
+    /// remainder, the levels it touched, the indicative uncross.
+    fn publish_entry(&mut self, inst: usize, order_id: OrderId, sink: &mut impl FnMut(Event)) {
+        if !self.feed.is_on() {
+            return;
+        }
+        let security = self.instruments[inst].spec.security;
+        if let Some(h) = self.matcher.find(order_id) {
+            let info = self.matcher.info(h);
+            let (side, price, qty) = (info.side, info.price, info.leaves);
+            self.feed.emit(
+                inst,
+                security,
+                MarketEventKind::OrderAdded { order_id, side, price, qty },
+                sink,
+            );
+            self.feed.touch(side, price);
+        }
+        self.feed.flush_levels(inst, security, &self.matcher, sink);
+        self.refresh_indicative(inst, sink);
+    }
+
+    /// After a resting order was cancelled or reduced in place.
+    fn publish_change(
+        &mut self,
+        info: &OrderInfo,
+        kind: MarketEventKind,
+        sink: &mut impl FnMut(Event),
+    ) {
+        if !self.feed.is_on() {
+            return;
+        }
+        let security = self.instruments[info.inst].spec.security;
+        self.feed.emit(info.inst, security, kind, sink);
+        self.feed.touch(info.side, info.price);
+        self.feed.flush_levels(info.inst, security, &self.matcher, sink);
+        self.refresh_indicative(info.inst, sink);
     }
 
     #[inline]
@@ -757,12 +873,13 @@ impl<M: Matcher> Exchange<M> {
             }
         }
         let ins = &mut self.instruments[inst];
-        let mut fills = Fills {
-            security: ins.spec.security,
-            next_exec_id: &mut self.next_exec_id,
-            stats: &mut ins.stats,
-        };
-        self.matcher.submit(inst, &incoming, &mut fills, sink);
+        let security = ins.spec.security;
+        let mut fills =
+            Fills { security, next_exec_id: &mut self.next_exec_id, stats: &mut ins.stats };
+        let tap = Tap { inst, aggressor: Some(o.side), cancels_rest: false };
+        let feed = &mut self.feed;
+        self.matcher.submit(inst, &incoming, &mut fills, &mut |e| feed.tap(tap, security, e, sink));
+        self.publish_entry(inst, o.order_id, sink);
     }
 
     /// Phase checks shared by new orders and replaces.
@@ -967,6 +1084,7 @@ impl<M: Matcher> Exchange<M> {
             cum: info.cum,
             reason: CancelReason::Client,
         });
+        self.publish_change(&info, MarketEventKind::OrderRemoved { order_id }, sink);
     }
 
     fn process_replace(
@@ -988,17 +1106,42 @@ impl<M: Matcher> Exchange<M> {
                 });
                 if keep {
                     self.matcher.reduce(h, qty.0);
+                    let kind =
+                        MarketEventKind::OrderReduced { order_id, qty: Qty(qty.0 - info.cum.0) };
+                    self.publish_change(&info, kind, sink);
                 } else {
-                    let ins = &mut self.instruments[info.inst];
-                    let mut fills = Fills {
-                        security: ins.spec.security,
-                        next_exec_id: &mut self.next_exec_id,
-                        stats: &mut ins.stats,
-                    };
-                    self.matcher.reprice(h, price, qty.0, matches, &mut fills, sink);
+                    self.move_order(h, &info, price, qty, matches, sink);
                 }
             }
         }
+    }
+
+    /// A replace that loses priority: out of the book, perhaps trades, rests again.
+    fn move_order(
+        &mut self,
+        h: M::Handle,
+        info: &OrderInfo,
+        price: Price,
+        qty: Qty,
+        matches: bool,
+        sink: &mut impl FnMut(Event),
+    ) {
+        let inst = info.inst;
+        let ins = &mut self.instruments[inst];
+        let security = ins.spec.security;
+        if self.feed.is_on() {
+            let kind = MarketEventKind::OrderRemoved { order_id: info.order_id };
+            self.feed.emit(inst, security, kind, sink);
+            self.feed.touch(info.side, info.price);
+        }
+        let mut fills =
+            Fills { security, next_exec_id: &mut self.next_exec_id, stats: &mut ins.stats };
+        let tap = Tap { inst, aggressor: Some(info.side), cancels_rest: false };
+        let feed = &mut self.feed;
+        self.matcher.reprice(h, price, qty.0, matches, &mut fills, &mut |e| {
+            feed.tap(tap, security, e, sink)
+        });
+        self.publish_entry(inst, info.order_id, sink);
     }
 
     /// Returns the handle, the order, whether priority is kept, and whether the move matches.

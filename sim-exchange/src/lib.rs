@@ -14,6 +14,10 @@
 //!   and intrusive order queues in a preallocated pool; nothing allocates per order.
 //! * [`reference::ReferenceMatcher`]: the slow, obviously correct twin the property
 //!   tests compare the fast books with.
+//! * [`feed`]: the market-data feed (with [`ExchangeConfig::market_data`]): level,
+//!   trade, order, phase and indicative-uncross events as [`Event::Market`],
+//!   sequenced per channel, and [`Exchange::market_snapshot`] stamped with the
+//!   sequence it reflects; `docs/marketdata.md` is its contract.
 //! * [`Exchange::snapshot_to`] and [`Exchange::restore_from`]: the whole venue state
 //!   to a byte stream and back, for recovery without replaying the whole day.
 //!
@@ -59,6 +63,7 @@ pub mod config;
 mod div;
 pub mod event;
 mod exchange;
+pub mod feed;
 mod index;
 pub mod matcher;
 pub mod reference;
@@ -66,7 +71,10 @@ pub mod schedule;
 
 pub use book::FastMatcher;
 pub use config::{ConfigError, ExchangeConfig, InstrumentSpec, Schedule};
-pub use event::{Event, L1, Level, PhaseEventKind, Uncross, VenueOrder};
+pub use event::{
+    Event, L1, Level, MarketEvent, MarketEventKind, MarketSnapshot, PhaseEventKind, Uncross,
+    VenueOrder,
+};
 pub use exchange::Exchange;
 pub use exchange::snapshot::SnapshotError;
 pub use matcher::Matcher;

@@ -321,6 +321,10 @@ pub trait Matcher: Sized + core::fmt::Debug {
         sink: &mut S,
     );
 
+    /// The level at `price` (on tick) on one side; `qty` and `orders` are 0 when no
+    /// order rests there.
+    fn level_at(&self, inst: usize, side: Side, price: Price) -> Level;
+
     /// Writes the best levels of one side into `out`; returns how many.
     fn depth(&self, inst: usize, side: Side, out: &mut [Level]) -> usize;
 

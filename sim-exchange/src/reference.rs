@@ -425,6 +425,12 @@ impl Matcher for ReferenceMatcher {
         }
     }
 
+    fn level_at(&self, inst: usize, side: Side, price: Price) -> Level {
+        let at: Vec<&RefOrder> =
+            self.books[inst].side(side).iter().filter(|o| o.price == price).collect();
+        Level { price, qty: Qty(at.iter().map(|o| o.leaves).sum()), orders: at.len() as u32 }
+    }
+
     fn depth(&self, inst: usize, side: Side, out: &mut [Level]) -> usize {
         let mut n = 0;
         for o in self.books[inst].side(side) {

@@ -1,8 +1,12 @@
 //! Property test: random operation sequences drive the fast books and the reference
 //! books through the same venue logic; both must emit identical event streams and
 //! hold identical books after every operation, and both must keep their invariants.
+//! With the market-data feed on, a subscriber's model replays the feed after every
+//! operation and must hold every level, every resting order and every trade of the venue.
 
 mod common;
+
+use common::feed_model::FeedModel;
 
 use std::collections::HashMap;
 
@@ -100,6 +104,8 @@ struct Pair {
     /// Order id → (answered, terminal events seen).
     orders: HashMap<u64, (u32, u32)>,
     accepted: Vec<u64>,
+    /// The feed replayed, when it is on.
+    model: Option<FeedModel>,
 }
 
 impl Pair {
@@ -124,6 +130,16 @@ impl Pair {
         }
         prop_assert_eq!(self.fast.open_orders(), self.reference.open_orders());
         prop_assert_eq!(self.fast.next_deadline(), self.reference.next_deadline());
+        if let Some(model) = &mut self.model {
+            let before = model.trades.len();
+            let venue_trades = model.apply(&a).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(&model.trades[before..], &venue_trades[..]);
+            for security in [SEC, SEC2] {
+                model.check(&self.fast, security).map_err(TestCaseError::fail)?;
+            }
+        } else {
+            prop_assert!(!a.iter().any(|e| matches!(e, Event::Market(_))), "feed off, events on");
+        }
         for e in &a {
             match *e {
                 Event::Accepted { order_id } | Event::Rejected { order_id, .. } => {
@@ -212,7 +228,7 @@ impl<M: Matcher> FnMutExchange for Exchange<M> {
     }
 }
 
-fn run(ops: &[Op], stp: bool, max_orders: usize) -> Result<(), TestCaseError> {
+fn run(ops: &[Op], stp: bool, max_orders: usize, market_data: bool) -> Result<(), TestCaseError> {
     // SEC2 has no daily limit, an array of four ticks (9.98-10.01) and three overflow
     // levels a side, so that random prices fill the overflow and meet its capacity.
     let mut ipo = spec(SEC2, "10.00");
@@ -223,12 +239,14 @@ fn run(ops: &[Op], stp: bool, max_orders: usize) -> Result<(), TestCaseError> {
     cfg.max_orders = max_orders;
     cfg.inbound_queue_capacity = 6;
     cfg.self_trade_prevention = stp;
+    cfg.market_data = market_data;
     let mut pair = Pair {
         fast: Exchange::with_matcher(cfg.clone()).unwrap(),
         reference: Exchange::with_matcher(cfg).unwrap(),
         now: 1,
         orders: HashMap::new(),
         accepted: Vec::new(),
+        model: market_data.then(FeedModel::default),
     };
     let mut next_id = 1u64;
     // The last price each order was sent with, so a replace can keep it.
@@ -302,12 +320,24 @@ proptest! {
 
     #[test]
     fn fast_and_reference_books_agree(ops in prop::collection::vec(op(), 1..200), stp in any::<bool>()) {
-        run(&ops, stp, 24)?;
+        run(&ops, stp, 24, false)?;
+    }
+
+    /// Phases, halts, auctions, queues and the end of day, with the feed on.
+    #[test]
+    fn market_data_replays_to_the_venue_books(ops in prop::collection::vec(op(), 1..200), stp in any::<bool>()) {
+        run(&ops, stp, 24, true)?;
+    }
+
+    /// Deep continuous books with the feed on.
+    #[test]
+    fn market_data_replays_deep_books(ops in prop::collection::vec(trading_op(), 1..300), stp in any::<bool>()) {
+        run(&ops, stp, 400, true)?;
     }
 
     /// Continuous trading only, with room for deep books.
     #[test]
     fn fast_and_reference_books_agree_on_deep_books(ops in prop::collection::vec(trading_op(), 1..300), stp in any::<bool>()) {
-        run(&ops, stp, 400)?;
+        run(&ops, stp, 400, false)?;
     }
 }

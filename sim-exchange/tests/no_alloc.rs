@@ -1,5 +1,6 @@
 //! Steady-state order flow allocates nothing: a counting global allocator watches
-//! submit, cancel, replace and matching after a warm-up.
+//! submit, cancel, replace and matching after a warm-up, with the market-data feed
+//! off and on (its level, trade, order and indicative-uncross events included).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,6 +69,17 @@ fn order(
 
 #[test]
 fn steady_state_order_flow_does_not_allocate() {
+    // One test for both, in turn: the allocation counter is shared.
+    let off = flow_allocations(false);
+    assert_eq!(off.0, 0, "steady-state order flow allocated {} times (feed off)", off.0);
+    assert_eq!(off.1, 0, "the feed is off");
+    let on = flow_allocations(true);
+    assert!(on.1 > 100_000, "the feed published ({} events)", on.1);
+    assert_eq!(on.0, 0, "steady-state order flow allocated {} times (feed on)", on.0);
+}
+
+/// Allocations in the steady state, and market-data events seen.
+fn flow_allocations(market_data: bool) -> (u64, u64) {
     let mut spec = InstrumentSpec::new(SEC, Board::SseMain, Price(100_000));
     spec.rules.cage = None;
     // An IPO-day book without limits, its array 20 ticks wide: the flow's ±20 ticks
@@ -83,14 +95,19 @@ fn steady_state_order_flow_does_not_allocate() {
         schedule: Schedule::AlwaysContinuous,
         holidays: Vec::new(),
         limit_ioc_fok: false,
+        market_data,
     })
     .unwrap();
     let mut events = 0u64;
     let mut trades = 0u64;
+    let mut market = 0u64;
     let mut sink = |e: Event| {
         events += 1;
         if matches!(e, Event::Trade { .. }) {
             trades += 1;
+        }
+        if matches!(e, Event::Market(_)) {
+            market += 1;
         }
     };
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
@@ -141,6 +158,8 @@ fn steady_state_order_flow_does_not_allocate() {
             }
             let _ = ex.l1(SEC);
             let _ = ex.l2(SEC, &mut levels[..5], &mut []);
+            let (bids, asks) = levels.split_at_mut(5);
+            let _ = ex.market_snapshot(SEC, bids, asks);
         }
         // Fault injection and an auction round trip use the preallocated queue.
         ex.set_ack_delay(3);
@@ -187,5 +206,5 @@ fn steady_state_order_flow_does_not_allocate() {
     let allocated = ALLOCATIONS.load(Ordering::Relaxed);
     ex.validate().unwrap();
     assert!(trades > 1_000, "the flow traded ({trades} trades, {events} events)");
-    assert_eq!(allocated, 0, "steady-state order flow allocated {allocated} times");
+    (allocated, market)
 }

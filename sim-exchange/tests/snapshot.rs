@@ -324,10 +324,10 @@ fn a_damaged_snapshot_is_an_error() {
         }
     }
     let mut wrong_version = bytes.clone();
-    wrong_version[8] = 3;
+    wrong_version[8] = 4;
     assert!(matches!(
         Exchange::restore_from(&mut wrong_version.as_slice()),
-        Err(SnapshotError::Version { found: 3, expected: 2 })
+        Err(SnapshotError::Version { found: 4, expected: 3 })
     ));
     assert!(matches!(
         Exchange::restore_from(&mut &b"not a snapshot at all"[..]),

@@ -23,6 +23,10 @@
 //! bitsets and best levels, and the id index. The restored exchange must pass
 //! [`Exchange::validate`]; a truncated or damaged snapshot is an error, never a
 //! panic.
+//!
+//! The market-data feed's sequences are not written: a restored exchange starts
+//! every channel again at sequence 1, and its publisher announces a new session
+//! id (`docs/marketdata.md`, "Restart").
 
 use std::io::{self, Read, Write};
 
@@ -37,7 +41,7 @@ use crate::matcher::MarketStats;
 const MAGIC: [u8; 8] = *b"BWVENU01";
 const END: [u8; 8] = *b"BWVENUOK";
 /// Format version; bumped whenever the layout of anything written changes.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 /// Largest state a snapshot may have: enough for tens of millions of resting
 /// orders. Reading refuses a larger length before allocating for it, and so does
 /// bincode for any length inside.
@@ -122,6 +126,7 @@ impl Exchange<FastMatcher> {
                 schedule: self.schedule,
                 holidays: self.holiday_dates.clone(),
                 limit_ioc_fok: self.limit_ioc_fok,
+                market_data: self.feed.is_on(),
             },
             instruments: self
                 .instruments

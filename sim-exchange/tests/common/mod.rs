@@ -2,6 +2,8 @@
 //! and a venue wrapper that collects each call's events and validates after it.
 #![allow(dead_code)]
 
+pub mod feed_model;
+
 use protocol::{
     Board, Market, OrderId, OrderType, Price, Qty, SecurityId, Side, TimeInForce, TradingPhase,
 };
@@ -69,6 +71,7 @@ pub fn config(instruments: Vec<InstrumentSpec>, schedule: Schedule) -> ExchangeC
         // The simulator extension on, so that the IOC and FOK limit paths stay covered
         // (`venue.rs` checks the default, off).
         limit_ioc_fok: true,
+        market_data: false,
     }
 }
 
