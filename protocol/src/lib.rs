@@ -25,7 +25,7 @@ pub use codec::{
 };
 pub use reject::{RejectCode, RejectDetail, TextBuf};
 pub use types::{
-    AccountId, Board, CancelReason, ClOrdId, CreditTag, ExecId, Liquidity, Market, OrderId,
-    OrderType, PendingStatus, Price, Qty, SecurityId, Seq, Side, TimeInForce, Token, TradingPhase,
-    Username,
+    AccountId, Board, CancelReason, ClOrdId, CreditTag, EntryStateError, ExecId, Liquidity, Market,
+    OrderId, OrderType, PendingStatus, Price, Qty, SecurityId, SecurityIdError, Seq, Side,
+    TimeInForce, Token, TradingPhase, Username,
 };
