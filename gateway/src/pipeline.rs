@@ -219,20 +219,40 @@ impl Sequencer {
 #[derive(Debug)]
 pub struct FusedLink {
     sequencer: Sequencer,
+    /// Outputs not yet appended to the out logs; `pipeline.fused_outbox_capacity`.
     outbox: Vec<Output>,
+    outbox_capacity: usize,
     offered: u64,
 }
 
+impl FusedLink {
+    /// A fused link whose outbox holds `outbox_capacity` outputs.
+    pub fn new(sequencer: Sequencer, outbox_capacity: usize) -> FusedLink {
+        FusedLink {
+            sequencer,
+            outbox: Vec::with_capacity(outbox_capacity),
+            outbox_capacity,
+            offered: 0,
+        }
+    }
+}
+
 impl EngineLink for FusedLink {
+    /// Takes input while the outbox is under half full: the other half is for
+    /// the answers of the input taken last (an aggressive order's fills).
     fn has_room(&mut self) -> bool {
-        true
+        self.outbox.len() < self.outbox_capacity / 2
     }
 
     #[inline]
-    fn offer(&mut self, arrival: Arrival) {
+    fn offer(&mut self, arrival: Arrival) -> Result<(), Arrival> {
+        if !self.has_room() {
+            return Err(arrival);
+        }
         let outbox = &mut self.outbox;
         self.sequencer.process(&arrival, &mut |o| outbox.push(o));
         self.offered += 1;
+        Ok(())
     }
 
     fn drain(&mut self, sink: &mut dyn FnMut(&Output)) -> usize {
@@ -292,14 +312,13 @@ impl EngineLink for RingLink {
     }
 
     #[inline]
-    fn offer(&mut self, arrival: Arrival) {
-        // has_room() was checked by the caller and this is the only producer.
-        let pushed = self.to_engine.push(arrival).is_ok();
-        debug_assert!(pushed, "offer without room");
+    fn offer(&mut self, arrival: Arrival) -> Result<(), Arrival> {
+        self.to_engine.push(arrival)?;
         self.offered += 1;
         if let Some(w) = &self.engine_wake {
             w.wake();
         }
+        Ok(())
     }
 
     fn drain(&mut self, sink: &mut dyn FnMut(&Output)) -> usize {
@@ -560,37 +579,52 @@ pub fn memory_budget_for(config: &GatewayConfig, venue_bytes: u64) -> Vec<(&'sta
     let out = &config.outbound;
     let p = &config.pipeline;
     let orders = u64::from(config.risk.capacity.max_orders_per_day);
+    let out_logs =
+        logins * (out.log_bytes_per_login as u64 + out.log_messages_per_login as u64 * 8);
+    let risk_orders = orders * std::mem::size_of::<risk_check::OrderRecord>() as u64;
+    let risk_index = (orders * 4).next_power_of_two() * 4;
+    let risk_fills = u64::from(config.risk.capacity.max_fills_per_day)
+        * std::mem::size_of::<risk_check::FillRecord>() as u64;
+    let requests = orders * 32;
     let mut budget = vec![
-        (
-            "out logs (stream bytes + index, per login)",
-            logins * (out.log_bytes_per_login as u64 + out.log_messages_per_login as u64 * 8),
-        ),
-        (
-            "risk order table (idempotency, per order of the day)",
-            orders * std::mem::size_of::<risk_check::OrderRecord>() as u64,
-        ),
-        ("risk order index", (orders * 4).next_power_of_two() * 4),
-        (
-            "risk fills table (per fill of the day)",
-            u64::from(config.risk.capacity.max_fills_per_day)
-                * std::mem::size_of::<risk_check::FillRecord>() as u64,
-        ),
-        ("engine requests in flight (per order of the day)", orders * 32),
+        ("out logs (stream bytes + index, per login)", out_logs),
+        ("risk order table (idempotency, per order of the day)", risk_orders),
+        ("risk order index", risk_index),
+        ("risk fills table (per fill of the day)", risk_fills),
+        ("engine requests in flight (per order of the day)", requests),
         ("venue books, order pool, id index, inbound queue", venue_bytes),
         (
             "receive buffers (per connection, at accept)",
             config.server.max_sessions as u64 * config.server.rx_buffer_bytes as u64,
         ),
+        (
+            "admin command queue",
+            p.admin_queue_capacity as u64 * std::mem::size_of::<AdminCommand>() as u64,
+        ),
+        (
+            "failed-login addresses (unknown usernames)",
+            // A hash map entry: the address, its window, and the table's overhead.
+            config.server.max_failing_addresses as u64
+                * (std::mem::size_of::<(std::net::IpAddr, [u64; 3])>() as u64 + 8),
+        ),
     ];
-    if matches!(resolve(config).topology, Topology::Pipelined) {
-        budget.push((
-            "io -> engine ring",
-            p.in_ring_capacity.next_power_of_two() as u64 * std::mem::size_of::<Arrival>() as u64,
-        ));
-        budget.push((
-            "engine -> io ring",
-            p.out_ring_capacity.next_power_of_two() as u64 * std::mem::size_of::<Output>() as u64,
-        ));
+    match resolve(config).topology {
+        Topology::Pipelined => {
+            budget.push((
+                "io -> engine ring",
+                p.in_ring_capacity.next_power_of_two() as u64
+                    * std::mem::size_of::<Arrival>() as u64,
+            ));
+            budget.push((
+                "engine -> io ring",
+                p.out_ring_capacity.next_power_of_two() as u64
+                    * std::mem::size_of::<Output>() as u64,
+            ));
+        }
+        _ => budget.push((
+            "fused outbox (engine outputs before the out logs)",
+            p.fused_outbox_capacity as u64 * std::mem::size_of::<Output>() as u64,
+        )),
     }
     if config.journal.durability != Durability::None {
         let j = &config.journal;
@@ -599,9 +633,15 @@ pub fn memory_budget_for(config: &GatewayConfig, venue_bytes: u64) -> Vec<(&'sta
             j.ring_capacity.next_power_of_two() as u64 * std::mem::size_of::<Entry>() as u64,
         ));
         budget.push(("journal write batch", 4 << 20));
+        if config.journal.durability == Durability::Sync {
+            budget.push((
+                "answers waiting for the journal (sync)",
+                p.unreleased_capacity as u64 * std::mem::size_of::<(u32, u64, u64)>() as u64,
+            ));
+        }
         if config.journal.snapshot_every_inputs > 0 {
             // The snapshotter's replica: another engine and another set of out logs.
-            let replica: u64 = budget[..6].iter().map(|(_, b)| b).sum();
+            let replica = out_logs + risk_orders + risk_index + risk_fills + requests + venue_bytes;
             budget.push(("snapshot replica (engine and out logs, once more)", replica));
         }
     }
@@ -646,6 +686,8 @@ fn session_limits(config: &GatewayConfig, session_id: u64) -> SessionLimits {
         login_failure_window_ns: s.login_failure_window_ms * 1_000_000,
         login_lockout_ns: s.login_lockout_ms * 1_000_000,
         session_id,
+        max_failing_addresses: s.max_failing_addresses,
+        unreleased_capacity: config.pipeline.unreleased_capacity,
     }
 }
 
@@ -810,7 +852,7 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
     }
     let session_id = recovered.session_id.unwrap_or(clock.now_ns() / 1_000_000_000);
     let limits = session_limits(config, session_id);
-    let control = Control::default();
+    let control = Control::new(config.pipeline.admin_queue_capacity);
     let io_metrics = Arc::new(IoMetrics::new(config.logins.len()));
     let interval_ns = 1_000_000_000;
     let (io_recorder, io_side) = StageRecorder::new(config.admin.stage_metrics, interval_ns);
@@ -988,9 +1030,10 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
             let io_control = control.clone();
             let io_metrics2 = Arc::clone(&io_metrics);
             let io_waker_slot2 = Arc::clone(&io_waker_slot);
+            let outbox_capacity = config.pipeline.fused_outbox_capacity;
             let io_thread = std::thread::Builder::new().name("bw-io".into()).spawn(move || {
                 pin(resolved.io_core, "fused");
-                let link = FusedLink { sequencer, outbox: Vec::with_capacity(8192), offered: 0 };
+                let link = FusedLink::new(sequencer, outbox_capacity);
                 let built = IoLoop::new(
                     &listen,
                     logins,
