@@ -501,6 +501,18 @@ impl Errors<'_> {
 }
 
 impl GatewayConfig {
+    /// The engine's view of the configured logins.
+    pub fn login_policies(&self) -> Vec<crate::engine::LoginPolicy> {
+        self.logins
+            .iter()
+            .map(|l| crate::engine::LoginPolicy {
+                cancel_on_disconnect: l.cancel_on_disconnect,
+                throttle_queue_ns: l.throttle_queue_us * 1_000,
+                accounts: l.accounts.clone(),
+            })
+            .collect()
+    }
+
     /// The built-in demo configuration.
     pub fn demo() -> GatewayConfig {
         GatewayConfig::from_toml_str(DEMO_TOML, "<demo>")

@@ -24,7 +24,7 @@ use sim_exchange::Exchange;
 use crate::clock::Clock;
 use crate::config::Durability;
 use crate::config::{GatewayConfig, Topology};
-use crate::engine::{Engine, LoginPolicy, NoProbe, Probe};
+use crate::engine::{Engine, NoProbe, Probe};
 use crate::input::{AdminCommand, Arrival, Input, Output, Stamps};
 use crate::journal::{Entry, Fingerprint, JournalProgress, TailPolicy, Writer, WriterSettings};
 use crate::metrics::{IoMetrics, Stage, StageCollector, StageRecorder, StageSide};
@@ -511,8 +511,11 @@ pub struct Running {
     io_thread: Option<JoinHandle<std::io::Result<IoFinal>>>,
     engine_thread: Option<JoinHandle<Sequencer>>,
     engine_stop: Arc<AtomicBool>,
-    /// The HTTP admin endpoint (metrics, health, operator actions), when configured.
-    pub(crate) admin_server: Option<crate::admin::AdminServer>,
+    /// The gateway clock (the admin endpoint dates operator commands with it).
+    pub clock: Clock,
+    /// What was attached to the running gateway (the HTTP admin endpoint), when
+    /// configured; dropped, so stopped, when the gateway stops.
+    attached: Option<Box<dyn Attachment>>,
     journal_thread: Option<JoinHandle<Result<(), crate::journal::JournalError>>>,
     journal_stop: Arc<AtomicBool>,
     snapshot_thread: Option<JoinHandle<()>>,
@@ -648,24 +651,11 @@ pub fn memory_budget_for(config: &GatewayConfig, venue_bytes: u64) -> Vec<(&'sta
     budget
 }
 
-/// The engine's view of the configured logins.
-pub fn login_policies(config: &GatewayConfig) -> Vec<LoginPolicy> {
-    config
-        .logins
-        .iter()
-        .map(|l| LoginPolicy {
-            cancel_on_disconnect: l.cancel_on_disconnect,
-            throttle_queue_ns: l.throttle_queue_us * 1_000,
-            accounts: l.accounts.clone(),
-        })
-        .collect()
-}
-
 /// Builds the engine from a configuration.
 pub fn build_engine(config: &GatewayConfig) -> Result<Engine, StartError> {
     let risk = RiskEngine::new(config.risk.clone())?;
     let exchange = Exchange::new(config.exchange.clone())?;
-    let policies = login_policies(config);
+    let policies = config.login_policies();
     let capacity = config.risk.capacity.max_orders_per_day as usize;
     Ok(Engine::new(risk, exchange, policies, capacity))
 }
@@ -730,6 +720,21 @@ pub(crate) struct Rebuilt {
     pub applied: u64,
     /// Its engine time.
     pub applied_now_ns: u64,
+}
+
+/// The snapshotter's replica at input `target` ([`crate::snapshot::RebuildUntil`]).
+fn replica_until(
+    config: &GatewayConfig,
+    target: u64,
+) -> Result<crate::snapshot::Replica, Box<dyn std::error::Error>> {
+    let rebuilt = recover_until(config, TailPolicy::Follow, target, true)?;
+    Ok(crate::snapshot::Replica {
+        engine: rebuilt.engine,
+        logs: rebuilt.logs,
+        applied: rebuilt.applied,
+        now_ns: rebuilt.applied_now_ns,
+        session_id: rebuilt.journal.session_id.unwrap_or(0),
+    })
 }
 
 /// [`recover`], applying inputs up to `until` only, from a snapshot when
@@ -818,8 +823,9 @@ pub(crate) fn recover_until(
 }
 
 /// Starts the gateway's threads (after recovering from the journal when durability
-/// is on); returns once it is listening.
-pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
+/// is on); returns once it is listening. The admin endpoint is not started here:
+/// [`crate::start`] attaches it to the running gateway ([`Running::attach`]).
+pub fn start_threads(config: &GatewayConfig) -> Result<Running, StartError> {
     let clock = config.clock_start_ns.map_or_else(Clock::new, Clock::starting_at);
     let resolved = resolve(config);
     let durability = config.journal.durability;
@@ -911,11 +917,9 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
     let snapshot_thread = if durability != Durability::None && every > 0 {
         let (config, progress) = (config.clone(), Arc::clone(&journal_progress));
         let stop = Arc::clone(&snapshot_stop);
-        Some(
-            std::thread::Builder::new()
-                .name("bw-snapshot".into())
-                .spawn(move || crate::snapshot::run_snapshotter(config, every, progress, stop))?,
-        )
+        Some(std::thread::Builder::new().name("bw-snapshot".into()).spawn(move || {
+            crate::snapshot::run_snapshotter(config, every, progress, stop, replica_until)
+        })?)
     } else {
         None
     };
@@ -1080,14 +1084,23 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
         io_thread: Some(io_thread),
         engine_thread,
         engine_stop,
-        admin_server: None,
+        clock,
+        attached: None,
         journal_thread,
         snapshot_thread,
         snapshot_stop,
         journal_stop,
         journal_progress,
     };
-    crate::admin::attach(config, clock, running)
+    Ok(running)
+}
+
+/// Something serving a running gateway from outside the pipeline (the admin
+/// endpoint): it holds what it needs from [`Running`] and is stopped by drop.
+/// Defined here so the pipeline knows nothing of what attaches to it.
+pub trait Attachment: std::fmt::Debug + Send {
+    /// The address it serves on.
+    fn local_addr(&self) -> SocketAddr;
 }
 
 /// Sends operator commands into a running gateway; they are sequenced (and
@@ -1133,7 +1146,12 @@ impl Running {
 
     /// The admin endpoint's bound address, when it is configured.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
-        self.admin_server.as_ref().map(|a| a.local_addr())
+        self.attached.as_ref().map(|a| a.local_addr())
+    }
+
+    /// Attaches an endpoint that serves this gateway until it stops.
+    pub fn attach(&mut self, attachment: Box<dyn Attachment>) {
+        self.attached = Some(attachment);
     }
 
     /// Stops accepting, ends every session, drains, and waits for the threads.
@@ -1160,7 +1178,7 @@ impl Running {
             None => None,
         };
         // The admin endpoint answered through the drain (ready: 503); stop it now.
-        drop(self.admin_server.take());
+        drop(self.attached.take());
         self.snapshot_stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.snapshot_thread.take()
             && t.join().is_err()

@@ -679,11 +679,10 @@ impl<L: EngineLink> IoLoop<L> {
             let is_active = matches!(conn.state, ConnState::Active { .. });
             // A session event still waiting for room goes first: its login's first
             // order must find the stream's version already recorded.
-            let unreleased_full = self.durable.is_some()
-                && self.unreleased.len() >= self.limits.unreleased_capacity;
-            let blocked = !self.pending_session_events.is_empty()
-                || unreleased_full
-                || !self.link.has_room();
+            let unreleased_full =
+                self.durable.is_some() && self.unreleased.len() >= self.limits.unreleased_capacity;
+            let blocked =
+                !self.pending_session_events.is_empty() || unreleased_full || !self.link.has_room();
             if is_active && blocked {
                 if !conn.read_paused {
                     conn.read_paused = true;

@@ -415,44 +415,6 @@ impl core::str::FromStr for SecurityId {
     }
 }
 
-/// The order-entry states' names, as the admin API and the tools spell them.
-impl crate::codec::EntryState {
-    /// Every state, in wire order.
-    pub const ALL: [crate::codec::EntryState; 3] = [
-        crate::codec::EntryState::Active,
-        crate::codec::EntryState::ReducingOnly,
-        crate::codec::EntryState::Blocked,
-    ];
-
-    /// `active`, `reducing-only` or `blocked`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            crate::codec::EntryState::Active => "active",
-            crate::codec::EntryState::ReducingOnly => "reducing-only",
-            crate::codec::EntryState::Blocked => "blocked",
-        }
-    }
-}
-
-impl fmt::Display for crate::codec::EntryState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Why text is not an order-entry state name.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
-#[error("expected active, reducing-only or blocked")]
-pub struct EntryStateError;
-
-impl core::str::FromStr for crate::codec::EntryState {
-    type Err = EntryStateError;
-
-    fn from_str(text: &str) -> Result<crate::codec::EntryState, EntryStateError> {
-        Self::ALL.into_iter().find(|s| s.name() == text).ok_or(EntryStateError)
-    }
-}
-
 impl fmt::Debug for SecurityId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SecurityId({self})")
@@ -707,7 +669,7 @@ mod tests {
 
     #[test]
     fn entry_states_parse_what_they_print() {
-        use crate::codec::EntryState;
+        use crate::codec::{EntryState, EntryStateError};
         for state in EntryState::ALL {
             assert_eq!(state.to_string().parse(), Ok(state));
         }
