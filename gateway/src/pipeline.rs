@@ -1110,7 +1110,8 @@ pub struct AdminHandle {
     queue: Arc<crossbeam_queue::ArrayQueue<AdminCommand>>,
 }
 
-/// The operator queue is full (1,024 commands not yet taken by the io thread).
+/// The operator queue is full (`pipeline.admin_queue_capacity` commands not yet
+/// taken by the io thread).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the operator command queue is full; try again")]
 pub struct AdminQueueFull;
