@@ -60,6 +60,7 @@ use hdrhistogram::Histogram;
 use orderbook_rs::{Id, OrderBook};
 use protocol::{Board, Market, OrderType, Price, Qty, SecurityId, Side, TimeInForce};
 use sim_exchange::{Event, Exchange, ExchangeConfig, InstrumentSpec, Schedule, VenueOrder};
+use testkit::Rng;
 
 const SEC: SecurityId = SecurityId { market: Market::Sse, code: 600_000 };
 const TICK: i64 = 100;
@@ -95,25 +96,10 @@ enum Op {
     },
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// Builds the prefill and the measured stream, running the baseline as the oracle
 /// of which orders are alive.
 fn generate(measured: usize, seed: u64) -> (Vec<Op>, Vec<Op>) {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut book = Baseline::default();
     let mut live: Vec<u64> = Vec::new();
     let mut pos: HashMap<u64, usize> = HashMap::new();

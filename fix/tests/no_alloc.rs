@@ -3,48 +3,12 @@
 
 mod util;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use fix::session::Action;
 use protocol::codec::Sequenced;
 use util::*;
 
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    // Only the test's own thread counts: the test harness's threads allocate too.
-    static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-fn count() {
-    if COUNTING.with(|c| c.get()) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// Counts every allocation and reallocation, then defers to the system allocator.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: testkit::Counting = testkit::Counting::new();
 
 #[test]
 fn new_order_single_in_and_execution_reports_out_allocate_nothing() {
@@ -71,9 +35,9 @@ fn new_order_single_in_and_execution_reports_out_allocate_nothing() {
         }
     };
     run(0..100, &mut actions, &mut inputs); // Warm-up: fills the order cache to its limit.
-    COUNTING.with(|c| c.set(true));
+    let before = testkit::thread_allocations();
     run(100..300, &mut actions, &mut inputs);
-    COUNTING.with(|c| c.set(false));
+    let allocated = testkit::thread_allocations() - before;
     assert_eq!(inputs, 300, "every order reached the engine");
-    assert_eq!(ALLOCATIONS.load(Ordering::Relaxed), 0);
+    assert_eq!(allocated, 0);
 }

@@ -143,17 +143,20 @@ impl Drop for AdminServer {
     }
 }
 
+impl crate::pipeline::Attachment for AdminServer {
+    fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
 /// Starts the admin endpoint for a gateway that has just started, when
-/// `[admin] listen` is set (called at the end of `pipeline::start`). On error the
-/// gateway is dropped, which stops the threads it started.
-pub(crate) fn attach(
-    config: &GatewayConfig,
-    clock: Clock,
-    mut running: Running,
-) -> Result<Running, StartError> {
+/// `[admin] listen` is set (called by [`crate::start`]). On error the gateway is
+/// dropped, which stops the threads it started.
+pub fn attach(config: &GatewayConfig, mut running: Running) -> Result<Running, StartError> {
     if let Some(listen) = config.admin.listen {
+        let clock = running.clock;
         let server = AdminServer::start(listen, config, &mut running, clock)?;
-        running.admin_server = Some(server);
+        running.attach(Box::new(server));
     }
     Ok(running)
 }

@@ -34,6 +34,9 @@ pub const MAX_LOG_MESSAGES_PER_LOGIN: usize = 1 << 30;
 /// Most slots of a ring: `pipeline.in_ring_capacity`, `pipeline.out_ring_capacity`,
 /// `journal.ring_capacity` (2^24).
 pub const MAX_RING_CAPACITY: usize = 1 << 24;
+/// Most entries of `pipeline.admin_queue_capacity`, `pipeline.fused_outbox_capacity`,
+/// `pipeline.unreleased_capacity` and `server.max_failing_addresses` (2^24).
+pub const MAX_QUEUE_CAPACITY: usize = 1 << 24;
 /// Most resting orders of `exchange.max_orders` (2^28).
 pub const MAX_VENUE_ORDERS: usize = 1 << 28;
 /// Most price levels of `exchange.max_levels_per_side` (2^24).
@@ -134,6 +137,9 @@ pub struct ServerSettings {
     /// Kernel send buffer per connection (SO_SNDBUF), bytes; 0 keeps the OS default.
     /// Smaller values make a non-reading client's backlog show up sooner.
     pub socket_send_buffer_bytes: usize,
+    /// Most peer addresses tracked for failed logins with unknown usernames; past
+    /// it, further unknown-name logins are refused as throttled until one expires.
+    pub max_failing_addresses: usize,
 }
 
 /// Settings of the `[outbound]` section.
@@ -164,6 +170,15 @@ pub struct PipelineSettings {
     pub io_wait: Option<WaitStrategy>,
     /// Wait strategy of the engine thread; `None` picks by topology and cores.
     pub engine_wait: Option<WaitStrategy>,
+    /// Operator commands waiting for the io thread to sequence them.
+    pub admin_queue_capacity: usize,
+    /// Outputs the fused io thread holds between running the engine and
+    /// appending them to the out logs.
+    pub fused_outbox_capacity: usize,
+    /// Under `sync` durability, answers waiting for their input to be on disk
+    /// (one entry per login per input); when full, the io thread takes no more
+    /// client input until the journal catches up.
+    pub unreleased_capacity: usize,
 }
 
 /// One login.
@@ -311,6 +326,7 @@ struct RawServer {
     login_lockout_ms: u64,
     rx_buffer_bytes: usize,
     socket_send_buffer_bytes: usize,
+    max_failing_addresses: usize,
 }
 
 impl Default for RawServer {
@@ -328,6 +344,7 @@ impl Default for RawServer {
             login_lockout_ms: 30_000,
             rx_buffer_bytes: 64 * 1024,
             socket_send_buffer_bytes: 0,
+            max_failing_addresses: 4_096,
         }
     }
 }
@@ -360,6 +377,9 @@ struct RawPipeline {
     engine_core: Option<usize>,
     io_wait: Option<WaitStrategy>,
     engine_wait: Option<WaitStrategy>,
+    admin_queue_capacity: usize,
+    fused_outbox_capacity: usize,
+    unreleased_capacity: usize,
 }
 
 impl Default for RawPipeline {
@@ -372,6 +392,9 @@ impl Default for RawPipeline {
             engine_core: None,
             io_wait: None,
             engine_wait: None,
+            admin_queue_capacity: 1_024,
+            fused_outbox_capacity: 8_192,
+            unreleased_capacity: 1 << 16,
         }
     }
 }
@@ -485,6 +508,18 @@ impl Errors<'_> {
 }
 
 impl GatewayConfig {
+    /// The engine's view of the configured logins.
+    pub fn login_policies(&self) -> Vec<crate::engine::LoginPolicy> {
+        self.logins
+            .iter()
+            .map(|l| crate::engine::LoginPolicy {
+                cancel_on_disconnect: l.cancel_on_disconnect,
+                throttle_queue_ns: l.throttle_queue_us * 1_000,
+                accounts: l.accounts.clone(),
+            })
+            .collect()
+    }
+
     /// The built-in demo configuration.
     pub fn demo() -> GatewayConfig {
         GatewayConfig::from_toml_str(DEMO_TOML, "<demo>")
@@ -711,6 +746,8 @@ fn server_settings(errors: &Errors<'_>, raw: RawServer) -> Result<ServerSettings
         ));
     }
     at_most(errors, "server.rx_buffer_bytes", raw.rx_buffer_bytes, MAX_RX_BUFFER_BYTES)?;
+    positive(errors, "server.max_failing_addresses", raw.max_failing_addresses)?;
+    at_most(errors, "server.max_failing_addresses", raw.max_failing_addresses, MAX_QUEUE_CAPACITY)?;
     Ok(ServerSettings {
         listen,
         max_sessions: raw.max_sessions,
@@ -724,6 +761,7 @@ fn server_settings(errors: &Errors<'_>, raw: RawServer) -> Result<ServerSettings
         login_lockout_ms: raw.login_lockout_ms,
         rx_buffer_bytes: raw.rx_buffer_bytes,
         socket_send_buffer_bytes: raw.socket_send_buffer_bytes,
+        max_failing_addresses: raw.max_failing_addresses,
     })
 }
 
@@ -767,6 +805,14 @@ fn pipeline_settings(
     positive(errors, "pipeline.out_ring_capacity", raw.out_ring_capacity)?;
     at_most(errors, "pipeline.in_ring_capacity", raw.in_ring_capacity, MAX_RING_CAPACITY)?;
     at_most(errors, "pipeline.out_ring_capacity", raw.out_ring_capacity, MAX_RING_CAPACITY)?;
+    for (field, capacity) in [
+        ("pipeline.admin_queue_capacity", raw.admin_queue_capacity),
+        ("pipeline.fused_outbox_capacity", raw.fused_outbox_capacity),
+        ("pipeline.unreleased_capacity", raw.unreleased_capacity),
+    ] {
+        positive(errors, field, capacity)?;
+        at_most(errors, field, capacity, MAX_QUEUE_CAPACITY)?;
+    }
     let cores = core_affinity::get_core_ids().map(|c| c.len()).unwrap_or(0);
     for (field, core) in
         [("pipeline.io_core", raw.io_core), ("pipeline.engine_core", raw.engine_core)]
@@ -786,6 +832,9 @@ fn pipeline_settings(
         engine_core: raw.engine_core,
         io_wait: raw.io_wait,
         engine_wait: raw.engine_wait,
+        admin_queue_capacity: raw.admin_queue_capacity,
+        fused_outbox_capacity: raw.fused_outbox_capacity,
+        unreleased_capacity: raw.unreleased_capacity,
     })
 }
 
@@ -1055,6 +1104,26 @@ mod tests {
             ("heartbeat_ms = 1000", "heartbeat_ms = 100000000", "server.heartbeat_ms"),
             ("dead_peer_ms = 15000", "dead_peer_ms = 18446744073709551615", "server.dead_peer_ms"),
             ("login_lockout_ms = 30000", "login_lockout_ms = 90000000", "server.login_lockout_ms"),
+            (
+                "[server]\n",
+                "[server]\nmax_failing_addresses = 100000000\n",
+                "server.max_failing_addresses",
+            ),
+            (
+                "[pipeline]\n",
+                "[pipeline]\nadmin_queue_capacity = 100000000\n",
+                "pipeline.admin_queue_capacity",
+            ),
+            (
+                "[pipeline]\n",
+                "[pipeline]\nfused_outbox_capacity = 100000000\n",
+                "pipeline.fused_outbox_capacity",
+            ),
+            (
+                "[pipeline]\n",
+                "[pipeline]\nunreleased_capacity = 100000000\n",
+                "pipeline.unreleased_capacity",
+            ),
         ] {
             let e = demo_with(from, to).unwrap_err();
             assert!(e.starts_with(&format!("gw.toml: {field}: at most ")), "{to}: {e}");
@@ -1064,6 +1133,27 @@ mod tests {
         assert_eq!(demo_with("[limits]\n", &at).unwrap().risk.capacity.max_orders_per_day, 1 << 30);
         let at = format!("log_bytes_per_login = {MAX_LOG_BYTES_PER_LOGIN}");
         assert!(demo_with("log_bytes_per_login = 33554432", &at).is_ok());
+    }
+
+    /// The queues that used to be sized in code default to those sizes, and a
+    /// zero is refused naming the key.
+    #[test]
+    fn queue_capacities_default_to_their_old_sizes_and_must_be_positive() {
+        let c = GatewayConfig::from_toml_str(DEMO_TOML, "gw.toml").unwrap();
+        assert_eq!(c.pipeline.admin_queue_capacity, 1_024);
+        assert_eq!(c.pipeline.fused_outbox_capacity, 8_192);
+        assert_eq!(c.pipeline.unreleased_capacity, 1 << 16);
+        assert_eq!(c.server.max_failing_addresses, 4_096);
+        for (section, key) in [
+            ("[pipeline]", "admin_queue_capacity"),
+            ("[pipeline]", "fused_outbox_capacity"),
+            ("[pipeline]", "unreleased_capacity"),
+            ("[server]", "max_failing_addresses"),
+        ] {
+            let e =
+                demo_with(&format!("{section}\n"), &format!("{section}\n{key} = 0\n")).unwrap_err();
+            assert!(e.contains(key) && e.contains("must be positive"), "{e}");
+        }
     }
 
     /// A backlog limit so large that twice it overflows is refused, not wrapped.

@@ -30,4 +30,10 @@ pub mod stats;
 pub mod wait;
 
 pub use config::GatewayConfig;
-pub use pipeline::{Running, Stopped, start};
+pub use pipeline::{Running, StartError, Stopped};
+
+/// Starts the gateway: its threads ([`pipeline::start_threads`]), then the admin
+/// endpoint when configured ([`admin::attach`]); returns once it is listening.
+pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
+    admin::attach(config, pipeline::start_threads(config)?)
+}

@@ -24,7 +24,7 @@ use sim_exchange::Exchange;
 use crate::clock::Clock;
 use crate::config::Durability;
 use crate::config::{GatewayConfig, Topology};
-use crate::engine::{Engine, LoginPolicy, NoProbe, Probe};
+use crate::engine::{Engine, NoProbe, Probe};
 use crate::input::{AdminCommand, Arrival, Input, Output, Stamps};
 use crate::journal::{Entry, Fingerprint, JournalProgress, TailPolicy, Writer, WriterSettings};
 use crate::metrics::{IoMetrics, Stage, StageCollector, StageRecorder, StageSide};
@@ -219,20 +219,40 @@ impl Sequencer {
 #[derive(Debug)]
 pub struct FusedLink {
     sequencer: Sequencer,
+    /// Outputs not yet appended to the out logs; `pipeline.fused_outbox_capacity`.
     outbox: Vec<Output>,
+    outbox_capacity: usize,
     offered: u64,
 }
 
+impl FusedLink {
+    /// A fused link whose outbox holds `outbox_capacity` outputs.
+    pub fn new(sequencer: Sequencer, outbox_capacity: usize) -> FusedLink {
+        FusedLink {
+            sequencer,
+            outbox: Vec::with_capacity(outbox_capacity),
+            outbox_capacity,
+            offered: 0,
+        }
+    }
+}
+
 impl EngineLink for FusedLink {
+    /// Takes input while the outbox is under half full: the other half is for
+    /// the answers of the input taken last (an aggressive order's fills).
     fn has_room(&mut self) -> bool {
-        true
+        self.outbox.len() < self.outbox_capacity / 2
     }
 
     #[inline]
-    fn offer(&mut self, arrival: Arrival) {
+    fn offer(&mut self, arrival: Arrival) -> Result<(), Arrival> {
+        if !self.has_room() {
+            return Err(arrival);
+        }
         let outbox = &mut self.outbox;
         self.sequencer.process(&arrival, &mut |o| outbox.push(o));
         self.offered += 1;
+        Ok(())
     }
 
     fn drain(&mut self, sink: &mut dyn FnMut(&Output)) -> usize {
@@ -292,14 +312,13 @@ impl EngineLink for RingLink {
     }
 
     #[inline]
-    fn offer(&mut self, arrival: Arrival) {
-        // has_room() was checked by the caller and this is the only producer.
-        let pushed = self.to_engine.push(arrival).is_ok();
-        debug_assert!(pushed, "offer without room");
+    fn offer(&mut self, arrival: Arrival) -> Result<(), Arrival> {
+        self.to_engine.push(arrival)?;
         self.offered += 1;
         if let Some(w) = &self.engine_wake {
             w.wake();
         }
+        Ok(())
     }
 
     fn drain(&mut self, sink: &mut dyn FnMut(&Output)) -> usize {
@@ -492,8 +511,11 @@ pub struct Running {
     io_thread: Option<JoinHandle<std::io::Result<IoFinal>>>,
     engine_thread: Option<JoinHandle<Sequencer>>,
     engine_stop: Arc<AtomicBool>,
-    /// The HTTP admin endpoint (metrics, health, operator actions), when configured.
-    pub(crate) admin_server: Option<crate::admin::AdminServer>,
+    /// The gateway clock (the admin endpoint dates operator commands with it).
+    pub clock: Clock,
+    /// What was attached to the running gateway (the HTTP admin endpoint), when
+    /// configured; dropped, so stopped, when the gateway stops.
+    attached: Option<Box<dyn Attachment>>,
     fix_addr: Option<SocketAddr>,
     journal_thread: Option<JoinHandle<Result<(), crate::journal::JournalError>>>,
     journal_stop: Arc<AtomicBool>,
@@ -561,26 +583,33 @@ pub fn memory_budget_for(config: &GatewayConfig, venue_bytes: u64) -> Vec<(&'sta
     let out = &config.outbound;
     let p = &config.pipeline;
     let orders = u64::from(config.risk.capacity.max_orders_per_day);
+    let out_logs =
+        logins * (out.log_bytes_per_login as u64 + out.log_messages_per_login as u64 * 8);
+    let risk_orders = orders * std::mem::size_of::<risk_check::OrderRecord>() as u64;
+    let risk_index = (orders * 4).next_power_of_two() * 4;
+    let risk_fills = u64::from(config.risk.capacity.max_fills_per_day)
+        * std::mem::size_of::<risk_check::FillRecord>() as u64;
+    let requests = orders * 32;
     let mut budget = vec![
-        (
-            "out logs (stream bytes + index, per login)",
-            logins * (out.log_bytes_per_login as u64 + out.log_messages_per_login as u64 * 8),
-        ),
-        (
-            "risk order table (idempotency, per order of the day)",
-            orders * std::mem::size_of::<risk_check::OrderRecord>() as u64,
-        ),
-        ("risk order index", (orders * 4).next_power_of_two() * 4),
-        (
-            "risk fills table (per fill of the day)",
-            u64::from(config.risk.capacity.max_fills_per_day)
-                * std::mem::size_of::<risk_check::FillRecord>() as u64,
-        ),
-        ("engine requests in flight (per order of the day)", orders * 32),
+        ("out logs (stream bytes + index, per login)", out_logs),
+        ("risk order table (idempotency, per order of the day)", risk_orders),
+        ("risk order index", risk_index),
+        ("risk fills table (per fill of the day)", risk_fills),
+        ("engine requests in flight (per order of the day)", requests),
         ("venue books, order pool, id index, inbound queue", venue_bytes),
         (
             "receive buffers (per connection, at accept)",
             config.server.max_sessions as u64 * config.server.rx_buffer_bytes as u64,
+        ),
+        (
+            "admin command queue",
+            p.admin_queue_capacity as u64 * std::mem::size_of::<AdminCommand>() as u64,
+        ),
+        (
+            "failed-login addresses (unknown usernames)",
+            // A hash map entry: the address, its window, and the table's overhead.
+            config.server.max_failing_addresses as u64
+                * (std::mem::size_of::<(std::net::IpAddr, [u64; 3])>() as u64 + 8),
         ),
     ];
     if let Some(fix) = &config.fix {
@@ -589,15 +618,23 @@ pub fn memory_budget_for(config: &GatewayConfig, venue_bytes: u64) -> Vec<(&'sta
             fix.memory_bytes() + crate::fix_link::FixLink::memory_bytes(fix),
         ));
     }
-    if matches!(resolve(config).topology, Topology::Pipelined) {
-        budget.push((
-            "io -> engine ring",
-            p.in_ring_capacity.next_power_of_two() as u64 * std::mem::size_of::<Arrival>() as u64,
-        ));
-        budget.push((
-            "engine -> io ring",
-            p.out_ring_capacity.next_power_of_two() as u64 * std::mem::size_of::<Output>() as u64,
-        ));
+    match resolve(config).topology {
+        Topology::Pipelined => {
+            budget.push((
+                "io -> engine ring",
+                p.in_ring_capacity.next_power_of_two() as u64
+                    * std::mem::size_of::<Arrival>() as u64,
+            ));
+            budget.push((
+                "engine -> io ring",
+                p.out_ring_capacity.next_power_of_two() as u64
+                    * std::mem::size_of::<Output>() as u64,
+            ));
+        }
+        _ => budget.push((
+            "fused outbox (engine outputs before the out logs)",
+            p.fused_outbox_capacity as u64 * std::mem::size_of::<Output>() as u64,
+        )),
     }
     if config.journal.durability != Durability::None {
         let j = &config.journal;
@@ -606,33 +643,26 @@ pub fn memory_budget_for(config: &GatewayConfig, venue_bytes: u64) -> Vec<(&'sta
             j.ring_capacity.next_power_of_two() as u64 * std::mem::size_of::<Entry>() as u64,
         ));
         budget.push(("journal write batch", 4 << 20));
+        if config.journal.durability == Durability::Sync {
+            budget.push((
+                "answers waiting for the journal (sync)",
+                p.unreleased_capacity as u64 * std::mem::size_of::<(u32, u64, u64)>() as u64,
+            ));
+        }
         if config.journal.snapshot_every_inputs > 0 {
             // The snapshotter's replica: another engine and another set of out logs.
-            let replica: u64 = budget[..6].iter().map(|(_, b)| b).sum();
+            let replica = out_logs + risk_orders + risk_index + risk_fills + requests + venue_bytes;
             budget.push(("snapshot replica (engine and out logs, once more)", replica));
         }
     }
     budget
 }
 
-/// The engine's view of the configured logins.
-pub fn login_policies(config: &GatewayConfig) -> Vec<LoginPolicy> {
-    config
-        .logins
-        .iter()
-        .map(|l| LoginPolicy {
-            cancel_on_disconnect: l.cancel_on_disconnect,
-            throttle_queue_ns: l.throttle_queue_us * 1_000,
-            accounts: l.accounts.clone(),
-        })
-        .collect()
-}
-
 /// Builds the engine from a configuration.
 pub fn build_engine(config: &GatewayConfig) -> Result<Engine, StartError> {
     let risk = RiskEngine::new(config.risk.clone())?;
     let exchange = Exchange::new(config.exchange.clone())?;
-    let policies = login_policies(config);
+    let policies = config.login_policies();
     let capacity = config.risk.capacity.max_orders_per_day as usize;
     Ok(Engine::new(risk, exchange, policies, capacity))
 }
@@ -653,6 +683,8 @@ fn session_limits(config: &GatewayConfig, session_id: u64) -> SessionLimits {
         login_failure_window_ns: s.login_failure_window_ms * 1_000_000,
         login_lockout_ns: s.login_lockout_ms * 1_000_000,
         session_id,
+        max_failing_addresses: s.max_failing_addresses,
+        unreleased_capacity: config.pipeline.unreleased_capacity,
     }
 }
 
@@ -695,6 +727,21 @@ pub(crate) struct Rebuilt {
     pub applied: u64,
     /// Its engine time.
     pub applied_now_ns: u64,
+}
+
+/// The snapshotter's replica at input `target` ([`crate::snapshot::RebuildUntil`]).
+fn replica_until(
+    config: &GatewayConfig,
+    target: u64,
+) -> Result<crate::snapshot::Replica, Box<dyn std::error::Error>> {
+    let rebuilt = recover_until(config, TailPolicy::Follow, target, true)?;
+    Ok(crate::snapshot::Replica {
+        engine: rebuilt.engine,
+        logs: rebuilt.logs,
+        applied: rebuilt.applied,
+        now_ns: rebuilt.applied_now_ns,
+        session_id: rebuilt.journal.session_id.unwrap_or(0),
+    })
 }
 
 /// [`recover`], applying inputs up to `until` only, from a snapshot when
@@ -853,8 +900,9 @@ fn rebuild_fix_sessions(
 }
 
 /// Starts the gateway's threads (after recovering from the journal when durability
-/// is on); returns once it is listening.
-pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
+/// is on); returns once it is listening. The admin endpoint is not started here:
+/// [`crate::start`] attaches it to the running gateway ([`Running::attach`]).
+pub fn start_threads(config: &GatewayConfig) -> Result<Running, StartError> {
     let clock = config.clock_start_ns.map_or_else(Clock::new, Clock::starting_at);
     let resolved = resolve(config);
     let durability = config.journal.durability;
@@ -887,7 +935,7 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
     }
     let session_id = recovered.session_id.unwrap_or(clock.now_ns() / 1_000_000_000);
     let limits = session_limits(config, session_id);
-    let mut control = Control::default();
+    let mut control = Control::new(config.pipeline.admin_queue_capacity);
     let io_metrics = Arc::new(IoMetrics::new(config.logins.len()));
     let interval_ns = 1_000_000_000;
     let (io_recorder, io_side) = StageRecorder::new(config.admin.stage_metrics, interval_ns);
@@ -955,11 +1003,9 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
     let snapshot_thread = if durability != Durability::None && every > 0 {
         let (config, progress) = (config.clone(), Arc::clone(&journal_progress));
         let stop = Arc::clone(&snapshot_stop);
-        Some(
-            std::thread::Builder::new()
-                .name("bw-snapshot".into())
-                .spawn(move || crate::snapshot::run_snapshotter(config, every, progress, stop))?,
-        )
+        Some(std::thread::Builder::new().name("bw-snapshot".into()).spawn(move || {
+            crate::snapshot::run_snapshotter(config, every, progress, stop, replica_until)
+        })?)
     } else {
         None
     };
@@ -1102,9 +1148,10 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
             let io_control = control.clone();
             let io_metrics2 = Arc::clone(&io_metrics);
             let io_waker_slot2 = Arc::clone(&io_waker_slot);
+            let outbox_capacity = config.pipeline.fused_outbox_capacity;
             let io_thread = std::thread::Builder::new().name("bw-io".into()).spawn(move || {
                 pin(resolved.io_core, "fused");
-                let link = FusedLink { sequencer, outbox: Vec::with_capacity(8192), offered: 0 };
+                let link = FusedLink::new(sequencer, outbox_capacity);
                 let built = IoLoop::new(
                     &listen,
                     logins,
@@ -1155,14 +1202,23 @@ pub fn start(config: &GatewayConfig) -> Result<Running, StartError> {
         io_thread: Some(io_thread),
         engine_thread,
         engine_stop,
-        admin_server: None,
+        clock,
+        attached: None,
         journal_thread,
         snapshot_thread,
         snapshot_stop,
         journal_stop,
         journal_progress,
     };
-    crate::admin::attach(config, clock, running)
+    Ok(running)
+}
+
+/// Something serving a running gateway from outside the pipeline (the admin
+/// endpoint): it holds what it needs from [`Running`] and is stopped by drop.
+/// Defined here so the pipeline knows nothing of what attaches to it.
+pub trait Attachment: std::fmt::Debug + Send {
+    /// The address it serves on.
+    fn local_addr(&self) -> SocketAddr;
 }
 
 /// Sends operator commands into a running gateway; they are sequenced (and
@@ -1172,7 +1228,8 @@ pub struct AdminHandle {
     queue: Arc<crossbeam_queue::ArrayQueue<AdminCommand>>,
 }
 
-/// The operator queue is full (1,024 commands not yet taken by the io thread).
+/// The operator queue is full (`pipeline.admin_queue_capacity` commands not yet
+/// taken by the io thread).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the operator command queue is full; try again")]
 pub struct AdminQueueFull;
@@ -1213,7 +1270,12 @@ impl Running {
 
     /// The admin endpoint's bound address, when it is configured.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
-        self.admin_server.as_ref().map(|a| a.local_addr())
+        self.attached.as_ref().map(|a| a.local_addr())
+    }
+
+    /// Attaches an endpoint that serves this gateway until it stops.
+    pub fn attach(&mut self, attachment: Box<dyn Attachment>) {
+        self.attached = Some(attachment);
     }
 
     /// Stops accepting, ends every session, drains, and waits for the threads.
@@ -1240,7 +1302,7 @@ impl Running {
             None => None,
         };
         // The admin endpoint answered through the drain (ready: 503); stop it now.
-        drop(self.admin_server.take());
+        drop(self.attached.take());
         self.snapshot_stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.snapshot_thread.take()
             && t.join().is_err()

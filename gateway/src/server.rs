@@ -86,6 +86,11 @@ pub struct SessionLimits {
     pub login_lockout_ns: u64,
     /// Identifies this trading day's streams (sent in LoginAccepted).
     pub session_id: u64,
+    /// Most peer addresses tracked for failed logins with unknown usernames.
+    pub max_failing_addresses: usize,
+    /// Under `sync` durability, most answers waiting for the journal (entries of
+    /// login, input, end offset); when full, no client input is taken.
+    pub unreleased_capacity: usize,
 }
 
 /// A configured login and its out log.
@@ -169,8 +174,8 @@ impl FailureWindow {
 pub trait EngineLink {
     /// True when `offer` will accept an input now.
     fn has_room(&mut self) -> bool;
-    /// Hands one input to the engine (call only after `has_room`).
-    fn offer(&mut self, arrival: Arrival);
+    /// Hands one input to the engine; with no room, hands it back untouched.
+    fn offer(&mut self, arrival: Arrival) -> Result<(), Arrival>;
     /// Passes every available output to `sink`; returns how many.
     fn drain(&mut self, sink: &mut dyn FnMut(&Output)) -> usize;
     /// Runs due timer work (fused: the venue's clock); returns true if it did any.
@@ -277,9 +282,21 @@ pub struct Control {
     pub fix: Option<Arc<FixLink>>,
 }
 
+impl Control {
+    /// Room for `admin_queue_capacity` operator commands (`pipeline.admin_queue_capacity`).
+    pub fn new(admin_queue_capacity: usize) -> Control {
+        Control {
+            shutdown: Arc::default(),
+            admin: Arc::new(ArrayQueue::new(admin_queue_capacity)),
+            fix: None,
+        }
+    }
+}
+
 impl Default for Control {
+    /// The configuration's default room (1024 commands).
     fn default() -> Self {
-        Control { shutdown: Arc::default(), admin: Arc::new(ArrayQueue::new(1024)), fix: None }
+        Control::new(1024)
     }
 }
 
@@ -317,7 +334,7 @@ pub struct IoLoop<L: EngineLink> {
     /// Under `sync` durability: the journal's progress, and the messages waiting
     /// for their input to be on disk (login, input sequence, end offset), in order.
     durable: Option<Arc<JournalProgress>>,
-    unreleased: std::collections::VecDeque<(LoginIdx, u64, u64)>,
+    unreleased: Unreleased,
     scratch: Box<[u8; MAX_FRAME_LEN]>,
     /// Logins with a FIX session attached.
     fix_logins: Vec<LoginIdx>,
@@ -376,7 +393,7 @@ impl<L: EngineLink> IoLoop<L> {
             free: (0..n).rev().collect(),
             logins,
             by_name,
-            unknown_failures: HashMap::with_capacity(1024),
+            unknown_failures: HashMap::with_capacity(limits.max_failing_addresses),
             pending: Vec::with_capacity(limits.max_pending_logins + 1),
             pending_by_addr: HashMap::with_capacity(limits.max_pending_logins + 1),
             next_conn_id: 0,
@@ -393,7 +410,7 @@ impl<L: EngineLink> IoLoop<L> {
             metrics,
             recorder,
             durable,
-            unreleased: std::collections::VecDeque::with_capacity(1 << 16),
+            unreleased: std::collections::VecDeque::with_capacity(limits.unreleased_capacity),
             scratch: Box::new([0u8; MAX_FRAME_LEN]),
             fix_logins: Vec::with_capacity(n_logins),
             fix_door: None,
@@ -706,7 +723,10 @@ impl<L: EngineLink> IoLoop<L> {
             let is_active = matches!(conn.state, ConnState::Active { .. });
             // A session event still waiting for room goes first: its login's first
             // order must find the stream's version already recorded.
-            let blocked = !self.pending_session_events.is_empty() || !self.link.has_room();
+            let unreleased_full =
+                self.durable.is_some() && self.unreleased.len() >= self.limits.unreleased_capacity;
+            let blocked =
+                !self.pending_session_events.is_empty() || unreleased_full || !self.link.has_room();
             if is_active && blocked {
                 if !conn.read_paused {
                     conn.read_paused = true;
@@ -777,7 +797,7 @@ impl<L: EngineLink> IoLoop<L> {
                 );
                 self.metrics.malformed_frames.inc();
                 let input = Input::Malformed { login, ref_msg_type, code: e.reject_code(), ref_id };
-                self.link.offer(Arrival { input, stamps });
+                self.offer(Arrival { input, stamps });
             }
             (ConnState::Draining { .. }, _) => {}
         }
@@ -803,7 +823,7 @@ impl<L: EngineLink> IoLoop<L> {
             ClientMessage::MassCancel(mass) => Input::MassCancel { login, mass },
             ClientMessage::OrderEntryControl(control) => Input::EntryControl { login, control },
         };
-        self.link.offer(Arrival { input, stamps });
+        self.offer(Arrival { input, stamps });
     }
 
     fn login(
@@ -820,8 +840,20 @@ impl<L: EngineLink> IoLoop<L> {
             // Compare anyway so an unknown name costs the same time as a wrong token.
             let _ = LoginToken([0; 32]).0.ct_eq(&token.0);
             if let Some(ip) = peer_ip {
-                if self.unknown_failures.len() >= 4096 {
+                if self.unknown_failures.len() >= self.limits.max_failing_addresses {
                     self.unknown_failures.retain(|_, w| w.locked(now));
+                }
+                if self.unknown_failures.len() >= self.limits.max_failing_addresses
+                    && !self.unknown_failures.contains_key(&ip)
+                {
+                    // Every tracked address is locked out: the table stays bounded
+                    // and this one waits too.
+                    self.refuse_login(
+                        i,
+                        RejectCode::LOGIN_THROTTLED,
+                        "unknown username, too many failing addresses",
+                    );
+                    return;
                 }
                 let window = self.unknown_failures.entry(ip).or_default();
                 if window.locked(now) {
@@ -953,6 +985,26 @@ impl<L: EngineLink> IoLoop<L> {
         self.offer_session_events();
     }
 
+    /// True when client input may be taken: the engine has room and, under `sync`
+    /// durability, so has the queue of answers waiting for the journal (the same
+    /// test as in `take_frames`).
+    fn has_room(&mut self) -> bool {
+        let unreleased_full =
+            self.durable.is_some() && self.unreleased.len() >= self.limits.unreleased_capacity;
+        !unreleased_full && self.link.has_room()
+    }
+
+    /// Hands one input to the engine. Callers check `has_room` first, so a refusal
+    /// is not expected; should one come, the input waits first in line with the
+    /// session events (which hold back every session's reading until taken), so it
+    /// is neither lost nor overtaken.
+    fn offer(&mut self, arrival: Arrival) {
+        if let Err(back) = self.link.offer(arrival) {
+            log::warn!("the engine refused an input after reporting room; it waits its turn");
+            self.pending_session_events.push(back.input);
+        }
+    }
+
     fn offer_admin_commands(&mut self) -> bool {
         let mut did = false;
         while !self.control.admin.is_empty() && self.link.has_room() {
@@ -960,7 +1012,7 @@ impl<L: EngineLink> IoLoop<L> {
             info!("operator command: {cmd:?}");
             let now = self.clock.now_ns();
             let stamps = Stamps { read_ns: now, decoded_ns: now };
-            self.link.offer(Arrival { input: Input::Admin(cmd), stamps });
+            self.offer(Arrival { input: Input::Admin(cmd), stamps });
             did = true;
         }
         did
@@ -972,9 +1024,11 @@ impl<L: EngineLink> IoLoop<L> {
             if !self.link.has_room() {
                 break;
             }
-            self.pending_session_events.remove(0);
             let stamps = Stamps { read_ns: self.clock.now_ns(), decoded_ns: self.clock.now_ns() };
-            self.link.offer(Arrival { input, stamps });
+            if self.link.offer(Arrival { input, stamps }).is_err() {
+                break; // still first in line; tried again when there is room
+            }
+            self.pending_session_events.remove(0);
             did = true;
         }
         did
@@ -1072,7 +1126,7 @@ impl<L: EngineLink> IoLoop<L> {
     }
 
     fn resume_paused(&mut self) -> bool {
-        if self.paused.is_empty() || !self.link.has_room() {
+        if self.paused.is_empty() || !self.has_room() {
             return false;
         }
         // Swap in the spare list: sessions paused again while we read land there.
@@ -1109,9 +1163,17 @@ impl<L: EngineLink> IoLoop<L> {
             recorder.record(Stage::ToLog, out.ts_ns, now);
             let slot = &mut logins[out.login as usize];
             slot.log.append_output(out);
-            if durable.is_some() {
+            if let Some(progress) = durable {
                 // Sent only once its input is on disk (see release_durable).
-                unreleased.push_back((out.login, out.input_seq, slot.log.end_offset()));
+                let entry = (out.login, out.input_seq, slot.log.end_offset());
+                let sessions = (&mut logins[..], &mut conns[..], &mut *dirty);
+                hold_until_durable(
+                    progress,
+                    unreleased,
+                    limits.unreleased_capacity,
+                    sessions,
+                    entry,
+                );
                 return;
             }
             slot.released_off = slot.log.end_offset();
@@ -1144,29 +1206,15 @@ impl<L: EngineLink> IoLoop<L> {
 
     /// Releases messages whose inputs the journal has made durable.
     fn release_durable(&mut self) -> bool {
-        let Some(progress) = &self.durable else { return false };
-        if progress.failed.load(Ordering::Relaxed) && !self.control.shutdown.load(Ordering::Relaxed)
-        {
+        let IoLoop { durable, unreleased, logins, conns, dirty, control, .. } = self;
+        let Some(progress) = durable else { return false };
+        if progress.failed.load(Ordering::Relaxed) && !control.shutdown.load(Ordering::Relaxed) {
             log::error!(
                 "the journal failed: stopping the gateway (answers cannot be made durable)"
             );
-            self.control.shutdown.store(true, Ordering::SeqCst);
+            control.shutdown.store(true, Ordering::SeqCst);
         }
-        let durable = progress.durable.load(Ordering::Acquire);
-        let mut did = false;
-        while let Some(&(login, input_seq, end_off)) = self.unreleased.front() {
-            if input_seq > durable {
-                break;
-            }
-            self.unreleased.pop_front();
-            let slot = &mut self.logins[login as usize];
-            slot.released_off = end_off;
-            if let Some(ci) = slot.conn {
-                self.mark_dirty(ci);
-            }
-            did = true;
-        }
-        did
+        release_durable_entries(progress, unreleased, logins, conns, dirty) > 0
     }
 
     fn check_backlog(&mut self, i: usize) -> bool {
@@ -1403,6 +1451,76 @@ impl<L: EngineLink> IoLoop<L> {
             && self.conns.iter().all(Option::is_none)
             && self.fix_door.as_mut().is_none_or(|d| d.finished())
     }
+}
+
+/// Answers waiting for their input to be on disk, oldest first: (login, input
+/// sequence, end offset in that login's out log). At most
+/// `pipeline.unreleased_capacity` entries.
+type Unreleased = std::collections::VecDeque<(LoginIdx, u64, u64)>;
+
+/// Queues one answer until its input is durable; the answers of one input to one
+/// login share an entry. The io thread takes no client input while the queue is
+/// full, but inputs already in the engine still answer: for those this waits for
+/// the journal thread (which syncs on its own) to make the oldest entries durable,
+/// so the queue never grows past its limit and no answer is dropped.
+fn hold_until_durable(
+    progress: &JournalProgress,
+    unreleased: &mut Unreleased,
+    capacity: usize,
+    sessions: (&mut [LoginSlot], &mut [Option<Conn>], &mut Vec<usize>),
+    (login, input_seq, end_off): (LoginIdx, u64, u64),
+) {
+    if let Some(back) = unreleased.back_mut()
+        && back.0 == login
+        && back.1 == input_seq
+    {
+        back.2 = end_off;
+        return;
+    }
+    let (logins, conns, dirty) = sessions;
+    while unreleased.len() >= capacity {
+        if release_durable_entries(progress, unreleased, logins, conns, dirty) > 0 {
+            continue;
+        }
+        if progress.failed.load(Ordering::Relaxed) {
+            // Nothing becomes durable any more: the gateway stops (release_durable)
+            // and no answer is released, this one included.
+            return;
+        }
+        std::thread::yield_now();
+    }
+    unreleased.push_back((login, input_seq, end_off));
+    assert!(unreleased.len() <= capacity, "the unreleased queue stays within its limit");
+}
+
+/// Releases the answers whose inputs are on disk; returns how many entries.
+fn release_durable_entries(
+    progress: &JournalProgress,
+    unreleased: &mut Unreleased,
+    logins: &mut [LoginSlot],
+    conns: &mut [Option<Conn>],
+    dirty: &mut Vec<usize>,
+) -> usize {
+    let durable = progress.durable.load(Ordering::Acquire);
+    let mut released = 0;
+    while let Some(&(login, input_seq, end_off)) = unreleased.front() {
+        if input_seq > durable {
+            break;
+        }
+        unreleased.pop_front();
+        let slot = &mut logins[login as usize];
+        assert!(end_off >= slot.released_off, "a login's released offset never goes back");
+        slot.released_off = end_off;
+        if let Some(ci) = slot.conn
+            && let Some(conn) = conns[ci].as_mut()
+            && !conn.dirty
+        {
+            conn.dirty = true;
+            dirty.push(ci);
+        }
+        released += 1;
+    }
+    released
 }
 
 fn would_block(e: &io::Error) -> bool {

@@ -311,7 +311,7 @@ pub fn load(
     let io = |source| SnapshotError::Io { path: path.to_path_buf(), source };
     let mut r = BufReader::with_capacity(1 << 20, File::open(path).map_err(io)?);
     r.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(io)?;
-    let policies: Vec<LoginPolicy> = crate::pipeline::login_policies(config);
+    let policies: Vec<LoginPolicy> = config.login_policies();
     let capacity = config.risk.capacity.max_orders_per_day as usize;
     let core = Engine::read_core(&mut r, policies.len(), capacity)
         .map_err(|e| damaged(format!("engine: {e}")))?;
@@ -400,6 +400,7 @@ pub fn run_snapshotter(
     every: u64,
     progress: Arc<JournalProgress>,
     stop: Arc<AtomicBool>,
+    rebuild: RebuildUntil,
 ) {
     let dir = config.journal.dir.clone();
     remove_unfinished(&dir);
@@ -417,7 +418,7 @@ pub fn run_snapshotter(
             }
             std::thread::sleep(Duration::from_millis(50));
         };
-        match take(&config, &mut replica, target) {
+        match take(&config, &mut replica, target, rebuild) {
             Ok(_) => {
                 base = target;
                 progress.snapshot_seq.store(target, Ordering::Release);
@@ -436,13 +437,24 @@ pub fn run_snapshotter(
 }
 
 /// The snapshotter's copy of the engine and streams, at input `applied`.
-struct Replica {
-    engine: Engine,
-    logs: Vec<OutLog>,
-    applied: u64,
-    now_ns: u64,
-    session_id: u64,
+#[derive(Debug)]
+pub struct Replica {
+    /// The engine, with every input up to `applied` applied.
+    pub engine: Engine,
+    /// Every login's stream, likewise.
+    pub logs: Vec<OutLog>,
+    /// The last input applied.
+    pub applied: u64,
+    /// Its engine time.
+    pub now_ns: u64,
+    /// The trading day's session id.
+    pub session_id: u64,
 }
+
+/// Builds a replica at input `target` (from the newest snapshot that fits and the
+/// journal): the pipeline's recovery, handed to the snapshotter so that this
+/// module does not depend on the pipeline that starts it.
+pub type RebuildUntil = fn(&GatewayConfig, u64) -> Result<Replica, Box<dyn std::error::Error>>;
 
 /// Brings the replica (built from the newest snapshot and the journal when there
 /// is none yet) to input `target` and writes a snapshot of it.
@@ -450,20 +462,12 @@ fn take(
     config: &GatewayConfig,
     replica: &mut Option<Replica>,
     target: u64,
+    rebuild: RebuildUntil,
 ) -> Result<PathBuf, Box<dyn std::error::Error>> {
     let dir = &config.journal.dir;
     let r = match replica {
         Some(r) => r,
-        None => {
-            let rebuilt = crate::pipeline::recover_until(config, TailPolicy::Follow, target, true)?;
-            replica.insert(Replica {
-                engine: rebuilt.engine,
-                logs: rebuilt.logs,
-                applied: rebuilt.applied,
-                now_ns: rebuilt.applied_now_ns,
-                session_id: rebuilt.journal.session_id.unwrap_or(0),
-            })
-        }
+        None => replica.insert(rebuild(config, target)?),
     };
     if r.applied < target {
         let Replica { engine, logs, applied, now_ns, .. } = r;

@@ -30,21 +30,11 @@ use gateway::journal::TailPolicy;
 use protocol::Side;
 use protocol::client::{Client, ClientError};
 use protocol::codec::{AppMessage, ClientMessage, ServerMessage, answer_flags};
+use testkit::Rng;
 use util::*;
 
 const GATEWAY: &str = env!("CARGO_BIN_EXE_gateway");
 const ORDERS_PER_CLIENT: u64 = 400;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 fn config_text(journal: &Path) -> String {
     let text = gateway::config::DEMO_TOML
@@ -234,7 +224,7 @@ fn client(
 
 fn crash_once(seed: u64) {
     println!("crash iteration seed {seed} (CRASH_SEED={seed} to replay)");
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let dir = std::env::temp_dir().join(format!("bw-crash-{}-{seed}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -255,7 +245,7 @@ fn crash_once(seed: u64) {
             std::thread::spawn(move || client(a, u, c))
         })
         .collect();
-    let kill_after = Duration::from_millis(150 + rng.next() % 700);
+    let kill_after = Duration::from_millis(150 + rng.below(700));
     std::thread::sleep(kill_after);
     crashed.store(true, Ordering::SeqCst);
     let mut first = first;

@@ -273,6 +273,39 @@ fn a_snapshot_ahead_of_the_journal_is_not_used() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Under `sync`, answers wait for the journal in a bounded queue. With room for
+/// only two, a burst of orders fills it at once: the io thread stops reading
+/// (back-pressure) until the journal catches up, and every order is answered.
+#[test]
+fn a_full_unreleased_queue_pushes_back_and_loses_nothing() {
+    const ORDERS: u64 = 300;
+    for topology in [Topology::Fused, Topology::Pipelined] {
+        let dir = temp_dir(&format!("unreleased-{topology:?}"));
+        let mut config = journaled(topology, &dir, Durability::Sync);
+        config.pipeline.unreleased_capacity = 2;
+        let gw = start(&config);
+        let mut c = login(gw.addr(), "trader1");
+        send_resting_buys(&mut c, ORDERS);
+        let mut answered = std::collections::BTreeSet::new();
+        while (answered.len() as u64) < ORDERS {
+            let id = expect(&mut c, "an answer to every order", |m| match m {
+                AppMessage::OrderAccepted(a) => Some(a.cl_ord_id),
+                AppMessage::OrderRejected(r) => Some(r.cl_ord_id),
+                _ => None,
+            });
+            assert!(answered.insert(id), "{topology:?}: order {id} answered twice");
+        }
+        assert_eq!(answered, (1..=ORDERS).collect(), "{topology:?}");
+        assert!(
+            gw.io_metrics.backpressure_pauses.get() > 0,
+            "{topology:?}: the full queue paused reading"
+        );
+        drop(c);
+        gw.shutdown().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 #[test]
 fn async_and_none_policies_answer_too() {
     for durability in [Durability::Async, Durability::None] {

@@ -12,25 +12,11 @@ use protocol::codec::{
     AppMessage, CancelOrder, ClientMessage, MassCancel, MassCancelScope, ServerMessage,
 };
 use protocol::{AccountId, Price, Qty, SecurityId, Side};
+use testkit::Rng;
 use util::*;
 
 const ORDERS_PER_SESSION: u64 = 8_000;
 const BATCH: u64 = 200;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 #[derive(Default, Clone, Copy, Debug)]
 struct Tally {
@@ -63,7 +49,7 @@ const SESSIONS: &[Session] = &[
 
 fn run_session(addr: std::net::SocketAddr, index: usize) -> HashMap<u64, Tally> {
     let s = &SESSIONS[index];
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (index as u64 + 1));
+    let mut rng = Rng::new(index as u64 + 1);
     let mut client = login(addr, s.user);
     let account = AccountId::new(s.account).unwrap();
     let mut tally: HashMap<u64, Tally> = HashMap::new();

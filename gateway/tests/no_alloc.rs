@@ -2,9 +2,6 @@
 //! matching, post-trade updates, encode and the out log, and the ring hop between
 //! the io and engine threads. A counting global allocator proves it.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use gateway::GatewayConfig;
 use gateway::clock::Clock;
 use gateway::input::{Arrival, Input, Output, Stamps};
@@ -17,30 +14,8 @@ use protocol::{
     AccountId, CreditTag, Market, OrderType, Price, Qty, SecurityId, Side, TimeInForce,
 };
 
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: testkit::Counting = testkit::Counting::new();
 
 struct Path {
     sequencer: Sequencer,
@@ -184,11 +159,11 @@ fn the_order_path_does_not_allocate() {
         for i in 0..200 {
             round(&mut path, &mut rings, offset + i, via_ring);
         }
-        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        let before = GLOBAL.allocations();
         for i in 200..2_200 {
             round(&mut path, &mut rings, offset + i, via_ring);
         }
-        let allocated = ALLOCATIONS.load(Ordering::Relaxed) - before;
+        let allocated = GLOBAL.allocations() - before;
         assert_eq!(
             allocated, 0,
             "the steady-state order path allocated {allocated} times (via ring: {via_ring})"

@@ -306,3 +306,34 @@ fn a_pending_connection_pushed_out_gets_login_timeout() {
     assert!(newest.read(&mut buf).is_err(), "the newest is still waiting for its login");
     gw.shutdown().unwrap();
 }
+
+/// Before: the table of addresses failing with unknown usernames was cleared of
+/// unlocked entries at a size fixed in code and then grew anyway. Now it holds
+/// at most `server.max_failing_addresses`: with room for one, while the first
+/// address is locked out a second address's unknown-name login is refused as
+/// throttled instead of growing the table.
+#[test]
+fn failing_addresses_are_tracked_up_to_their_limit() {
+    let mut config = config(Topology::Fused);
+    config.server.max_failing_addresses = 1;
+    config.server.max_login_failures = 1;
+    let gw = start(&config);
+    let refused = |source: &str| -> RejectCode {
+        let source: SocketAddr = format!("{source}:0").parse().unwrap();
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("a socket");
+        socket.bind(&source.into()).expect("bind the source address");
+        socket.connect_timeout(&gw.addr().into(), Duration::from_secs(5)).expect("connect");
+        let mut s = TcpStream::from(socket);
+        s.write_all(&login_frame("nobody")).unwrap();
+        let (seen, _) = read_until_closed(&mut s, Duration::from_secs(5));
+        match seen.first() {
+            Some(ServerMessage::LoginRejected(r)) => r.code,
+            other => panic!("expected LoginRejected, got {other:?}"),
+        }
+    };
+    assert_eq!(refused("127.0.0.1"), RejectCode::INVALID_CREDENTIALS);
+    // 127.0.0.1 is locked out now and fills the table.
+    assert_eq!(refused("127.0.0.2"), RejectCode::LOGIN_THROTTLED);
+    assert_eq!(refused("127.0.0.1"), RejectCode::LOGIN_THROTTLED);
+}

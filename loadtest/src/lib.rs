@@ -14,7 +14,8 @@
 //! * [`tracker`]: the request table, latencies and the reconciliation.
 //! * [`echo`]: the bare-TCP baseline server.
 //! * [`operator`]: operator commands, in-process or over the HTTP admin API.
-//! * [`live`], [`metrics`], [`report`]: progress, Prometheus, and the report files.
+//! * [`interval`], [`live`], [`metrics`], [`report`]: one interval's figures, progress,
+//!   Prometheus, and the report files.
 //! * [`harness`]: one `loadtest run` end to end.
 //!
 //! `docs/loadtest.md` describes the command line, the scenario format and the
@@ -29,6 +30,7 @@ pub mod echo;
 pub mod fixwire;
 pub mod flow;
 pub mod harness;
+pub mod interval;
 pub mod live;
 pub mod metrics;
 pub mod operator;

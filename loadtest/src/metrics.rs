@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::live::{IntervalRecord, IntervalStats};
+use crate::interval::{IntervalRecord, IntervalStats};
 use crate::tracker::new_histogram;
 
 /// Histogram bucket bounds in seconds: fine below 1 ms, with a boundary at 0.05.

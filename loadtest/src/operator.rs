@@ -10,10 +10,11 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use gateway::admin::actions::LimitName;
 use gateway::input::{AdminCommand, LimitChange};
 use gateway::pipeline::AdminHandle;
 use protocol::codec::EntryState;
-use protocol::{AccountId, Market, Price, SecurityId, TradingPhase};
+use protocol::{AccountId, Price, SecurityId, TradingPhase};
 
 /// One operator command, as the HTTP admin API names it.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,7 +36,7 @@ pub enum OperatorAction {
     /// `phase?security=..&phase=..`.
     Phase(Option<SecurityId>, TradingPhase),
     /// `limit?name=..&value=N`.
-    Limit(String, i64),
+    Limit(LimitName, i64),
     /// `end-of-day`.
     EndOfDay,
     /// `start-of-day`.
@@ -63,50 +64,15 @@ pub struct ActionParams {
     pub value: Option<i64>,
 }
 
-/// Parses `600519.SH`, `000001.SZ`, `430047.BJ`.
+/// Parses `600519.SH`, `000001.SZ`, `430047.BJ` (the protocol's spelling).
 pub fn parse_security(text: &str) -> Option<SecurityId> {
-    let (code, suffix) = text.split_once('.')?;
-    let market = match suffix {
-        "SH" => Market::Sse,
-        "SZ" => Market::Szse,
-        "BJ" => Market::Bse,
-        _ => return None,
-    };
-    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    SecurityId::new(market, code.parse().ok()?)
+    text.parse().ok()
 }
 
 /// Formats a security the way the admin API and the configuration write it.
 pub fn format_security(s: SecurityId) -> String {
-    let suffix = match s.market {
-        Market::Sse => "SH",
-        Market::Szse => "SZ",
-        Market::Bse => "BJ",
-    };
-    format!("{:06}.{suffix}", s.code)
+    s.to_string()
 }
-
-fn parse_state(text: &str) -> Option<EntryState> {
-    match text {
-        "active" => Some(EntryState::Active),
-        "reducing-only" => Some(EntryState::ReducingOnly),
-        "blocked" => Some(EntryState::Blocked),
-        _ => None,
-    }
-}
-
-fn state_name(s: EntryState) -> &'static str {
-    match s {
-        EntryState::Active => "active",
-        EntryState::ReducingOnly => "reducing-only",
-        EntryState::Blocked => "blocked",
-    }
-}
-
-const LIMIT_NAMES: [&str; 4] =
-    ["max_notional", "fat_finger_bp", "rate_limit_per_s", "open_orders_per_security"];
 
 impl OperatorAction {
     /// Builds an action from its name and parameters; an error names the parameter.
@@ -127,8 +93,7 @@ impl OperatorAction {
         };
         let state = || -> Result<EntryState, (&'static str, String)> {
             let s = p.state.as_deref().ok_or(("state", format!("{action} needs state")))?;
-            parse_state(s)
-                .ok_or(("state", format!("expected active, reducing-only or blocked, got {s:?}")))
+            s.parse::<EntryState>().map_err(|e| ("state", format!("{e}, got {s:?}")))
         };
         Ok(match action {
             "halt" => OperatorAction::Halt(security()?),
@@ -148,10 +113,8 @@ impl OperatorAction {
                 OperatorAction::Phase(security()?, phase)
             }
             "limit" => {
-                let name = p.name.clone().ok_or(("name", "limit needs name".to_owned()))?;
-                if !LIMIT_NAMES.contains(&name.as_str()) {
-                    return Err(("name", format!("expected one of {LIMIT_NAMES:?}, got {name:?}")));
-                }
+                let name = p.name.as_deref().ok_or(("name", "limit needs name".to_owned()))?;
+                let name = name.parse::<LimitName>().map_err(|e| ("name", e))?;
                 let value = p.value.ok_or(("value", "limit needs value".to_owned()))?;
                 if value < 0 {
                     return Err(("value", format!("must not be negative, got {value}")));
@@ -189,9 +152,9 @@ impl OperatorAction {
             OperatorAction::VenuePause(ms) => format!("venue/pause?ms={ms}"),
             OperatorAction::AckDelay(ms) => format!("venue/ack-delay?ms={ms}"),
             OperatorAction::AccountState(a, s) => {
-                format!("account?account={}&state={}", a.as_str(), state_name(*s))
+                format!("account?account={}&state={}", a.as_str(), s)
             }
-            OperatorAction::FirmState(s) => format!("firm?state={}", state_name(*s)),
+            OperatorAction::FirmState(s) => format!("firm?state={s}"),
             OperatorAction::CancelAccount(a) => format!("cancel-account?account={}", a.as_str()),
             OperatorAction::Phase(s, p) => {
                 format!("phase{}", join(vec![sec(s), Some(format!("phase={}", p.name()))]))
@@ -216,12 +179,14 @@ impl OperatorAction {
             OperatorAction::FirmState(s) => AdminCommand::FirmState(*s),
             OperatorAction::CancelAccount(a) => AdminCommand::CancelAccount(*a),
             OperatorAction::Phase(s, p) => AdminCommand::SetPhase(*s, *p),
-            OperatorAction::Limit(name, v) => AdminCommand::SetLimit(match name.as_str() {
+            OperatorAction::Limit(name, v) => AdminCommand::SetLimit(match name {
                 // The admin API takes max_notional in whole CNY.
-                "max_notional" => LimitChange::MaxNotional(v.saturating_mul(Price::SCALE)),
-                "fat_finger_bp" => LimitChange::FatFingerBp(*v as u32),
-                "rate_limit_per_s" => LimitChange::MaxMessagesPerSecond(*v as u32),
-                _ => LimitChange::MaxOpenOrdersPerSecurity(*v as u32),
+                LimitName::MaxNotional => LimitChange::MaxNotional(v.saturating_mul(Price::SCALE)),
+                LimitName::FatFingerBp => LimitChange::FatFingerBp(*v as u32),
+                LimitName::RateLimitPerS => LimitChange::MaxMessagesPerSecond(*v as u32),
+                LimitName::OpenOrdersPerSecurity => {
+                    LimitChange::MaxOpenOrdersPerSecurity(*v as u32)
+                }
             }),
             OperatorAction::EndOfDay => AdminCommand::EndOfDay,
             OperatorAction::StartOfDay => AdminCommand::StartOfDay,

@@ -332,6 +332,41 @@ impl EntryState {
     }
 }
 
+/// The order-entry states' names, as the admin API and the tools spell them.
+impl EntryState {
+    /// Every state, in wire order.
+    pub const ALL: [EntryState; 3] =
+        [EntryState::Active, EntryState::ReducingOnly, EntryState::Blocked];
+
+    /// `active`, `reducing-only` or `blocked`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            EntryState::Active => "active",
+            EntryState::ReducingOnly => "reducing-only",
+            EntryState::Blocked => "blocked",
+        }
+    }
+}
+
+impl core::fmt::Display for EntryState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why text is not an order-entry state name.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
+#[error("expected active, reducing-only or blocked")]
+pub struct EntryStateError;
+
+impl core::str::FromStr for EntryState {
+    type Err = EntryStateError;
+
+    fn from_str(text: &str) -> Result<EntryState, EntryStateError> {
+        Self::ALL.into_iter().find(|s| s.name() == text).ok_or(EntryStateError)
+    }
+}
+
 /// Serialized as the wire byte, like the enums in [`crate::types`].
 #[cfg(feature = "serde")]
 impl serde::Serialize for EntryState {

@@ -22,12 +22,12 @@ pub mod rules;
 pub mod types;
 
 pub use codec::{
-    AppMessage, ClientMessage, DecodeError, EncodeError, MAX_FRAME_LEN, PROTOCOL_VERSION,
-    Sequenced, ServerMessage,
+    AppMessage, ClientMessage, DecodeError, EncodeError, EntryStateError, MAX_FRAME_LEN,
+    PROTOCOL_VERSION, Sequenced, ServerMessage,
 };
 pub use reject::{RejectCode, RejectDetail, TextBuf};
 pub use types::{
     AccountId, Board, CancelReason, ClOrdId, CreditTag, ExecId, Liquidity, Market, OrderId,
-    OrderType, PendingStatus, Price, Qty, SecurityId, Seq, Side, TimeInForce, Token, TradingPhase,
-    Username,
+    OrderType, PendingStatus, Price, Qty, SecurityId, SecurityIdError, Seq, Side, TimeInForce,
+    Token, TradingPhase, Username,
 };

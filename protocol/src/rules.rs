@@ -476,11 +476,9 @@ mod tests {
     fn fast_and_wide_paths_agree() {
         let main = BoardRules::default_for(Board::SseMain).cage.unwrap();
         let fees = FeeSchedule::DEFAULT;
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rng = testkit::Rng::new(0x2545_f491_4f6c_dd1d);
         for _ in 0..100_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next_u64();
             let reference = Price((x % 100_000_000) as i64 + 1);
             for side in [Side::Buy, Side::Sell] {
                 let fast = cage_band(side, reference, main, Price::CNY_TICK);

@@ -388,6 +388,33 @@ impl fmt::Display for SecurityId {
     }
 }
 
+/// Why text is not a security (`600519.SH`, `000001.SZ`, `430047.BJ`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
+#[error("expected a security like 600519.SH, 000001.SZ or 430047.BJ")]
+pub struct SecurityIdError;
+
+/// Parses what [`Display`](fmt::Display) prints: six digits, a dot, then `SH`,
+/// `SZ` or `BJ` (upper case). The one parser of the spelling; configuration, the
+/// admin API and the tools all use it.
+impl core::str::FromStr for SecurityId {
+    type Err = SecurityIdError;
+
+    fn from_str(text: &str) -> Result<SecurityId, SecurityIdError> {
+        let (code, suffix) = text.split_once('.').ok_or(SecurityIdError)?;
+        if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(SecurityIdError);
+        }
+        let market = match suffix {
+            "SH" => Market::Sse,
+            "SZ" => Market::Szse,
+            "BJ" => Market::Bse,
+            _ => return Err(SecurityIdError),
+        };
+        let number = code.parse().map_err(|_| SecurityIdError)?;
+        SecurityId::new(market, number).ok_or(SecurityIdError)
+    }
+}
+
 impl fmt::Debug for SecurityId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SecurityId({self})")
@@ -626,6 +653,28 @@ mod tests {
         assert_eq!(Price(15_000_000).to_string(), "1500.00");
         assert_eq!(Price(123_456).to_string(), "12.3456");
         assert_eq!(Price(-5_000).to_string(), "-0.50");
+    }
+
+    #[test]
+    fn security_ids_parse_what_they_print() {
+        for text in ["600519.SH", "000001.SZ", "430047.BJ", "688981.SH"] {
+            let id: SecurityId = text.parse().unwrap();
+            assert_eq!(id.to_string(), text);
+        }
+        assert_eq!("600519.SH".parse(), Ok(SecurityId { market: Market::Sse, code: 600_519 }));
+        for bad in ["600519", "60051.SH", "6005190.SH", "600519.XX", "600519.sh", "60051a.SZ", ""] {
+            assert_eq!(bad.parse::<SecurityId>(), Err(SecurityIdError), "{bad}");
+        }
+    }
+
+    #[test]
+    fn entry_states_parse_what_they_print() {
+        use crate::codec::{EntryState, EntryStateError};
+        for state in EntryState::ALL {
+            assert_eq!(state.to_string().parse(), Ok(state));
+        }
+        assert_eq!("reducing-only".parse(), Ok(EntryState::ReducingOnly));
+        assert_eq!("Active".parse::<EntryState>(), Err(EntryStateError));
     }
 
     #[test]

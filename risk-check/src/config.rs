@@ -819,15 +819,10 @@ impl AccountToml {
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
         let state = match self.state.as_deref() {
-            None | Some("active") => EntryState::Active,
-            Some("reducing-only") => EntryState::ReducingOnly,
-            Some("blocked") => EntryState::Blocked,
-            Some(other) => {
-                return Err(errors.invalid(
-                    field("state"),
-                    format!("expected active, reducing-only or blocked, got {other:?}"),
-                ));
-            }
+            None => EntryState::Active,
+            Some(text) => text
+                .parse()
+                .map_err(|e| errors.invalid(field("state"), format!("{e}, got {text:?}")))?,
         };
         Ok(AccountConfig {
             id,

@@ -226,6 +226,32 @@ pub(crate) fn pair_key(high: u32, low: u32) -> u64 {
     (u64::from(high) << 32) | u64::from(low)
 }
 
+/// The day's fills table ([`crate::fills`]): the engine owns it, the record type
+/// lives beside the table's rules.
+impl RiskEngine {
+    /// Records a fill if the table has room; counts it as missing otherwise.
+    /// Never allocates: the table's capacity was reserved at start-up.
+    #[inline]
+    pub(crate) fn record_fill(&mut self, fill: FillRecord) {
+        if self.fills.len() < self.capacity.max_fills_per_day as usize {
+            self.fills.push(fill);
+        } else {
+            self.fills_not_recorded += 1;
+        }
+    }
+
+    /// Fills booked today but not in the fills table (it was full): when non-zero,
+    /// the fills query's answers are incomplete. The money is right either way.
+    pub fn fills_not_recorded(&self) -> u64 {
+        self.fills_not_recorded
+    }
+
+    /// Fills recorded today, every account.
+    pub fn fills_today(&self) -> &[FillRecord] {
+        &self.fills
+    }
+}
+
 impl RiskEngine {
     /// Validates `cfg` and allocates every table.
     pub fn new(cfg: RiskConfig) -> Result<RiskEngine, ConfigError> {

@@ -4,12 +4,11 @@
 //! Allocated once at `limits.max_fills_per_day` and never grown. When it is full
 //! a fill still happens and is charged in full (the venue's trade stands); only
 //! its record is not kept, and the table counts it
-//! ([`RiskEngine::fills_not_recorded`]) so a query can say that its answer is
+//! ([`crate::RiskEngine::fills_not_recorded`], kept beside the table in `engine`) so a query can say that its answer is
 //! incomplete instead of pretending it is not. Emptied by the day roll.
 
 use protocol::{AccountId, ClOrdId, Price, Qty, SecurityId, Side};
 
-use crate::engine::RiskEngine;
 use crate::fees::FeeBreakdown;
 use crate::order::OrderRef;
 
@@ -38,30 +37,6 @@ pub struct FillRecord {
     pub fees: FeeBreakdown,
     /// When the engine booked it (ns since the Unix epoch).
     pub booked_ns: u64,
-}
-
-impl RiskEngine {
-    /// Records a fill if the table has room; counts it as missing otherwise.
-    /// Never allocates: the table's capacity was reserved at start-up.
-    #[inline]
-    pub(crate) fn record_fill(&mut self, fill: FillRecord) {
-        if self.fills.len() < self.capacity.max_fills_per_day as usize {
-            self.fills.push(fill);
-        } else {
-            self.fills_not_recorded += 1;
-        }
-    }
-
-    /// Fills booked today but not in the fills table (it was full): when non-zero,
-    /// the fills query's answers are incomplete. The money is right either way.
-    pub fn fills_not_recorded(&self) -> u64 {
-        self.fills_not_recorded
-    }
-
-    /// Fills recorded today, every account.
-    pub fn fills_today(&self) -> &[FillRecord] {
-        &self.fills
-    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use core::fmt;
 
 use protocol::rules::{BoardRules, PriceBand, daily_price_band};
-use protocol::{Board, Market, Price, SecurityId};
+use protocol::{Board, Price, SecurityId};
 
 use crate::fxhash::{FxHashMap, map_with_capacity};
 
@@ -57,17 +57,7 @@ impl fmt::Display for RiskLevel {
 
 /// Parses `"600519.SH"`: six digits, a dot, then `SH`, `SZ` or `BJ`.
 pub fn parse_security(text: &str) -> Option<SecurityId> {
-    let (code, suffix) = text.split_once('.')?;
-    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let market = match suffix {
-        "SH" => Market::Sse,
-        "SZ" => Market::Szse,
-        "BJ" => Market::Bse,
-        _ => return None,
-    };
-    SecurityId::new(market, code.parse().ok()?)
+    text.parse().ok()
 }
 
 /// Parses a board name as [`Board::name`] prints it (`"sse-main"`, `"star"`, ...).

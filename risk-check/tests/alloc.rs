@@ -4,58 +4,16 @@
 
 mod util;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use protocol::codec::{NewOrder, ReplaceOrder};
 use protocol::{Qty, RejectCode, Side};
 use risk_check::{NewOrderVerdict, RiskEngine};
 use util::*;
 
-thread_local! {
-    /// Allocations made by this thread. A const-initialised Cell needs no lazy
-    /// set-up or destructor, so reading it inside the allocator cannot recurse.
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-struct Counting;
-
-fn count() {
-    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-}
-
-// SAFETY: every method forwards to `System` with the caller's own arguments, so the
-// allocator contract is `System`'s; counting touches only a thread-local Cell.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: the caller upholds `alloc`'s contract for `layout`.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: `ptr` came from this allocator (so from `System`) with `layout`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from this allocator (so from `System`) with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: testkit::Counting = testkit::Counting::new();
 
 fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
+    testkit::thread_allocations()
 }
 
 /// One round of the order path: passes, rejects, fills, cancels, a replace.

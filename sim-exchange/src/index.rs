@@ -127,11 +127,9 @@ mod tests {
     fn agrees_with_a_hash_map_under_churn() {
         let mut index = IdIndex::with_capacity(512);
         let mut model = HashMap::new();
-        let mut x: u64 = 7;
+        let mut rng = testkit::Rng::new(7);
         for step in 0..200_000u32 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next_u64();
             // Ids drawn from a small space so inserts and removes collide often.
             let key = x % 700;
             if let Some(slot) = model.remove(&key) {

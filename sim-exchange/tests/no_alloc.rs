@@ -2,47 +2,11 @@
 //! submit, cancel, replace and matching after a warm-up, with the market-data feed
 //! off and on (its level, trade, order and indicative-uncross events included).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use protocol::{Board, Market, OrderType, Price, Qty, SecurityId, Side, TimeInForce};
 use sim_exchange::{Event, Exchange, ExchangeConfig, InstrumentSpec, Level, Schedule, VenueOrder};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    // Only the test's own thread counts: the test harness's threads allocate too.
-    static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-fn count() {
-    if COUNTING.with(|c| c.get()) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// Counts every allocation and reallocation, then defers to the system allocator.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: testkit::Counting = testkit::Counting::new();
 
 const SEC: SecurityId = SecurityId { market: Market::Sse, code: 600_000 };
 
@@ -110,13 +74,8 @@ fn flow_allocations(market_data: bool) -> (u64, u64) {
             market += 1;
         }
     };
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut rand = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = testkit::Rng::new(1);
+    let mut rand = move || rng.next_u64();
     let mut run = |ex: &mut Exchange, rounds: u64, first_id: u64, sink: &mut dyn FnMut(Event)| {
         let mut sink = |e| sink(e);
         let mut levels = [Level::default(); 10];
@@ -196,14 +155,12 @@ fn flow_allocations(market_data: bool) -> (u64, u64) {
     // the test only claims the steady state).
     run(&mut ex, 20_000, 1, &mut sink);
     // The counter sees an allocation on this thread.
-    COUNTING.with(|c| c.set(true));
+    let before = testkit::thread_allocations();
     std::hint::black_box(Box::new(7u64));
-    COUNTING.with(|c| c.set(false));
-    assert_eq!(ALLOCATIONS.swap(0, Ordering::Relaxed), 1, "the counting allocator counts");
-    COUNTING.with(|c| c.set(true));
+    assert_eq!(testkit::thread_allocations() - before, 1, "the counting allocator counts");
+    let before = testkit::thread_allocations();
     run(&mut ex, 100_000, 1_000_000, &mut sink);
-    COUNTING.with(|c| c.set(false));
-    let allocated = ALLOCATIONS.load(Ordering::Relaxed);
+    let allocated = testkit::thread_allocations() - before;
     ex.validate().unwrap();
     assert!(trades > 1_000, "the flow traded ({trades} trades, {events} events)");
     (allocated, market)

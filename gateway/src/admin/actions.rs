@@ -21,7 +21,7 @@
 use std::collections::HashSet;
 
 use protocol::codec::EntryState;
-use protocol::{AccountId, Market, Price, SecurityId, TradingPhase};
+use protocol::{AccountId, Price, SecurityId, TradingPhase};
 
 use crate::input::{AdminCommand, LimitChange};
 
@@ -40,9 +40,62 @@ pub const ACTIONS: &[&str] = &[
     "start-of-day",
 ];
 
-/// The run-time limits the `limit` action can change.
-pub const LIMIT_NAMES: &[&str] =
-    &["max_notional", "fat_finger_bp", "rate_limit_per_s", "open_orders_per_security"];
+/// The run-time limits the `limit` action can change, by the names the admin API
+/// and the load generator's scenarios use.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum LimitName {
+    /// `max_notional`: per-order notional, in whole CNY.
+    MaxNotional,
+    /// `fat_finger_bp`: the fat-finger collar, in basis points.
+    FatFingerBp,
+    /// `rate_limit_per_s`: messages per account per second.
+    RateLimitPerS,
+    /// `open_orders_per_security`: open orders per security per account.
+    OpenOrdersPerSecurity,
+}
+
+impl LimitName {
+    /// Every limit, in the order the documentation lists them.
+    pub const ALL: [LimitName; 4] = [
+        LimitName::MaxNotional,
+        LimitName::FatFingerBp,
+        LimitName::RateLimitPerS,
+        LimitName::OpenOrdersPerSecurity,
+    ];
+
+    /// The name as the admin API spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            LimitName::MaxNotional => "max_notional",
+            LimitName::FatFingerBp => "fat_finger_bp",
+            LimitName::RateLimitPerS => "rate_limit_per_s",
+            LimitName::OpenOrdersPerSecurity => "open_orders_per_security",
+        }
+    }
+
+    /// Every name, comma-separated (for error messages).
+    pub fn names() -> String {
+        let names: Vec<&str> = LimitName::ALL.iter().map(|l| l.name()).collect();
+        names.join(", ")
+    }
+}
+
+impl std::fmt::Display for LimitName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for LimitName {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<LimitName, String> {
+        LimitName::ALL
+            .into_iter()
+            .find(|l| l.name() == text)
+            .ok_or_else(|| format!("name must be one of {}, got {text:?}", LimitName::names()))
+    }
+}
 
 /// The longest pause, delay or auction an operator may ask for (one day): keeps
 /// the nanosecond arithmetic far from overflow and catches unit mistakes.
@@ -68,27 +121,7 @@ pub enum ActionError {
 
 /// Parses `600519.SH`, `000001.SZ`, `430047.BJ`.
 pub fn parse_security(text: &str) -> Option<SecurityId> {
-    let (code, suffix) = text.split_once('.')?;
-    let market = match suffix {
-        "SH" => Market::Sse,
-        "SZ" => Market::Szse,
-        "BJ" => Market::Bse,
-        _ => return None,
-    };
-    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    SecurityId::new(market, code.parse().ok()?)
-}
-
-/// Parses an order-entry state name.
-pub fn parse_state(text: &str) -> Option<EntryState> {
-    match text {
-        "active" => Some(EntryState::Active),
-        "reducing-only" => Some(EntryState::ReducingOnly),
-        "blocked" => Some(EntryState::Blocked),
-        _ => None,
-    }
+    text.parse().ok()
 }
 
 /// The parameters of one request, consumed as the action reads them; whatever is
@@ -141,7 +174,7 @@ impl Params {
 
     fn state(&mut self) -> Result<EntryState, ActionError> {
         let s = self.required("state")?;
-        parse_state(&s).ok_or_else(|| {
+        s.parse::<EntryState>().map_err(|_| {
             self.bad(format!("state must be active, reducing-only or blocked, got {s:?}"))
         })
     }
@@ -227,20 +260,16 @@ fn limit(p: &mut Params) -> Result<LimitChange, ActionError> {
         u32::try_from(value)
             .map_err(|_| p.bad(format!("value for {name} must fit 32 bits, got {value}")))
     };
-    Ok(match name.as_str() {
-        "max_notional" => {
+    let which = name.parse::<LimitName>().map_err(|e| p.bad(e))?;
+    Ok(match which {
+        LimitName::MaxNotional => {
             let units = i64::try_from(value).ok().and_then(|v| v.checked_mul(Price::SCALE));
             let units = units.ok_or_else(|| p.bad(format!("max_notional {value} is too large")))?;
             LimitChange::MaxNotional(units)
         }
-        "fat_finger_bp" => LimitChange::FatFingerBp(small(p)?),
-        "rate_limit_per_s" => LimitChange::MaxMessagesPerSecond(small(p)?),
-        "open_orders_per_security" => LimitChange::MaxOpenOrdersPerSecurity(small(p)?),
-        other => {
-            return Err(
-                p.bad(format!("name must be one of {}, got {other:?}", LIMIT_NAMES.join(", ")))
-            );
-        }
+        LimitName::FatFingerBp => LimitChange::FatFingerBp(small(p)?),
+        LimitName::RateLimitPerS => LimitChange::MaxMessagesPerSecond(small(p)?),
+        LimitName::OpenOrdersPerSecurity => LimitChange::MaxOpenOrdersPerSecurity(small(p)?),
     })
 }
 

@@ -181,27 +181,19 @@ fn account(text: &str) -> Result<AccountId, String> {
 /// `600519`, `600519.SH`, `000001.SZ`: a bare code picks its exchange by prefix.
 fn security(text: &str) -> Result<SecurityId, String> {
     let bad = || format!("security {text:?}: expected a 6-digit code, optionally with .SH/.SZ/.BJ");
-    let (code, market) = match text.split_once('.') {
-        Some((code, suffix)) => {
-            let market = match suffix.to_ascii_uppercase().as_str() {
-                "SH" => Market::Sse,
-                "SZ" => Market::Szse,
-                "BJ" => Market::Bse,
-                _ => return Err(bad()),
-            };
-            (code, Some(market))
-        }
-        None => (text, None),
-    };
-    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+    if text.contains('.') {
+        // The protocol's spelling; the tool also takes the suffix in lower case.
+        return text.to_ascii_uppercase().parse().map_err(|_| bad());
+    }
+    if text.len() != 6 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    let number: u32 = code.parse().map_err(|_| bad())?;
-    let market = market.unwrap_or(match code.as_bytes()[0] {
+    let number: u32 = text.parse().map_err(|_| bad())?;
+    let market = match text.as_bytes()[0] {
         b'6' | b'5' => Market::Sse,
         b'4' | b'8' | b'9' => Market::Bse,
         _ => Market::Szse,
-    });
+    };
     SecurityId::new(market, number).ok_or_else(bad)
 }
 

@@ -125,6 +125,14 @@ pub fn part_keys(config: &GatewayConfig, part: &str) -> Vec<(&'static str, u64)>
         vec![("pipeline.in_ring_capacity", c.pipeline.in_ring_capacity as u64)]
     } else if part.starts_with("engine -> io") {
         vec![("pipeline.out_ring_capacity", c.pipeline.out_ring_capacity as u64)]
+    } else if part.starts_with("admin command queue") {
+        vec![("pipeline.admin_queue_capacity", c.pipeline.admin_queue_capacity as u64)]
+    } else if part.starts_with("failed-login addresses") {
+        vec![("server.max_failing_addresses", c.server.max_failing_addresses as u64)]
+    } else if part.starts_with("fused outbox") {
+        vec![("pipeline.fused_outbox_capacity", c.pipeline.fused_outbox_capacity as u64)]
+    } else if part.starts_with("answers waiting for the journal") {
+        vec![("pipeline.unreleased_capacity", c.pipeline.unreleased_capacity as u64)]
     } else if part.starts_with("engine -> journal") {
         vec![("journal.ring_capacity", c.journal.ring_capacity as u64)]
     } else if part.starts_with("snapshot replica") {
@@ -210,21 +218,60 @@ mod tests {
     /// the budget made before start equals the one logged at start.
     #[test]
     fn every_part_names_its_keys() {
+        use crate::config::Topology;
+        for (topology, durability) in
+            [(Topology::Pipelined, Durability::Async), (Topology::Fused, Durability::Sync)]
+        {
+            let mut config = GatewayConfig::demo();
+            config.pipeline.topology = topology;
+            config.journal.durability = durability;
+            config.journal.snapshot_every_inputs = 1_000;
+            let engine = build_engine(&config).unwrap();
+            let venue = venue_bytes("demo", &config.exchange).unwrap();
+            let budget = memory_budget_for(&config, venue);
+            assert_eq!(budget, memory_budget(&config, &engine));
+            assert!(budget.len() >= 12, "{budget:?}");
+            for (part, _) in &budget {
+                assert!(
+                    !part_keys(&config, part).is_empty() || part.starts_with("journal write batch"),
+                    "{part} names no key"
+                );
+            }
+        }
+    }
+
+    /// Every bounded queue is its own row, sized by its key; the snapshot replica
+    /// is the sum of the rows it copies, found by name.
+    #[test]
+    fn queues_are_rows_and_the_replica_is_summed_by_name() {
+        use crate::config::Topology;
         let mut config = GatewayConfig::demo();
-        config.pipeline.topology = crate::config::Topology::Pipelined;
-        config.journal.durability = Durability::Async;
+        config.pipeline.topology = Topology::Fused;
+        config.journal.durability = Durability::Sync;
         config.journal.snapshot_every_inputs = 1_000;
-        let engine = build_engine(&config).unwrap();
+        config.pipeline.unreleased_capacity = 1_000;
         let venue = venue_bytes("demo", &config.exchange).unwrap();
         let budget = memory_budget_for(&config, venue);
-        assert_eq!(budget, memory_budget(&config, &engine));
-        assert!(budget.len() >= 10, "{budget:?}");
-        for (part, _) in &budget {
-            assert!(
-                !part_keys(&config, part).is_empty() || part.starts_with("journal write batch"),
-                "{part} names no key"
-            );
-        }
+        let row = |name: &str| {
+            budget
+                .iter()
+                .find(|(p, _)| p.starts_with(name))
+                .map(|(_, b)| *b)
+                .unwrap_or_else(|| panic!("no row {name} in {budget:?}"))
+        };
+        assert_eq!(row("answers waiting for the journal"), 1_000 * 24);
+        assert!(row("admin command queue") > 0 && row("fused outbox") > 0);
+        assert!(row("failed-login addresses") > 0);
+        let copied = [
+            "out logs",
+            "risk order table",
+            "risk order index",
+            "risk fills",
+            "engine requests",
+            "venue",
+        ];
+        let replica: u64 = copied.iter().map(|name| row(name)).sum();
+        assert_eq!(row("snapshot replica"), replica);
     }
 
     #[test]

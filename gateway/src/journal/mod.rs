@@ -22,8 +22,11 @@
 //! refuses a journal that ends before it. The header's fingerprint
 //! ([`fingerprint`]) names the configuration the inputs were decided under.
 
+pub mod commit_times;
 pub mod fingerprint;
 pub mod watermark;
+
+pub use commit_times::CommitTimes;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
@@ -1019,36 +1022,6 @@ pub struct JournalProgress {
     pub commit_times: CommitTimes,
 }
 
-/// The distribution of group-commit times: locked once per commit by the writer
-/// (a commit takes a tenth of a millisecond or more) and by readers of metrics.
-#[derive(Debug)]
-pub struct CommitTimes(std::sync::Mutex<hdrhistogram::Histogram<u64>>);
-
-impl Default for CommitTimes {
-    fn default() -> Self {
-        let h = hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3)
-            .expect("constant histogram bounds are valid");
-        CommitTimes(std::sync::Mutex::new(h))
-    }
-}
-
-impl CommitTimes {
-    /// Records one commit.
-    pub fn record(&self, ns: u64) {
-        if let Ok(mut h) = self.0.lock() {
-            h.saturating_record(ns.max(1));
-        }
-    }
-
-    /// A copy of the distribution so far.
-    pub fn snapshot(&self) -> hdrhistogram::Histogram<u64> {
-        match self.0.lock() {
-            Ok(h) => h.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-}
-
 /// The journal writer's settings.
 #[derive(Clone, Debug)]
 pub struct WriterSettings {
@@ -1095,6 +1068,8 @@ pub struct Writer {
     next: Option<Preparing>,
     /// The acknowledged high-water mark, stored after every commit.
     watermark: Watermark,
+    /// Commit times, handed to `progress.commit_times` without a lock.
+    commit_times: Option<commit_times::CommitRecorder>,
 }
 
 /// A segment being zero-filled in the background.
@@ -1134,6 +1109,7 @@ impl Writer {
         let (file, path) = create_segment(&settings, settings.first_input_seq, prealloc)?;
         progress.written.store(settings.first_input_seq - 1, Ordering::Release);
         progress.durable.store(settings.first_input_seq - 1, Ordering::Release);
+        let commit_times = progress.commit_times.take_recorder();
         Ok(Writer {
             settings,
             file,
@@ -1143,6 +1119,7 @@ impl Writer {
             progress,
             next: None,
             watermark,
+            commit_times,
         })
     }
 
@@ -1180,7 +1157,9 @@ impl Writer {
             path: self.watermark.path().to_path_buf(),
             source: e,
         })?;
-        self.progress.commit_times.record(started.elapsed().as_nanos() as u64);
+        if let Some(times) = &mut self.commit_times {
+            times.record(started.elapsed().as_nanos() as u64);
+        }
         self.progress.durable.store(last_seq, Ordering::Release);
         if self.file_len >= self.settings.segment_bytes {
             self.rotate(last_seq + 1)?;

@@ -60,7 +60,7 @@ impl<L: EngineLink> IoLoop<L> {
                         let now = self.clock.now_ns();
                         let input = Input::FixFact { login: session.login, fact };
                         let stamps = Stamps { read_ns: now, decoded_ns: now };
-                        self.link.offer(Arrival { input, stamps });
+                        self.offer(Arrival { input, stamps });
                     }
                     ToIo::Detach => self.detach_fix(session.login),
                 }
@@ -125,7 +125,7 @@ impl<L: EngineLink> IoLoop<L> {
         };
         let now = self.clock.now_ns();
         self.metrics.frames_received.inc();
-        self.link.offer(Arrival { input, stamps: Stamps { read_ns: now, decoded_ns: now } });
+        self.offer(Arrival { input, stamps: Stamps { read_ns: now, decoded_ns: now } });
     }
 
     fn detach_fix(&mut self, login: LoginIdx) {
