@@ -6,6 +6,7 @@
 //! * [`engine`]: the deterministic business logic (risk + venue + sequencing).
 //! * [`pipeline`]: threads, rings, pinning, wait strategies; `start` and `shutdown`.
 //! * [`admin`]: the HTTP admin endpoint (Prometheus metrics, health, operator actions).
+//! * [`views`]: the funds, positions, orders and fills views as tables and JSON.
 //! * [`ring`], [`wait`]: the SPSC ring and the idle policies (the only `unsafe` is in `ring`).
 
 #![deny(missing_docs)]
@@ -25,6 +26,7 @@ pub mod server;
 pub mod snapshot;
 pub mod state;
 pub mod stats;
+pub mod views;
 pub mod wait;
 
 pub use config::GatewayConfig;

@@ -678,6 +678,17 @@ pub fn recover_from_start(
     recover_until(config, policy, u64::MAX, false).map(|r| (r.engine, r.logs, r.journal))
 }
 
+/// [`recover`] with the inputs up to `until` applied and none after: the state as
+/// it stood after input `until` (an operator's view of the past). Returns the last
+/// input applied, which is below `until` when the journal ends before it.
+pub fn recover_to(
+    config: &GatewayConfig,
+    policy: TailPolicy,
+    until: u64,
+) -> Result<(Engine, crate::journal::Recovered, u64), StartError> {
+    recover_until(config, policy, until, true).map(|r| (r.engine, r.journal, r.applied))
+}
+
 /// What [`recover_until`] rebuilt.
 pub(crate) struct Rebuilt {
     pub engine: Engine,

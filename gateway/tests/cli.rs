@@ -1,5 +1,6 @@
 //! The `bw` command line against a live gateway: orders, cancels and mass cancels
-//! print their answers in words.
+//! print their answers in words. And `bw-journal`'s account views of a journal
+//! replayed to any input.
 
 mod util;
 
@@ -81,4 +82,135 @@ fn orders_cancels_and_errors_read_as_words() {
     let (ok, out) = bw(addr, &["--token", "wrong-token", "watch"]);
     assert!(!ok && out.contains("login rejected: 1002 invalid_credentials"), "{out}");
     gw.shutdown().unwrap();
+}
+
+/// The demo configuration with a synchronous journal in `dir`, written to a file
+/// (bw-journal reads the configuration as the gateway does).
+fn journaled_config_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    let text = gateway::config::DEMO_TOML
+        .replace(r#"listen = ["127.0.0.1:9100"]"#, r#"listen = ["127.0.0.1:0"]"#)
+        .replace(r#"durability = "none""#, r#"durability = "sync""#)
+        .replace(
+            r#"dir = "breakwater-journal""#,
+            &format!("dir = {:?}", dir.join("journal").display().to_string()),
+        )
+        .replace(r#"listen = "127.0.0.1:9180""#, r#"listen = "off""#);
+    assert!(text.contains(r#"durability = "sync""#), "demo.toml changed shape");
+    let path = dir.join("gateway.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn bw_journal(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bw-journal"))
+        .args(args)
+        .output()
+        .expect("run bw-journal");
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// A001 buys 100 600519 at 1490.00 from B001 (cl_ord_id 42, filled) and rests a
+/// buy of 100 600036 at 41.00 (cl_ord_id 43).
+fn trade_for_views(addr: std::net::SocketAddr) {
+    use protocol::Side;
+    use protocol::codec::{AppMessage, ClientMessage};
+    let mut a = login(addr, "trader1");
+    let mut b = login(addr, "trader2");
+    a.send(&ClientMessage::NewOrder(limit(42, "A001", 600519, Side::Buy, 100, "1490.00"))).unwrap();
+    expect(&mut a, "accepted 42", |m| matches!(m, AppMessage::OrderAccepted(_)).then_some(()));
+    b.send(&ClientMessage::NewOrder(limit(7, "B001", 600519, Side::Sell, 100, "1490.00"))).unwrap();
+    expect(&mut a, "fill of 42", |m| matches!(m, AppMessage::Executed(_)).then_some(()));
+    a.send(&ClientMessage::NewOrder(limit(43, "A001", 600036, Side::Buy, 100, "41.00"))).unwrap();
+    expect(&mut a, "accepted 43", |m| matches!(m, AppMessage::OrderAccepted(_)).then_some(()));
+    a.logout(WAIT).unwrap();
+    b.logout(WAIT).unwrap();
+}
+
+/// True if a line of `table` reads `row` with its padding collapsed.
+fn has_row(table: &str, row: &str) -> bool {
+    table.lines().any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == row)
+}
+
+#[test]
+fn bw_journal_prints_an_accounts_views_at_any_input() {
+    let dir = std::env::temp_dir().join(format!("bw-cli-views-{}", std::process::id()));
+    let config_path = journaled_config_file(&dir);
+    let config = gateway::GatewayConfig::from_file(&config_path).unwrap();
+    let gw = start(&config);
+    trade_for_views(gw.addr());
+    gw.shutdown().unwrap();
+    let cfg = config_path.to_str().unwrap();
+    let view = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--config", cfg, "--account", "A001"]);
+        bw_journal(&all)
+    };
+
+    // 149,000.00 bought, fees 37.25 commission + 1.49 transfer; 4,100.00 + 5.00 +
+    // 0.04 frozen for the resting buy.
+    let (ok, out) = view(&["funds"]);
+    assert!(ok && out.starts_with("funds of account A001, after journal input "), "{out}");
+    for row in [
+        "cash available 9846856.22",
+        "cash frozen 4105.04",
+        "fees today 38.74",
+        "commission 37.25",
+        "transfer fee 1.49",
+        "realized P&L today 0.00",
+    ] {
+        assert!(has_row(&out, row), "no row {row:?} in\n{out}");
+    }
+    let (ok, out) = view(&["positions"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("600519.SH")
+            && l.split_whitespace().take(5).collect::<Vec<_>>()
+                == ["600519.SH", "1100", "1000", "0", "100"]),
+        "{out}"
+    );
+    let (ok, out) = view(&["orders", "--open"]);
+    assert!(ok && out.contains(" 43  600036.SH") && !out.contains(" 42  600519.SH"), "{out}");
+    let (ok, out) = view(&["orders"]);
+    assert!(ok && out.contains(" 43  600036.SH") && out.contains(" 42  600519.SH"), "{out}");
+    assert!(out.contains("filled") && out.contains("open"), "{out}");
+    let (ok, out) = view(&["fills", "--json"]);
+    assert!(ok && out.contains("\"cl_ord_id\":42,"), "{out}");
+    assert!(
+        out.contains(
+            "\"fees\":{\"commission\":37.25,\"stamp_duty\":0.00,\"transfer\":1.49,\"total\":38.74}"
+        ),
+        "{out}"
+    );
+
+    // The state before B001's sell: order 42 open, nothing filled.
+    let (ok, dump) = bw_journal(&["dump", dir.join("journal").to_str().unwrap()]);
+    assert!(ok, "{dump}");
+    let sell = dump
+        .lines()
+        .find(|l| l.contains("NewOrder") && l.contains("B001"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no B001 order in {dump}"));
+    let before: u64 = sell.parse::<u64>().unwrap() - 1;
+    let before_text = before.to_string();
+    let (ok, out) = view(&["fills", "--to", &before_text]);
+    assert!(ok && out.contains(&format!("after journal input {before}\n")), "{out}");
+    assert!(out.ends_with("(none)\n"), "{out}");
+    let (ok, out) = view(&["orders", "--open", "--to", &before_text, "--json"]);
+    assert!(
+        ok && out.contains("\"cl_ord_id\":42,") && out.contains("\"status\":\"open\""),
+        "{out}"
+    );
+    let (ok, out) = view(&["fills", "--to", sell]);
+    assert!(ok && out.contains(" 42 ") && out.contains("1490.00"), "{out}");
+
+    // Bad input is an error message.
+    let (ok, out) = view(&["funds", "--to", "999999"]);
+    assert!(!ok && out.contains("the journal ends at input"), "{out}");
+    let (ok, out) = bw_journal(&["funds", "--config", cfg, "--account", "Z999"]);
+    assert!(!ok && out.contains("account Z999 is not in the configuration"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

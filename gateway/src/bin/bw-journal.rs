@@ -9,6 +9,9 @@
 //! bw-journal dump DIR [--from N] [--limit N]   one line per input
 //! bw-journal replay --config FILE [--from-start]   rebuild the engine, print the state dump
 //! bw-journal snapshot --config FILE            write a snapshot at the journal's end
+//! bw-journal funds|positions|fills --config FILE --account A [--to N] [--json]
+//! bw-journal orders --config FILE --account A [--open] [--to N] [--json]
+//!                                an account's views after input N (default: the end)
 //! ```
 //!
 //! Every command but `snapshot` reads only; a torn final record is reported, not cut.
@@ -23,6 +26,9 @@ use clap::{Parser, Subcommand};
 use gateway::GatewayConfig;
 use gateway::input::Input;
 use gateway::journal::{self, TailPolicy};
+use gateway::views::{self, AsOf, Format, Heading};
+use protocol::AccountId;
+use risk_check::{OrderFilter, Page, RiskEngine};
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Inspect a Breakwater journal (read-only)")]
@@ -72,7 +78,51 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// An account's funds after a replay (查询资金).
+    Funds(ViewArgs),
+    /// An account's holdings after a replay (查询持仓).
+    Positions(ViewArgs),
+    /// An account's orders of the day after a replay (查询委托).
+    Orders {
+        #[command(flatten)]
+        view: ViewArgs,
+        /// Only orders that may still trade.
+        #[arg(long)]
+        open: bool,
+    },
+    /// An account's fills of the day after a replay, fees by kind (查询成交).
+    Fills(ViewArgs),
 }
+
+/// What the view commands share: which journal, whose view, as of which input.
+#[derive(clap::Args, Debug)]
+struct ViewArgs {
+    /// The gateway configuration whose `[journal] dir` to replay (the engine is
+    /// built from it, as the gateway's recovery builds it).
+    #[arg(long)]
+    config: PathBuf,
+    /// The account.
+    #[arg(long, short)]
+    account: String,
+    /// Replay inputs up to and including this one (default: the journal's end).
+    #[arg(long)]
+    to: Option<u64>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Which view to print.
+#[derive(Clone, Copy, Debug)]
+enum View {
+    Funds,
+    Positions,
+    Orders(OrderFilter),
+    Fills,
+}
+
+/// Records per page when walking the day's orders and fills.
+const PAGE_SIZE: usize = 1024;
 
 fn kind(input: &Input) -> &'static str {
     match input {
@@ -215,6 +265,13 @@ fn run(args: Args) -> Result<ExitCode, String> {
             print!("{}", gateway::state::dump(&engine));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Funds(args) => view(&args, View::Funds),
+        Command::Positions(args) => view(&args, View::Positions),
+        Command::Orders { view: args, open } => {
+            let filter = if open { OrderFilter::OpenOnly } else { OrderFilter::All };
+            view(&args, View::Orders(filter))
+        }
+        Command::Fills(args) => view(&args, View::Fills),
         Command::Snapshot { config } => {
             let config = GatewayConfig::from_file(&config).map_err(|e| e.to_string())?;
             let (engine, logs, rec) = gateway::pipeline::recover(&config, TailPolicy::ReadOnly)
@@ -234,4 +291,64 @@ fn run(args: Args) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Replays the journal to `--to` with the gateway's own recovery and prints one
+/// view of the account.
+fn view(args: &ViewArgs, which: View) -> Result<ExitCode, String> {
+    let account =
+        AccountId::new(&args.account).map_err(|e| format!("account {:?}: {e}", args.account))?;
+    let config = GatewayConfig::from_file(&args.config).map_err(|e| e.to_string())?;
+    let until = args.to.unwrap_or(u64::MAX);
+    let (engine, rec, applied) =
+        gateway::pipeline::recover_to(&config, TailPolicy::ReadOnly, until)
+            .map_err(|e| e.to_string())?;
+    if let Some(to) = args.to
+        && applied < to
+    {
+        return Err(format!("the journal ends at input {}, before input {to}", rec.last_input_seq));
+    }
+    let risk = engine.risk();
+    if risk.funds(&account).is_none() {
+        return Err(format!("account {account} is not in the configuration"));
+    }
+    let heading = Heading { account, as_of: AsOf::InputSeq(applied) };
+    let format = if args.json { Format::Json } else { Format::Table };
+    print!("{}", render(risk, &heading, which, format));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One view of a known account.
+fn render(risk: &RiskEngine, h: &Heading, which: View, format: Format) -> String {
+    let account = &h.account;
+    match which {
+        View::Funds => {
+            let funds = risk.funds(account).expect("the caller checked the account exists");
+            views::funds(h, &funds, format)
+        }
+        View::Positions => {
+            let mut rows = Vec::new();
+            risk.positions(account, &mut rows);
+            views::positions(h, &rows, format)
+        }
+        View::Orders(filter) => {
+            let rows =
+                all_pages(|cursor, out| risk.orders_page(account, filter, cursor, PAGE_SIZE, out));
+            views::orders(h, &rows, format)
+        }
+        View::Fills => {
+            let rows = all_pages(|cursor, out| risk.fills_page(account, cursor, PAGE_SIZE, out));
+            views::fills(h, &rows, risk.fills_not_recorded(), format)
+        }
+    }
+}
+
+/// Every record of a paged query, page after page.
+fn all_pages<T>(mut page: impl FnMut(u32, &mut Vec<T>) -> Page) -> Vec<T> {
+    let mut out = Vec::new();
+    let mut cursor = 0;
+    while let Some(next) = page(cursor, &mut out).next {
+        cursor = next;
+    }
+    out
 }

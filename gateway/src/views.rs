@@ -1,0 +1,709 @@
+//! The four account views (funds, positions, orders, fills) printed for a person
+//! (aligned tables) or a script (JSON): one home for how they print, shared by
+//! `bw` (answers from a live gateway) and `bw-journal` (a journal replayed to any
+//! input).
+//!
+//! Tables show money in CNY with two decimals, rounded half away from zero to the
+//! fen (half up in magnitude, as [`risk_check::query`] rounds averages), and P&L
+//! with its sign. JSON carries every figure exactly: money as a decimal number of
+//! CNY (two decimals, or four when the value needs them), never a float.
+//! Times are the exchange's (Beijing, UTC+8), as the venue's sessions are.
+
+use std::fmt::Write;
+
+use protocol::{AccountId, Price};
+use risk_check::{FeeBreakdown, FillRecord, FundsView, OrderStatus, OrderView, PositionView};
+
+/// Table for people, JSON for scripts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Format {
+    /// Aligned columns.
+    Table,
+    /// One JSON object.
+    Json,
+}
+
+/// The point in time an answer reflects.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum AsOf {
+    /// A journal replayed up to and including this input.
+    InputSeq(u64),
+    /// A live answer reflecting the login's stream up to this sequence number.
+    StreamSeq(u64),
+}
+
+/// Whose view and as of when: the heading of every view.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Heading {
+    /// The account.
+    pub account: AccountId,
+    /// The state it reflects.
+    pub as_of: AsOf,
+}
+
+/// The exchange's offset from UTC (Beijing time).
+const EXCHANGE_UTC_OFFSET_S: u64 = 8 * 3600;
+
+/// An account's funds.
+pub fn funds(h: &Heading, v: &FundsView, format: Format) -> String {
+    let rows: [(&str, Money); 12] = [
+        ("cash available", Money::Plain(v.cash_available)),
+        ("cash frozen", Money::Plain(v.cash_frozen)),
+        ("cash debit", Money::Plain(v.cash_debit)),
+        ("short proceeds", Money::Plain(v.short_proceeds)),
+        ("market value", Money::Plain(v.market_value)),
+        ("total assets", Money::Plain(v.total_assets)),
+        ("realized P&L today", Money::Signed(v.realized_pnl_today)),
+        ("fees today", Money::Plain(v.fees_today.total())),
+        ("  commission", Money::Plain(v.fees_today.commission)),
+        ("  stamp duty", Money::Plain(v.fees_today.stamp_duty)),
+        ("  transfer fee", Money::Plain(v.fees_today.transfer)),
+        ("fees paid, all days", Money::Plain(v.fees_paid_total)),
+    ];
+    match format {
+        Format::Table => {
+            let mut t = Table::new(&[("", Align::Left), ("CNY", Align::Right)]);
+            for (name, money) in rows {
+                t.row(vec![name.to_string(), money.text()]);
+            }
+            format!("{}{}", heading_line(h, "funds"), t.render())
+        }
+        Format::Json => {
+            let mut o = Json::object();
+            o.cny("cash_available", v.cash_available)
+                .cny("cash_frozen", v.cash_frozen)
+                .cny("cash_debit", v.cash_debit)
+                .cny("short_proceeds", v.short_proceeds)
+                .cny("market_value", v.market_value)
+                .cny("total_assets", v.total_assets)
+                .cny("realized_pnl_today", v.realized_pnl_today)
+                .raw("fees_today", &fees_json(&v.fees_today))
+                .cny("fees_paid_total", v.fees_paid_total);
+            document(h, "funds", &o.close())
+        }
+    }
+}
+
+/// An account's holdings.
+pub fn positions(h: &Heading, rows: &[PositionView], format: Format) -> String {
+    match format {
+        Format::Table => {
+            let mut t = Table::new(&[
+                ("security", Align::Left),
+                ("qty", Align::Right),
+                ("sellable", Align::Right),
+                ("frozen", Align::Right),
+                ("bought today", Align::Right),
+                ("avg cost", Align::Right),
+                ("last", Align::Right),
+                ("market value", Align::Right),
+                ("cost", Align::Right),
+                ("unrealized P&L", Align::Right),
+                ("realized P&L", Align::Right),
+            ]);
+            for p in rows {
+                t.row(vec![
+                    p.security.to_string(),
+                    p.qty.to_string(),
+                    p.sellable.to_string(),
+                    p.frozen.to_string(),
+                    p.bought_today.to_string(),
+                    cny(p.average_cost.0),
+                    cny(p.last_price.0),
+                    cny(p.market_value),
+                    cny(p.cost_total),
+                    signed_cny(p.unrealized_pnl),
+                    signed_cny(p.realized_pnl),
+                ]);
+            }
+            format!("{}{}", heading_line(h, "positions"), t.render())
+        }
+        Format::Json => {
+            let items: Vec<String> = rows
+                .iter()
+                .map(|p| {
+                    let mut o = Json::object();
+                    o.str("security", &p.security.to_string())
+                        .int("qty", p.qty)
+                        .int("sellable", p.sellable)
+                        .int("frozen", p.frozen)
+                        .int("bought_today", p.bought_today)
+                        .cny("cost_total", p.cost_total)
+                        .cny("average_cost", p.average_cost.0)
+                        .cny("last_price", p.last_price.0)
+                        .cny("market_value", p.market_value)
+                        .cny("unrealized_pnl", p.unrealized_pnl)
+                        .cny("realized_pnl", p.realized_pnl);
+                    o.close()
+                })
+                .collect();
+            document(h, "positions", &array(&items))
+        }
+    }
+}
+
+/// An account's orders of the day.
+pub fn orders(h: &Heading, rows: &[OrderView], format: Format) -> String {
+    match format {
+        Format::Table => {
+            let mut t = Table::new(&[
+                ("time", Align::Left),
+                ("cl_ord_id", Align::Right),
+                ("security", Align::Left),
+                ("side", Align::Left),
+                ("type", Align::Left),
+                ("price", Align::Right),
+                ("qty", Align::Right),
+                ("filled", Align::Right),
+                ("open", Align::Right),
+                ("avg price", Align::Right),
+                ("fees", Align::Right),
+                ("status", Align::Left),
+            ]);
+            for o in rows {
+                let price = if o.order_type.is_market() { "market".into() } else { cny(o.price.0) };
+                t.row(vec![
+                    time_of_day(o.entered_ns),
+                    o.cl_ord_id.to_string(),
+                    o.security.to_string(),
+                    o.side.to_string(),
+                    o.order_type.to_string(),
+                    price,
+                    o.qty.0.to_string(),
+                    o.filled_qty.0.to_string(),
+                    o.open_qty.0.to_string(),
+                    cny(o.average_price.0),
+                    cny(o.fees_paid),
+                    status_text(o.status),
+                ]);
+            }
+            format!("{}{}", heading_line(h, "orders"), t.render())
+        }
+        Format::Json => {
+            let items: Vec<String> = rows.iter().map(order_json).collect();
+            document(h, "orders", &array(&items))
+        }
+    }
+}
+
+fn order_json(v: &OrderView) -> String {
+    let mut o = Json::object();
+    o.int("order", u64::from(v.order.0))
+        .int("cl_ord_id", v.cl_ord_id)
+        .str("security", &v.security.to_string())
+        .str("side", v.side.name())
+        .str("order_type", v.order_type.name())
+        .cny("price", v.price.0)
+        .int("qty", v.qty.0)
+        .str("status", status_name(v.status));
+    if let OrderStatus::Rejected { code } | OrderStatus::VenueRejected { code } = v.status {
+        o.int("reject_code", u64::from(code.0));
+    }
+    o.int("filled_qty", v.filled_qty.0)
+        .int("open_qty", v.open_qty.0)
+        .cny("filled_value", v.filled_value)
+        .cny("average_price", v.average_price.0)
+        .cny("fees_paid", v.fees_paid)
+        .int("entered_ns", v.entered_ns);
+    o.close()
+}
+
+/// An account's fills of the day. `not_recorded` counts fills the day's table had
+/// no room for (every account's): non-zero means the list is incomplete.
+pub fn fills(h: &Heading, rows: &[FillRecord], not_recorded: u64, format: Format) -> String {
+    match format {
+        Format::Table => {
+            let mut t = Table::new(&[
+                ("time", Align::Left),
+                ("cl_ord_id", Align::Right),
+                ("exec_id", Align::Right),
+                ("security", Align::Left),
+                ("side", Align::Left),
+                ("price", Align::Right),
+                ("qty", Align::Right),
+                ("value", Align::Right),
+                ("commission", Align::Right),
+                ("stamp duty", Align::Right),
+                ("transfer", Align::Right),
+                ("fees", Align::Right),
+            ]);
+            for f in rows {
+                t.row(vec![
+                    time_of_day(f.booked_ns),
+                    f.cl_ord_id.to_string(),
+                    f.exec_id.to_string(),
+                    f.security.to_string(),
+                    f.side.to_string(),
+                    cny(f.price.0),
+                    f.qty.0.to_string(),
+                    cny(f.value),
+                    cny(f.fees.commission),
+                    cny(f.fees.stamp_duty),
+                    cny(f.fees.transfer),
+                    cny(f.fees.total()),
+                ]);
+            }
+            let mut out = format!("{}{}", heading_line(h, "fills"), t.render());
+            if not_recorded > 0 {
+                let _ = writeln!(
+                    out,
+                    "incomplete: {not_recorded} fill(s) today were not recorded (the fills table is full)"
+                );
+            }
+            out
+        }
+        Format::Json => {
+            let items: Vec<String> = rows
+                .iter()
+                .map(|f| {
+                    let mut o = Json::object();
+                    o.int("order", u64::from(f.order.0))
+                        .int("cl_ord_id", f.cl_ord_id)
+                        .int("exec_id", f.exec_id)
+                        .str("security", &f.security.to_string())
+                        .str("side", f.side.name())
+                        .cny("price", f.price.0)
+                        .int("qty", f.qty.0)
+                        .cny("value", f.value)
+                        .raw("fees", &fees_json(&f.fees))
+                        .int("booked_ns", f.booked_ns);
+                    o.close()
+                })
+                .collect();
+            let mut doc = heading_json(h);
+            doc.raw("fills", &array(&items)).int("fills_not_recorded", not_recorded);
+            format!("{}\n", doc.close())
+        }
+    }
+}
+
+fn fees_json(f: &FeeBreakdown) -> String {
+    let mut o = Json::object();
+    o.cny("commission", f.commission)
+        .cny("stamp_duty", f.stamp_duty)
+        .cny("transfer", f.transfer)
+        .cny("total", f.total());
+    o.close()
+}
+
+/// A stable lower-case name for an order status (the JSON value).
+pub fn status_name(s: OrderStatus) -> &'static str {
+    match s {
+        OrderStatus::PendingVenue => "pending_venue",
+        OrderStatus::Open => "open",
+        OrderStatus::PartlyFilled => "partly_filled",
+        OrderStatus::Filled => "filled",
+        OrderStatus::PartlyFilledCanceled => "partly_filled_canceled",
+        OrderStatus::Canceled => "canceled",
+        OrderStatus::Rejected { .. } => "rejected",
+        OrderStatus::VenueRejected { .. } => "venue_rejected",
+    }
+}
+
+fn status_text(s: OrderStatus) -> String {
+    match s {
+        OrderStatus::Rejected { code } | OrderStatus::VenueRejected { code } => {
+            format!("{} {code}", status_name(s))
+        }
+        _ => status_name(s).to_string(),
+    }
+}
+
+fn heading_line(h: &Heading, view: &str) -> String {
+    let as_of = match h.as_of {
+        AsOf::InputSeq(n) => format!("after journal input {n}"),
+        AsOf::StreamSeq(n) => format!("as of stream seq {n}"),
+    };
+    format!("{view} of account {}, {as_of}\n", h.account)
+}
+
+fn heading_json(h: &Heading) -> Json {
+    let mut o = Json::object();
+    o.str("account", h.account.as_str());
+    match h.as_of {
+        AsOf::InputSeq(n) => o.int("as_of_input_seq", n),
+        AsOf::StreamSeq(n) => o.int("as_of_stream_seq", n),
+    };
+    o
+}
+
+fn document(h: &Heading, view: &str, body: &str) -> String {
+    let mut doc = heading_json(h);
+    doc.raw(view, body);
+    format!("{}\n", doc.close())
+}
+
+fn array(items: &[String]) -> String {
+    format!("[{}]", items.join(","))
+}
+
+/// A money figure in a table.
+#[derive(Clone, Copy)]
+enum Money {
+    Plain(i64),
+    Signed(i64),
+}
+
+impl Money {
+    fn text(self) -> String {
+        match self {
+            Money::Plain(units) => cny(units),
+            Money::Signed(units) => signed_cny(units),
+        }
+    }
+}
+
+/// `units` (1/10000 CNY) rounded half away from zero to the fen: (negative?, fen).
+fn to_fen(units: i64) -> (bool, u64) {
+    // |i64::MIN| + 50 still fits a u64.
+    (units < 0, (units.unsigned_abs() + 50) / 100)
+}
+
+/// CNY with two decimals, `-` for a negative amount.
+pub fn cny(units: i64) -> String {
+    let (negative, fen) = to_fen(units);
+    let sign = if negative && fen > 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", fen / 100, fen % 100)
+}
+
+/// CNY with two decimals and a sign (`+`, `-`, none for zero): for P&L.
+pub fn signed_cny(units: i64) -> String {
+    let (negative, fen) = to_fen(units);
+    let sign = match (negative, fen) {
+        (_, 0) => "",
+        (true, _) => "-",
+        (false, _) => "+",
+    };
+    format!("{sign}{}.{:02}", fen / 100, fen % 100)
+}
+
+/// Nanoseconds since the Unix epoch as the exchange's `HH:MM:SS.mmm`; `-` for zero.
+fn time_of_day(ns: u64) -> String {
+    if ns == 0 {
+        return "-".into();
+    }
+    let local_s = ns / 1_000_000_000 + EXCHANGE_UTC_OFFSET_S;
+    let ms = ns / 1_000_000 % 1000;
+    let s = local_s % 86_400;
+    format!("{:02}:{:02}:{:02}.{ms:03}", s / 3600, s / 60 % 60, s % 60)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Align {
+    Left,
+    Right,
+}
+
+/// Columns padded to their widest cell, two spaces apart, no trailing blanks.
+struct Table {
+    columns: Vec<(String, Align)>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(columns: &[(&str, Align)]) -> Table {
+        let columns = columns.iter().map(|(n, a)| (n.to_string(), *a)).collect();
+        Table { columns, rows: Vec::new() }
+    }
+
+    fn row(&mut self, cells: Vec<String>) {
+        assert_eq!(cells.len(), self.columns.len(), "a table row has one cell per column");
+        self.rows.push(cells);
+    }
+
+    fn render(&self) -> String {
+        let mut widths: Vec<usize> = self.columns.iter().map(|(n, _)| n.chars().count()).collect();
+        for row in &self.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        let header: Vec<String> = self.columns.iter().map(|(n, _)| n.clone()).collect();
+        self.line(&mut out, &header, &widths);
+        for row in &self.rows {
+            self.line(&mut out, row, &widths);
+        }
+        if self.rows.is_empty() {
+            out.push_str("(none)\n");
+        }
+        out
+    }
+
+    fn line(&self, out: &mut String, cells: &[String], widths: &[usize]) {
+        let mut line = String::new();
+        for (i, ((cell, w), (_, align))) in cells.iter().zip(widths).zip(&self.columns).enumerate()
+        {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            let pad = w - cell.chars().count();
+            match align {
+                Align::Left => {
+                    line.push_str(cell);
+                    line.extend(std::iter::repeat_n(' ', pad));
+                }
+                Align::Right => {
+                    line.extend(std::iter::repeat_n(' ', pad));
+                    line.push_str(cell);
+                }
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+}
+
+/// A JSON object written field by field (the views are flat records).
+struct Json {
+    text: String,
+}
+
+impl Json {
+    fn object() -> Json {
+        Json { text: String::from("{") }
+    }
+
+    fn key(&mut self, key: &str) {
+        if self.text.len() > 1 {
+            self.text.push(',');
+        }
+        self.text.push_str(&crate::admin::http::json_string(key));
+        self.text.push(':');
+    }
+
+    fn str(&mut self, key: &str, value: &str) -> &mut Json {
+        self.key(key);
+        self.text.push_str(&crate::admin::http::json_string(value));
+        self
+    }
+
+    fn int(&mut self, key: &str, value: u64) -> &mut Json {
+        self.key(key);
+        let _ = write!(self.text, "{value}");
+        self
+    }
+
+    /// Money, exact: 1/10000 CNY printed as a decimal number of CNY.
+    fn cny(&mut self, key: &str, units: i64) -> &mut Json {
+        self.key(key);
+        let _ = write!(self.text, "{}", Price(units));
+        self
+    }
+
+    fn raw(&mut self, key: &str, json: &str) -> &mut Json {
+        self.key(key);
+        self.text.push_str(json);
+        self
+    }
+
+    fn close(&mut self) -> String {
+        let mut text = std::mem::take(&mut self.text);
+        text.push('}');
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::{Market, OrderType, Qty, RejectCode, SecurityId, Side};
+    use risk_check::OrderRef;
+
+    fn units(text: &str) -> i64 {
+        Price::parse_cny(text).unwrap().0
+    }
+
+    fn heading() -> Heading {
+        Heading { account: AccountId::new("A001").unwrap(), as_of: AsOf::InputSeq(42) }
+    }
+
+    fn moutai() -> SecurityId {
+        SecurityId::new(Market::Sse, 600519).unwrap()
+    }
+
+    /// 2026-12-07 01:31:02.123 UTC, 09:31:02.123 in Beijing.
+    const MORNING_NS: u64 = 1_796_607_062_123_000_000;
+
+    #[test]
+    fn money_rounds_half_away_from_zero_to_the_fen() {
+        assert_eq!(cny(12_345), "1.23");
+        assert_eq!(cny(12_350), "1.24");
+        assert_eq!(cny(-12_350), "-1.24");
+        assert_eq!(cny(-49), "0.00", "no minus zero");
+        assert_eq!(cny(units("149800")), "149800.00");
+        assert_eq!(signed_cny(12_350), "+1.24");
+        assert_eq!(signed_cny(-12_349), "-1.23");
+        assert_eq!(signed_cny(49), "0.00");
+        assert_eq!(cny(i64::MIN), "-922337203685477.58");
+        assert_eq!(cny(i64::MAX), "922337203685477.58");
+    }
+
+    #[test]
+    fn times_are_the_exchanges() {
+        assert_eq!(time_of_day(MORNING_NS), "09:31:02.123");
+        assert_eq!(time_of_day(0), "-");
+    }
+
+    #[test]
+    fn funds_table_is_aligned() {
+        let v = FundsView {
+            account: AccountId::new("A001").unwrap(),
+            cash_available: units("850155.45"),
+            cash_frozen: units("0"),
+            cash_debit: 0,
+            short_proceeds: 0,
+            market_value: units("149800"),
+            total_assets: units("999955.45"),
+            realized_pnl_today: -units("12.345"),
+            fees_today: FeeBreakdown {
+                commission: units("37.45"),
+                stamp_duty: 0,
+                transfer: units("1.50"),
+            },
+            fees_paid_total: units("38.95"),
+        };
+        let expected = "\
+funds of account A001, after journal input 42
+                           CNY
+cash available       850155.45
+cash frozen               0.00
+cash debit                0.00
+short proceeds            0.00
+market value         149800.00
+total assets         999955.45
+realized P&L today      -12.35
+fees today               38.95
+  commission             37.45
+  stamp duty              0.00
+  transfer fee            1.50
+fees paid, all days      38.95
+";
+        assert_eq!(funds(&heading(), &v, Format::Table), expected);
+        let json = funds(&heading(), &v, Format::Json);
+        assert_eq!(
+            json,
+            "{\"account\":\"A001\",\"as_of_input_seq\":42,\"funds\":{\"cash_available\":850155.45,\
+             \"cash_frozen\":0.00,\"cash_debit\":0.00,\"short_proceeds\":0.00,\
+             \"market_value\":149800.00,\"total_assets\":999955.45,\
+             \"realized_pnl_today\":-12.3450,\"fees_today\":{\"commission\":37.45,\
+             \"stamp_duty\":0.00,\"transfer\":1.50,\"total\":38.95},\"fees_paid_total\":38.95}}\n"
+        );
+    }
+
+    #[test]
+    fn positions_table_signs_pnl_and_json_is_exact() {
+        let p = PositionView {
+            security: moutai(),
+            qty: 100,
+            sellable: 0,
+            frozen: 0,
+            bought_today: 100,
+            cost_total: units("149837.45"),
+            average_cost: Price(units("1498.3745")),
+            last_price: Price(units("1498.00")),
+            market_value: units("149800"),
+            unrealized_pnl: -units("37.45"),
+            realized_pnl: 0,
+        };
+        let expected = "\
+positions of account A001, as of stream seq 7
+security   qty  sellable  frozen  bought today  avg cost     last  market value       cost  unrealized P&L  realized P&L
+600519.SH  100         0       0           100   1498.37  1498.00     149800.00  149837.45          -37.45          0.00
+";
+        let h = Heading { as_of: AsOf::StreamSeq(7), ..heading() };
+        assert_eq!(positions(&h, &[p], Format::Table), expected);
+        assert_eq!(
+            positions(&h, &[], Format::Table),
+            "positions of account A001, as of stream seq 7\n\
+             security  qty  sellable  frozen  bought today  avg cost  last  market value  cost  \
+             unrealized P&L  realized P&L\n(none)\n"
+        );
+        let json = positions(&h, &[p], Format::Json);
+        assert!(json.starts_with("{\"account\":\"A001\",\"as_of_stream_seq\":7,\"positions\":[{"));
+        assert!(json.contains("\"average_cost\":1498.3745,"), "{json}");
+        assert!(json.contains("\"unrealized_pnl\":-37.45,"), "{json}");
+    }
+
+    fn order(status: OrderStatus, filled: u64) -> OrderView {
+        OrderView {
+            order: OrderRef(3),
+            cl_ord_id: 42,
+            security: moutai(),
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            price: Price(units("1498.00")),
+            qty: Qty(300),
+            status,
+            filled_qty: Qty(filled),
+            open_qty: Qty(if status.is_open() { 300 - filled } else { 0 }),
+            filled_value: units("1498") * filled as i64,
+            average_price: Price(if filled > 0 { units("1498") } else { 0 }),
+            fees_paid: if filled > 0 { units("37.45") } else { 0 },
+            entered_ns: MORNING_NS,
+        }
+    }
+
+    #[test]
+    fn orders_show_status_and_reject_code() {
+        let rows = [
+            order(OrderStatus::PartlyFilled, 100),
+            order(OrderStatus::Rejected { code: RejectCode(3001) }, 0),
+        ];
+        let table = orders(&heading(), &rows, Format::Table);
+        let expected = "\
+orders of account A001, after journal input 42
+time          cl_ord_id  security   side  type     price  qty  filled  open  avg price   fees  status
+09:31:02.123         42  600519.SH  buy   limit  1498.00  300     100   200    1498.00  37.45  partly_filled
+09:31:02.123         42  600519.SH  buy   limit  1498.00  300       0     0       0.00   0.00  rejected 3001 ";
+        assert!(table.starts_with(expected), "{table}");
+        let json = orders(&heading(), &rows[1..], Format::Json);
+        assert_eq!(
+            json,
+            "{\"account\":\"A001\",\"as_of_input_seq\":42,\"orders\":[{\"order\":3,\
+             \"cl_ord_id\":42,\"security\":\"600519.SH\",\"side\":\"buy\",\
+             \"order_type\":\"limit\",\"price\":1498.00,\"qty\":300,\"status\":\"rejected\",\
+             \"reject_code\":3001,\"filled_qty\":0,\"open_qty\":0,\"filled_value\":0.00,\
+             \"average_price\":0.00,\"fees_paid\":0.00,\"entered_ns\":1796607062123000000}]}\n"
+        );
+    }
+
+    #[test]
+    fn fills_break_fees_down_and_say_when_incomplete() {
+        let f = FillRecord {
+            order: OrderRef(3),
+            account: AccountId::new("A001").unwrap(),
+            cl_ord_id: 42,
+            exec_id: 9,
+            security: moutai(),
+            side: Side::Sell,
+            price: Price(units("1498.00")),
+            qty: Qty(100),
+            value: units("149800"),
+            fees: FeeBreakdown {
+                commission: units("37.45"),
+                stamp_duty: units("74.90"),
+                transfer: units("1.50"),
+            },
+            booked_ns: MORNING_NS,
+        };
+        let expected = "\
+fills of account A001, after journal input 42
+time          cl_ord_id  exec_id  security   side    price  qty      value  commission  stamp duty  transfer    fees
+09:31:02.123         42        9  600519.SH  sell  1498.00  100  149800.00       37.45       74.90      1.50  113.85
+";
+        assert_eq!(fills(&heading(), &[f], 0, Format::Table), expected);
+        let table = fills(&heading(), &[f], 2, Format::Table);
+        assert!(table.ends_with(
+            "incomplete: 2 fill(s) today were not recorded (the fills table is full)\n"
+        ));
+        let json = fills(&heading(), &[f], 2, Format::Json);
+        assert!(
+            json.contains(
+                "\"fees\":{\"commission\":37.45,\"stamp_duty\":74.90,\"transfer\":1.50,\"total\":113.85}"
+            ),
+            "{json}"
+        );
+        assert!(json.ends_with(",\"fills_not_recorded\":2}\n"), "{json}");
+    }
+}
