@@ -762,6 +762,12 @@ impl<L: EngineLink> IoLoop<L> {
             ClientMessage::ReplaceOrder(replace) => Input::Replace { login, replace },
             ClientMessage::MassCancel(mass) => Input::MassCancel { login, mass },
             ClientMessage::OrderEntryControl(control) => Input::EntryControl { login, control },
+            ClientMessage::Query(query) => Input::Malformed {
+                login,
+                ref_msg_type: msg_type::QUERY,
+                code: RejectCode::UNKNOWN_MESSAGE_TYPE,
+                ref_id: query.query_id,
+            },
         };
         self.link.offer(Arrival { input, stamps });
     }

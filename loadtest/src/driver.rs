@@ -928,6 +928,8 @@ impl<'a> Driver<'a> {
                     self.connection_ended(i, now, Some(e.reason));
                     return false;
                 }
+                // The driver sends no queries; an answer is nothing to it.
+                ServerMessage::Query(_) => {}
             }
         }
     }
@@ -983,6 +985,7 @@ impl<'a> Driver<'a> {
                 }
                 Outcome::None
             }
+            AppMessage::FillFees(_) => Outcome::None,
         };
         match out {
             Outcome::Answered(lat) => {

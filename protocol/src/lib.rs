@@ -5,6 +5,7 @@
 //! * [`rules`]: A-share order-rule arithmetic shared by risk checks and the venue.
 //! * [`codec`]: frames and message layouts; decoding never panics.
 //! * [`framing`]: a fixed receive buffer that yields whole frames.
+//! * [`query`]: the four queries and FillFees (version 3): requests, answers, rows.
 //! * [`client`]: a blocking TCP client: login with resume, heartbeats, gap checks.
 //!
 //! `docs/protocol.md` at the repository root is the contract this crate implements.
@@ -15,6 +16,7 @@
 pub mod client;
 pub mod codec;
 pub mod framing;
+pub mod query;
 pub mod reject;
 pub mod rules;
 pub mod types;

@@ -341,6 +341,7 @@ fn describe(msg: &ServerMessage) -> String {
         ServerMessage::LoginRejected(r) => {
             return format!("login rejected: {} {}", r.code, r.code.sentence().unwrap_or(""));
         }
+        ServerMessage::Query(q) => return format!("query answer: {q:?}"),
     };
     let body = match &s.msg {
         AppMessage::OrderAccepted(a) => {
@@ -439,6 +440,15 @@ fn describe(msg: &ServerMessage) -> String {
             };
             format!("pending: {about} (account {}) {} during {}", p.account, p.status, p.phase)
         }
+        AppMessage::FillFees(f) => format!(
+            "fees: exec {} (cl_ord_id {}): commission {}, stamp duty {}, transfer fee {}, total {}",
+            f.exec_id,
+            f.cl_ord_id,
+            protocol::Price(f.commission),
+            protocol::Price(f.stamp_duty),
+            protocol::Price(f.transfer_fee),
+            protocol::Price(f.total())
+        ),
     };
     format!("[{}] {body}", s.seq)
 }
