@@ -166,12 +166,9 @@ fn bw_journal_prints_an_accounts_views_at_any_input() {
     }
     let (ok, out) = view(&["positions"]);
     assert!(ok, "{out}");
-    assert!(
-        out.lines().any(|l| l.starts_with("600519.SH")
-            && l.split_whitespace().take(5).collect::<Vec<_>>()
-                == ["600519.SH", "1100", "1000", "0", "100"]),
-        "{out}"
-    );
+    // 1,000 held at 1,450.00 and 100 bought today (not sellable until tomorrow);
+    // cost 1,599,038.74 with fees, valued at the last trade, 1,490.00.
+    assert!(has_row(&out, "600519.SH 1100 1000 0 1453.67 1490.00 1639000.00 +39961.26"), "{out}");
     let (ok, out) = view(&["orders", "--open"]);
     assert!(ok && out.contains(" 43  600036.SH") && !out.contains(" 42  600519.SH"), "{out}");
     let (ok, out) = view(&["orders"]);
@@ -181,7 +178,7 @@ fn bw_journal_prints_an_accounts_views_at_any_input() {
     assert!(ok && out.contains("\"cl_ord_id\":42,"), "{out}");
     assert!(
         out.contains(
-            "\"fees\":{\"commission\":37.25,\"stamp_duty\":0.00,\"transfer\":1.49,\"total\":38.74}"
+            "\"commission\":37.25,\"stamp_duty\":0.00,\"transfer_fee\":1.49,\"fees\":38.74,"
         ),
         "{out}"
     );
@@ -213,4 +210,170 @@ fn bw_journal_prints_an_accounts_views_at_any_input() {
     let (ok, out) = bw_journal(&["funds", "--config", cfg, "--account", "Z999"]);
     assert!(!ok && out.contains("account Z999 is not in the configuration"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A scripted gateway on 127.0.0.1 for one session: accepts the login at the
+/// version asked for, answers every query with `answer` (a heartbeat first, which
+/// `bw` must skip), and ends the session on logout. The thread returns what the
+/// client sent.
+fn scripted_gateway(
+    answer: impl Fn(&protocol::query::Query) -> protocol::query::QueryAnswer + Send + 'static,
+) -> (std::net::SocketAddr, std::thread::JoinHandle<Vec<protocol::codec::ClientMessage>>) {
+    use protocol::codec::{ClientMessage, EndOfSession, LoginAccepted, ServerMessage};
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let thread = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let mut rx = protocol::framing::FrameBuffer::new(4 * protocol::MAX_FRAME_LEN);
+        let mut seen = Vec::new();
+        let send = |stream: &mut std::net::TcpStream, msg: ServerMessage| {
+            let mut buf = [0u8; protocol::MAX_FRAME_LEN];
+            let n = msg.encode_to_slice(&mut buf).unwrap();
+            stream.write_all(&buf[..n]).unwrap();
+        };
+        loop {
+            while let Some(frame) = rx.next_frame().unwrap() {
+                let msg = ClientMessage::decode(frame).unwrap();
+                seen.push(msg);
+                match msg {
+                    ClientMessage::Login(l) => send(
+                        &mut stream,
+                        ServerMessage::LoginAccepted(LoginAccepted {
+                            version: l.version.min(protocol::query::VERSION_QUERIES),
+                            heartbeat_ms: 1000,
+                            dead_peer_ms: 15_000,
+                            session_id: 1,
+                            next_seq: 1,
+                        }),
+                    ),
+                    ClientMessage::Query(q) => {
+                        send(&mut stream, ServerMessage::Heartbeat);
+                        send(&mut stream, ServerMessage::Query(answer(&q)));
+                    }
+                    ClientMessage::Logout => {
+                        let end = EndOfSession { reason: protocol::RejectCode(0), last_seq: 0 };
+                        send(&mut stream, ServerMessage::EndOfSession(end));
+                        return seen;
+                    }
+                    _ => {}
+                }
+            }
+            match rx.read_from(&mut stream) {
+                Ok(0) | Err(_) => return seen,
+                Ok(_) => {}
+            }
+        }
+    });
+    (addr, thread)
+}
+
+fn header(
+    q: &protocol::query::Query,
+    as_of_seq: u64,
+    next_cursor: u32,
+) -> protocol::query::AnswerHeader {
+    protocol::query::AnswerHeader {
+        query_id: q.query_id,
+        as_of_seq,
+        account: q.account,
+        next_cursor,
+        flags: 0,
+    }
+}
+
+fn open_order(cl_ord_id: u64) -> protocol::query::OrderRow {
+    protocol::query::OrderRow {
+        cl_ord_id,
+        security: sec(600036),
+        side: protocol::Side::Buy,
+        order_type: protocol::OrderType::Limit,
+        status: protocol::query::OrderStatus::Open,
+        price: cny("41.00"),
+        qty: protocol::Qty(100 * cl_ord_id),
+        open_qty: protocol::Qty(100 * cl_ord_id),
+        ..protocol::query::OrderRow::EMPTY
+    }
+}
+
+#[test]
+fn bw_orders_pages_through_every_answer() {
+    use protocol::query::{OrdersAnswer, QueryAnswer, Rows};
+    // Twelve open orders: pages of five at cursors 0, 5 and 10.
+    let (addr, seen) = scripted_gateway(|q| {
+        let mut rows = Rows::new(protocol::query::OrderRow::EMPTY);
+        let end = (q.cursor + 5).min(12);
+        for id in q.cursor..end {
+            rows.push(open_order(u64::from(id) + 1));
+        }
+        let next = if end < 12 { end } else { 0 };
+        QueryAnswer::Orders(OrdersAnswer {
+            header: header(q, 100 + u64::from(q.cursor), next),
+            rows,
+        })
+    });
+    let (ok, out) = bw(addr, &["orders", "--account", "A001", "--open"]);
+    assert!(ok, "{out}");
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("orders of account A001, as of stream seq 110"), "{out}");
+    let ids: Vec<u64> =
+        lines.skip(1).map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap()).collect();
+    assert_eq!(ids, (1..=12).collect::<Vec<_>>(), "{out}");
+    let sent = seen.join().unwrap();
+    let protocol::codec::ClientMessage::Login(login) = sent[0] else { panic!("{sent:?}") };
+    assert_eq!(login.version, 3, "queries log in with version 3");
+    let queries: Vec<_> = sent
+        .iter()
+        .filter_map(|m| match m {
+            protocol::codec::ClientMessage::Query(q) => Some(*q),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(queries.iter().map(|q| q.cursor).collect::<Vec<_>>(), [0, 5, 10]);
+    assert!(queries.iter().all(|q| q.open_only() && q.account == acct("A001")), "{queries:?}");
+}
+
+#[test]
+fn bw_fills_json_and_refusals() {
+    use protocol::query::{
+        FillRow, FillsAnswer, QueryAnswer, QueryRejected, Rows, answer_header_flags,
+    };
+    let (addr, _) = scripted_gateway(|q| {
+        let mut rows = Rows::new(FillRow::EMPTY);
+        rows.push(FillRow {
+            exec_id: 9,
+            cl_ord_id: 42,
+            security: sec(600519),
+            side: protocol::Side::Sell,
+            price: cny("1498.00"),
+            qty: protocol::Qty(100),
+            commission: cny("37.45").0,
+            stamp_duty: cny("74.90").0,
+            transfer_fee: cny("1.50").0,
+            booked_ns: 0,
+        });
+        let mut header = header(q, 7, 0);
+        header.flags = answer_header_flags::INCOMPLETE;
+        QueryAnswer::Fills(FillsAnswer { header, rows })
+    });
+    let (ok, out) = bw(addr, &["fills", "--account", "A001", "--json"]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        out,
+        "{\"account\":\"A001\",\"as_of_stream_seq\":7,\"fills\":[{\"exec_id\":9,\
+         \"cl_ord_id\":42,\"security\":\"600519.SH\",\"side\":\"sell\",\"price\":1498.00,\
+         \"qty\":100,\"value\":149800.00,\"commission\":37.45,\"stamp_duty\":74.90,\
+         \"transfer_fee\":1.50,\"fees\":113.85,\"booked_ns\":0}],\"incomplete\":true}\n"
+    );
+    let (addr, _) = scripted_gateway(|q| {
+        QueryAnswer::Rejected(QueryRejected {
+            query_id: q.query_id,
+            account: Some(q.account),
+            kind: q.kind.as_u8(),
+            code: protocol::RejectCode::QUERY_RATE_LIMITED,
+        })
+    });
+    let (ok, out) = bw(addr, &["funds", "--account", "A001"]);
+    assert!(!ok && out.contains("the funds query was refused: 1011 query_rate_limited"), "{out}");
 }

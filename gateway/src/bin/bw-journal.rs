@@ -318,27 +318,30 @@ fn view(args: &ViewArgs, which: View) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// One view of a known account.
+/// One view of a known account, as the protocol's query rows.
 fn render(risk: &RiskEngine, h: &Heading, which: View, format: Format) -> String {
     let account = &h.account;
     match which {
         View::Funds => {
             let funds = risk.funds(account).expect("the caller checked the account exists");
-            views::funds(h, &funds, format)
+            views::funds(h, &views::funds_row(&funds), format)
         }
         View::Positions => {
             let mut rows = Vec::new();
             risk.positions(account, &mut rows);
+            let rows: Vec<_> = rows.iter().map(views::position_row).collect();
             views::positions(h, &rows, format)
         }
         View::Orders(filter) => {
             let rows =
                 all_pages(|cursor, out| risk.orders_page(account, filter, cursor, PAGE_SIZE, out));
+            let rows: Vec<_> = rows.iter().map(views::order_row).collect();
             views::orders(h, &rows, format)
         }
         View::Fills => {
             let rows = all_pages(|cursor, out| risk.fills_page(account, cursor, PAGE_SIZE, out));
-            views::fills(h, &rows, risk.fills_not_recorded(), format)
+            let rows: Vec<_> = rows.iter().map(views::fill_row).collect();
+            views::fills(h, &rows, risk.fills_not_recorded() > 0, format)
         }
     }
 }
