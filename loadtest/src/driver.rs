@@ -29,6 +29,7 @@ use crate::clock::{Clock, Rng};
 use crate::flow::{Flow, Mix, Next};
 use crate::live::IntervalRecord;
 use crate::operator::{OperatorAction, OperatorThread};
+use crate::queries::Queries;
 use crate::scenario::{Action, Scenario, Shape};
 use crate::tracker::{Intent, Kind, Outcome, Slot, Tracker, new_histogram};
 use crate::universe::Universe;
@@ -123,6 +124,10 @@ pub struct RunResult {
     pub unanswered_sample: Vec<(u64, Kind, u16)>,
     /// Problems found by the reconciliation.
     pub problems: Vec<String>,
+    /// Queries: counts and the reconciliation of their answers.
+    pub queries: crate::queries::QueryCounts,
+    /// Query answers: intended send to answer, ns.
+    pub query_latency: Histogram<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -207,6 +212,9 @@ struct Driver<'a> {
     ladder_hist: Histogram<u64>,
     teardown_pending: usize,
     schedule_rng: Rng,
+    queries: Queries,
+    /// Queries go out (a gateway that speaks version 3).
+    queries_on: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -253,6 +261,11 @@ impl<'a> Driver<'a> {
         let mut tracker = Tracker::new(spec.capacity, sessions.len(), spec.tag);
         tracker.measure_from_ns = s.warmup_ns;
         let mixes = s.segments.iter().map(|seg| Mix::of(&s.flow, &seg.flow)).collect();
+        let queries_on = spec.target == Target::Gateway
+            && spec.protocol_version >= protocol::query::VERSION_QUERIES;
+        let mut queries =
+            Queries::new(u, spec.tag, if queries_on { s.flow.query_every_ms } else { 0 });
+        queries.measure_from_ns = s.warmup_ns;
         Ok(Driver {
             s,
             u,
@@ -289,6 +302,8 @@ impl<'a> Driver<'a> {
             ladder_hist: new_histogram(),
             teardown_pending: 0,
             schedule_rng: Rng::new(s.seed ^ 0x5C4E_D01E),
+            queries,
+            queries_on,
         })
     }
 
@@ -321,9 +336,12 @@ impl<'a> Driver<'a> {
         let profile_s = self.profile_end_ns.saturating_sub(self.s.warmup_ns) as f64 / 1e9;
         let unanswered = self.tracker.count_unanswered();
         let sample = self.tracker.sample_unanswered(20);
+        let queries = self.queries.finish();
+        let query_latency = self.queries.latency.clone();
         let mut tracker = self.tracker;
         tracker.finish(unanswered);
         let mut problems = tracker.problems(self.target == Target::Gateway);
+        problems.extend(query_problems(&queries));
         if let Some(op) = self.operator.take() {
             for (t, a, r) in op.finish() {
                 self.events.push(record_result(t, &a, &r, self.s.warmup_ns));
@@ -348,6 +366,8 @@ impl<'a> Driver<'a> {
             login_failures: self.login_failures,
             unanswered_sample: sample,
             problems,
+            queries,
+            query_latency,
         })
     }
 
@@ -439,6 +459,7 @@ impl<'a> Driver<'a> {
                     self.reactions.pop_front();
                     self.send_confirmed(due, now, c);
                 }
+                self.send_probes(now);
                 self.ladder_check(now);
                 if next_send >= self.profile_end_ns && now >= self.profile_end_ns {
                     phase = Phase::Teardown;
@@ -525,7 +546,7 @@ impl<'a> Driver<'a> {
             // Wait: in poll when the next send is far, spinning when it is near.
             let next_due = if phase == Phase::Profile {
                 let r = self.reactions.front().map_or(u64::MAX, |r| r.0);
-                next_send.min(r).min(next_interval)
+                next_send.min(r).min(next_interval).min(self.queries.next_probe_ns())
             } else {
                 next_housekeeping
             };
@@ -601,12 +622,36 @@ impl<'a> Driver<'a> {
         let sent = match next {
             Next::Cancel => self.send_cancel(session, intended),
             Next::Replace => self.send_replace(session, intended),
+            Next::Query => self.send_query(session, intended),
             Next::New => false,
         };
         if !sent {
             self.send_new(session, intended, &mix);
         }
         true
+    }
+
+    /// A query of the flow instead of an order message; false when none can go.
+    fn send_query(&mut self, session: usize, intended: u64) -> bool {
+        if !self.queries_on {
+            return false;
+        }
+        match self.queries.next_flow_query(session, intended) {
+            Some(q) => {
+                self.push(session, &ClientMessage::Query(q));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The funds-and-positions probe of every logged-in session that is due.
+    fn send_probes(&mut self, now: u64) {
+        let sessions = &self.sessions;
+        let due = self.queries.due_probes(now, |i| sessions[i].state == SState::Active);
+        for (session, q) in due {
+            self.push(session, &ClientMessage::Query(q));
+        }
     }
 
     fn pick_open(&mut self, session: usize, limit_day_only: bool) -> Option<u32> {
@@ -917,6 +962,7 @@ impl<'a> Driver<'a> {
                     }
                     s.last_seq = seq.seq;
                     self.on_app(i, seq.msg, seq.ts_ns, now);
+                    self.queries.on_stream(i, seq.seq);
                 }
                 ServerMessage::Heartbeat => {}
                 ServerMessage::LoginAccepted(a) => self.logged_in(i, a.next_seq, now),
@@ -928,8 +974,12 @@ impl<'a> Driver<'a> {
                     self.connection_ended(i, now, Some(e.reason));
                     return false;
                 }
-                // The driver sends no queries; an answer is nothing to it.
-                ServerMessage::Query(_) => {}
+                ServerMessage::Query(a) => {
+                    let last_seq = self.sessions[i].last_seq;
+                    if let Some(next_page) = self.queries.on_answer(i, &a, last_seq, now) {
+                        self.push(i, &ClientMessage::Query(next_page));
+                    }
+                }
             }
         }
     }
@@ -949,6 +999,7 @@ impl<'a> Driver<'a> {
                 self.tracker.on_rejected(r.cl_ord_id, r.code, r.flags, now)
             }
             AppMessage::Executed(e) => {
+                self.queries.ledger().on_executed(&e);
                 if let Some(instr) = self.tracker.on_executed(e.cl_ord_id, e.leaves.0, e.cum.0, now)
                 {
                     self.flow.on_trade(instr as usize, e.price.0);
@@ -985,7 +1036,10 @@ impl<'a> Driver<'a> {
                 }
                 Outcome::None
             }
-            AppMessage::FillFees(_) => Outcome::None,
+            AppMessage::FillFees(f) => {
+                self.queries.ledger().on_fill_fees(&f);
+                Outcome::None
+            }
         };
         match out {
             Outcome::Answered(lat) => {
@@ -1125,6 +1179,7 @@ impl<'a> Driver<'a> {
     }
 
     fn close_stream(&mut self, i: usize) {
+        self.queries.on_disconnect(i);
         if let Some(mut stream) = self.sessions[i].stream.take() {
             let _ = self.poll.registry().deregister(&mut stream);
             let _ = stream.shutdown(std::net::Shutdown::Both);
@@ -1342,6 +1397,24 @@ impl<'a> Driver<'a> {
         self.ladder_hist.reset();
         passed
     }
+}
+
+/// What the queries' reconciliation found wrong, in words.
+fn query_problems(q: &crate::queries::QueryCounts) -> Vec<String> {
+    let mut out = Vec::new();
+    if q.checks.mismatches > 0 {
+        out.push(format!(
+            "{} query answer figures differ from the harness's book-keeping: {:?}",
+            q.checks.mismatches, q.checks.mismatch_sample
+        ));
+    }
+    if q.unanswered > 0 {
+        out.push(format!("{} queries unanswered while their session stayed up", q.unanswered));
+    }
+    if q.unknown_answers > 0 {
+        out.push(format!("{} query answers to no outstanding query", q.unknown_answers));
+    }
+    out
 }
 
 /// Pins the calling thread to `core` (no effect if the core does not exist).
