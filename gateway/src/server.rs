@@ -807,7 +807,7 @@ impl<L: EngineLink> IoLoop<L> {
                 return false;
             }
             if is_active
-                && !(self.free_answer_slots.len() > 0 && conn.answers.len < QUERIES_PER_CONNECTION)
+                && (self.free_answer_slots.is_empty() || conn.answers.len >= QUERIES_PER_CONNECTION)
                 && conn.rx.peek_type() == Some(msg_type::QUERY)
             {
                 // No answer buffer for it: read on once one frees (see free_answer).
