@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+pub mod answers;
 pub mod clock;
 pub mod config;
 pub mod engine;

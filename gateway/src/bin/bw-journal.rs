@@ -136,6 +136,8 @@ fn kind(input: &Input) -> &'static str {
         Input::Disconnected { .. } => "disconnected",
         Input::Tick => "tick",
         Input::Admin(_) => "admin",
+        // Never in a journal; named for completeness.
+        Input::Query { .. } => "query",
     }
 }
 

@@ -224,6 +224,12 @@ pub fn encode(entry: &Entry, out: &mut Vec<u8>) {
             out.push(KIND_ADMIN);
             encode_admin(&cmd, out);
         }
+        // Queries change nothing and are never sequenced (the sequencer answers
+        // them before the journal): nothing is written.
+        Input::Query { .. } => {
+            out.truncate(start);
+            return;
+        }
     }
     let body_len = (out.len() - start - RECORD_HEADER_LEN) as u32;
     let crc = crc32fast::hash(&out[start + RECORD_HEADER_LEN..]);
