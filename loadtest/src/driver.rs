@@ -999,7 +999,9 @@ impl<'a> Driver<'a> {
                 self.tracker.on_rejected(r.cl_ord_id, r.code, r.flags, now)
             }
             AppMessage::Executed(e) => {
-                self.queries.ledger().on_executed(&e);
+                if self.queries_on {
+                    self.queries.ledger().on_executed(&e);
+                }
                 if let Some(instr) = self.tracker.on_executed(e.cl_ord_id, e.leaves.0, e.cum.0, now)
                 {
                     self.flow.on_trade(instr as usize, e.price.0);
@@ -1037,7 +1039,9 @@ impl<'a> Driver<'a> {
                 Outcome::None
             }
             AppMessage::FillFees(f) => {
-                self.queries.ledger().on_fill_fees(&f);
+                if self.queries_on {
+                    self.queries.ledger().on_fill_fees(&f);
+                }
                 Outcome::None
             }
         };
