@@ -2,8 +2,8 @@
 //! (aligned tables) or a script (JSON): one home for how they print, shared by
 //! `bw` (answers from a live gateway) and `bw-journal` (a journal replayed to any
 //! input). They print the protocol's query rows ([`protocol::query`]), the
-//! vocabulary the wire answers carry; `bw-journal` turns the engine's views into
-//! the same rows ([`funds_row`] and its siblings).
+//! vocabulary the wire answers carry; `bw-journal` gets the same rows from the
+//! same code that answers the wire ([`crate::answers::answer`]).
 //!
 //! Tables show money in CNY with two decimals, rounded half away from zero to the
 //! fen (half up in magnitude, as [`risk_check::query`] rounds averages), and P&L
@@ -13,9 +13,10 @@
 
 use std::fmt::Write;
 
-use protocol::query::{FillRow, FundsRow, OrderRow, OrderStatus, PositionRow};
-use protocol::{AccountId, Price, RejectCode};
-use risk_check::{FillRecord, FundsView, OrderView, PositionView};
+use protocol::query::{
+    FillRow, FundsRow, OrderRow, PositionRow, QueryAnswer, QueryKind, answer_header_flags,
+};
+use protocol::{AccountId, Price};
 
 /// Table for people, JSON for scripts.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -46,6 +47,48 @@ pub struct Heading {
 
 /// The exchange's offset from UTC (Beijing time).
 const EXCHANGE_UTC_OFFSET_S: u64 = 8 * 3600;
+
+/// The view of a query's answers, page after page (rejections carry no rows).
+pub fn of_answers(h: &Heading, kind: QueryKind, answers: &[QueryAnswer], format: Format) -> String {
+    match kind {
+        QueryKind::Funds => match answers.iter().find_map(|a| match a {
+            QueryAnswer::Funds(f) => Some(f.funds),
+            _ => None,
+        }) {
+            Some(row) => funds(h, &row, format),
+            None => funds(h, &FundsRow::default(), format),
+        },
+        QueryKind::Positions => {
+            let rows = rows_of(answers, |a| match a {
+                QueryAnswer::Positions(p) => p.rows.as_slice(),
+                _ => &[],
+            });
+            positions(h, &rows, format)
+        }
+        QueryKind::Orders => {
+            let rows = rows_of(answers, |a| match a {
+                QueryAnswer::Orders(o) => o.rows.as_slice(),
+                _ => &[],
+            });
+            orders(h, &rows, format)
+        }
+        QueryKind::Fills => {
+            let rows = rows_of(answers, |a| match a {
+                QueryAnswer::Fills(f) => f.rows.as_slice(),
+                _ => &[],
+            });
+            let incomplete = answers
+                .iter()
+                .filter_map(QueryAnswer::header)
+                .any(|h| h.flags & answer_header_flags::INCOMPLETE != 0);
+            fills(h, &rows, incomplete, format)
+        }
+    }
+}
+
+fn rows_of<T: Copy>(answers: &[QueryAnswer], rows: impl Fn(&QueryAnswer) -> &[T]) -> Vec<T> {
+    answers.iter().flat_map(|a| rows(a).iter().copied()).collect()
+}
 
 /// An account's funds.
 pub fn funds(h: &Heading, v: &FundsRow, format: Format) -> String {
@@ -281,82 +324,6 @@ fn status_text(o: &OrderRow) -> String {
     if o.code.0 != 0 { format!("{} {}", o.status, o.code) } else { o.status.to_string() }
 }
 
-/// The funds row of the engine's funds view (what `bw-journal` prints).
-pub fn funds_row(v: &FundsView) -> FundsRow {
-    FundsRow {
-        cash_available: v.cash_available,
-        cash_frozen: v.cash_frozen,
-        cash_debit: v.cash_debit,
-        market_value: v.market_value,
-        total_assets: v.total_assets,
-        realized_pnl_today: v.realized_pnl_today,
-        commission_today: v.fees_today.commission,
-        stamp_duty_today: v.fees_today.stamp_duty,
-        transfer_fee_today: v.fees_today.transfer,
-        fees_today: v.fees_today.total(),
-    }
-}
-
-/// The positions row of one of the engine's holdings.
-pub fn position_row(v: &PositionView) -> PositionRow {
-    PositionRow {
-        security: v.security,
-        qty: v.qty,
-        sellable: v.sellable,
-        frozen: v.frozen,
-        average_cost: v.average_cost,
-        last_price: v.last_price,
-        market_value: v.market_value,
-        unrealized_pnl: v.unrealized_pnl,
-    }
-}
-
-/// The orders row of one of the engine's orders.
-pub fn order_row(v: &OrderView) -> OrderRow {
-    use risk_check::OrderStatus as S;
-    let (status, code) = match v.status {
-        S::PendingVenue => (OrderStatus::PendingVenue, RejectCode(0)),
-        S::Open => (OrderStatus::Open, RejectCode(0)),
-        S::PartlyFilled => (OrderStatus::PartlyFilled, RejectCode(0)),
-        S::Filled => (OrderStatus::Filled, RejectCode(0)),
-        S::PartlyFilledCanceled => (OrderStatus::PartlyFilledCanceled, RejectCode(0)),
-        S::Canceled => (OrderStatus::Canceled, RejectCode(0)),
-        S::Rejected { code } => (OrderStatus::Rejected, code),
-        S::VenueRejected { code } => (OrderStatus::VenueRejected, code),
-    };
-    OrderRow {
-        cl_ord_id: v.cl_ord_id,
-        security: v.security,
-        side: v.side,
-        order_type: v.order_type,
-        status,
-        code,
-        price: v.price,
-        qty: v.qty,
-        filled_qty: v.filled_qty,
-        open_qty: v.open_qty,
-        average_price: v.average_price,
-        fees_paid: v.fees_paid,
-        entered_ns: v.entered_ns,
-    }
-}
-
-/// The fills row of one of the engine's fill records.
-pub fn fill_row(f: &FillRecord) -> FillRow {
-    FillRow {
-        exec_id: f.exec_id,
-        cl_ord_id: f.cl_ord_id,
-        security: f.security,
-        side: f.side,
-        price: f.price,
-        qty: f.qty,
-        commission: f.fees.commission,
-        stamp_duty: f.fees.stamp_duty,
-        transfer_fee: f.fees.transfer,
-        booked_ns: f.booked_ns,
-    }
-}
-
 fn heading_line(h: &Heading, view: &str) -> String {
     let as_of = match h.as_of {
         AsOf::InputSeq(n) => format!("after journal input {n}"),
@@ -561,8 +528,8 @@ impl Json {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::{Market, OrderType, Qty, SecurityId, Side};
-    use risk_check::{FeeBreakdown, OrderRef};
+    use protocol::query::OrderStatus;
+    use protocol::{Market, OrderType, Qty, RejectCode, SecurityId, Side};
 
     fn units(text: &str) -> i64 {
         Price::parse_cny(text).unwrap().0
@@ -603,29 +570,24 @@ mod tests {
         assert_eq!(time_of_day(0), "-");
     }
 
-    fn funds_view() -> FundsView {
-        FundsView {
-            account: a001(),
+    fn funds_row() -> FundsRow {
+        FundsRow {
             cash_available: units("850155.45"),
             cash_frozen: 0,
             cash_debit: 0,
-            short_proceeds: 0,
             market_value: units("149800"),
             total_assets: units("999955.45"),
             realized_pnl_today: -units("12.345"),
-            fees_today: FeeBreakdown {
-                commission: units("37.45"),
-                stamp_duty: 0,
-                transfer: units("1.50"),
-            },
-            fees_paid_total: units("38.95"),
+            commission_today: units("37.45"),
+            stamp_duty_today: 0,
+            transfer_fee_today: units("1.50"),
+            fees_today: units("38.95"),
         }
     }
 
     #[test]
     fn funds_table_is_aligned_and_json_exact() {
-        let row = funds_row(&funds_view());
-        assert_eq!(row.fees_today, units("38.95"), "the kinds add up");
+        let row = funds_row();
         let expected = "\
 funds of account A001, after journal input 42
                           CNY
@@ -653,19 +615,16 @@ fees today              38.95
 
     #[test]
     fn positions_table_signs_pnl_and_json_is_exact() {
-        let p = position_row(&PositionView {
+        let p = PositionRow {
             security: moutai(),
             qty: 100,
             sellable: 0,
             frozen: 0,
-            bought_today: 100,
-            cost_total: units("149837.45"),
             average_cost: Price(units("1498.3745")),
             last_price: Price(units("1498.00")),
             market_value: units("149800"),
             unrealized_pnl: -units("37.45"),
-            realized_pnl: 0,
-        });
+        };
         let expected = "\
 positions of account A001, as of stream seq 7
 security   qty  sellable  frozen  avg cost     last  market value  unrealized P&L
@@ -688,30 +647,28 @@ security   qty  sellable  frozen  avg cost     last  market value  unrealized P&
         );
     }
 
-    fn order(status: risk_check::OrderStatus, filled: u64) -> OrderRow {
-        order_row(&OrderView {
-            order: OrderRef(3),
+    fn order(status: OrderStatus, code: u16, filled: u64) -> OrderRow {
+        OrderRow {
             cl_ord_id: 42,
             security: moutai(),
             side: Side::Buy,
             order_type: OrderType::Limit,
+            status,
+            code: RejectCode(code),
             price: Price(units("1498.00")),
             qty: Qty(300),
-            status,
             filled_qty: Qty(filled),
             open_qty: Qty(if status.is_open() { 300 - filled } else { 0 }),
-            filled_value: units("1498") * filled as i64,
             average_price: Price(if filled > 0 { units("1498") } else { 0 }),
             fees_paid: if filled > 0 { units("37.45") } else { 0 },
             entered_ns: MORNING_NS,
-        })
+        }
     }
 
     #[test]
     fn orders_show_status_and_reject_code() {
-        use risk_check::OrderStatus as S;
-        let rows = [order(S::PartlyFilled, 100), order(S::Rejected { code: RejectCode(3001) }, 0)];
-        assert_eq!((rows[1].status, rows[1].code), (OrderStatus::Rejected, RejectCode(3001)));
+        let rows =
+            [order(OrderStatus::PartlyFilled, 0, 100), order(OrderStatus::Rejected, 3001, 0)];
         let expected = format!(
             "\
 orders of account A001, after journal input 42
@@ -734,23 +691,18 @@ time          cl_ord_id  security   side  type     price  qty  filled  open  avg
 
     #[test]
     fn fills_break_fees_down_and_say_when_incomplete() {
-        let f = fill_row(&FillRecord {
-            order: OrderRef(3),
-            account: a001(),
-            cl_ord_id: 42,
+        let f = FillRow {
             exec_id: 9,
+            cl_ord_id: 42,
             security: moutai(),
             side: Side::Sell,
             price: Price(units("1498.00")),
             qty: Qty(100),
-            value: units("149800"),
-            fees: FeeBreakdown {
-                commission: units("37.45"),
-                stamp_duty: units("74.90"),
-                transfer: units("1.50"),
-            },
+            commission: units("37.45"),
+            stamp_duty: units("74.90"),
+            transfer_fee: units("1.50"),
             booked_ns: MORNING_NS,
-        });
+        };
         let expected = "\
 fills of account A001, after journal input 42
 time          cl_ord_id  exec_id  security   side    price  qty      value  commission  stamp duty  transfer    fees
@@ -769,5 +721,40 @@ time          cl_ord_id  exec_id  security   side    price  qty      value  comm
              \"transfer_fee\":1.50,\"fees\":113.85,\"booked_ns\":1796607062123000000}],\
              \"incomplete\":true}\n"
         );
+    }
+
+    #[test]
+    fn pages_join_into_one_view() {
+        use protocol::query::{AnswerHeader, FillsAnswer, OrdersAnswer, Rows};
+        let header = |next_cursor, flags| AnswerHeader {
+            query_id: 1,
+            as_of_seq: 9,
+            account: a001(),
+            next_cursor,
+            flags,
+        };
+        let page = |ids: &[u64], next| {
+            let mut rows = Rows::new(OrderRow::EMPTY);
+            for &id in ids {
+                rows.push(OrderRow { cl_ord_id: id, ..order(OrderStatus::Open, 0, 0) });
+            }
+            QueryAnswer::Orders(OrdersAnswer { header: header(next, 0), rows })
+        };
+        let answers = [page(&[1, 2], 5), page(&[3], 0)];
+        let json = of_answers(&heading(), QueryKind::Orders, &answers, Format::Json);
+        assert_eq!(json.matches("\"cl_ord_id\":").count(), 3, "{json}");
+        assert!(json.find("\"cl_ord_id\":1,") < json.find("\"cl_ord_id\":3,"), "{json}");
+        let fills = [
+            QueryAnswer::Fills(FillsAnswer {
+                header: header(4, 0),
+                rows: Rows::new(FillRow::EMPTY),
+            }),
+            QueryAnswer::Fills(FillsAnswer {
+                header: header(0, answer_header_flags::INCOMPLETE),
+                rows: Rows::new(FillRow::EMPTY),
+            }),
+        ];
+        let table = of_answers(&heading(), QueryKind::Fills, &fills, Format::Table);
+        assert!(table.ends_with(INCOMPLETE_NOTE), "any page's flag: {table}");
     }
 }

@@ -377,3 +377,67 @@ fn bw_fills_json_and_refusals() {
     let (ok, out) = bw(addr, &["funds", "--account", "A001"]);
     assert!(!ok && out.contains("the funds query was refused: 1011 query_rate_limited"), "{out}");
 }
+
+#[test]
+fn bw_queries_a_live_gateway_through_every_page() {
+    use protocol::Side;
+    use protocol::codec::{AppMessage, ClientMessage};
+    let gw = start(&config(Topology::Fused));
+    let addr = gw.addr();
+    // A stream keeps the version of its login's first session: version 3 from the
+    // start, so bw's queries (version 3) are answered on the same stream.
+    let login_v3 = |user: &str| {
+        let mut c = client_config(addr, user);
+        c.version = protocol::query::VERSION_QUERIES;
+        protocol::client::Client::connect(c, 1).expect("login")
+    };
+    let mut a = login_v3("trader1");
+    let mut b = login_v3("trader2");
+    a.send(&ClientMessage::NewOrder(limit(42, "A001", 600519, Side::Buy, 100, "1490.00"))).unwrap();
+    expect(&mut a, "accepted 42", |m| matches!(m, AppMessage::OrderAccepted(_)).then_some(()));
+    b.send(&ClientMessage::NewOrder(limit(7, "B001", 600519, Side::Sell, 100, "1490.00"))).unwrap();
+    expect(&mut a, "fill of 42", |m| matches!(m, AppMessage::Executed(_)).then_some(()));
+    // Seven resting buys: two pages of orders (five to a page).
+    for i in 1..=7 {
+        let order = limit(100 + i, "A001", 600036, Side::Buy, 100 * i, "41.00");
+        a.send(&ClientMessage::NewOrder(order)).unwrap();
+    }
+    for _ in 1..=7 {
+        expect(&mut a, "a resting buy", |m| {
+            matches!(m, AppMessage::OrderAccepted(_)).then_some(())
+        });
+    }
+    // bw logs in as trader1 itself (one session per login; trader1's orders stay
+    // when it logs out).
+    a.logout(WAIT).unwrap();
+    b.logout(WAIT).unwrap();
+
+    // 149,000.00 bought for fees of 37.25 commission and 1.49 transfer fee.
+    let (ok, out) = bw(addr, &["funds", "--account", "A001"]);
+    assert!(ok && out.starts_with("funds of account A001, as of stream seq "), "{out}");
+    for row in ["fees today 38.74", "commission 37.25", "transfer fee 1.49", "cash debit 0.00"] {
+        assert!(has_row(&out, row), "no row {row:?} in\n{out}");
+    }
+    let (ok, out) = bw(addr, &["positions", "--account", "A001"]);
+    assert!(ok, "{out}");
+    assert!(has_row(&out, "600519.SH 1100 1000 0 1453.67 1490.00 1639000.00 +39961.26"), "{out}");
+    let (ok, out) = bw(addr, &["orders", "--account", "A001", "--open"]);
+    assert!(ok, "{out}");
+    let open: Vec<&str> = out.lines().skip(2).collect();
+    assert_eq!(open.len(), 7, "every page: {out}");
+    assert!(open.iter().all(|l| l.contains("600036.SH") && l.ends_with(" open")), "{out}");
+    let (ok, out) = bw(addr, &["orders", "--account", "A001", "--json"]);
+    assert!(ok && out.matches("\"cl_ord_id\":").count() == 8, "{out}");
+    assert!(out.contains("\"cl_ord_id\":42,") && out.contains("\"status\":\"filled\""), "{out}");
+    let (ok, out) = bw(addr, &["fills", "--account", "A001", "--json"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("\"cl_ord_id\":42,\"security\":\"600519.SH\",\"side\":\"buy\",\"price\":1490.00,\"qty\":100,\"value\":149000.00,\"commission\":37.25,\"stamp_duty\":0.00,\"transfer_fee\":1.49,\"fees\":38.74,"),
+        "{out}"
+    );
+    assert!(out.ends_with("\"incomplete\":false}\n"), "{out}");
+    // An account the login may not trade for is refused with its code.
+    let (ok, out) = bw(addr, &["funds", "--account", "B001"]);
+    assert!(!ok && out.contains("the funds query was refused: 3001"), "{out}");
+    gw.shutdown().unwrap();
+}

@@ -24,11 +24,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use gateway::GatewayConfig;
+use gateway::answers::AnswerScratch;
 use gateway::input::Input;
 use gateway::journal::{self, TailPolicy};
 use gateway::views::{self, AsOf, Format, Heading};
 use protocol::AccountId;
-use risk_check::{OrderFilter, Page, RiskEngine};
+use protocol::query::{Query, QueryAnswer, QueryKind, query_flags};
+use risk_check::{OrderFilter, RiskEngine};
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Inspect a Breakwater journal (read-only)")]
@@ -120,9 +122,6 @@ enum View {
     Orders(OrderFilter),
     Fills,
 }
-
-/// Records per page when walking the day's orders and fills.
-const PAGE_SIZE: usize = 1024;
 
 fn kind(input: &Input) -> &'static str {
     match input {
@@ -316,44 +315,36 @@ fn view(args: &ViewArgs, which: View) -> Result<ExitCode, String> {
     }
     let heading = Heading { account, as_of: AsOf::InputSeq(applied) };
     let format = if args.json { Format::Json } else { Format::Table };
-    print!("{}", render(risk, &heading, which, format));
+    print!("{}", render(risk, &heading, which, format)?);
     Ok(ExitCode::SUCCESS)
 }
 
-/// One view of a known account, as the protocol's query rows.
-fn render(risk: &RiskEngine, h: &Heading, which: View, format: Format) -> String {
-    let account = &h.account;
-    match which {
-        View::Funds => {
-            let funds = risk.funds(account).expect("the caller checked the account exists");
-            views::funds(h, &views::funds_row(&funds), format)
-        }
-        View::Positions => {
-            let mut rows = Vec::new();
-            risk.positions(account, &mut rows);
-            let rows: Vec<_> = rows.iter().map(views::position_row).collect();
-            views::positions(h, &rows, format)
-        }
-        View::Orders(filter) => {
-            let rows =
-                all_pages(|cursor, out| risk.orders_page(account, filter, cursor, PAGE_SIZE, out));
-            let rows: Vec<_> = rows.iter().map(views::order_row).collect();
-            views::orders(h, &rows, format)
-        }
-        View::Fills => {
-            let rows = all_pages(|cursor, out| risk.fills_page(account, cursor, PAGE_SIZE, out));
-            let rows: Vec<_> = rows.iter().map(views::fill_row).collect();
-            views::fills(h, &rows, risk.fills_not_recorded() > 0, format)
-        }
-    }
-}
-
-/// Every record of a paged query, page after page.
-fn all_pages<T>(mut page: impl FnMut(u32, &mut Vec<T>) -> Page) -> Vec<T> {
-    let mut out = Vec::new();
+/// One view of a known account: every page of the answer the gateway would send,
+/// from the same code ([`gateway::answers::answer`]), asked of the replayed engine.
+fn render(risk: &RiskEngine, h: &Heading, which: View, format: Format) -> Result<String, String> {
+    let (kind, flags) = match which {
+        View::Funds => (QueryKind::Funds, 0),
+        View::Positions => (QueryKind::Positions, 0),
+        View::Orders(OrderFilter::OpenOnly) => (QueryKind::Orders, query_flags::OPEN_ONLY),
+        View::Orders(OrderFilter::All) => (QueryKind::Orders, 0),
+        View::Fills => (QueryKind::Fills, 0),
+    };
+    let mut scratch = AnswerScratch::default();
+    let mut answers = Vec::new();
     let mut cursor = 0;
-    while let Some(next) = page(cursor, &mut out).next {
+    loop {
+        let query_id = answers.len() as u64 + 1;
+        let query = Query { query_id, kind, account: h.account, cursor, page_size: 0, flags };
+        let answer = gateway::answers::answer(risk, &mut scratch, &query, kind.max_rows(), 0);
+        if let QueryAnswer::Rejected(r) = answer {
+            return Err(format!("the {kind} view of {} was refused: {}", h.account, r.code));
+        }
+        let next = answer.header().map_or(0, |a| a.next_cursor);
+        answers.push(answer);
+        if next == 0 {
+            return Ok(views::of_answers(h, kind, &answers, format));
+        }
+        assert!(next > cursor, "a page's cursor moves forward ({cursor} then {next})");
         cursor = next;
     }
-    out
 }

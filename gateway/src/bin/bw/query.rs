@@ -9,10 +9,7 @@ use gateway::views::{self, AsOf, Format, Heading};
 use protocol::AccountId;
 use protocol::client::Client;
 use protocol::codec::{AppMessage, ClientMessage, ServerMessage, msg_type};
-use protocol::query::{
-    FillRow, OrderRow, PositionRow, Query, QueryAnswer, QueryKind, VERSION_QUERIES,
-    answer_header_flags,
-};
+use protocol::query::{Query, QueryAnswer, QueryKind, VERSION_QUERIES};
 
 use super::{Args, QueryArgs, account, clock_id, connect};
 
@@ -123,42 +120,10 @@ fn kind_of(answer: &QueryAnswer) -> Option<QueryKind> {
     }
 }
 
-/// The pages' rows as one view, as of the newest page (pages are stable: a record
-/// that arrived while paging shows on a later page or not at all, never twice).
+/// The pages as one view, as of the newest page (pages are stable: a record that
+/// arrived while paging shows on a later page or not at all, never twice).
 fn render(kind: QueryKind, account: AccountId, answers: &[QueryAnswer], format: Format) -> String {
-    let headers = || answers.iter().filter_map(QueryAnswer::header);
-    let as_of = headers().map(|h| h.as_of_seq).max().unwrap_or(0);
-    let h = Heading { account, as_of: AsOf::StreamSeq(as_of) };
-    match kind {
-        QueryKind::Funds => match answers.first() {
-            Some(QueryAnswer::Funds(f)) => views::funds(&h, &f.funds, format),
-            _ => unreachable!("ask_every_page returns one funds answer for a funds query"),
-        },
-        QueryKind::Positions => {
-            let rows: Vec<PositionRow> = rows_of(answers, |a| match a {
-                QueryAnswer::Positions(p) => p.rows.as_slice(),
-                _ => &[],
-            });
-            views::positions(&h, &rows, format)
-        }
-        QueryKind::Orders => {
-            let rows: Vec<OrderRow> = rows_of(answers, |a| match a {
-                QueryAnswer::Orders(o) => o.rows.as_slice(),
-                _ => &[],
-            });
-            views::orders(&h, &rows, format)
-        }
-        QueryKind::Fills => {
-            let rows: Vec<FillRow> = rows_of(answers, |a| match a {
-                QueryAnswer::Fills(f) => f.rows.as_slice(),
-                _ => &[],
-            });
-            let incomplete = headers().any(|h| h.flags & answer_header_flags::INCOMPLETE != 0);
-            views::fills(&h, &rows, incomplete, format)
-        }
-    }
-}
-
-fn rows_of<T: Copy>(answers: &[QueryAnswer], rows: impl Fn(&QueryAnswer) -> &[T]) -> Vec<T> {
-    answers.iter().flat_map(|a| rows(a).iter().copied()).collect()
+    let as_of = answers.iter().filter_map(QueryAnswer::header).map(|h| h.as_of_seq).max();
+    let h = Heading { account, as_of: AsOf::StreamSeq(as_of.unwrap_or(0)) };
+    views::of_answers(&h, kind, answers, format)
 }
