@@ -315,6 +315,8 @@ pub fn map(msg: &Sequenced, cache: &mut OrderCache) -> Option<Report> {
         // ExecutionReport PendingNew needs the order's instrument and side, which
         // OrderPending does not carry), so it never reaches here from a FIX login.
         AppMessage::OrderPending(_) => None,
+        // Version 3's fee companion of an Executed; a FIX stream is version 1.
+        AppMessage::FillFees(_) => None,
     }
 }
 

@@ -5,6 +5,8 @@
 //! * `GET /ready`: 200 while the gateway accepts logins, 503 once it shuts down.
 //! * `POST /admin/<action>?params`: operator commands ([`actions`]), with
 //!   `Authorization: Bearer <[admin] token>`; 202 once queued.
+//! * `GET /accounts/{id}/funds|positions|orders|fills`: the risk desk's views of
+//!   an account ([`views`]), JSON, with the same token.
 //!
 //! The same thread is the stage-latency reporter: it merges the pipeline threads'
 //! one-second histograms (`StageCollector::collect`) once a second, so `/metrics`
@@ -28,6 +30,7 @@
 pub mod actions;
 pub mod exposition;
 pub mod http;
+pub mod views;
 
 use std::cmp::Reverse;
 use std::collections::HashSet;
@@ -48,6 +51,7 @@ use crate::config::{Durability, GatewayConfig, Topology};
 use crate::input::AdminCommand;
 use crate::metrics::{StageCollector, StageSet};
 use crate::pipeline::{AdminHandle, Running, StartError};
+use crate::server::DeskQueries;
 use crate::wait::WaitStrategy;
 use actions::{ActionError, Catalog};
 use exposition::{HttpCounts, Sources, StaticInfo};
@@ -116,6 +120,8 @@ impl AdminServer {
             http: HttpCounts::default(),
             stop: Arc::clone(&stop),
             accepted: 0,
+            desk: running.desk(),
+            tickets: 0,
         };
         let thread = std::thread::Builder::new().name("bw-admin".into()).spawn(move || {
             let mut state = state;
@@ -241,6 +247,9 @@ struct State {
     http: HttpCounts,
     stop: Arc<AtomicBool>,
     accepted: u64,
+    /// The engine exchange for account views, and the last ticket used.
+    desk: DeskQueries,
+    tickets: u64,
 }
 
 impl State {
@@ -473,6 +482,13 @@ impl State {
                 "Breakwater admin endpoint: GET /metrics, GET /health, GET /ready, \
                  POST /admin/<action>?params (see docs/operations.md)\n",
             ),
+            path if path.starts_with("/accounts/") => {
+                if !get {
+                    return Response::json_error(405, "account views are GET requests")
+                        .with_header("Allow", "GET");
+                }
+                self.view(&path["/accounts/".len()..], req, peer)
+            }
             path => match path.strip_prefix("/admin/") {
                 Some(action) if req.method == "POST" => self.action(action, req, peer),
                 Some(_) => Response::json_error(405, "admin actions are POST requests")
@@ -498,6 +514,48 @@ impl State {
             content_type: "text/plain; version=0.0.4; charset=utf-8",
             ..Response::text(200, body)
         }
+    }
+
+    /// An account view for the risk desk: token required, answered by the engine.
+    fn view(&mut self, rest: &str, req: &Request, peer: SocketAddr) -> Response {
+        if let Some(refused) = self.refuse_token(rest, req, peer) {
+            return refused;
+        }
+        let pairs = match http::query_pairs(&req.query) {
+            Ok(p) => p,
+            Err(e) => return Response::json_error(400, &e),
+        };
+        let query = match views::parse(rest, &pairs, &self.catalog.accounts) {
+            Ok(q) => q,
+            Err((status, message)) => return Response::json_error(status, &message),
+        };
+        self.tickets += 1;
+        let answer = views::ask(&self.desk, self.tickets, query).and_then(|a| views::to_json(&a));
+        match answer {
+            Ok(json) => Response::json(200, format!("{json}\n")),
+            Err((status, message)) => Response::json_error(status, &message),
+        }
+    }
+
+    /// `None` when the request carries the admin token; else the refusal.
+    fn refuse_token(&self, what: &str, req: &Request, peer: SocketAddr) -> Option<Response> {
+        let Some(token) = &self.token else {
+            warn!("admin: {peer} asked for {what}: refused, no admin token is configured");
+            return Some(Response::json_error(
+                403,
+                "admin actions are disabled: no [admin] token is configured",
+            ));
+        };
+        let presented = req.authorization.as_deref().and_then(http::bearer_token);
+        let Some(presented) = presented else {
+            warn!("admin: {peer} asked for {what} without a bearer token: refused");
+            return Some(unauthorized("missing Authorization: Bearer <admin token>"));
+        };
+        if !bool::from(presented.as_bytes().ct_eq(token.as_bytes())) {
+            warn!("admin: {peer} asked for {what} with a wrong token: refused");
+            return Some(unauthorized("wrong admin token"));
+        }
+        None
     }
 
     fn action(&mut self, action: &str, req: &Request, peer: SocketAddr) -> Response {

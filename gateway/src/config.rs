@@ -59,6 +59,13 @@ pub const MAX_DURATION_MS: u64 = 86_400_000;
 /// Longest `throttle_queue_us` of a login: one day.
 pub const MAX_THROTTLE_QUEUE_US: u64 = 86_400_000_000;
 
+/// Default of `[limits] max_queries_per_second`.
+pub const DEFAULT_QUERIES_PER_SECOND: u32 = 50;
+/// Most of `[limits] max_queries_per_second`.
+pub const MAX_QUERIES_PER_SECOND: u32 = 100_000;
+/// Most of `server.max_queries_in_flight` (each holds one 512-byte answer).
+pub const MAX_QUERIES_IN_FLIGHT: usize = 65_536;
+
 /// The built-in demo configuration.
 pub const DEMO_TOML: &str = include_str!("../demo.toml");
 
@@ -140,6 +147,11 @@ pub struct ServerSettings {
     /// Most peer addresses tracked for failed logins with unknown usernames; past
     /// it, further unknown-name logins are refused as throttled until one expires.
     pub max_failing_addresses: usize,
+    /// Queries (protocol version 3) answered or waiting to be sent at once, every
+    /// connection together: the answer buffers are allocated once at this count.
+    pub max_queries_in_flight: usize,
+    /// `[limits] max_queries_per_second`: queries each login may send per second.
+    pub max_queries_per_second: u32,
 }
 
 /// Settings of the `[outbound]` section.
@@ -327,6 +339,7 @@ struct RawServer {
     rx_buffer_bytes: usize,
     socket_send_buffer_bytes: usize,
     max_failing_addresses: usize,
+    max_queries_in_flight: usize,
 }
 
 impl Default for RawServer {
@@ -345,6 +358,7 @@ impl Default for RawServer {
             rx_buffer_bytes: 64 * 1024,
             socket_send_buffer_bytes: 0,
             max_failing_addresses: 4_096,
+            max_queries_in_flight: 64,
         }
     }
 }
@@ -542,7 +556,8 @@ impl GatewayConfig {
         })?;
         let risk = RiskConfig::from_toml_str_embedded(text, file)?;
         let errors = Errors { file };
-        let server = server_settings(&errors, raw.server)?;
+        let mut server = server_settings(&errors, raw.server)?;
+        server.max_queries_per_second = queries_per_second(&errors, raw._limits.as_ref())?;
         let outbound = outbound_settings(&errors, raw.outbound)?;
         let pipeline = pipeline_settings(&errors, raw.pipeline)?;
         let exchange = exchange_config(&errors, raw.exchange, &risk)?;
@@ -762,7 +777,34 @@ fn server_settings(errors: &Errors<'_>, raw: RawServer) -> Result<ServerSettings
         rx_buffer_bytes: raw.rx_buffer_bytes,
         socket_send_buffer_bytes: raw.socket_send_buffer_bytes,
         max_failing_addresses: raw.max_failing_addresses,
+        max_queries_in_flight: query_buffers(errors, raw.max_queries_in_flight)?,
+        max_queries_per_second: DEFAULT_QUERIES_PER_SECOND,
     })
+}
+
+/// `server.max_queries_in_flight`: 1 to [`MAX_QUERIES_IN_FLIGHT`] answer buffers.
+fn query_buffers(errors: &Errors<'_>, n: usize) -> Result<usize, ConfigError> {
+    positive(errors, "server.max_queries_in_flight", n)?;
+    at_most(errors, "server.max_queries_in_flight", n, MAX_QUERIES_IN_FLIGHT)
+}
+
+/// `[limits] max_queries_per_second` (the rest of `[limits]` is risk-check's): 1 to
+/// [`MAX_QUERIES_PER_SECOND`], default [`DEFAULT_QUERIES_PER_SECOND`].
+fn queries_per_second(
+    errors: &Errors<'_>,
+    limits: Option<&toml::Value>,
+) -> Result<u32, ConfigError> {
+    const FIELD: &str = "limits.max_queries_per_second";
+    let Some(value) = limits.and_then(|l| l.get("max_queries_per_second")) else {
+        return Ok(DEFAULT_QUERIES_PER_SECOND);
+    };
+    let n = value
+        .as_integer()
+        .ok_or_else(|| errors.invalid(FIELD, format!("must be an integer, got {value}")))?;
+    if n < 1 {
+        return Err(errors.invalid(FIELD, format!("must be at least 1, got {n}")));
+    }
+    at_most(errors, FIELD, n, i64::from(MAX_QUERIES_PER_SECOND)).map(|n| n as u32)
 }
 
 fn outbound_settings(

@@ -18,7 +18,10 @@ use risk_check::fxhash::{FxHashMap, map_with_capacity};
 use risk_check::{MarketContext, NewOrderVerdict, OrderRef, OrderState, PendingChange, RiskEngine};
 use sim_exchange::{Event, Exchange, PhaseEventKind, VenueOrder};
 
-use crate::input::{AdminCommand, Input, LimitChange, LoginIdx, Output};
+use protocol::query::{FillFees, Query, QueryRejected, VERSION_QUERIES};
+
+use crate::answers::AnswerScratch;
+use crate::input::{AdminCommand, Asker, Input, LimitChange, LoginIdx, Output, Reply};
 use crate::stats::EngineStats;
 use std::sync::Arc;
 
@@ -116,6 +119,7 @@ pub struct Engine {
     now_ns: u64,
     read_ns: u64,
     stats: Arc<EngineStats>,
+    answers: AnswerScratch,
 }
 
 fn order_id_of(r: OrderRef) -> OrderId {
@@ -170,6 +174,7 @@ impl Engine {
             now_ns: 0,
             read_ns: 0,
             stats: Arc::new(EngineStats::default()),
+            answers: AnswerScratch::default(),
         }
     }
 
@@ -379,7 +384,34 @@ impl Engine {
             Input::Admin(cmd) => self.admin(cmd, out),
             // For the FIX door's rebuild after a restart (pipeline::start).
             Input::FixFact { .. } => {}
+            // Answered by `answer_query`, outside the sequenced inputs.
+            Input::Query { .. } => {}
         }
+    }
+
+    /// Answers a query from the state as it stands between two inputs. A login's
+    /// answer is consistent with its stream up to the last message emitted to it;
+    /// the risk desk's with every input so far. Changes nothing.
+    pub fn answer_query(&mut self, asker: Asker, query: &Query) -> Reply {
+        // The io thread refused page sizes beyond the maximum already.
+        let rows = query.rows_wanted().unwrap_or(query.kind.max_rows());
+        let as_of_seq = match asker {
+            Asker::Login { login, .. } => {
+                if !self.risk.is_bound(login, &query.account) {
+                    let answer = protocol::query::QueryAnswer::Rejected(QueryRejected {
+                        query_id: query.query_id,
+                        account: Some(query.account),
+                        kind: query.kind.as_u8(),
+                        code: RejectCode::ACCOUNT_NOT_PERMITTED,
+                    });
+                    return Reply { asker, answer };
+                }
+                self.logins[login as usize].next_seq - 1
+            }
+            Asker::Desk { .. } => self.input_seq,
+        };
+        let answer = crate::answers::answer(&self.risk, &mut self.answers, query, rows, as_of_seq);
+        Reply { asker, answer }
     }
 
     /// OrderEntryControl: a login disables or enables order entry for one of its
@@ -900,7 +932,7 @@ impl Engine {
             }
             Event::Executed { order_id, exec_id, price, qty, leaves, cum, liquidity } => {
                 let r = ref_of(order_id);
-                self.risk.on_execution(r, exec_id, price, qty, self.now_ns);
+                let fees = self.risk.on_execution(r, exec_id, price, qty, self.now_ns);
                 self.stats.executions.inc();
                 let rec = *self.risk.order(r);
                 if leaves.0 == 0 {
@@ -920,6 +952,18 @@ impl Engine {
                     cum,
                 };
                 self.emit(rec.login, AppMessage::Executed(msg), out);
+                if self.logins[rec.login as usize].version >= VERSION_QUERIES {
+                    let msg = FillFees {
+                        cl_ord_id: rec.cl_ord_id,
+                        order_id,
+                        exec_id,
+                        account: rec.account,
+                        commission: fees.commission,
+                        stamp_duty: fees.stamp_duty,
+                        transfer_fee: fees.transfer,
+                    };
+                    self.emit(rec.login, AppMessage::FillFees(msg), out);
+                }
             }
             Event::Trade { qty, .. } => {
                 self.stats.trades.inc();

@@ -8,6 +8,7 @@
 use protocol::codec::{
     AppMessage, CancelOrder, EntryState, MassCancel, NewOrder, OrderEntryControl, ReplaceOrder,
 };
+use protocol::query::{Query, QueryAnswer};
 use protocol::{AccountId, RejectCode, SecurityId, Seq, TradingPhase};
 
 /// Index of a login in the configuration's `[[logins]]` table.
@@ -90,6 +91,49 @@ pub enum Input {
     },
     /// An operator command.
     Admin(AdminCommand),
+    /// A query (funds, positions, orders, fills). Not sequenced and not journaled:
+    /// it changes nothing, so it takes no input sequence number and a replay never
+    /// sees it. The engine answers from its state between two inputs.
+    Query {
+        /// Who asked; the answer goes back to it.
+        asker: Asker,
+        /// The query.
+        query: Query,
+    },
+}
+
+impl Input {
+    /// True for the inputs that are sequenced and journaled (all but queries).
+    #[inline]
+    pub const fn is_sequenced(&self) -> bool {
+        !matches!(self, Input::Query { .. })
+    }
+}
+
+/// Who asked a query, and which preallocated answer buffer waits for the answer.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Asker {
+    /// A client login, through its connection.
+    Login {
+        /// The login.
+        login: LoginIdx,
+        /// The io thread's answer buffer.
+        slot: u32,
+    },
+    /// The risk desk, through the admin endpoint (any account).
+    Desk {
+        /// The admin exchange's request number.
+        ticket: u64,
+    },
+}
+
+/// The engine's answer to a query, on its way back to the asker.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Reply {
+    /// Who asked.
+    pub asker: Asker,
+    /// The answer.
+    pub answer: QueryAnswer,
 }
 
 /// Operator commands, applied in sequence with client input.

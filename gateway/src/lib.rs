@@ -6,11 +6,13 @@
 //! * [`engine`]: the deterministic business logic (risk + venue + sequencing).
 //! * [`pipeline`]: threads, rings, pinning, wait strategies; `start` and `shutdown`.
 //! * [`admin`]: the HTTP admin endpoint (Prometheus metrics, health, operator actions).
+//! * [`views`]: the funds, positions, orders and fills views as tables and JSON.
 //! * [`ring`], [`wait`]: the SPSC ring and the idle policies (the only `unsafe` is in `ring`).
 
 #![deny(missing_docs)]
 
 pub mod admin;
+pub mod answers;
 pub mod clock;
 pub mod config;
 pub mod engine;
@@ -27,6 +29,7 @@ pub mod server;
 pub mod snapshot;
 pub mod state;
 pub mod stats;
+pub mod views;
 pub mod wait;
 
 pub use config::GatewayConfig;

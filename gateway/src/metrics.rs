@@ -177,6 +177,8 @@ impl IoMetrics {
             AppMessage::MassCancelAck(_) => c.mass_cancel_acks.inc(),
             AppMessage::OrderEntryStatus(_) => c.entry_status.inc(),
             AppMessage::OrderPending(_) => c.pending.inc(),
+            // The companion of an Executed, counted with it.
+            AppMessage::FillFees(_) => {}
         }
     }
 }

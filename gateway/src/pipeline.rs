@@ -25,7 +25,7 @@ use crate::clock::Clock;
 use crate::config::Durability;
 use crate::config::{GatewayConfig, Topology};
 use crate::engine::{Engine, NoProbe, Probe};
-use crate::input::{AdminCommand, Arrival, Input, Output, Stamps};
+use crate::input::{AdminCommand, Arrival, Input, Output, Reply, Stamps};
 use crate::journal::{Entry, Fingerprint, JournalProgress, TailPolicy, Writer, WriterSettings};
 use crate::metrics::{IoMetrics, Stage, StageCollector, StageRecorder, StageSide};
 use crate::outlog::OutLog;
@@ -46,6 +46,8 @@ pub struct Sequencer {
     recorder: StageRecorder,
     sample_every: u64,
     journal: Option<JournalLink>,
+    /// Answers to queries, until the owner of the sequencer takes them.
+    replies: Vec<Reply>,
 }
 
 /// The sequencer's end of the journal ring.
@@ -95,7 +97,20 @@ impl Sequencer {
             recorder,
             sample_every: 1,
             journal: None,
+            replies: Vec::with_capacity(REPLIES_RESERVED),
         }
+    }
+
+    /// Reserves room for `n` answers (the most queries the io thread lets in at
+    /// once), so that answering allocates nothing.
+    pub fn reserve_replies(&mut self, n: usize) {
+        self.replies.reserve(n.saturating_sub(self.replies.len()));
+    }
+
+    /// Answers to the queries processed since the last call, in order.
+    #[inline]
+    pub fn take_replies(&mut self) -> std::vec::Drain<'_, Reply> {
+        self.replies.drain(..)
     }
 
     /// Times the engine's stages on one input in `every` (chosen by sequence
@@ -151,6 +166,12 @@ impl Sequencer {
     /// Sequences and processes one input.
     #[inline]
     pub fn process(&mut self, arrival: &Arrival, out: &mut impl FnMut(Output)) {
+        if let Input::Query { asker, query } = arrival.input {
+            // Not sequenced, not journaled: answered from the state as it stands.
+            let reply = self.engine.answer_query(asker, &query);
+            self.replies.push(reply);
+            return;
+        }
         // The clock is monotonic already; max() keeps replays honest too.
         let now = self.clock.now_ns().max(self.last_now_ns);
         self.last_now_ns = now;
@@ -215,6 +236,12 @@ impl Sequencer {
     }
 }
 
+/// Replies a sequencer holds before its owner takes them: the io thread keeps at
+/// most `server.max_queries_in_flight` queries in the engine, and the owner takes
+/// the replies after every input (pipelined) or every loop (fused), so this is
+/// room enough for the usual count and grows only for a larger configuration.
+const REPLIES_RESERVED: usize = 64;
+
 /// The fused link: the io thread runs the engine itself.
 #[derive(Debug)]
 pub struct FusedLink {
@@ -264,6 +291,15 @@ impl EngineLink for FusedLink {
         n
     }
 
+    fn drain_replies(&mut self, sink: &mut dyn FnMut(&Reply)) -> usize {
+        let mut n = 0;
+        for r in self.sequencer.take_replies() {
+            sink(&r);
+            n += 1;
+        }
+        n
+    }
+
     fn run_timers(&mut self) -> bool {
         let outbox = &mut self.outbox;
         let ticked = self.sequencer.tick_if_due(&mut |o| outbox.push(o));
@@ -299,6 +335,7 @@ impl EngineLink for FusedLink {
 pub struct RingLink {
     to_engine: Producer<Arrival>,
     from_engine: Consumer<Output>,
+    replies: Consumer<Reply>,
     engine_wake: Option<Wakeup>,
     io_sleeping: Arc<AtomicBool>,
     offered: u64,
@@ -330,13 +367,22 @@ impl EngineLink for RingLink {
         n
     }
 
+    fn drain_replies(&mut self, sink: &mut dyn FnMut(&Reply)) -> usize {
+        let mut n = 0;
+        while let Some(r) = self.replies.pop() {
+            sink(&r);
+            n += 1;
+        }
+        n
+    }
+
     fn run_timers(&mut self) -> bool {
         false
     }
 
     fn prepare_sleep(&mut self) -> bool {
         self.io_sleeping.store(true, Ordering::SeqCst);
-        if self.from_engine.has_items() {
+        if self.from_engine.has_items() || self.replies.has_items() {
             self.io_sleeping.store(false, Ordering::Relaxed);
             return false;
         }
@@ -348,7 +394,9 @@ impl EngineLink for RingLink {
     }
 
     fn is_idle(&mut self) -> bool {
-        self.processed.load(Ordering::Acquire) == self.offered && !self.from_engine.has_items()
+        self.processed.load(Ordering::Acquire) == self.offered
+            && !self.from_engine.has_items()
+            && !self.replies.has_items()
     }
 
     fn offered(&self) -> u64 {
@@ -369,6 +417,7 @@ struct EngineThread {
     sequencer: Sequencer,
     from_io: Consumer<Arrival>,
     to_io: Producer<Output>,
+    replies_to_io: Producer<Reply>,
     io_waker: Arc<Waker>,
     io_sleeping: Arc<AtomicBool>,
     processed: Arc<AtomicU64>,
@@ -385,6 +434,7 @@ impl EngineThread {
             sequencer,
             from_io,
             to_io,
+            replies_to_io,
             io_waker,
             io_sleeping,
             processed: processed_out,
@@ -397,6 +447,11 @@ impl EngineThread {
             let mut batch = 0;
             while let Some(arrival) = from_io.pop() {
                 sequencer.process(&arrival, &mut push);
+                if !arrival.input.is_sequenced() {
+                    for r in sequencer.take_replies() {
+                        push_output(replies_to_io, io_waker, io_sleeping, r);
+                    }
+                }
                 processed += 1;
                 batch += 1;
                 did = true;
@@ -432,11 +487,11 @@ impl EngineThread {
     }
 }
 
-fn push_output(
-    to_io: &mut Producer<Output>,
+fn push_output<T: Send>(
+    to_io: &mut Producer<T>,
     io_waker: &Waker,
     io_sleeping: &AtomicBool,
-    mut o: Output,
+    mut o: T,
 ) {
     loop {
         match to_io.push(o) {
@@ -685,6 +740,8 @@ fn session_limits(config: &GatewayConfig, session_id: u64) -> SessionLimits {
         session_id,
         max_failing_addresses: s.max_failing_addresses,
         unreleased_capacity: config.pipeline.unreleased_capacity,
+        max_queries_per_second: s.max_queries_per_second,
+        max_queries_in_flight: s.max_queries_in_flight,
     }
 }
 
@@ -715,6 +772,17 @@ pub fn recover_from_start(
     policy: TailPolicy,
 ) -> Result<(Engine, Vec<OutLog>, crate::journal::Recovered), StartError> {
     recover_until(config, policy, u64::MAX, false).map(|r| (r.engine, r.logs, r.journal))
+}
+
+/// [`recover`] with the inputs up to `until` applied and none after: the state as
+/// it stood after input `until` (an operator's view of the past). Returns the last
+/// input applied, which is below `until` when the journal ends before it.
+pub fn recover_to(
+    config: &GatewayConfig,
+    policy: TailPolicy,
+    until: u64,
+) -> Result<(Engine, crate::journal::Recovered, u64), StartError> {
+    recover_until(config, policy, until, true).map(|r| (r.engine, r.journal, r.applied))
 }
 
 /// What [`recover_until`] rebuilt.
@@ -943,6 +1011,8 @@ pub fn start_threads(config: &GatewayConfig) -> Result<Running, StartError> {
         StageRecorder::new(config.admin.stage_metrics, interval_ns);
     let mut sequencer = Sequencer::with_recorder(engine, clock, engine_recorder);
     sequencer.sample_stages_every(config.admin.stage_sample_every);
+    sequencer
+        .reserve_replies(config.server.max_queries_in_flight + crate::server::MAX_DESK_QUERIES);
     sequencer.resume_after(recovered.last_input_seq, recovered.last_now_ns);
     let engine_stats = sequencer.engine().shared_stats();
     let engine_stop = Arc::new(AtomicBool::new(false));
@@ -1023,6 +1093,7 @@ pub fn start_threads(config: &GatewayConfig) -> Result<Running, StartError> {
         .map(|((l, log), version)| {
             let mut slot = LoginSlot::new(l.username, l.token, log);
             slot.set_stream_version(version);
+            slot.set_accounts(l.accounts.clone());
             slot
         })
         .collect();
@@ -1073,6 +1144,11 @@ pub fn start_threads(config: &GatewayConfig) -> Result<Running, StartError> {
         Topology::Pipelined => {
             let (to_engine, from_io) = ring::<Arrival>(config.pipeline.in_ring_capacity);
             let (to_io, from_engine) = ring::<Output>(config.pipeline.out_ring_capacity);
+            // Room for every query the io thread lets into the engine at once, and
+            // the admin endpoint's.
+            let (replies_to_io, replies) = ring::<Reply>(
+                config.server.max_queries_in_flight + crate::server::MAX_DESK_QUERIES,
+            );
             let io_sleeping = Arc::new(AtomicBool::new(false));
             let processed = Arc::new(AtomicU64::new(0));
             let (waker_tx, waker_rx) = std::sync::mpsc::channel::<Arc<Waker>>();
@@ -1088,6 +1164,7 @@ pub fn start_threads(config: &GatewayConfig) -> Result<Running, StartError> {
                 let link = RingLink {
                     to_engine,
                     from_engine,
+                    replies,
                     engine_wake,
                     io_sleeping: link_sleeping,
                     offered: 0,
@@ -1134,6 +1211,7 @@ pub fn start_threads(config: &GatewayConfig) -> Result<Running, StartError> {
                         sequencer,
                         from_io,
                         to_io,
+                        replies_to_io,
                         io_waker,
                         io_sleeping,
                         processed,
@@ -1256,6 +1334,11 @@ impl Running {
     /// The flag that stops the gateway when set (for signal handlers).
     pub fn shutdown_flag(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.control.shutdown)
+    }
+
+    /// The risk desk's query exchange with the engine (the admin endpoint's views).
+    pub fn desk(&self) -> crate::server::DeskQueries {
+        self.control.desk.clone()
     }
 
     /// The first listening address.

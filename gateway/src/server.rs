@@ -27,11 +27,12 @@ use protocol::codec::{
     PROTOCOL_VERSION, ServerMessage, msg_type,
 };
 use protocol::framing::FrameBuffer;
-use protocol::{RejectCode, Seq, Token as LoginToken, Username};
+use protocol::query::{Query, QueryAnswer, QueryRejected, VERSION_QUERIES};
+use protocol::{AccountId, RejectCode, Seq, Token as LoginToken, Username};
 
 use crate::clock::Clock;
 use crate::fix_link::FixLink;
-use crate::input::{AdminCommand, Arrival, Input, LoginIdx, Output, Stamps};
+use crate::input::{AdminCommand, Arrival, Asker, Input, LoginIdx, Output, Reply, Stamps};
 use crate::journal::JournalProgress;
 use crate::lograte::{LogLimiter, WINDOW_NS};
 use crate::metrics::{IoMetrics, Stage, StageRecorder};
@@ -39,6 +40,8 @@ use crate::outlog::OutLog;
 use crate::wait::{Idle, IdleStep, WaitStrategy};
 
 const WAKER: Token = Token(usize::MAX);
+/// Marks an `arrived` entry whose connection was gone (its buffer is freed).
+const ORPHAN_BIT: u32 = 1 << 31;
 const LISTENER_BASE: usize = usize::MAX - 64;
 /// The FIX door's listener; its connections count up from `FIX_CONN_BASE`.
 const FIX_LISTENER: Token = Token(LISTENER_BASE - 1);
@@ -91,6 +94,10 @@ pub struct SessionLimits {
     /// Under `sync` durability, most answers waiting for the journal (entries of
     /// login, input, end offset); when full, no client input is taken.
     pub unreleased_capacity: usize,
+    /// Queries each login may send per second.
+    pub max_queries_per_second: u32,
+    /// Queries in the engine or waiting to be sent, every connection together.
+    pub max_queries_in_flight: usize,
 }
 
 /// A configured login and its out log.
@@ -113,6 +120,11 @@ pub struct LoginSlot {
     /// a connection: its index and its cursor into the log.
     fix: Option<FixCursor>,
     failures: FailureWindow,
+    /// The accounts the login may query (and trade for).
+    accounts: Vec<AccountId>,
+    /// The query rate window: its start and the queries counted in it.
+    query_window_ns: u64,
+    queries_in_window: u32,
 }
 
 /// Where a FIX session attached to a login reads the login's stream.
@@ -123,6 +135,11 @@ struct FixCursor {
 }
 
 impl LoginSlot {
+    /// Sets the accounts the login may query.
+    pub fn set_accounts(&mut self, accounts: Vec<AccountId>) {
+        self.accounts = accounts;
+    }
+
     /// Sets the version of the login's stream (restored after a recovery).
     pub fn set_stream_version(&mut self, version: u8) {
         self.stream_version = version;
@@ -140,6 +157,9 @@ impl LoginSlot {
             conn: None,
             fix: None,
             failures: FailureWindow::default(),
+            accounts: Vec::new(),
+            query_window_ns: 0,
+            queries_in_window: 0,
         }
     }
 }
@@ -178,6 +198,10 @@ pub trait EngineLink {
     fn offer(&mut self, arrival: Arrival) -> Result<(), Arrival>;
     /// Passes every available output to `sink`; returns how many.
     fn drain(&mut self, sink: &mut dyn FnMut(&Output)) -> usize;
+    /// Passes every available answer to a query to `sink`; returns how many. Every
+    /// output the engine produced before an answer is available to `drain` once the
+    /// answer is seen here.
+    fn drain_replies(&mut self, sink: &mut dyn FnMut(&Reply)) -> usize;
     /// Runs due timer work (fused: the venue's clock); returns true if it did any.
     fn run_timers(&mut self) -> bool;
     /// The io thread is about to sleep in `poll` for up to `timeout`: the engine
@@ -240,6 +264,69 @@ impl ControlOut {
     }
 }
 
+/// Most queries of one connection in answer buffers at once: a client that sends
+/// more before reading its answers is read no further until one is sent.
+pub const QUERIES_PER_CONNECTION: u16 = 8;
+
+const NO_SLOT: u32 = u32::MAX;
+
+/// Where an answer buffer stands.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum SlotState {
+    Free,
+    /// The query is in the engine.
+    Asked,
+    /// The query is in the engine but its connection is gone: freed on the answer.
+    Orphaned,
+    /// The answer is encoded and waits to be written.
+    Ready,
+}
+
+/// One preallocated answer buffer: an answer frame and where it goes.
+#[derive(Debug)]
+struct AnswerSlot {
+    state: SlotState,
+    conn: usize,
+    conn_id: u64,
+    login: LoginIdx,
+    /// Written once the stream up to this out-log offset is written, so the
+    /// answer follows the messages it reflects; sent at once when the stream is
+    /// not released that far (`sync` durability).
+    after_off: u64,
+    next: u32,
+    len: usize,
+    sent: usize,
+    frame: Box<[u8; MAX_FRAME_LEN]>,
+}
+
+impl AnswerSlot {
+    fn new() -> AnswerSlot {
+        AnswerSlot {
+            state: SlotState::Free,
+            conn: 0,
+            conn_id: 0,
+            login: 0,
+            after_off: 0,
+            next: NO_SLOT,
+            len: 0,
+            sent: 0,
+            frame: Box::new([0u8; MAX_FRAME_LEN]),
+        }
+    }
+}
+
+/// A connection's answer buffers, a list through `AnswerSlot::next`.
+#[derive(Clone, Copy, Debug)]
+struct AnswerList {
+    head: u32,
+    tail: u32,
+    len: u16,
+}
+
+impl AnswerList {
+    const EMPTY: AnswerList = AnswerList { head: NO_SLOT, tail: NO_SLOT, len: 0 };
+}
+
 #[derive(Debug)]
 struct Conn {
     /// Tells apart the connections that use one slot in turn.
@@ -269,6 +356,8 @@ struct Conn {
     read_paused: bool,
     dirty: bool,
     closed: bool,
+    /// This connection's queries in answer buffers, oldest first.
+    answers: AnswerList,
 }
 
 /// What the io loop is told to do from outside.
@@ -280,6 +369,8 @@ pub struct Control {
     pub admin: Arc<ArrayQueue<AdminCommand>>,
     /// The FIX door's sessions, when it hands orders to the engine.
     pub fix: Option<Arc<FixLink>>,
+    /// The risk desk's queries (admin endpoint) and their answers.
+    pub desk: DeskQueries,
 }
 
 impl Control {
@@ -289,6 +380,7 @@ impl Control {
             shutdown: Arc::default(),
             admin: Arc::new(ArrayQueue::new(admin_queue_capacity)),
             fix: None,
+            desk: DeskQueries::default(),
         }
     }
 }
@@ -297,6 +389,29 @@ impl Default for Control {
     /// The configuration's default room (1024 commands).
     fn default() -> Self {
         Control::new(1024)
+    }
+}
+
+/// Most risk-desk queries waiting or in the engine at once.
+pub const MAX_DESK_QUERIES: usize = 8;
+
+/// The admin thread's exchange with the engine: queries go in with a ticket, the
+/// engine answers them between two inputs, answers come back with the ticket. The
+/// admin thread never touches engine state.
+#[derive(Debug, Clone)]
+pub struct DeskQueries {
+    /// Queries waiting for the io thread to hand them to the engine.
+    pub queries: Arc<ArrayQueue<(u64, Query)>>,
+    /// Answers waiting for the admin thread.
+    pub answers: Arc<ArrayQueue<Reply>>,
+}
+
+impl Default for DeskQueries {
+    fn default() -> Self {
+        DeskQueries {
+            queries: Arc::new(ArrayQueue::new(MAX_DESK_QUERIES)),
+            answers: Arc::new(ArrayQueue::new(MAX_DESK_QUERIES)),
+        }
     }
 }
 
@@ -340,6 +455,14 @@ pub struct IoLoop<L: EngineLink> {
     fix_logins: Vec<LoginIdx>,
     /// The FIX door, served by this loop (`attach_fix_door`).
     fix_door: Option<crate::fix_door::Door>,
+    /// Answer buffers for queries (`max_queries_in_flight`), and the free ones.
+    answer_slots: Vec<AnswerSlot>,
+    free_answer_slots: Vec<u32>,
+    /// Answers taken from the engine whose stream offset is set once the outputs
+    /// before them are in the out logs.
+    arrived: Vec<u32>,
+    /// Connections that stopped reading for want of an answer buffer.
+    waiting_for_answers: Vec<usize>,
 }
 
 impl<L: EngineLink> std::fmt::Debug for IoLoop<L> {
@@ -414,6 +537,10 @@ impl<L: EngineLink> IoLoop<L> {
             scratch: Box::new([0u8; MAX_FRAME_LEN]),
             fix_logins: Vec::with_capacity(n_logins),
             fix_door: None,
+            answer_slots: (0..limits.max_queries_in_flight).map(|_| AnswerSlot::new()).collect(),
+            free_answer_slots: (0..limits.max_queries_in_flight as u32).rev().collect(),
+            arrived: Vec::with_capacity(limits.max_queries_in_flight),
+            waiting_for_answers: Vec::with_capacity(n),
             limits,
         };
         Ok((io, waker))
@@ -579,6 +706,7 @@ impl<L: EngineLink> IoLoop<L> {
             read_paused: false,
             dirty: false,
             closed: false,
+            answers: AnswerList::EMPTY,
         };
         if let Err(e) = self.poll.registry().register(
             &mut conn.stream,
@@ -735,6 +863,17 @@ impl<L: EngineLink> IoLoop<L> {
                 }
                 return false;
             }
+            if is_active
+                && (self.free_answer_slots.is_empty() || conn.answers.len >= QUERIES_PER_CONNECTION)
+                && conn.rx.peek_type() == Some(msg_type::QUERY)
+            {
+                // No answer buffer for it: read on once one frees (see free_answer).
+                if !conn.read_paused {
+                    conn.read_paused = true;
+                    self.waiting_for_answers.push(i);
+                }
+                return false;
+            }
             let read_ns = conn.last_rx_ns;
             let frame = match conn.rx.next_frame() {
                 Ok(Some(frame)) => frame,
@@ -822,8 +961,186 @@ impl<L: EngineLink> IoLoop<L> {
             ClientMessage::ReplaceOrder(replace) => Input::Replace { login, replace },
             ClientMessage::MassCancel(mass) => Input::MassCancel { login, mass },
             ClientMessage::OrderEntryControl(control) => Input::EntryControl { login, control },
+            ClientMessage::Query(query) => {
+                self.query(i, login, query, stamps);
+                return;
+            }
         };
         self.offer(Arrival { input, stamps });
+    }
+
+    /// A client's query: checked here (version, page size, account, rate), then
+    /// handed to the engine, which answers between two inputs. A refusal is
+    /// answered at once. Either way the answer waits in an answer buffer, taken
+    /// here (take_frames reads no query without one free).
+    fn query(&mut self, i: usize, login: LoginIdx, query: Query, stamps: Stamps) {
+        let now = self.clock.now_ns();
+        let slot = &mut self.logins[login as usize];
+        let code = if slot.stream_version < VERSION_QUERIES {
+            Some(RejectCode::QUERY_NEEDS_VERSION_3)
+        } else if query.rows_wanted().is_none() {
+            Some(RejectCode::BAD_PAGE_SIZE)
+        } else if !slot.accounts.contains(&query.account) {
+            Some(RejectCode::ACCOUNT_NOT_PERMITTED)
+        } else {
+            if now.saturating_sub(slot.query_window_ns) >= 1_000_000_000 {
+                slot.query_window_ns = now;
+                slot.queries_in_window = 0;
+            }
+            slot.queries_in_window += 1;
+            (slot.queries_in_window > self.limits.max_queries_per_second)
+                .then_some(RejectCode::QUERY_RATE_LIMITED)
+        };
+        let Some(s) = self.take_answer_slot(i, login) else { return };
+        match code {
+            Some(code) => {
+                let answer = QueryAnswer::Rejected(QueryRejected {
+                    query_id: query.query_id,
+                    account: Some(query.account),
+                    kind: query.kind.as_u8(),
+                    code,
+                });
+                self.fill_answer(s, &answer, 0);
+            }
+            None => {
+                let asker = Asker::Login { login, slot: s };
+                self.offer(Arrival { input: Input::Query { asker, query }, stamps });
+            }
+        }
+    }
+
+    /// Takes a free answer buffer for connection `i` and appends it to the
+    /// connection's list. `None` only if the caller did not check for room.
+    fn take_answer_slot(&mut self, i: usize, login: LoginIdx) -> Option<u32> {
+        let conn = self.conns[i].as_mut()?;
+        let s = self.free_answer_slots.pop()?;
+        let slot = &mut self.answer_slots[s as usize];
+        slot.state = SlotState::Asked;
+        slot.conn = i;
+        slot.conn_id = conn.id;
+        slot.login = login;
+        slot.after_off = 0;
+        slot.next = NO_SLOT;
+        slot.len = 0;
+        slot.sent = 0;
+        let list = &mut conn.answers;
+        match list.tail {
+            NO_SLOT => list.head = s,
+            t => self.answer_slots[t as usize].next = s,
+        }
+        list.tail = s;
+        list.len += 1;
+        Some(s)
+    }
+
+    /// Encodes `answer` into buffer `s`, ready to send after stream offset `after_off`.
+    fn fill_answer(&mut self, s: u32, answer: &QueryAnswer, after_off: u64) {
+        let slot = &mut self.answer_slots[s as usize];
+        // Every answer fits one frame (protocol::query's page sizes).
+        slot.len = answer.encode_to_slice(&mut slot.frame[..]).unwrap_or(0);
+        slot.sent = 0;
+        slot.after_off = after_off;
+        slot.state = SlotState::Ready;
+        let conn = slot.conn;
+        self.mark_dirty(conn);
+    }
+
+    /// Takes the engine's answers. Called before the outputs are drained: every
+    /// output that precedes an answer is then drained too, and `place_answers`
+    /// sets each answer's place in the stream after them.
+    fn take_replies(&mut self) -> bool {
+        let IoLoop { link, answer_slots, arrived, control, .. } = self;
+        let n = link.drain_replies(&mut |r: &Reply| match r.asker {
+            Asker::Login { slot, .. } => {
+                let slot_ref = &mut answer_slots[slot as usize];
+                if slot_ref.state == SlotState::Orphaned {
+                    arrived.push(slot | ORPHAN_BIT);
+                    return;
+                }
+                slot_ref.len = r.answer.encode_to_slice(&mut slot_ref.frame[..]).unwrap_or(0);
+                slot_ref.sent = 0;
+                arrived.push(slot);
+            }
+            Asker::Desk { .. } => {
+                // The desk's queue has room for every desk query in flight.
+                let _ = control.desk.answers.push(*r);
+            }
+        });
+        n > 0
+    }
+
+    /// Gives each answer taken by `take_replies` its place after the stream
+    /// messages drained with it, and frees the buffers of connections gone.
+    fn place_answers(&mut self) {
+        let mut arrived = std::mem::take(&mut self.arrived);
+        for &s in &arrived {
+            if s & ORPHAN_BIT != 0 {
+                self.free_answer(s & !ORPHAN_BIT);
+                continue;
+            }
+            let slot = &mut self.answer_slots[s as usize];
+            slot.after_off = self.logins[slot.login as usize].log.end_offset();
+            slot.state = SlotState::Ready;
+            let conn = slot.conn;
+            self.mark_dirty(conn);
+        }
+        arrived.clear();
+        self.arrived = arrived;
+    }
+
+    /// Returns a buffer to the free list and lets the connections that waited
+    /// for one read again.
+    fn free_answer(&mut self, s: u32) {
+        self.answer_slots[s as usize].state = SlotState::Free;
+        self.free_answer_slots.push(s);
+        for i in self.waiting_for_answers.drain(..) {
+            self.paused.push(i);
+        }
+    }
+
+    /// Writes the connection's ready answers whose stream messages are written
+    /// (or not released yet), oldest first; stops at the first that must wait.
+    fn write_answers(&mut self, i: usize) -> io::Result<u64> {
+        let mut wrote = 0u64;
+        loop {
+            let Some(conn) = self.conns[i].as_mut() else { return Ok(wrote) };
+            let s = conn.answers.head;
+            if s == NO_SLOT {
+                return Ok(wrote);
+            }
+            let slot = &mut self.answer_slots[s as usize];
+            let released = self.logins[slot.login as usize].released_off;
+            let due = conn.cursor >= slot.after_off || released < slot.after_off;
+            if slot.state != SlotState::Ready || !due {
+                return Ok(wrote);
+            }
+            while slot.sent < slot.len {
+                let n = conn.stream.write(&slot.frame[slot.sent..slot.len])?;
+                slot.sent += n;
+                wrote += n as u64;
+            }
+            conn.answers.head = slot.next;
+            if conn.answers.head == NO_SLOT {
+                conn.answers.tail = NO_SLOT;
+            }
+            conn.answers.len -= 1;
+            self.free_answer(s);
+        }
+    }
+
+    /// A connection is gone: its sent or unsent answers are dropped, and the
+    /// buffers of queries still in the engine are freed when their answers come.
+    fn drop_answers(&mut self, answers: AnswerList) {
+        let mut s = answers.head;
+        while s != NO_SLOT {
+            let next = self.answer_slots[s as usize].next;
+            if self.answer_slots[s as usize].state == SlotState::Asked {
+                self.answer_slots[s as usize].state = SlotState::Orphaned;
+            } else {
+                self.free_answer(s);
+            }
+            s = next;
+        }
     }
 
     fn login(
@@ -1015,6 +1332,14 @@ impl<L: EngineLink> IoLoop<L> {
             self.offer(Arrival { input: Input::Admin(cmd), stamps });
             did = true;
         }
+        while !self.control.desk.queries.is_empty() && self.link.has_room() {
+            let Some((ticket, query)) = self.control.desk.queries.pop() else { break };
+            let now = self.clock.now_ns();
+            let stamps = Stamps { read_ns: now, decoded_ns: now };
+            let input = Input::Query { asker: Asker::Desk { ticket }, query };
+            self.offer(Arrival { input, stamps });
+            did = true;
+        }
         did
     }
 
@@ -1060,6 +1385,7 @@ impl<L: EngineLink> IoLoop<L> {
     fn close(&mut self, i: usize, reason: Option<RejectCode>, why: &str) {
         let Some(mut conn) = self.conns[i].take() else { return };
         conn.closed = true;
+        self.drop_answers(conn.answers);
         let _ = self.poll.registry().deregister(&mut conn.stream);
         let login = match conn.state {
             ConnState::Active { login } => Some(login),
@@ -1145,6 +1471,15 @@ impl<L: EngineLink> IoLoop<L> {
     }
 
     fn drain_outputs(&mut self) -> bool {
+        let replies = self.take_replies();
+        let outputs = self.drain_stream_outputs();
+        if replies {
+            self.place_answers();
+        }
+        replies || outputs
+    }
+
+    fn drain_stream_outputs(&mut self) -> bool {
         let now = if self.recorder.enabled() { self.clock.now_ns() } else { 0 };
         let IoLoop {
             link,
@@ -1308,6 +1643,11 @@ impl<L: EngineLink> IoLoop<L> {
             conn.oldest_read_ns = 0;
             recorder.maybe_swap(now);
         }
+        let outcome = outcome.and_then(|_| {
+            let wrote = self.write_answers(i)?;
+            self.metrics.bytes_sent.add(wrote);
+            Ok(())
+        });
         match outcome {
             Ok(_) => {}
             Err(e) if would_block(&e) => return,
@@ -1321,6 +1661,7 @@ impl<L: EngineLink> IoLoop<L> {
                 return;
             }
         }
+        let Some(conn) = self.conns[i].as_mut() else { return };
         // Everything pending is written. A draining session first waits for the
         // engine's answers to what it sent, so they precede its EndOfSession.
         if let ConnState::Draining { .. } = conn.state {

@@ -1,5 +1,6 @@
 //! The `bw` command line against a live gateway: orders, cancels and mass cancels
-//! print their answers in words.
+//! print their answers in words. And `bw-journal`'s account views of a journal
+//! replayed to any input.
 
 mod util;
 
@@ -80,5 +81,363 @@ fn orders_cancels_and_errors_read_as_words() {
     assert!(!ok && out.contains("6-digit code"), "{out}");
     let (ok, out) = bw(addr, &["--token", "wrong-token", "watch"]);
     assert!(!ok && out.contains("login rejected: 1002 invalid_credentials"), "{out}");
+    gw.shutdown().unwrap();
+}
+
+/// The demo configuration with a synchronous journal in `dir`, written to a file
+/// (bw-journal reads the configuration as the gateway does).
+fn journaled_config_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    let text = gateway::config::DEMO_TOML
+        .replace(r#"listen = ["127.0.0.1:9100"]"#, r#"listen = ["127.0.0.1:0"]"#)
+        .replace(r#"durability = "none""#, r#"durability = "sync""#)
+        .replace(
+            r#"dir = "breakwater-journal""#,
+            &format!("dir = {:?}", dir.join("journal").display().to_string()),
+        )
+        .replace(r#"listen = "127.0.0.1:9180""#, r#"listen = "off""#);
+    assert!(text.contains(r#"durability = "sync""#), "demo.toml changed shape");
+    let path = dir.join("gateway.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn bw_journal(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bw-journal"))
+        .args(args)
+        .output()
+        .expect("run bw-journal");
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// A001 buys 100 600519 at 1490.00 from B001 (cl_ord_id 42, filled) and rests a
+/// buy of 100 600036 at 41.00 (cl_ord_id 43).
+fn trade_for_views(addr: std::net::SocketAddr) {
+    use protocol::Side;
+    use protocol::codec::{AppMessage, ClientMessage};
+    let mut a = login(addr, "trader1");
+    let mut b = login(addr, "trader2");
+    a.send(&ClientMessage::NewOrder(limit(42, "A001", 600519, Side::Buy, 100, "1490.00"))).unwrap();
+    expect(&mut a, "accepted 42", |m| matches!(m, AppMessage::OrderAccepted(_)).then_some(()));
+    b.send(&ClientMessage::NewOrder(limit(7, "B001", 600519, Side::Sell, 100, "1490.00"))).unwrap();
+    expect(&mut a, "fill of 42", |m| matches!(m, AppMessage::Executed(_)).then_some(()));
+    a.send(&ClientMessage::NewOrder(limit(43, "A001", 600036, Side::Buy, 100, "41.00"))).unwrap();
+    expect(&mut a, "accepted 43", |m| matches!(m, AppMessage::OrderAccepted(_)).then_some(()));
+    a.logout(WAIT).unwrap();
+    b.logout(WAIT).unwrap();
+}
+
+/// True if a line of `table` reads `row` with its padding collapsed.
+fn has_row(table: &str, row: &str) -> bool {
+    table.lines().any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == row)
+}
+
+#[test]
+fn bw_journal_prints_an_accounts_views_at_any_input() {
+    let dir = std::env::temp_dir().join(format!("bw-cli-views-{}", std::process::id()));
+    let config_path = journaled_config_file(&dir);
+    let config = gateway::GatewayConfig::from_file(&config_path).unwrap();
+    let gw = start(&config);
+    trade_for_views(gw.addr());
+    gw.shutdown().unwrap();
+    let cfg = config_path.to_str().unwrap();
+    let view = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--config", cfg, "--account", "A001"]);
+        bw_journal(&all)
+    };
+
+    // 149,000.00 bought, fees 37.25 commission + 1.49 transfer; 4,100.00 + 5.00 +
+    // 0.04 frozen for the resting buy.
+    let (ok, out) = view(&["funds"]);
+    assert!(ok && out.starts_with("funds of account A001, after journal input "), "{out}");
+    for row in [
+        "cash available 9846856.22",
+        "cash frozen 4105.04",
+        "fees today 38.74",
+        "commission 37.25",
+        "transfer fee 1.49",
+        "realized P&L today 0.00",
+    ] {
+        assert!(has_row(&out, row), "no row {row:?} in\n{out}");
+    }
+    let (ok, out) = view(&["positions"]);
+    assert!(ok, "{out}");
+    // 1,000 held at 1,450.00 and 100 bought today (not sellable until tomorrow);
+    // cost 1,599,038.74 with fees, valued at the last trade, 1,490.00.
+    assert!(has_row(&out, "600519.SH 1100 1000 0 1453.67 1490.00 1639000.00 +39961.26"), "{out}");
+    let (ok, out) = view(&["orders", "--open"]);
+    assert!(ok && out.contains(" 43  600036.SH") && !out.contains(" 42  600519.SH"), "{out}");
+    let (ok, out) = view(&["orders"]);
+    assert!(ok && out.contains(" 43  600036.SH") && out.contains(" 42  600519.SH"), "{out}");
+    assert!(out.contains("filled") && out.contains("open"), "{out}");
+    let (ok, out) = view(&["fills", "--json"]);
+    assert!(ok && out.contains("\"cl_ord_id\":42,"), "{out}");
+    assert!(
+        out.contains(
+            "\"commission\":37.25,\"stamp_duty\":0.00,\"transfer_fee\":1.49,\"fees\":38.74,"
+        ),
+        "{out}"
+    );
+
+    // The state before B001's sell: order 42 open, nothing filled.
+    let (ok, dump) = bw_journal(&["dump", dir.join("journal").to_str().unwrap()]);
+    assert!(ok, "{dump}");
+    let sell = dump
+        .lines()
+        .find(|l| l.contains("NewOrder") && l.contains("B001"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no B001 order in {dump}"));
+    let before: u64 = sell.parse::<u64>().unwrap() - 1;
+    let before_text = before.to_string();
+    let (ok, out) = view(&["fills", "--to", &before_text]);
+    assert!(ok && out.contains(&format!("after journal input {before}\n")), "{out}");
+    assert!(out.ends_with("(none)\n"), "{out}");
+    let (ok, out) = view(&["orders", "--open", "--to", &before_text, "--json"]);
+    assert!(
+        ok && out.contains("\"cl_ord_id\":42,") && out.contains("\"status\":\"open\""),
+        "{out}"
+    );
+    let (ok, out) = view(&["fills", "--to", sell]);
+    assert!(ok && out.contains(" 42 ") && out.contains("1490.00"), "{out}");
+
+    // Bad input is an error message.
+    let (ok, out) = view(&["funds", "--to", "999999"]);
+    assert!(!ok && out.contains("the journal ends at input"), "{out}");
+    let (ok, out) = bw_journal(&["funds", "--config", cfg, "--account", "Z999"]);
+    assert!(!ok && out.contains("account Z999 is not in the configuration"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A scripted gateway on 127.0.0.1 for one session: accepts the login at the
+/// version asked for, answers every query with `answer` (a heartbeat first, which
+/// `bw` must skip), and ends the session on logout. The thread returns what the
+/// client sent.
+fn scripted_gateway(
+    answer: impl Fn(&protocol::query::Query) -> protocol::query::QueryAnswer + Send + 'static,
+) -> (std::net::SocketAddr, std::thread::JoinHandle<Vec<protocol::codec::ClientMessage>>) {
+    use protocol::codec::{ClientMessage, EndOfSession, LoginAccepted, ServerMessage};
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let thread = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let mut rx = protocol::framing::FrameBuffer::new(4 * protocol::MAX_FRAME_LEN);
+        let mut seen = Vec::new();
+        let send = |stream: &mut std::net::TcpStream, msg: ServerMessage| {
+            let mut buf = [0u8; protocol::MAX_FRAME_LEN];
+            let n = msg.encode_to_slice(&mut buf).unwrap();
+            stream.write_all(&buf[..n]).unwrap();
+        };
+        loop {
+            while let Some(frame) = rx.next_frame().unwrap() {
+                let msg = ClientMessage::decode(frame).unwrap();
+                seen.push(msg);
+                match msg {
+                    ClientMessage::Login(l) => send(
+                        &mut stream,
+                        ServerMessage::LoginAccepted(LoginAccepted {
+                            version: l.version.min(protocol::query::VERSION_QUERIES),
+                            heartbeat_ms: 1000,
+                            dead_peer_ms: 15_000,
+                            session_id: 1,
+                            next_seq: 1,
+                        }),
+                    ),
+                    ClientMessage::Query(q) => {
+                        send(&mut stream, ServerMessage::Heartbeat);
+                        send(&mut stream, ServerMessage::Query(answer(&q)));
+                    }
+                    ClientMessage::Logout => {
+                        let end = EndOfSession { reason: protocol::RejectCode(0), last_seq: 0 };
+                        send(&mut stream, ServerMessage::EndOfSession(end));
+                        return seen;
+                    }
+                    _ => {}
+                }
+            }
+            match rx.read_from(&mut stream) {
+                Ok(0) | Err(_) => return seen,
+                Ok(_) => {}
+            }
+        }
+    });
+    (addr, thread)
+}
+
+fn header(
+    q: &protocol::query::Query,
+    as_of_seq: u64,
+    next_cursor: u32,
+) -> protocol::query::AnswerHeader {
+    protocol::query::AnswerHeader {
+        query_id: q.query_id,
+        as_of_seq,
+        account: q.account,
+        next_cursor,
+        flags: 0,
+    }
+}
+
+fn open_order(cl_ord_id: u64) -> protocol::query::OrderRow {
+    protocol::query::OrderRow {
+        cl_ord_id,
+        security: sec(600036),
+        side: protocol::Side::Buy,
+        order_type: protocol::OrderType::Limit,
+        status: protocol::query::OrderStatus::Open,
+        price: cny("41.00"),
+        qty: protocol::Qty(100 * cl_ord_id),
+        open_qty: protocol::Qty(100 * cl_ord_id),
+        ..protocol::query::OrderRow::EMPTY
+    }
+}
+
+#[test]
+fn bw_orders_pages_through_every_answer() {
+    use protocol::query::{OrdersAnswer, QueryAnswer, Rows};
+    // Twelve open orders: pages of five at cursors 0, 5 and 10.
+    let (addr, seen) = scripted_gateway(|q| {
+        let mut rows = Rows::new(protocol::query::OrderRow::EMPTY);
+        let end = (q.cursor + 5).min(12);
+        for id in q.cursor..end {
+            rows.push(open_order(u64::from(id) + 1));
+        }
+        let next = if end < 12 { end } else { 0 };
+        QueryAnswer::Orders(OrdersAnswer {
+            header: header(q, 100 + u64::from(q.cursor), next),
+            rows,
+        })
+    });
+    let (ok, out) = bw(addr, &["orders", "--account", "A001", "--open"]);
+    assert!(ok, "{out}");
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("orders of account A001, as of stream seq 110"), "{out}");
+    let ids: Vec<u64> =
+        lines.skip(1).map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap()).collect();
+    assert_eq!(ids, (1..=12).collect::<Vec<_>>(), "{out}");
+    let sent = seen.join().unwrap();
+    let protocol::codec::ClientMessage::Login(login) = sent[0] else { panic!("{sent:?}") };
+    assert_eq!(login.version, 3, "queries log in with version 3");
+    let queries: Vec<_> = sent
+        .iter()
+        .filter_map(|m| match m {
+            protocol::codec::ClientMessage::Query(q) => Some(*q),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(queries.iter().map(|q| q.cursor).collect::<Vec<_>>(), [0, 5, 10]);
+    assert!(queries.iter().all(|q| q.open_only() && q.account == acct("A001")), "{queries:?}");
+}
+
+#[test]
+fn bw_fills_json_and_refusals() {
+    use protocol::query::{
+        FillRow, FillsAnswer, QueryAnswer, QueryRejected, Rows, answer_header_flags,
+    };
+    let (addr, _) = scripted_gateway(|q| {
+        let mut rows = Rows::new(FillRow::EMPTY);
+        rows.push(FillRow {
+            exec_id: 9,
+            cl_ord_id: 42,
+            security: sec(600519),
+            side: protocol::Side::Sell,
+            price: cny("1498.00"),
+            qty: protocol::Qty(100),
+            commission: cny("37.45").0,
+            stamp_duty: cny("74.90").0,
+            transfer_fee: cny("1.50").0,
+            booked_ns: 0,
+        });
+        let mut header = header(q, 7, 0);
+        header.flags = answer_header_flags::INCOMPLETE;
+        QueryAnswer::Fills(FillsAnswer { header, rows })
+    });
+    let (ok, out) = bw(addr, &["fills", "--account", "A001", "--json"]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        out,
+        "{\"account\":\"A001\",\"as_of_stream_seq\":7,\"fills\":[{\"exec_id\":9,\
+         \"cl_ord_id\":42,\"security\":\"600519.SH\",\"side\":\"sell\",\"price\":1498.00,\
+         \"qty\":100,\"value\":149800.00,\"commission\":37.45,\"stamp_duty\":74.90,\
+         \"transfer_fee\":1.50,\"fees\":113.85,\"booked_ns\":0}],\"incomplete\":true}\n"
+    );
+    let (addr, _) = scripted_gateway(|q| {
+        QueryAnswer::Rejected(QueryRejected {
+            query_id: q.query_id,
+            account: Some(q.account),
+            kind: q.kind.as_u8(),
+            code: protocol::RejectCode::QUERY_RATE_LIMITED,
+        })
+    });
+    let (ok, out) = bw(addr, &["funds", "--account", "A001"]);
+    assert!(!ok && out.contains("the funds query was refused: 1011 query_rate_limited"), "{out}");
+}
+
+#[test]
+fn bw_queries_a_live_gateway_through_every_page() {
+    use protocol::Side;
+    use protocol::codec::{AppMessage, ClientMessage};
+    let gw = start(&config(Topology::Fused));
+    let addr = gw.addr();
+    // A stream keeps the version of its login's first session: version 3 from the
+    // start, so bw's queries (version 3) are answered on the same stream.
+    let login_v3 = |user: &str| {
+        let mut c = client_config(addr, user);
+        c.version = protocol::query::VERSION_QUERIES;
+        protocol::client::Client::connect(c, 1).expect("login")
+    };
+    let mut a = login_v3("trader1");
+    let mut b = login_v3("trader2");
+    a.send(&ClientMessage::NewOrder(limit(42, "A001", 600519, Side::Buy, 100, "1490.00"))).unwrap();
+    expect(&mut a, "accepted 42", |m| matches!(m, AppMessage::OrderAccepted(_)).then_some(()));
+    b.send(&ClientMessage::NewOrder(limit(7, "B001", 600519, Side::Sell, 100, "1490.00"))).unwrap();
+    expect(&mut a, "fill of 42", |m| matches!(m, AppMessage::Executed(_)).then_some(()));
+    // Seven resting buys: two pages of orders (five to a page).
+    for i in 1..=7 {
+        let order = limit(100 + i, "A001", 600036, Side::Buy, 100 * i, "41.00");
+        a.send(&ClientMessage::NewOrder(order)).unwrap();
+    }
+    for _ in 1..=7 {
+        expect(&mut a, "a resting buy", |m| {
+            matches!(m, AppMessage::OrderAccepted(_)).then_some(())
+        });
+    }
+    // bw logs in as trader1 itself (one session per login; trader1's orders stay
+    // when it logs out).
+    a.logout(WAIT).unwrap();
+    b.logout(WAIT).unwrap();
+
+    // 149,000.00 bought for fees of 37.25 commission and 1.49 transfer fee.
+    let (ok, out) = bw(addr, &["funds", "--account", "A001"]);
+    assert!(ok && out.starts_with("funds of account A001, as of stream seq "), "{out}");
+    for row in ["fees today 38.74", "commission 37.25", "transfer fee 1.49", "cash debit 0.00"] {
+        assert!(has_row(&out, row), "no row {row:?} in\n{out}");
+    }
+    let (ok, out) = bw(addr, &["positions", "--account", "A001"]);
+    assert!(ok, "{out}");
+    assert!(has_row(&out, "600519.SH 1100 1000 0 1453.67 1490.00 1639000.00 +39961.26"), "{out}");
+    let (ok, out) = bw(addr, &["orders", "--account", "A001", "--open"]);
+    assert!(ok, "{out}");
+    let open: Vec<&str> = out.lines().skip(2).collect();
+    assert_eq!(open.len(), 7, "every page: {out}");
+    assert!(open.iter().all(|l| l.contains("600036.SH") && l.ends_with(" open")), "{out}");
+    let (ok, out) = bw(addr, &["orders", "--account", "A001", "--json"]);
+    assert!(ok && out.matches("\"cl_ord_id\":").count() == 8, "{out}");
+    assert!(out.contains("\"cl_ord_id\":42,") && out.contains("\"status\":\"filled\""), "{out}");
+    let (ok, out) = bw(addr, &["fills", "--account", "A001", "--json"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("\"cl_ord_id\":42,\"security\":\"600519.SH\",\"side\":\"buy\",\"price\":1490.00,\"qty\":100,\"value\":149000.00,\"commission\":37.25,\"stamp_duty\":0.00,\"transfer_fee\":1.49,\"fees\":38.74,"),
+        "{out}"
+    );
+    assert!(out.ends_with("\"incomplete\":false}\n"), "{out}");
+    // An account the login may not trade for is refused with its code.
+    let (ok, out) = bw(addr, &["funds", "--account", "B001"]);
+    assert!(!ok && out.contains("the funds query was refused: 3001"), "{out}");
     gw.shutdown().unwrap();
 }

@@ -30,6 +30,7 @@ use crate::fixwire::{Answer, FixSession, SeqCheck};
 use crate::flow::{Flow, Mix, Next};
 use crate::live::IntervalRecord;
 use crate::operator::{OperatorAction, OperatorThread};
+use crate::queries::Queries;
 use crate::scenario::{Action, Scenario, Shape};
 use crate::tracker::{Intent, Kind, Outcome, Slot, Tracker, new_histogram};
 use crate::universe::Universe;
@@ -136,6 +137,10 @@ pub struct RunResult {
     pub unanswered_sample: Vec<(u64, Kind, u16)>,
     /// Problems found by the reconciliation.
     pub problems: Vec<String>,
+    /// Queries: counts and the reconciliation of their answers.
+    pub queries: crate::queries::QueryCounts,
+    /// Query answers: intended send to answer, ns.
+    pub query_latency: Histogram<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,6 +227,9 @@ struct Driver<'a> {
     ladder_hist: Histogram<u64>,
     teardown_pending: usize,
     schedule_rng: Rng,
+    queries: Queries,
+    /// Queries go out (a gateway that speaks version 3).
+    queries_on: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -270,6 +278,11 @@ impl<'a> Driver<'a> {
         let mut tracker = Tracker::new(spec.capacity, sessions.len(), spec.tag);
         tracker.measure_from_ns = s.warmup_ns;
         let mixes = s.segments.iter().map(|seg| Mix::of(&s.flow, &seg.flow)).collect();
+        let queries_on = spec.target == Target::Gateway
+            && spec.protocol_version >= protocol::query::VERSION_QUERIES;
+        let mut queries =
+            Queries::new(u, spec.tag, if queries_on { s.flow.query_every_ms } else { 0 });
+        queries.measure_from_ns = s.warmup_ns;
         Ok(Driver {
             s,
             u,
@@ -306,6 +319,8 @@ impl<'a> Driver<'a> {
             ladder_hist: new_histogram(),
             teardown_pending: 0,
             schedule_rng: Rng::new(s.seed ^ 0x5C4E_D01E),
+            queries,
+            queries_on,
         })
     }
 
@@ -338,9 +353,12 @@ impl<'a> Driver<'a> {
         let profile_s = self.profile_end_ns.saturating_sub(self.s.warmup_ns) as f64 / 1e9;
         let unanswered = self.tracker.count_unanswered();
         let sample = self.tracker.sample_unanswered(20);
+        let queries = self.queries.finish();
+        let query_latency = self.queries.latency.clone();
         let mut tracker = self.tracker;
         tracker.finish(unanswered);
         let mut problems = tracker.problems(self.target == Target::Gateway);
+        problems.extend(query_problems(&queries));
         if let Some(op) = self.operator.take() {
             for (t, a, r) in op.finish() {
                 self.events.push(record_result(t, &a, &r, self.s.warmup_ns));
@@ -365,6 +383,8 @@ impl<'a> Driver<'a> {
             login_failures: self.login_failures,
             unanswered_sample: sample,
             problems,
+            queries,
+            query_latency,
         })
     }
 
@@ -456,6 +476,7 @@ impl<'a> Driver<'a> {
                     self.reactions.pop_front();
                     self.send_confirmed(due, now, c);
                 }
+                self.send_probes(now);
                 self.ladder_check(now);
                 if next_send >= self.profile_end_ns && now >= self.profile_end_ns {
                     phase = Phase::Teardown;
@@ -542,7 +563,7 @@ impl<'a> Driver<'a> {
             // Wait: in poll when the next send is far, spinning when it is near.
             let next_due = if phase == Phase::Profile {
                 let r = self.reactions.front().map_or(u64::MAX, |r| r.0);
-                next_send.min(r).min(next_interval)
+                next_send.min(r).min(next_interval).min(self.queries.next_probe_ns())
             } else {
                 next_housekeeping
             };
@@ -618,12 +639,36 @@ impl<'a> Driver<'a> {
         let sent = match next {
             Next::Cancel => self.send_cancel(session, intended),
             Next::Replace => self.send_replace(session, intended),
+            Next::Query => self.send_query(session, intended),
             Next::New => false,
         };
         if !sent {
             self.send_new(session, intended, &mix);
         }
         true
+    }
+
+    /// A query of the flow instead of an order message; false when none can go.
+    fn send_query(&mut self, session: usize, intended: u64) -> bool {
+        if !self.queries_on {
+            return false;
+        }
+        match self.queries.next_flow_query(session, intended) {
+            Some(q) => {
+                self.push(session, &ClientMessage::Query(q));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The funds-and-positions probe of every logged-in session that is due.
+    fn send_probes(&mut self, now: u64) {
+        let sessions = &self.sessions;
+        let due = self.queries.due_probes(now, |i| sessions[i].state == SState::Active);
+        for (session, q) in due {
+            self.push(session, &ClientMessage::Query(q));
+        }
     }
 
     fn pick_open(&mut self, session: usize, limit_day_only: bool) -> Option<u32> {
@@ -941,6 +986,7 @@ impl<'a> Driver<'a> {
                     }
                     s.last_seq = seq.seq;
                     self.on_app(i, seq.msg, seq.ts_ns, now);
+                    self.queries.on_stream(i, seq.seq);
                 }
                 ServerMessage::Heartbeat => {}
                 ServerMessage::LoginAccepted(a) => self.logged_in(i, a.next_seq, now),
@@ -951,6 +997,12 @@ impl<'a> Driver<'a> {
                 ServerMessage::EndOfSession(e) => {
                     self.connection_ended(i, now, Some(e.reason));
                     return false;
+                }
+                ServerMessage::Query(a) => {
+                    let last_seq = self.sessions[i].last_seq;
+                    if let Some(next_page) = self.queries.on_answer(i, &a, last_seq, now) {
+                        self.push(i, &ClientMessage::Query(next_page));
+                    }
                 }
             }
         }
@@ -1111,6 +1163,9 @@ impl<'a> Driver<'a> {
                 self.tracker.on_rejected(r.cl_ord_id, r.code, r.flags, now)
             }
             AppMessage::Executed(e) => {
+                if self.queries_on {
+                    self.queries.ledger().on_executed(&e);
+                }
                 if let Some(instr) = self.tracker.on_executed(e.cl_ord_id, e.leaves.0, e.cum.0, now)
                 {
                     self.flow.on_trade(instr as usize, e.price.0);
@@ -1144,6 +1199,12 @@ impl<'a> Driver<'a> {
                     self.tracker.on_pending(p.cl_ord_id, now);
                 } else {
                     self.tracker.counts.pending += 1;
+                }
+                Outcome::None
+            }
+            AppMessage::FillFees(f) => {
+                if self.queries_on {
+                    self.queries.ledger().on_fill_fees(&f);
                 }
                 Outcome::None
             }
@@ -1291,6 +1352,7 @@ impl<'a> Driver<'a> {
     }
 
     fn close_stream(&mut self, i: usize) {
+        self.queries.on_disconnect(i);
         if let Some(mut stream) = self.sessions[i].stream.take() {
             let _ = self.poll.registry().deregister(&mut stream);
             let _ = stream.shutdown(std::net::Shutdown::Both);
@@ -1518,6 +1580,24 @@ fn unix_now_ns() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// What the queries' reconciliation found wrong, in words.
+fn query_problems(q: &crate::queries::QueryCounts) -> Vec<String> {
+    let mut out = Vec::new();
+    if q.checks.mismatches > 0 {
+        out.push(format!(
+            "{} query answer figures differ from the harness's book-keeping: {:?}",
+            q.checks.mismatches, q.checks.mismatch_sample
+        ));
+    }
+    if q.unanswered > 0 {
+        out.push(format!("{} queries unanswered while their session stayed up", q.unanswered));
+    }
+    if q.unknown_answers > 0 {
+        out.push(format!("{} query answers to no outstanding query", q.unknown_answers));
+    }
+    out
 }
 
 /// Pins the calling thread to `core` (no effect if the core does not exist).

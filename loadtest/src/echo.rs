@@ -279,7 +279,9 @@ fn answer(conn: &mut Conn, msg: ClientMessage) {
             );
             conn.closing = true;
         }
-        ClientMessage::Heartbeat | ClientMessage::OrderEntryControl(_) => {}
+        ClientMessage::Heartbeat
+        | ClientMessage::OrderEntryControl(_)
+        | ClientMessage::Query(_) => {}
     }
 }
 

@@ -35,6 +35,8 @@ pub struct Mix {
     pub buy_share: f64,
     /// Crossing limit orders.
     pub aggressive_share: f64,
+    /// Queries among session actions.
+    pub query_share: f64,
 }
 
 impl Mix {
@@ -49,6 +51,7 @@ impl Mix {
             market_share: o.market_share.unwrap_or(flow.market_share),
             buy_share: o.buy_share.unwrap_or(flow.buy_share),
             aggressive_share: o.aggressive_share.unwrap_or(flow.aggressive_share),
+            query_share: flow.query_share,
         }
     }
 }
@@ -72,6 +75,8 @@ pub enum Next {
     Cancel,
     /// Replace an open order.
     Replace,
+    /// Ask a query.
+    Query,
 }
 
 /// A new order and what it is meant to do.
@@ -169,6 +174,10 @@ impl Flow {
 
     /// Picks the next message kind.
     pub fn next_kind(&mut self, mix: &Mix, open: usize, max_open: usize) -> Next {
+        // No draw without queries, so a flow without them is the flow it always was.
+        if mix.query_share > 0.0 && self.rng.unit() < mix.query_share {
+            return Next::Query;
+        }
         if open >= max_open {
             return Next::Cancel;
         }
@@ -448,5 +457,23 @@ mod tests {
         }
         assert!(intents[Intent::Reject as usize] > 1_000, "{intents:?}");
         assert!(intents[Intent::Confirm as usize] > 200, "{intents:?}");
+    }
+
+    #[test]
+    fn queries_take_their_share_and_none_leaves_the_flow_as_it_was() {
+        let s = Scenario::load("smoke").unwrap();
+        let text = crate::universe::generate_gateway_toml(&s);
+        let u = Universe::from_gateway_toml(&text, "gen").unwrap();
+        let plain = Mix::of(&s.flow, &Default::default());
+        let kinds = |mix: &Mix| {
+            let mut f = Flow::new(&u, &s.flow, 7);
+            (0..10_000).map(|_| f.next_kind(mix, 10, 100)).collect::<Vec<_>>()
+        };
+        let before = kinds(&plain);
+        assert!(!before.contains(&Next::Query));
+        assert_eq!(kinds(&Mix { query_share: 0.0, ..plain }), before, "same draws");
+        let queries = kinds(&Mix { query_share: 0.25, ..plain });
+        let n = queries.iter().filter(|k| **k == Next::Query).count();
+        assert!((2_000..3_000).contains(&n), "{n} of 10,000");
     }
 }

@@ -62,6 +62,13 @@ pub struct Options {
     pub protocol_version: u8,
     /// The gateway's front door the sessions use (the echo baseline: binary).
     pub front_door: FrontDoor,
+    /// Override the flow's share of queries among session actions.
+    pub query_share: Option<f64>,
+    /// Override the flow's funds-and-positions probe period, ms (0: off).
+    pub query_every_ms: Option<u64>,
+    /// Run the same schedule without the probe first (in-process gateway), and
+    /// report the order answers of both side by side.
+    pub compare_query_probe: bool,
     /// The command line, for the report.
     pub command: String,
 }
@@ -90,6 +97,9 @@ impl Default for Options {
             compare_durability: false,
             protocol_version: driver::LOGIN_VERSION,
             front_door: FrontDoor::Binary,
+            query_share: None,
+            query_every_ms: None,
+            compare_query_probe: false,
             command: String::new(),
         }
     }
@@ -128,7 +138,26 @@ pub fn scenario(o: &Options) -> Result<Scenario, String> {
     if o.p9999_us.is_some() {
         s.objectives.p9999_us = o.p9999_us;
     }
+    if let Some(q) = o.query_share {
+        if !(0.0..=1.0).contains(&q) {
+            return Err(format!("--query-share: expected 0 to 1, got {q}"));
+        }
+        s.flow.query_share = q;
+    }
+    if let Some(ms) = o.query_every_ms {
+        s.flow.query_every_ms = ms;
+    }
     Ok(s)
+}
+
+/// The protocol version a run logs in with: queries need version 3.
+fn login_version(o: &Options, s: &Scenario) -> u8 {
+    let queries = s.flow.query_share > 0.0 || s.flow.query_every_ms > 0 || o.compare_query_probe;
+    if queries {
+        o.protocol_version.max(protocol::query::VERSION_QUERIES)
+    } else {
+        o.protocol_version
+    }
 }
 
 fn last_core() -> usize {
@@ -185,7 +214,7 @@ fn one_run(
         capacity: capacity(s, u.logins.len()),
         pin_core: o.pin.then_some(0),
         protocol_version: match target {
-            Target::Gateway => o.protocol_version,
+            Target::Gateway => login_version(o, s),
             Target::Echo => driver::LOGIN_VERSION,
         },
         front_door: match target {
@@ -255,6 +284,8 @@ fn side_summary(target: &str, side: &Side) -> SideSummary {
         events: r.events.clone(),
         ladder: r.ladder.clone(),
         knee_rate_per_s: knee,
+        query: Percentiles::of(&r.query_latency),
+        queries: r.queries.clone(),
     }
 }
 
@@ -367,6 +398,12 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
         None
     };
     let mut no_journal = None;
+    let mut no_probe = None;
+    if o.compare_query_probe && (o.gateway.is_some() || s.flow.query_every_ms == 0) {
+        return Err("--compare-query-probe needs --query-every-ms (or a scenario's \
+                    query_every_ms) and an in-process gateway"
+            .into());
+    }
     let config = match (config, &o.durability) {
         (Some(mut config), Some(d)) => {
             config.journal.durability = match d.as_str() {
@@ -392,6 +429,11 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
                 let mut plain = config.clone();
                 plain.journal.durability = gateway::config::Durability::None;
                 no_journal = Some(in_process(&s, &universe, &plain, o, &figures)?.1);
+            }
+            if o.compare_query_probe {
+                let mut unprobed = s.clone();
+                unprobed.flow.query_every_ms = 0;
+                no_probe = Some(in_process(&unprobed, &universe, &config, o, &figures)?.1);
             }
             in_process(&s, &universe, &config, o, &figures)?
         }
@@ -420,6 +462,9 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
     let no_journal_run = no_journal.as_ref().map(|n| side_summary("gateway, no journal", n));
     let ratio_to_no_journal =
         no_journal_run.as_ref().map(|n| Ratios::of(&gateway_run.answer, &n.answer));
+    let no_probe_run = no_probe.as_ref().map(|n| side_summary("gateway, no query probe", n));
+    let ratio_to_no_probe =
+        no_probe_run.as_ref().map(|n| Ratios::of(&gateway_run.order_ack, &n.order_ack));
     let verdicts = report::judge(&s.objectives, &gateway_run);
     let passed = verdicts.iter().all(|v| v.met);
     let (sessions, per) = universe::sizing(&s);
@@ -446,6 +491,8 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
         ratio_to_baseline,
         no_journal_run,
         ratio_to_no_journal,
+        no_probe_run,
+        ratio_to_no_probe,
         objectives: s.objectives,
         verdicts,
         passed,

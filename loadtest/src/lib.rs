@@ -12,6 +12,8 @@
 //! * [`flow`]: which message, for which account, at what price.
 //! * [`driver`]: the event loop (schedule, sessions, reads, reconnects).
 //! * [`tracker`]: the request table, latencies and the reconciliation.
+//! * [`ledger`]: cash, holdings and fees from the fills, to check query answers against.
+//! * [`queries`]: queries in the flow and the probe, timed and reconciled.
 //! * [`echo`]: the bare-TCP baseline server.
 //! * [`operator`]: operator commands, in-process or over the HTTP admin API.
 //! * [`interval`], [`live`], [`metrics`], [`report`]: one interval's figures, progress,
@@ -31,9 +33,11 @@ pub mod fixwire;
 pub mod flow;
 pub mod harness;
 pub mod interval;
+pub mod ledger;
 pub mod live;
 pub mod metrics;
 pub mod operator;
+pub mod queries;
 pub mod report;
 pub mod scenario;
 pub mod tracker;

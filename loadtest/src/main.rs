@@ -105,15 +105,28 @@ struct RunArgs {
     /// gateway without a journal first, and report both side by side.
     #[arg(long)]
     compare_durability: bool,
-    /// The order-entry protocol version to log in with: 1, or 2 to also time the
-    /// broker's immediate answer (OrderPending) beside the venue's.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    /// The order-entry protocol version to log in with: 1, 2 to also time the
+    /// broker's immediate answer (OrderPending) beside the venue's, or 3 (queries
+    /// and FillFees; chosen by itself when the run asks queries).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
     protocol_version: u8,
     /// The gateway's front door the sessions use: `binary` (docs/protocol.md) or
     /// `fix` (docs/fix.md: one FIX session per login, SenderCompID LT<n>; with
     /// --gateway, give the FIX port). The echo baseline always speaks binary.
     #[arg(long, default_value = "binary", value_parser = ["binary", "fix"])]
     front_door: String,
+    /// Share of session actions that are queries (funds, positions, orders, fills);
+    /// overrides the scenario's `query_share`. Queries log in with version 3.
+    #[arg(long)]
+    query_share: Option<f64>,
+    /// Every session asks funds and positions every this many ms (the probe);
+    /// overrides the scenario's `query_every_ms`.
+    #[arg(long)]
+    query_every_ms: Option<u64>,
+    /// With --query-every-ms: also run the same schedule without the probe first,
+    /// and report the order answers of both side by side.
+    #[arg(long)]
+    compare_query_probe: bool,
 }
 
 fn main() -> ExitCode {
@@ -171,6 +184,9 @@ fn main() -> ExitCode {
                 compare_durability: a.compare_durability,
                 protocol_version: a.protocol_version,
                 front_door: if a.front_door == "fix" { FrontDoor::Fix } else { FrontDoor::Binary },
+                query_share: a.query_share,
+                query_every_ms: a.query_every_ms,
+                compare_query_probe: a.compare_query_probe,
                 command: std::env::args().collect::<Vec<_>>().join(" "),
             };
             match harness::run(&o) {

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::driver::{EventRecord, LadderStep};
 use crate::live::IntervalStats;
+use crate::queries::QueryCounts;
 use crate::scenario::Objectives;
 use crate::tracker::Counts;
 
@@ -107,6 +108,10 @@ pub struct SideSummary {
     pub ladder: Vec<LadderStep>,
     /// The knee: highest ladder rate whose p99 met the objective.
     pub knee_rate_per_s: Option<f64>,
+    /// Query answers (version 3): intended send to answer, every page.
+    pub query: Percentiles,
+    /// Queries sent and answered, and the reconciliation of their answers.
+    pub queries: QueryCounts,
 }
 
 /// The machine.
@@ -197,6 +202,11 @@ pub struct Summary {
     pub no_journal_run: Option<SideSummary>,
     /// Journaled gateway ÷ the same without a journal, per percentile.
     pub ratio_to_no_journal: Option<Ratios>,
+    /// `--compare-query-probe`: the same schedule through the same kind of gateway
+    /// without the funds-and-positions probe, run before the probed one.
+    pub no_probe_run: Option<SideSummary>,
+    /// With the probe ÷ without it, order answers, per percentile.
+    pub ratio_to_no_probe: Option<Ratios>,
     /// Objectives.
     pub objectives: Objectives,
     /// Verdicts.
@@ -315,8 +325,15 @@ pub fn table(s: &Summary) -> String {
         row("  server stamp→recv", &b.from_stamp);
         row("  schedule lag", &b.schedule_lag);
     }
+    if g.queries.sent > 0 {
+        row("  query answer", &g.query);
+    }
     if let Some(n) = &s.no_journal_run {
         row("no journal: answer", &n.answer);
+        row("  schedule lag", &n.schedule_lag);
+    }
+    if let Some(n) = &s.no_probe_run {
+        row("no query probe: answer", &n.answer);
         row("  schedule lag", &n.schedule_lag);
     }
     if let Some(r) = &s.ratio_to_baseline {
@@ -332,6 +349,16 @@ pub fn table(s: &Summary) -> String {
             "{:<22} {:>10} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
             "gateway / no journal", "", r.p50, r.p90, r.p99, r.p999
         );
+    }
+    if let Some(r) = &s.ratio_to_no_probe {
+        let _ = writeln!(
+            o,
+            "{:<22} {:>10} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+            "probe / no probe", "", r.p50, r.p90, r.p99, r.p999
+        );
+    }
+    if g.queries.sent > 0 {
+        let _ = writeln!(o, "{}", queries_line(&g.queries));
     }
     let _ = writeln!(
         o,
@@ -497,6 +524,30 @@ pub fn write_all(
 }
 
 // ---- HTML ----
+
+/// The queries' counts and their reconciliation in one sentence.
+fn queries_line(q: &QueryCounts) -> String {
+    let refused: u64 = q.refused.values().sum();
+    let c = &q.checks;
+    let mut line = format!(
+        "queries: {} sent, {} answered, {refused} refused {:?}, {} unanswered, {} lost with their connection; \
+         reconciled: {} funds answers and {} position rows, {} mismatches, {} stale",
+        q.sent,
+        q.answered,
+        q.refused,
+        q.unanswered,
+        q.lost_with_connection,
+        c.funds_checked,
+        c.position_rows_checked,
+        c.mismatches,
+        q.stale
+    );
+    for m in &c.mismatch_sample {
+        line.push_str("; ");
+        line.push_str(m);
+    }
+    line
+}
 
 fn esc(t: &str) -> String {
     t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
@@ -897,9 +948,16 @@ pub fn html(s: &Summary, gateway: &Histogram<u64>, baseline: Option<&Histogram<u
         o.push_str(&pct_row("echo: server stamp → received", &b.from_stamp));
         o.push_str(&pct_row("echo baseline: schedule lag", &b.schedule_lag));
     }
+    if g.queries.sent > 0 {
+        o.push_str(&pct_row("query answer (funds, positions, orders, fills)", &g.query));
+    }
     if let Some(n) = &s.no_journal_run {
         o.push_str(&pct_row("same gateway, no journal: answer", &n.answer));
         o.push_str(&pct_row("no journal: schedule lag", &n.schedule_lag));
+    }
+    if let Some(n) = &s.no_probe_run {
+        o.push_str(&pct_row("same gateway, no query probe: answer", &n.answer));
+        o.push_str(&pct_row("no query probe: schedule lag", &n.schedule_lag));
     }
     o.push_str("</table>");
     if let Some(r) = &s.ratio_to_baseline {
@@ -915,6 +973,16 @@ pub fn html(s: &Summary, gateway: &Histogram<u64>, baseline: Option<&Histogram<u
             "<p>Journaled gateway over the same gateway without a journal, same schedule, this run: p50 <b>{:.2}×</b>, p90 {:.2}×, p99 <b>{:.2}×</b>, p99.9 {:.2}×.</p>",
             r.p50, r.p90, r.p99, r.p999
         );
+    }
+    if let Some(r) = &s.ratio_to_no_probe {
+        let _ = write!(
+            o,
+            "<p>Order answers with the query probe over the same schedule without it, this run: p50 <b>{:.2}×</b>, p90 {:.2}×, p99 <b>{:.2}×</b>, p99.9 {:.2}×.</p>",
+            r.p50, r.p90, r.p99, r.p999
+        );
+    }
+    if g.queries.sent > 0 {
+        let _ = write!(o, "<h2>Queries</h2><p>{}</p>", esc(&queries_line(&g.queries)));
     }
     let c = &g.counts;
     let rejected: u64 = c.rejected.values().sum();
@@ -1075,6 +1143,8 @@ mod tests {
             events: vec![EventRecord { t_s: 3.0, what: "halt".into(), result: "ok".into() }],
             ladder: vec![],
             knee_rate_per_s: None,
+            query: Percentiles::default(),
+            queries: QueryCounts::default(),
         }
     }
 
@@ -1097,6 +1167,8 @@ mod tests {
             ratio_to_baseline: Some(Ratios::of(&g.answer, &g.answer)),
             no_journal_run: None,
             ratio_to_no_journal: None,
+            no_probe_run: None,
+            ratio_to_no_probe: None,
             baseline_run: Some(g.clone()),
             gateway_run: g,
             objectives,

@@ -132,6 +132,12 @@ pub struct RawFlow {
     pub confirm_delay_ms: f64,
     /// Gateway topology for an in-process gateway: "auto", "fused" or "pipelined".
     pub topology: String,
+    /// Share of session actions that are queries (funds, positions, orders, fills;
+    /// protocol version 3) instead of order messages.
+    pub query_share: f64,
+    /// Every session asks funds and positions every this many ms (0: never), on
+    /// top of the schedule: the probe a trading screen runs.
+    pub query_every_ms: u64,
 }
 
 impl Default for RawFlow {
@@ -152,6 +158,8 @@ impl Default for RawFlow {
             max_open_per_session: 1_500,
             confirm_delay_ms: 2.0,
             topology: "auto".into(),
+            query_share: 0.0,
+            query_every_ms: 0,
         }
     }
 }
@@ -639,6 +647,7 @@ fn check_flow(c: &Check<'_>, f: RawFlow) -> Result<RawFlow, ScenarioError> {
         ("flow.market_share", f.market_share),
         ("flow.buy_share", f.buy_share),
         ("flow.aggressive_share", f.aggressive_share),
+        ("flow.query_share", f.query_share),
     ] {
         c.share(field, v)?;
     }

@@ -334,7 +334,8 @@ pub fn generate_gateway_toml_pinned(s: &Scenario, io_core: Option<usize>) -> Str
          [server]\nlisten = [\"127.0.0.1:0\"]\nmax_sessions = {max_sessions}\n\
          max_pending_logins = {max_sessions}\nmax_pending_logins_per_address = {max_sessions}\n\
          heartbeat_ms = 1000\ndead_peer_ms = 15000\nlogin_timeout_ms = 5000\n\
-         max_login_failures = 1000\nrx_buffer_bytes = 262144\n\n\
+         max_login_failures = 1000\nrx_buffer_bytes = 262144\n\
+         max_queries_in_flight = {queries_in_flight}\n\n\
          [outbound]\nlog_bytes_per_login = 33554432\nlog_messages_per_login = 524288\n\
          backlog_limit_bytes = 8388608\n\n\
          [pipeline]\ntopology = \"{topology}\"\n{pin}\n\
@@ -349,11 +350,14 @@ pub fn generate_gateway_toml_pinned(s: &Scenario, io_core: Option<usize>) -> Str
          # duplicate guard, collars, notional, buying power, positions, suitability\n\
          # and open-order count stay live.\n\
          rate_limit_per_s = 1000000\ndaily_message_limit = 2000000000\n\
+         max_queries_per_second = 100000\n\
          cancels_per_security_per_day = 2000000000\nopen_orders_per_security = 400\n\
          max_orders_per_day = {max_orders}\nmax_positions = {positions}\n\
          max_login_bindings = {bindings}\n\n",
         name = s.name,
         max_sessions = sessions + 16,
+        // Every connection may hold its 8 answers in flight (the flow's queries).
+        queries_in_flight = ((sessions + 16) * 8).min(65_536),
         topology = s.flow.topology,
         pin = io_core.map(|c| format!("io_core = {c}\n")).unwrap_or_default(),
         positions = accounts_total * n_instr + 1024,

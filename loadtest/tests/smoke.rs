@@ -105,3 +105,33 @@ fn version_2_times_the_brokers_answer_beside_the_venues() {
     let table = loadtest::report::table(&out.summary);
     assert!(table.contains("order broker answer"), "{table}");
 }
+
+/// Queries in the flow and the 100 ms funds-and-positions probe on the smoke
+/// scenario (halts, a reconnect storm): every funds and positions answer equals
+/// the harness's own book-keeping of what filled, and every query is answered.
+#[test]
+fn queries_reconcile_with_what_filled() {
+    let o = Options {
+        scenario: "smoke".into(),
+        time_scale: 0.5,
+        baseline: false,
+        write_files: false,
+        quiet: true,
+        query_share: Some(0.02),
+        query_every_ms: Some(100),
+        command: "cargo test queries".into(),
+        ..Options::default()
+    };
+    let out = harness::run(&o).expect("the run completes");
+    let g = &out.summary.gateway_run;
+    let q = &g.queries;
+    assert!(q.answered > 100, "queries were answered: {q:?}");
+    assert!(q.checks.funds_checked > 20 && q.checks.position_rows_checked > 20, "{q:?}");
+    assert_eq!(q.checks.mismatches, 0, "{:?}", q.checks.mismatch_sample);
+    assert_eq!(q.unanswered + q.unknown_answers, 0, "{q:?}");
+    assert!(q.refused.is_empty(), "no query refused: {:?}", q.refused);
+    assert!(g.query.count > 0, "query answers timed as their own class");
+    assert_eq!(g.counts.lost, 0);
+    assert_eq!(g.counts.business_rejects, 0, "every query was understood");
+    assert!(out.summary.passed, "{}", loadtest::report::table(&out.summary));
+}

@@ -9,8 +9,11 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use crate::codec::{ClientMessage, DecodeError, EndOfSession, Login, LoginAccepted, ServerMessage};
+use crate::codec::{
+    ClientMessage, DecodeError, EndOfSession, Login, LoginAccepted, Sequenced, ServerMessage,
+};
 use crate::framing::FrameBuffer;
+use crate::query::{Query, QueryAnswer};
 use crate::reject::RejectCode;
 use crate::types::{Seq, Token, Username};
 
@@ -62,8 +65,9 @@ pub struct ClientConfig {
     /// How long to wait for LoginAccepted.
     pub login_timeout: Duration,
     /// The highest protocol version to ask for at login. 1 by default, so a
-    /// program written for version 1 sees the stream it expects; set
-    /// [`crate::codec::PROTOCOL_VERSION`] to receive OrderPending (version 2).
+    /// program written for version 1 sees the stream it expects; 2 adds
+    /// OrderPending, 3 ([`crate::codec::PROTOCOL_VERSION`]) the queries and FillFees.
+    /// The day's first login of a username fixes its stream's version.
     pub version: u8,
 }
 
@@ -215,6 +219,64 @@ impl Client {
     fn heartbeat_if_idle(&mut self) -> Result<(), ClientError> {
         if self.last_sent.elapsed() >= self.config.heartbeat {
             self.send(&ClientMessage::Heartbeat)?;
+        }
+        Ok(())
+    }
+
+    /// Sends a query (version 3) without waiting: its answer comes back through
+    /// [`Client::recv`] as `ServerMessage::Query`, among the stream's messages.
+    pub fn send_query(&mut self, query: &Query) -> Result<(), ClientError> {
+        self.send(&ClientMessage::Query(*query))
+    }
+
+    /// Sends a query and waits up to `timeout` for its answer. Stream messages
+    /// that arrive meanwhile are appended to `stream`, in order, for the caller to
+    /// process as it would have from `recv` (nothing is skipped or lost).
+    ///
+    /// The answer names the stream message it is consistent with (`as_of_seq`):
+    /// under `sync` durability that message may arrive after the answer; see
+    /// [`Client::recv_until`] to wait for it before joining the two.
+    pub fn query(
+        &mut self,
+        query: &Query,
+        timeout: Duration,
+        stream: &mut Vec<Sequenced>,
+    ) -> Result<QueryAnswer, ClientError> {
+        self.send_query(query)?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ClientError::Timeout);
+            }
+            match self.recv(left)? {
+                Some(ServerMessage::Query(a)) if a.query_id() == query.query_id => return Ok(a),
+                Some(ServerMessage::App(s)) => stream.push(s),
+                Some(ServerMessage::EndOfSession(e)) => return Err(ClientError::Ended(e)),
+                Some(other) => return Err(ClientError::Unexpected(Box::new(other))),
+                None => return Err(ClientError::Timeout),
+            }
+        }
+    }
+
+    /// Reads the stream until sequence number `seq` has been received (at once
+    /// if it already has), appending what arrives to `stream`. For joining a
+    /// query's answer with the stream at its `as_of_seq`.
+    pub fn recv_until(
+        &mut self,
+        seq: Seq,
+        timeout: Duration,
+        stream: &mut Vec<Sequenced>,
+    ) -> Result<(), ClientError> {
+        let deadline = Instant::now() + timeout;
+        while self.last_seq < seq {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.recv(left)? {
+                Some(ServerMessage::App(s)) => stream.push(s),
+                Some(ServerMessage::EndOfSession(e)) => return Err(ClientError::Ended(e)),
+                Some(other) => return Err(ClientError::Unexpected(Box::new(other))),
+                None => return Err(ClientError::Timeout),
+            }
         }
         Ok(())
     }

@@ -13,6 +13,12 @@
 
 use bytes::BufMut;
 
+use crate::query::{
+    ANSWER_HEADER_LEN, AnswerHeader, FILL_ROW_LEN, FillFees, FillRow, FillsAnswer, FundsAnswer,
+    FundsRow, MAX_FILL_ROWS, MAX_ORDER_ROWS, MAX_POSITION_ROWS, ORDER_ROW_LEN, OrderRow,
+    OrderStatus, OrdersAnswer, POSITION_ROW_LEN, PositionRow, PositionsAnswer, Query, QueryAnswer,
+    QueryKind, QueryRejected, Rows, query_flags,
+};
 use crate::reject::{RejectCode, RejectDetail, TextBuf};
 use crate::types::{
     AccountId, CancelReason, ClOrdId, CreditTag, ExecId, Liquidity, Market, OrderId, OrderType,
@@ -20,9 +26,10 @@ use crate::types::{
 };
 
 /// The highest protocol version this crate speaks. Version 2 adds OrderPending
-/// (the broker's immediate answer, before the venue's); every layout of version 1
-/// is unchanged in version 2.
-pub const PROTOCOL_VERSION: u8 = 2;
+/// (the broker's immediate answer, before the venue's); version 3 adds the queries
+/// and FillFees ([`crate::query`]). Every layout of an earlier version is unchanged
+/// in a later one.
+pub const PROTOCOL_VERSION: u8 = 3;
 /// The first version with OrderPending.
 pub const VERSION_ORDER_PENDING: u8 = 2;
 /// Hard maximum of a whole frame (length prefix included), in bytes.
@@ -140,6 +147,8 @@ pub mod msg_type {
     pub const MASS_CANCEL: u8 = b'M';
     /// Client: enable or disable order entry.
     pub const ORDER_ENTRY_CONTROL: u8 = b'E';
+    /// Client (version 3): a query (funds, positions, orders or fills).
+    pub const QUERY: u8 = b'Q';
 
     /// Server: login accepted.
     pub const LOGIN_ACCEPTED: u8 = b'A';
@@ -149,6 +158,16 @@ pub mod msg_type {
     pub const SERVER_HEARTBEAT: u8 = b'H';
     /// Server: end of session.
     pub const END_OF_SESSION: u8 = b'Z';
+    /// Server, unsequenced (version 3): answer to a funds query.
+    pub const FUNDS_ANSWER: u8 = b'F';
+    /// Server, unsequenced (version 3): answer to a positions query.
+    pub const POSITIONS_ANSWER: u8 = b'P';
+    /// Server, unsequenced (version 3): answer to an orders query (the day's orders).
+    pub const ORDERS_ANSWER: u8 = b'D';
+    /// Server, unsequenced (version 3): answer to a fills query (the day's trades).
+    pub const FILLS_ANSWER: u8 = b'T';
+    /// Server, unsequenced (version 3): a query was refused.
+    pub const QUERY_REJECTED: u8 = b'Q';
 
     /// Server, sequenced: order accepted.
     pub const ORDER_ACCEPTED: u8 = b'a';
@@ -173,6 +192,8 @@ pub mod msg_type {
     /// Server, sequenced (version 2): the broker took an order, cancel or replace;
     /// the venue's answer follows.
     pub const ORDER_PENDING: u8 = b'p';
+    /// Server, sequenced (version 3): what a fill was charged; follows its Executed.
+    pub const FILL_FEES: u8 = b'f';
 }
 
 // ---------------------------------------------------------------------------
@@ -415,6 +436,8 @@ pub enum ClientMessage {
     MassCancel(MassCancel),
     /// Order-entry control.
     OrderEntryControl(OrderEntryControl),
+    /// A query (version 3).
+    Query(Query),
 }
 
 // ---------------------------------------------------------------------------
@@ -719,6 +742,8 @@ pub enum AppMessage {
     OrderEntryStatus(OrderEntryStatus),
     /// The broker took a request; the venue's answer follows (version 2).
     OrderPending(OrderPending),
+    /// What a fill was charged (version 3).
+    FillFees(FillFees),
 }
 
 impl AppMessage {
@@ -736,6 +761,7 @@ impl AppMessage {
             AppMessage::MassCancelAck(_) => msg_type::MASS_CANCEL_ACK,
             AppMessage::OrderEntryStatus(_) => msg_type::ORDER_ENTRY_STATUS,
             AppMessage::OrderPending(_) => msg_type::ORDER_PENDING,
+            AppMessage::FillFees(_) => msg_type::FILL_FEES,
         }
     }
 }
@@ -752,7 +778,12 @@ pub struct Sequenced {
 }
 
 /// A message from server to client.
+///
+/// `Copy` and as large as its largest variant, a query answer's page (about 500
+/// bytes): decoding allocates nothing, and the gateway's order path never builds
+/// one (it encodes [`Sequenced`] directly).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum ServerMessage {
     /// Login accepted.
     LoginAccepted(LoginAccepted),
@@ -764,6 +795,8 @@ pub enum ServerMessage {
     EndOfSession(EndOfSession),
     /// A sequenced application message.
     App(Sequenced),
+    /// An unsequenced answer to a query (version 3).
+    Query(QueryAnswer),
 }
 
 // ---------------------------------------------------------------------------
@@ -812,6 +845,14 @@ pub mod body_len {
     pub const ORDER_ENTRY_STATUS: usize = 16 + 32;
     /// OrderPending (sequenced header included).
     pub const ORDER_PENDING: usize = 16 + 48;
+    /// Query.
+    pub const QUERY: usize = 32;
+    /// FundsAnswer (answer header and the funds row).
+    pub const FUNDS_ANSWER: usize = crate::query::ANSWER_HEADER_LEN + crate::query::FUNDS_ROW_LEN;
+    /// QueryRejected.
+    pub const QUERY_REJECTED: usize = 32;
+    /// FillFees (sequenced header included).
+    pub const FILL_FEES: usize = 16 + 72;
 }
 
 // ---------------------------------------------------------------------------
@@ -997,6 +1038,7 @@ impl ClientMessage {
             ClientMessage::ReplaceOrder(_) => msg_type::REPLACE_ORDER,
             ClientMessage::MassCancel(_) => msg_type::MASS_CANCEL,
             ClientMessage::OrderEntryControl(_) => msg_type::ORDER_ENTRY_CONTROL,
+            ClientMessage::Query(_) => msg_type::QUERY,
         }
     }
 
@@ -1048,6 +1090,14 @@ impl ClientMessage {
                     o.u8(24, if m.enable { 1 } else { 2 });
                 })
             }
+            ClientMessage::Query(m) => write_frame(out, t, body_len::QUERY, |o| {
+                o.u64(0, m.query_id);
+                o.bytes(8, &m.account.to_wire());
+                o.u32(24, m.cursor);
+                o.u8(28, m.kind.as_u8());
+                o.u8(29, m.page_size);
+                o.u8(30, m.flags);
+            }),
         }
     }
 
@@ -1121,6 +1171,7 @@ impl ClientMessage {
                     enable,
                 }))
             }
+            msg_type::QUERY => decode_query(expect_len(t, body, body_len::QUERY)?),
             other => Err(DecodeError::UnknownType(other)),
         }
     }
@@ -1181,6 +1232,7 @@ impl ServerMessage {
             ServerMessage::Heartbeat => msg_type::SERVER_HEARTBEAT,
             ServerMessage::EndOfSession(_) => msg_type::END_OF_SESSION,
             ServerMessage::App(s) => s.msg.msg_type(),
+            ServerMessage::Query(a) => a.msg_type(),
         }
     }
 
@@ -1204,6 +1256,7 @@ impl ServerMessage {
                 o.u64(2, m.last_seq);
             }),
             ServerMessage::App(s) => s.encode_to_slice(out),
+            ServerMessage::Query(a) => a.encode_to_slice(out),
         }
     }
 
@@ -1237,6 +1290,13 @@ impl ServerMessage {
                     reason: RejectCode(f.u16(0)),
                     last_seq: f.u64(2),
                 }))
+            }
+            msg_type::FUNDS_ANSWER
+            | msg_type::POSITIONS_ANSWER
+            | msg_type::ORDERS_ANSWER
+            | msg_type::FILLS_ANSWER
+            | msg_type::QUERY_REJECTED => {
+                QueryAnswer::decode_body(t, body).map(ServerMessage::Query)
             }
             _ => Sequenced::decode_body(t, body).map(ServerMessage::App),
         }
@@ -1367,6 +1427,17 @@ impl Sequenced {
                 o.bytes(40, &m.account.to_wire());
                 o.u8(56, m.status.as_u8());
                 o.u8(57, m.phase.as_u8());
+            }),
+            AppMessage::FillFees(m) => write_frame(out, t, body_len::FILL_FEES, |o| {
+                header(o);
+                o.u64(16, m.cl_ord_id);
+                o.u64(24, m.order_id);
+                o.u64(32, m.exec_id);
+                o.bytes(40, &m.account.to_wire());
+                o.i64(56, m.commission);
+                o.i64(64, m.stamp_duty);
+                o.i64(72, m.transfer_fee);
+                o.i64(80, m.total());
             }),
         }
     }
@@ -1513,6 +1584,22 @@ impl Sequenced {
                     phase: enum_field(TradingPhase::from_u8(f.u8(57)), "phase", f.u8(57))?,
                 })
             }
+            msg_type::FILL_FEES => {
+                let f = expect_len(t, body, body_len::FILL_FEES)?;
+                let fees = FillFees {
+                    cl_ord_id: f.u64(16),
+                    order_id: f.u64(24),
+                    exec_id: f.u64(32),
+                    account: f.account(40, "account")?,
+                    commission: f.i64(56),
+                    stamp_duty: f.i64(64),
+                    transfer_fee: f.i64(72),
+                };
+                if fees.total() != f.i64(80) {
+                    return Err(DecodeError::OutOfRange { field: "total" });
+                }
+                AppMessage::FillFees(fees)
+            }
             other => return Err(DecodeError::UnknownType(other)),
         };
         let f = Fields(body);
@@ -1573,3 +1660,294 @@ pub fn wire_text(frame: &[u8]) -> Option<&str> {
     let text_len = usize::from(*body.get(fixed - 1)?);
     core::str::from_utf8(body.get(fixed..fixed + text_len)?).ok()
 }
+
+// ---------------------------------------------------------------------------
+// Queries (version 3): requests and unsequenced answers
+// ---------------------------------------------------------------------------
+
+fn decode_query(f: Fields<'_>) -> Result<ClientMessage, DecodeError> {
+    let flags = f.u8(30);
+    if flags & !query_flags::ALL != 0 {
+        return Err(DecodeError::BadEnum { field: "flags", value: u64::from(flags) });
+    }
+    Ok(ClientMessage::Query(Query {
+        query_id: f.u64(0),
+        account: f.account(8, "account")?,
+        cursor: f.u32(24),
+        kind: enum_field(QueryKind::from_u8(f.u8(28)), "kind", f.u8(28))?,
+        page_size: f.u8(29),
+        flags,
+    }))
+}
+
+impl QueryAnswer {
+    /// The type byte.
+    pub const fn msg_type(&self) -> u8 {
+        match self {
+            QueryAnswer::Funds(_) => msg_type::FUNDS_ANSWER,
+            QueryAnswer::Positions(_) => msg_type::POSITIONS_ANSWER,
+            QueryAnswer::Orders(_) => msg_type::ORDERS_ANSWER,
+            QueryAnswer::Fills(_) => msg_type::FILLS_ANSWER,
+            QueryAnswer::Rejected(_) => msg_type::QUERY_REJECTED,
+        }
+    }
+
+    /// Encodes one whole frame into `out`, returning its length (at most
+    /// [`MAX_FRAME_LEN`]: every page fits one frame).
+    pub fn encode_to_slice(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
+        let t = self.msg_type();
+        match self {
+            QueryAnswer::Funds(a) => write_frame(out, t, body_len::FUNDS_ANSWER, |o| {
+                a.header.write(o, 1);
+                write_funds(o, ANSWER_HEADER_LEN, &a.funds);
+            }),
+            QueryAnswer::Positions(a) => write_rows(out, t, &a.header, &a.rows, write_position),
+            QueryAnswer::Orders(a) => write_rows(out, t, &a.header, &a.rows, write_order),
+            QueryAnswer::Fills(a) => write_rows(out, t, &a.header, &a.rows, write_fill),
+            QueryAnswer::Rejected(r) => write_frame(out, t, body_len::QUERY_REJECTED, |o| {
+                o.u64(0, r.query_id);
+                if let Some(a) = r.account {
+                    o.bytes(8, &a.to_wire());
+                }
+                o.u16(24, r.code.0);
+                o.u8(26, r.kind);
+            }),
+        }
+    }
+
+    fn decode_body(t: u8, body: &[u8]) -> Result<QueryAnswer, DecodeError> {
+        match t {
+            msg_type::FUNDS_ANSWER => {
+                let f = expect_len(t, body, body_len::FUNDS_ANSWER)?;
+                if f.u8(36) != 1 {
+                    return Err(DecodeError::OutOfRange { field: "row_count" });
+                }
+                Ok(QueryAnswer::Funds(FundsAnswer {
+                    header: AnswerHeader::read(f)?,
+                    funds: read_funds(f, ANSWER_HEADER_LEN),
+                }))
+            }
+            msg_type::POSITIONS_ANSWER => {
+                let (header, rows) =
+                    read_rows(t, body, POSITION_ROW_LEN, PositionRow::EMPTY, |f, at| {
+                        Ok(PositionRow {
+                            security: f.security(at + 4, at)?,
+                            qty: f.u64(at + 8),
+                            sellable: f.u64(at + 16),
+                            frozen: f.u64(at + 24),
+                            average_cost: Price(f.i64(at + 32)),
+                            last_price: Price(f.i64(at + 40)),
+                            market_value: f.i64(at + 48),
+                            unrealized_pnl: f.i64(at + 56),
+                        })
+                    })?;
+                Ok(QueryAnswer::Positions(PositionsAnswer { header, rows }))
+            }
+            msg_type::ORDERS_ANSWER => {
+                let (header, rows) =
+                    read_rows(t, body, ORDER_ROW_LEN, OrderRow::EMPTY, read_order)?;
+                Ok(QueryAnswer::Orders(OrdersAnswer { header, rows }))
+            }
+            msg_type::FILLS_ANSWER => {
+                let (header, rows) = read_rows(t, body, FILL_ROW_LEN, FillRow::EMPTY, read_fill)?;
+                Ok(QueryAnswer::Fills(FillsAnswer { header, rows }))
+            }
+            _ => {
+                let f = expect_len(t, body, body_len::QUERY_REJECTED)?;
+                Ok(QueryAnswer::Rejected(QueryRejected {
+                    query_id: f.u64(0),
+                    account: f.optional_account(8, "account")?,
+                    code: RejectCode(f.u16(24)),
+                    kind: f.u8(26),
+                }))
+            }
+        }
+    }
+
+    /// Encodes one whole frame into a `BufMut`.
+    pub fn encode<B: BufMut>(&self, buf: &mut B) -> Result<usize, EncodeError> {
+        put_frame(buf, |out| self.encode_to_slice(out))
+    }
+}
+
+impl AnswerHeader {
+    fn write(&self, o: &mut Out<'_>, row_count: usize) {
+        o.u64(0, self.query_id);
+        o.u64(8, self.as_of_seq);
+        o.bytes(16, &self.account.to_wire());
+        o.u32(32, self.next_cursor);
+        o.u8(36, row_count as u8);
+        o.u8(37, self.flags);
+    }
+
+    fn read(f: Fields<'_>) -> Result<AnswerHeader, DecodeError> {
+        Ok(AnswerHeader {
+            query_id: f.u64(0),
+            as_of_seq: f.u64(8),
+            account: f.account(16, "account")?,
+            next_cursor: f.u32(32),
+            flags: f.u8(37),
+        })
+    }
+}
+
+fn write_rows<T: Copy, const N: usize>(
+    out: &mut [u8],
+    t: u8,
+    header: &AnswerHeader,
+    rows: &Rows<T, N>,
+    write_row: fn(&mut Out<'_>, usize, &T),
+) -> Result<usize, EncodeError> {
+    let row_len = match t {
+        msg_type::POSITIONS_ANSWER => POSITION_ROW_LEN,
+        msg_type::ORDERS_ANSWER => ORDER_ROW_LEN,
+        _ => FILL_ROW_LEN,
+    };
+    let rows = rows.as_slice();
+    write_frame(out, t, ANSWER_HEADER_LEN + rows.len() * row_len, |o| {
+        header.write(o, rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            write_row(o, ANSWER_HEADER_LEN + i * row_len, row);
+        }
+    })
+}
+
+fn read_rows<T: Copy, const N: usize>(
+    t: u8,
+    body: &[u8],
+    row_len: usize,
+    empty: T,
+    read_row: fn(Fields<'_>, usize) -> Result<T, DecodeError>,
+) -> Result<(AnswerHeader, Rows<T, N>), DecodeError> {
+    let count = usize::from(body.get(36).copied().unwrap_or(0));
+    if count > N {
+        return Err(DecodeError::OutOfRange { field: "row_count" });
+    }
+    let f = expect_len(t, body, ANSWER_HEADER_LEN + count * row_len)?;
+    let header = AnswerHeader::read(f)?;
+    let mut rows = Rows::new(empty);
+    for i in 0..count {
+        rows.push(read_row(f, ANSWER_HEADER_LEN + i * row_len)?);
+    }
+    Ok((header, rows))
+}
+
+fn write_funds(o: &mut Out<'_>, at: usize, r: &FundsRow) {
+    let values = [
+        r.cash_available,
+        r.cash_frozen,
+        r.cash_debit,
+        r.market_value,
+        r.total_assets,
+        r.realized_pnl_today,
+        r.commission_today,
+        r.stamp_duty_today,
+        r.transfer_fee_today,
+        r.fees_today,
+    ];
+    for (i, v) in values.iter().enumerate() {
+        o.i64(at + 8 * i, *v);
+    }
+}
+
+fn read_funds(f: Fields<'_>, at: usize) -> FundsRow {
+    FundsRow {
+        cash_available: f.i64(at),
+        cash_frozen: f.i64(at + 8),
+        cash_debit: f.i64(at + 16),
+        market_value: f.i64(at + 24),
+        total_assets: f.i64(at + 32),
+        realized_pnl_today: f.i64(at + 40),
+        commission_today: f.i64(at + 48),
+        stamp_duty_today: f.i64(at + 56),
+        transfer_fee_today: f.i64(at + 64),
+        fees_today: f.i64(at + 72),
+    }
+}
+
+fn write_position(o: &mut Out<'_>, at: usize, r: &PositionRow) {
+    o.u32(at, r.security.code);
+    o.u8(at + 4, r.security.market.as_u8());
+    o.u64(at + 8, r.qty);
+    o.u64(at + 16, r.sellable);
+    o.u64(at + 24, r.frozen);
+    o.i64(at + 32, r.average_cost.0);
+    o.i64(at + 40, r.last_price.0);
+    o.i64(at + 48, r.market_value);
+    o.i64(at + 56, r.unrealized_pnl);
+}
+
+fn write_order(o: &mut Out<'_>, at: usize, r: &OrderRow) {
+    o.u64(at, r.cl_ord_id);
+    o.u32(at + 8, r.security.code);
+    o.u8(at + 12, r.security.market.as_u8());
+    o.u8(at + 13, r.side.as_u8());
+    o.u8(at + 14, r.order_type.as_u8());
+    o.u8(at + 15, r.status.as_u8());
+    o.u16(at + 16, r.code.0);
+    o.i64(at + 24, r.price.0);
+    o.u64(at + 32, r.qty.0);
+    o.u64(at + 40, r.filled_qty.0);
+    o.u64(at + 48, r.open_qty.0);
+    o.i64(at + 56, r.average_price.0);
+    o.i64(at + 64, r.fees_paid);
+    o.u64(at + 72, r.entered_ns);
+}
+
+fn read_order(f: Fields<'_>, at: usize) -> Result<OrderRow, DecodeError> {
+    let byte = |off: usize| f.u8(at + off);
+    Ok(OrderRow {
+        cl_ord_id: f.u64(at),
+        security: f.security(at + 12, at + 8)?,
+        side: enum_field(Side::from_u8(byte(13)), "side", byte(13))?,
+        order_type: enum_field(OrderType::from_u8(byte(14)), "order_type", byte(14))?,
+        status: enum_field(OrderStatus::from_u8(byte(15)), "status", byte(15))?,
+        code: RejectCode(f.u16(at + 16)),
+        price: Price(f.i64(at + 24)),
+        qty: Qty(f.u64(at + 32)),
+        filled_qty: Qty(f.u64(at + 40)),
+        open_qty: Qty(f.u64(at + 48)),
+        average_price: Price(f.i64(at + 56)),
+        fees_paid: f.i64(at + 64),
+        entered_ns: f.u64(at + 72),
+    })
+}
+
+fn write_fill(o: &mut Out<'_>, at: usize, r: &FillRow) {
+    o.u64(at, r.exec_id);
+    o.u64(at + 8, r.cl_ord_id);
+    o.u32(at + 16, r.security.code);
+    o.u8(at + 20, r.security.market.as_u8());
+    o.u8(at + 21, r.side.as_u8());
+    o.i64(at + 24, r.price.0);
+    o.u64(at + 32, r.qty.0);
+    o.i64(at + 40, r.commission);
+    o.i64(at + 48, r.stamp_duty);
+    o.i64(at + 56, r.transfer_fee);
+    o.u64(at + 64, r.booked_ns);
+}
+
+fn read_fill(f: Fields<'_>, at: usize) -> Result<FillRow, DecodeError> {
+    Ok(FillRow {
+        exec_id: f.u64(at),
+        cl_ord_id: f.u64(at + 8),
+        security: f.security(at + 20, at + 16)?,
+        side: enum_field(Side::from_u8(f.u8(at + 21)), "side", f.u8(at + 21))?,
+        price: Price(f.i64(at + 24)),
+        qty: Qty(f.u64(at + 32)),
+        commission: f.i64(at + 40),
+        stamp_duty: f.i64(at + 48),
+        transfer_fee: f.i64(at + 56),
+        booked_ns: f.u64(at + 64),
+    })
+}
+
+// Every page of the largest size fits one frame.
+const _: () = {
+    assert!(
+        FRAME_HEADER_LEN + ANSWER_HEADER_LEN + MAX_POSITION_ROWS * POSITION_ROW_LEN
+            <= MAX_FRAME_LEN
+    );
+    assert!(FRAME_HEADER_LEN + ANSWER_HEADER_LEN + MAX_ORDER_ROWS * ORDER_ROW_LEN <= MAX_FRAME_LEN);
+    assert!(FRAME_HEADER_LEN + ANSWER_HEADER_LEN + MAX_FILL_ROWS * FILL_ROW_LEN <= MAX_FRAME_LEN);
+};

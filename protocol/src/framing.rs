@@ -85,6 +85,17 @@ impl FrameBuffer {
         n
     }
 
+    /// The type byte of the next whole frame without taking it; `None` when no
+    /// whole frame is buffered or the framing is broken ([`Self::next_frame`]
+    /// says which).
+    pub fn peek_type(&self) -> Option<u8> {
+        let bytes = &self.buf[self.start..self.end];
+        match frame_len(bytes) {
+            Ok(Some(_)) => bytes.get(2).copied(),
+            _ => None,
+        }
+    }
+
     /// The next whole frame, if one is buffered. An error means the stream's
     /// framing is broken and the connection must close.
     pub fn next_frame(&mut self) -> Result<Option<&[u8]>, DecodeError> {

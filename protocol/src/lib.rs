@@ -6,6 +6,7 @@
 //! * [`codec`]: frames and message layouts; decoding never panics.
 //! * [`framing`]: a fixed receive buffer that yields whole frames.
 //! * [`marketdata`]: the market-data feed: channels, messages, a book builder.
+//! * [`query`]: the four queries and FillFees (version 3): requests, answers, rows.
 //! * [`client`]: a blocking TCP client: login with resume, heartbeats, gap checks.
 //!
 //! `docs/protocol.md` at the repository root is the contract this crate implements.
@@ -17,6 +18,7 @@ pub mod client;
 pub mod codec;
 pub mod framing;
 pub mod marketdata;
+pub mod query;
 pub mod reject;
 pub mod rules;
 pub mod types;

@@ -84,6 +84,10 @@ reject_codes! {
     THROTTLED = 1009, "throttled", "The gateway is busy and did not process this message; send it again.";
     /// The gateway is shutting down.
     SHUTTING_DOWN = 1010, "shutting_down", "The gateway is shutting down.";
+    /// A query beyond the login's queries per second (`limits.max_queries_per_second`).
+    QUERY_RATE_LIMITED = 1011, "query_rate_limited", "Too many queries per second for this login; wait and ask again.";
+    /// A query on a login whose stream is older than version 3.
+    QUERY_NEEDS_VERSION_3 = 1012, "query_needs_version_3", "Queries need a stream of protocol version 3 or later.";
     /// Disconnect: no Login within the login timeout.
     LOGIN_TIMEOUT = 1020, "login_timeout", "No login arrived in time.";
     /// Disconnect: nothing heard from the peer within the dead-peer timeout.
@@ -118,6 +122,8 @@ reject_codes! {
     UNEXPECTED_MESSAGE = 2009, "unexpected_message", "This message is not expected in the session's current state.";
     /// A text field is not UTF-8.
     BAD_TEXT = 2010, "bad_text", "A text field is not valid UTF-8.";
+    /// A query's page size is larger than one answer frame holds.
+    BAD_PAGE_SIZE = 2011, "bad_page_size", "The page size is larger than one answer holds.";
 
     // ---- risk: 3000-3999, in the order the checks run ----
     /// Check 1: the login may not trade for this account.

@@ -158,6 +158,8 @@ macro_rules! wire_enum {
     };
 }
 
+pub(crate) use wire_enum;
+
 wire_enum! {
     /// Buy or sell.
     Side {

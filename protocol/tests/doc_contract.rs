@@ -35,6 +35,10 @@ use protocol::codec::{
     MassCancel, MassCancelAck, MassCancelScope, NewOrder, OrderAccepted, OrderEntryControl,
     OrderRejected, RequestKind, SystemEventKind, body_len, msg_type, wire_text,
 };
+use protocol::query::{
+    AnswerHeader, FillFees, FillRow, FundsAnswer, FundsRow, OrderRow, OrderStatus, PositionRow,
+    Query, QueryAnswer, QueryKind, answer_header_flags, query_flags,
+};
 use protocol::reject::RejectFamily;
 use protocol::{
     AccountId, AppMessage, CancelReason, ClientMessage, CreditTag, Liquidity, Market, OrderType,
@@ -197,6 +201,14 @@ fn client_fields(m: &ClientMessage) -> BTreeMap<&'static str, Val> {
             f.insert("account", Val::Bytes(m.account.to_wire().to_vec()));
             f.insert("action", u(if m.enable { 1u8 } else { 2 }));
         }
+        ClientMessage::Query(m) => {
+            f.insert("query_id", u(m.query_id));
+            f.insert("account", Val::Bytes(m.account.to_wire().to_vec()));
+            f.insert("cursor", u(m.cursor));
+            f.insert("kind", u(m.kind.as_u8()));
+            f.insert("page_size", u(m.page_size));
+            f.insert("flags", u(m.flags));
+        }
     }
     f
 }
@@ -326,10 +338,66 @@ fn server_fields(m: &ServerMessage) -> BTreeMap<&'static str, Val> {
                     f.insert("status", u(m.status.as_u8()));
                     f.insert("phase", u(m.phase.as_u8()));
                 }
+                AppMessage::FillFees(m) => {
+                    f.insert("cl_ord_id", u(m.cl_ord_id));
+                    f.insert("order_id", u(m.order_id));
+                    f.insert("exec_id", u(m.exec_id));
+                    f.insert("account", acct(m.account));
+                    f.insert("commission", Val::I(m.commission));
+                    f.insert("stamp_duty", Val::I(m.stamp_duty));
+                    f.insert("transfer_fee", Val::I(m.transfer_fee));
+                    f.insert("total", Val::I(m.total()));
+                }
+            }
+        }
+        ServerMessage::Query(a) => {
+            answer_fields(&mut f, a);
+            if util::answer_row_len(a.msg_type()).is_some() {
+                // The rows' bytes; their fields are checked row by row against
+                // the row tables (`answer_rows_match_the_row_tables`).
+                f.insert("rows", Val::Bytes(util::encode_server(m)[43..].to_vec()));
             }
         }
     }
     f
+}
+
+/// The fields of an answer's fixed part: the header and, for funds, its row.
+fn answer_fields(f: &mut BTreeMap<&'static str, Val>, a: &QueryAnswer) {
+    let rows = match a {
+        QueryAnswer::Funds(_) => 1,
+        QueryAnswer::Positions(p) => p.rows.len(),
+        QueryAnswer::Orders(o) => o.rows.len(),
+        QueryAnswer::Fills(x) => x.rows.len(),
+        QueryAnswer::Rejected(r) => {
+            f.insert("query_id", u(r.query_id));
+            let account = r.account.map_or([0; 16], |a| a.to_wire());
+            f.insert("account", Val::Bytes(account.to_vec()));
+            f.insert("code", u(r.code.0));
+            f.insert("kind", u(r.kind));
+            return;
+        }
+    };
+    let h = a.header().expect("an answer has a header");
+    f.insert("query_id", u(h.query_id));
+    f.insert("as_of_seq", u(h.as_of_seq));
+    f.insert("account", Val::Bytes(h.account.to_wire().to_vec()));
+    f.insert("next_cursor", u(h.next_cursor));
+    f.insert("row_count", u(rows as u64));
+    f.insert("flags", u(h.flags));
+    if let QueryAnswer::Funds(a) = a {
+        let r = &a.funds;
+        f.insert("cash_available", Val::I(r.cash_available));
+        f.insert("cash_frozen", Val::I(r.cash_frozen));
+        f.insert("cash_debit", Val::I(r.cash_debit));
+        f.insert("market_value", Val::I(r.market_value));
+        f.insert("total_assets", Val::I(r.total_assets));
+        f.insert("realized_pnl_today", Val::I(r.realized_pnl_today));
+        f.insert("commission_today", Val::I(r.commission_today));
+        f.insert("stamp_duty_today", Val::I(r.stamp_duty_today));
+        f.insert("transfer_fee_today", Val::I(r.transfer_fee_today));
+        f.insert("fees_today", Val::I(r.fees_today));
+    }
 }
 
 /// One row of a layout table, parsed.
@@ -378,7 +446,7 @@ fn type_size(ty: &str) -> Option<usize> {
         "u16" => Some(2),
         "u32" => Some(4),
         "u64" | "i64" => Some(8),
-        "utf8[text_len]" => None,
+        "utf8[text_len]" | "rows[row_count]" => None,
         _ => {
             let n = ty.strip_prefix("bytes[").or_else(|| ty.strip_prefix("ascii["));
             let n = n.and_then(|n| n.strip_suffix(']')).unwrap_or_else(|| panic!("type {ty:?}"));
@@ -439,7 +507,93 @@ const LAYOUTS: &[(&str, bool, u8)] = &[
     ("### MassCancelAck", false, msg_type::MASS_CANCEL_ACK),
     ("### OrderEntryStatus", false, msg_type::ORDER_ENTRY_STATUS),
     ("### OrderPending", false, msg_type::ORDER_PENDING),
+    ("### Query", true, msg_type::QUERY),
+    ("### FillFees", false, msg_type::FILL_FEES),
+    ("### FundsAnswer", false, msg_type::FUNDS_ANSWER),
+    ("### PositionsAnswer", false, msg_type::POSITIONS_ANSWER),
+    ("### OrdersAnswer", false, msg_type::ORDERS_ANSWER),
+    ("### FillsAnswer", false, msg_type::FILLS_ANSWER),
+    ("### QueryRejected", false, msg_type::QUERY_REJECTED),
 ];
+
+/// The fields of one row of a paged answer, by the names the row tables use.
+fn row_fields(frame: &[u8], i: usize) -> BTreeMap<&'static str, Val> {
+    let mut f = BTreeMap::new();
+    let Ok(ServerMessage::Query(answer)) = ServerMessage::decode(frame) else {
+        panic!("a paged answer decodes")
+    };
+    match answer {
+        QueryAnswer::Positions(a) => {
+            let r: PositionRow = a.rows.as_slice()[i];
+            security_fields(&mut f, Some(r.security));
+            f.insert("qty", u(r.qty));
+            f.insert("sellable", u(r.sellable));
+            f.insert("frozen", u(r.frozen));
+            f.insert("average_cost", Val::I(r.average_cost.0));
+            f.insert("last_price", Val::I(r.last_price.0));
+            f.insert("market_value", Val::I(r.market_value));
+            f.insert("unrealized_pnl", Val::I(r.unrealized_pnl));
+        }
+        QueryAnswer::Orders(a) => {
+            let r: OrderRow = a.rows.as_slice()[i];
+            f.insert("cl_ord_id", u(r.cl_ord_id));
+            security_fields(&mut f, Some(r.security));
+            f.insert("side", u(r.side.as_u8()));
+            f.insert("order_type", u(r.order_type.as_u8()));
+            f.insert("status", u(r.status.as_u8()));
+            f.insert("code", u(r.code.0));
+            f.insert("price", Val::I(r.price.0));
+            f.insert("qty", u(r.qty.0));
+            f.insert("filled_qty", u(r.filled_qty.0));
+            f.insert("open_qty", u(r.open_qty.0));
+            f.insert("average_price", Val::I(r.average_price.0));
+            f.insert("fees_paid", Val::I(r.fees_paid));
+            f.insert("entered_ns", u(r.entered_ns));
+        }
+        QueryAnswer::Fills(a) => {
+            let r: FillRow = a.rows.as_slice()[i];
+            f.insert("exec_id", u(r.exec_id));
+            f.insert("cl_ord_id", u(r.cl_ord_id));
+            security_fields(&mut f, Some(r.security));
+            f.insert("side", u(r.side.as_u8()));
+            f.insert("price", Val::I(r.price.0));
+            f.insert("qty", u(r.qty.0));
+            f.insert("commission", Val::I(r.commission));
+            f.insert("stamp_duty", Val::I(r.stamp_duty));
+            f.insert("transfer_fee", Val::I(r.transfer_fee));
+            f.insert("booked_ns", u(r.booked_ns));
+        }
+        other => panic!("{other:?} has no rows"),
+    }
+    f
+}
+
+/// Each row of every sampled paged answer matches its row table, byte for byte.
+#[test]
+fn answer_rows_match_the_row_tables() {
+    let doc = doc();
+    let tables = [
+        (msg_type::POSITIONS_ANSWER, "### Position row"),
+        (msg_type::ORDERS_ANSWER, "### Order row"),
+        (msg_type::FILLS_ANSWER, "### Fill row"),
+    ];
+    let mut checked = 0;
+    for (client, frame, _) in sample_frames(64) {
+        let Some(&(t, heading)) = tables.iter().find(|(t, _)| !client && frame[2] == *t) else {
+            continue;
+        };
+        let len = util::answer_row_len(t).unwrap();
+        let rows = layout_rows(&table_under(&doc, heading));
+        let count = usize::from(frame[39]);
+        assert_eq!(frame.len(), 43 + count * len, "{heading}: row_count");
+        for i in 0..count {
+            let row = &frame[43 + i * len..43 + (i + 1) * len];
+            check_layout(heading, &rows, row, &row_fields(&frame, i));
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "enough rows checked: {checked}");
+}
 
 /// Random frames of every type, with the field values they were built from.
 fn sample_frames(per_type: usize) -> Vec<(bool, Vec<u8>, BTreeMap<&'static str, Val>)> {
@@ -532,6 +686,11 @@ fn message_type_summary_matches_the_codec() {
         let heading =
             LAYOUTS.iter().find(|l| l.1 == client && l.2 == t).expect("type in LAYOUTS").0;
         assert!(heading[4..].starts_with(row[name].as_str()), "{row:?} vs {heading}");
+        if let Some(len) = util::answer_row_len(t).filter(|_| !client) {
+            assert_eq!(row[body], format!("40 + {len} × row_count"), "{row:?}");
+            assert_eq!(row[frame], format!("43 + {len} × row_count"), "{row:?}");
+            continue;
+        }
         let fixed = util::text_fixed_len(t).filter(|_| !client);
         match fixed {
             Some(fixed) => {
@@ -546,8 +705,18 @@ fn message_type_summary_matches_the_codec() {
         }
     }
     // The largest frame the document promises.
-    let largest = 3 + body_len::ORDER_REJECTED_FIXED + 255;
-    assert!(doc.contains(&format!("The\n  largest message defined today is {largest} bytes")));
+    let text = 3 + body_len::ORDER_REJECTED_FIXED + 255;
+    let pages = [
+        protocol::query::MAX_POSITION_ROWS * protocol::query::POSITION_ROW_LEN,
+        protocol::query::MAX_ORDER_ROWS * protocol::query::ORDER_ROW_LEN,
+        protocol::query::MAX_FILL_ROWS * protocol::query::FILL_ROW_LEN,
+    ];
+    let page = 3 + protocol::query::ANSWER_HEADER_LEN + pages.iter().max().unwrap();
+    let largest = text.max(page);
+    assert_eq!(largest, 3 + 40 + 7 * 64, "a full page of positions is the largest");
+    assert!(doc.contains(&format!(
+        "The\n  largest message defined today is {largest} bytes (a full page of positions)"
+    )));
     assert!(largest <= protocol::MAX_FRAME_LEN);
 }
 
@@ -572,7 +741,7 @@ fn named<T: Copy>(all: &[T], f: impl Fn(T) -> (u8, &'static str)) -> Vec<(u8, St
 #[test]
 fn enumeration_tables_match_the_code() {
     let doc = doc();
-    let wire: [(&str, Vec<(u8, String)>); 9] = [
+    let wire: [(&str, Vec<(u8, String)>); 11] = [
         ("### Side", named(Side::ALL, |x| (x.as_u8(), x.name()))),
         ("### OrderType", named(OrderType::ALL, |x| (x.as_u8(), x.name()))),
         ("### TimeInForce", named(TimeInForce::ALL, |x| (x.as_u8(), x.name()))),
@@ -580,6 +749,8 @@ fn enumeration_tables_match_the_code() {
         ("### CreditTag", named(CreditTag::ALL, |x| (x.as_u8(), x.name()))),
         ("### CancelReason", named(CancelReason::ALL, |x| (x.as_u8(), x.name()))),
         ("### TradingPhase", named(TradingPhase::ALL, |x| (x.as_u8(), x.name()))),
+        ("### QueryKind", named(QueryKind::ALL, |x| (x.as_u8(), x.name()))),
+        ("### OrderStatus", named(OrderStatus::ALL, |x| (x.as_u8(), x.name()))),
         ("### Liquidity", named(Liquidity::ALL, |x| (x.as_u8(), x.name()))),
         ("### PendingStatus", named(PendingStatus::ALL, |x| (x.as_u8(), x.name()))),
     ];
@@ -680,6 +851,18 @@ fn flag_tables_match_the_code() {
             ),
             (format!("0x{:02X}", answer_flags::REPEAT), "REPEAT".into()),
         ]
+    );
+    let flag_rows = |heading: &str| -> Vec<(String, String)> {
+        table_under(&doc, heading).rows.iter().map(|r| (r[1].clone(), r[2].clone())).collect()
+    };
+    assert_eq!(
+        flag_rows("### Query flags"),
+        [(format!("0x{:02X}", query_flags::OPEN_ONLY), "OPEN_ONLY".to_string())]
+    );
+    assert_eq!(query_flags::ALL, query_flags::OPEN_ONLY);
+    assert_eq!(
+        flag_rows("### Answer header flags"),
+        [(format!("0x{:02X}", answer_header_flags::INCOMPLETE), "INCOMPLETE".to_string())]
     );
 }
 
@@ -791,6 +974,7 @@ fn reject_tables_are_generated_from_the_code() {
 // ---------------------------------------------------------------------------
 
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // As ServerMessage itself.
 enum Msg {
     Client(ClientMessage),
     Server(ServerMessage),
@@ -962,7 +1146,65 @@ fn examples() -> Vec<(&'static str, Msg)> {
                 code: RejectCode::UNSUPPORTED_VERSION,
             })),
         ),
+        (
+            "FillFees",
+            app(
+                4,
+                OPEN_NS + 1_000_000,
+                AppMessage::FillFees(FillFees {
+                    cl_ord_id: 1,
+                    order_id: 1_000_001,
+                    exec_id: 1,
+                    account: a001(),
+                    commission: Price::parse_cny("37.50").unwrap().0,
+                    stamp_duty: 0,
+                    transfer_fee: Price::parse_cny("1.50").unwrap().0,
+                }),
+            ),
+        ),
+        (
+            "Query",
+            Msg::Client(ClientMessage::Query(Query {
+                query_id: 21,
+                kind: QueryKind::Funds,
+                account: a001(),
+                cursor: 0,
+                page_size: 0,
+                flags: 0,
+            })),
+        ),
+        (
+            "FundsAnswer",
+            Msg::Server(ServerMessage::Query(QueryAnswer::Funds(FundsAnswer {
+                header: AnswerHeader {
+                    query_id: 21,
+                    as_of_seq: 4,
+                    account: a001(),
+                    next_cursor: 0,
+                    flags: 0,
+                },
+                funds: funds_example(),
+            }))),
+        ),
     ]
+}
+
+/// The funds of the FundsAnswer example: CNY 1,000,000 before buying 100
+/// 600519 at 1500.00 (commission CNY 37.50, transfer fee CNY 1.50).
+fn funds_example() -> FundsRow {
+    let cny = |text: &str| Price::parse_cny(text).unwrap().0;
+    FundsRow {
+        cash_available: cny("849961.00"),
+        cash_frozen: 0,
+        cash_debit: 0,
+        market_value: cny("150000.00"),
+        total_assets: cny("999961.00"),
+        realized_pnl_today: 0,
+        commission_today: cny("37.50"),
+        stamp_duty_today: 0,
+        transfer_fee_today: cny("1.50"),
+        fees_today: cny("39.00"),
+    }
 }
 
 fn encode(m: &Msg) -> Vec<u8> {

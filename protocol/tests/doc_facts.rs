@@ -112,7 +112,8 @@ fn codes_by_answer_name_real_codes_and_cover_every_code() {
             "OrderEntryStatus",
             "BusinessReject",
             "LoginRejected",
-            "EndOfSession"
+            "EndOfSession",
+            "QueryRejected"
         ]
     );
     let mut named = std::collections::BTreeSet::new();

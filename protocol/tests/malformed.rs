@@ -196,8 +196,10 @@ fn wrong_body_length_for_each_fixed_size_type() {
     for whole in client_frames() {
         check(whole, true);
     }
+    // Text messages and paged answers take their length from a count in the body
+    // (checked in `text_length_disagreeing_with_the_frame` and queries.rs).
     for whole in server_frames() {
-        if util::text_fixed_len(whole[2]).is_none() {
+        if util::text_fixed_len(whole[2]).is_none() && util::answer_row_len(whole[2]).is_none() {
             check(whole, false);
         }
     }

@@ -161,6 +161,13 @@ round_trips! {
     mass_cancel_ack: server(app_of_type(b'm'));
     order_entry_status: server(app_of_type(b'g'));
     order_pending: server(app_of_type(b'p'));
+    fill_fees: server(app_of_type(b'f'));
+    funds_answer: server(util::query_answer_of_type(b'F').prop_map(ServerMessage::Query));
+    positions_answer: server(util::query_answer_of_type(b'P').prop_map(ServerMessage::Query));
+    orders_answer: server(util::query_answer_of_type(b'D').prop_map(ServerMessage::Query));
+    fills_answer: server(util::query_answer_of_type(b'T').prop_map(ServerMessage::Query));
+    query_rejected: server(util::query_answer_of_type(b'Q').prop_map(ServerMessage::Query));
+    query: client(util::query().prop_map(ClientMessage::Query));
 }
 
 /// The strategies above must stay in step with the protocol: every type, both ways.
@@ -170,7 +177,7 @@ fn every_type_has_a_round_trip_test() {
     assert_eq!(client, util::CLIENT_TYPES);
     let server: Vec<u8> = util::sample_server().iter().map(|m| m.msg_type()).collect();
     assert_eq!(server, util::SERVER_TYPES);
-    let tested = [b'a', b'r', b'e', b'c', b'k', b'u', b's', b'b', b'm', b'g', b'p'];
+    let tested = [b'a', b'r', b'e', b'c', b'k', b'u', b's', b'b', b'm', b'g', b'p', b'f'];
     for t in util::SERVER_TYPES.iter().filter(|t| t.is_ascii_lowercase()) {
         assert!(tested.contains(t), "no round trip for 0x{t:02x}");
     }

@@ -544,6 +544,10 @@ struct LimitsToml {
     max_positions: Option<u32>,
     max_login_bindings: Option<u32>,
     max_fills_per_day: Option<u32>,
+    /// The gateway's query rate limit per login, read by the gateway from the same
+    /// table; nothing here uses it.
+    #[allow(dead_code)]
+    max_queries_per_second: Option<toml::Value>,
 }
 
 #[derive(Deserialize, Default, Debug)]

@@ -8,13 +8,23 @@
 //! bw mass-cancel --account A001 --block
 //! bw enable --account A001
 //! bw watch
+//! bw funds --account A001 [--json]
+//! bw positions --account A001 [--json]
+//! bw orders --account A001 [--open] [--json]
+//! bw fills --account A001 [--json]
 //! ```
 //!
-//! Each command logs in (demo credentials by default), sends, prints the answers in
-//! words as they arrive, and logs out after `--wait-ms` without news.
+//! Each order command logs in (demo credentials by default), sends, prints the
+//! answers in words as they arrive, and logs out after `--wait-ms` without news.
+//! The query commands log in with protocol version 3, ask for every page of the
+//! view, print it as a table (or JSON) and log out; nothing else goes to stdout.
 
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[path = "bw/query.rs"]
+mod query;
+use query::run_query;
 
 use clap::{Parser, Subcommand};
 use protocol::client::{Client, ClientConfig, ClientError};
@@ -22,6 +32,7 @@ use protocol::codec::{
     AppMessage, CancelOrder, ClientMessage, MassCancel, MassCancelScope, NewOrder,
     OrderEntryControl, ReplaceOrder, ServerMessage, order_flags,
 };
+use protocol::query::{QueryKind, query_flags};
 use protocol::{
     AccountId, CreditTag, Market, OrderType, Price, Qty, SecurityId, Side, TimeInForce, Token,
     Username,
@@ -121,6 +132,46 @@ enum Command {
     },
     /// Log in and print the stream until interrupted.
     Watch,
+    /// An account's funds (查询资金).
+    Funds(QueryArgs),
+    /// An account's holdings (查询持仓).
+    Positions(QueryArgs),
+    /// An account's orders of the day (查询委托).
+    Orders {
+        #[command(flatten)]
+        query: QueryArgs,
+        /// Only orders that may still trade (可撤单).
+        #[arg(long)]
+        open: bool,
+    },
+    /// An account's fills of the day, fees by kind (查询成交).
+    Fills(QueryArgs),
+}
+
+/// What the query commands share.
+#[derive(clap::Args, Debug)]
+struct QueryArgs {
+    /// The account.
+    #[arg(long, short)]
+    account: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Command {
+    /// The query a command asks (kind, account, flags, format), if it is one.
+    fn query(&self) -> Option<(QueryKind, &QueryArgs, u8)> {
+        match self {
+            Command::Funds(q) => Some((QueryKind::Funds, q, 0)),
+            Command::Positions(q) => Some((QueryKind::Positions, q, 0)),
+            Command::Orders { query, open } => {
+                Some((QueryKind::Orders, query, if *open { query_flags::OPEN_ONLY } else { 0 }))
+            }
+            Command::Fills(q) => Some((QueryKind::Fills, q, 0)),
+            _ => None,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -134,16 +185,24 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args) -> Result<(), String> {
-    let message = build_message(&args.command)?;
+fn connect(args: &Args, version: u8) -> Result<Client, String> {
     let username = Username::new(&args.user).map_err(|e| format!("--user: {e}"))?;
     let token = Token::from_text(&args.token).ok_or("--token: at most 32 bytes")?;
-    let config = ClientConfig::new(args.addr.as_str(), username, token)
+    let mut config = ClientConfig::new(args.addr.as_str(), username, token)
         .map_err(|e| format!("--addr: {e}"))?;
-    let mut client = Client::connect(config, args.from_seq).map_err(|e| match e {
+    config.version = version;
+    Client::connect(config, args.from_seq).map_err(|e| match e {
         ClientError::Io(io) => format!("cannot reach the gateway at {}: {io}", args.addr),
         other => other.to_string(),
-    })?;
+    })
+}
+
+fn run(args: Args) -> Result<(), String> {
+    if let Some((kind, q, flags)) = args.command.query() {
+        return run_query(&args, kind, q, flags);
+    }
+    let message = build_message(&args.command)?;
+    let mut client = connect(&args, 1)?;
     let accepted = *client.login_accepted();
     println!("logged in as {} (stream resumes at seq {})", args.user, accepted.next_seq);
     if let Some(msg) = message {
@@ -315,6 +374,9 @@ fn build_message(command: &Command) -> Result<Option<ClientMessage>, String> {
             enable: false,
         }),
         Command::Watch => return Ok(None),
+        Command::Funds(_) | Command::Positions(_) | Command::Orders { .. } | Command::Fills(_) => {
+            return Err("a query is not an order message".into());
+        }
     };
     Ok(Some(msg))
 }
@@ -333,6 +395,7 @@ fn describe(msg: &ServerMessage) -> String {
         ServerMessage::LoginRejected(r) => {
             return format!("login rejected: {} {}", r.code, r.code.sentence().unwrap_or(""));
         }
+        ServerMessage::Query(q) => return format!("query answer: {q:?}"),
     };
     let body = match &s.msg {
         AppMessage::OrderAccepted(a) => {
@@ -431,6 +494,15 @@ fn describe(msg: &ServerMessage) -> String {
             };
             format!("pending: {about} (account {}) {} during {}", p.account, p.status, p.phase)
         }
+        AppMessage::FillFees(f) => format!(
+            "fees: exec {} (cl_ord_id {}): commission {}, stamp duty {}, transfer fee {}, total {}",
+            f.exec_id,
+            f.cl_ord_id,
+            protocol::Price(f.commission),
+            protocol::Price(f.stamp_duty),
+            protocol::Price(f.transfer_fee),
+            protocol::Price(f.total())
+        ),
     };
     format!("[{}] {body}", s.seq)
 }

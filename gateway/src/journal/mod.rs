@@ -233,6 +233,12 @@ pub fn encode(entry: &Entry, out: &mut Vec<u8>) {
             out.extend_from_slice(&login.to_le_bytes());
             encode_fix_fact(&fact, out);
         }
+        // Queries change nothing and are never sequenced (the sequencer answers
+        // them before the journal): nothing is written.
+        Input::Query { .. } => {
+            out.truncate(start);
+            return;
+        }
     }
     let body_len = (out.len() - start - RECORD_HEADER_LEN) as u32;
     let crc = crc32fast::hash(&out[start + RECORD_HEADER_LEN..]);

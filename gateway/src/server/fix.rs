@@ -50,7 +50,7 @@ impl<L: EngineLink> IoLoop<L> {
         let Some(link) = self.control.fix.clone() else { return false };
         let mut did = false;
         for (s, session) in link.sessions.iter().enumerate() {
-            while self.pending_session_events.is_empty() && self.link.has_room() {
+            while self.pending_session_events.is_empty() && self.has_room() {
                 let Some(msg) = session.to_io.pop() else { break };
                 did = true;
                 match msg {

@@ -15,6 +15,11 @@ use protocol::codec::{
     OrderAccepted, OrderEntryControl, OrderEntryStatus, OrderPending, OrderRejected, ReplaceOrder,
     Replaced, RequestKind, SystemEvent, SystemEventKind, body_len, msg_type, order_flags,
 };
+use protocol::query::{
+    AnswerHeader, FillFees, FillRow, FillsAnswer, FundsAnswer, FundsRow, MAX_FILL_ROWS,
+    MAX_ORDER_ROWS, MAX_POSITION_ROWS, OrderRow, OrderStatus, OrdersAnswer, PositionRow,
+    PositionsAnswer, Query, QueryAnswer, QueryKind, QueryRejected, Rows, query_flags,
+};
 use protocol::{
     AccountId, AppMessage, CancelReason, ClientMessage, CreditTag, Liquidity, Market, OrderType,
     PendingStatus, Price, Qty, RejectCode, RejectDetail, SecurityId, Sequenced, ServerMessage,
@@ -165,7 +170,181 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
         (any::<u64>(), account(), any::<bool>()).prop_map(|(request_id, account, enable)| {
             ClientMessage::OrderEntryControl(OrderEntryControl { request_id, account, enable })
         }),
+        query().prop_map(ClientMessage::Query),
     ]
+}
+
+pub fn query() -> impl Strategy<Value = Query> {
+    (
+        any::<u64>(),
+        select(QueryKind::ALL),
+        account(),
+        any::<u32>(),
+        any::<u8>(),
+        0..=query_flags::ALL,
+    )
+        .prop_map(|(query_id, kind, account, cursor, page_size, flags)| Query {
+            query_id,
+            kind,
+            account,
+            cursor,
+            page_size,
+            flags,
+        })
+}
+
+pub fn answer_header() -> impl Strategy<Value = AnswerHeader> {
+    (any::<u64>(), any::<u64>(), account(), any::<u32>(), any::<u8>()).prop_map(
+        |(query_id, as_of_seq, account, next_cursor, flags)| AnswerHeader {
+            query_id,
+            as_of_seq,
+            account,
+            next_cursor,
+            flags,
+        },
+    )
+}
+
+pub fn funds_row() -> impl Strategy<Value = FundsRow> {
+    proptest::array::uniform10(any::<i64>()).prop_map(|v| FundsRow {
+        cash_available: v[0],
+        cash_frozen: v[1],
+        cash_debit: v[2],
+        market_value: v[3],
+        total_assets: v[4],
+        realized_pnl_today: v[5],
+        commission_today: v[6],
+        stamp_duty_today: v[7],
+        transfer_fee_today: v[8],
+        fees_today: v[9],
+    })
+}
+
+pub fn position_row() -> impl Strategy<Value = PositionRow> {
+    (security(), proptest::array::uniform3(any::<u64>()), proptest::array::uniform4(any::<i64>()))
+        .prop_map(|(security, q, m)| PositionRow {
+            security,
+            qty: q[0],
+            sellable: q[1],
+            frozen: q[2],
+            average_cost: Price(m[0]),
+            last_price: Price(m[1]),
+            market_value: m[2],
+            unrealized_pnl: m[3],
+        })
+}
+
+pub fn order_row() -> impl Strategy<Value = OrderRow> {
+    (
+        (any::<u64>(), security(), select(Side::ALL), select(OrderType::ALL)),
+        (select(OrderStatus::ALL), any::<u16>(), any::<i64>(), any::<i64>(), any::<i64>()),
+        proptest::array::uniform4(any::<u64>()),
+    )
+        .prop_map(
+            |((cl_ord_id, security, side, order_type), (status, code, p, a, fees), q)| OrderRow {
+                cl_ord_id,
+                security,
+                side,
+                order_type,
+                status,
+                code: RejectCode(code),
+                price: Price(p),
+                qty: Qty(q[0]),
+                filled_qty: Qty(q[1]),
+                open_qty: Qty(q[2]),
+                average_price: Price(a),
+                fees_paid: fees,
+                entered_ns: q[3],
+            },
+        )
+}
+
+pub fn fill_row() -> impl Strategy<Value = FillRow> {
+    (
+        (any::<u64>(), any::<u64>(), security(), select(Side::ALL), any::<i64>(), any::<u64>()),
+        proptest::array::uniform3(any::<i64>()),
+        any::<u64>(),
+    )
+        .prop_map(|((exec_id, cl_ord_id, security, side, p, qty), fees, booked_ns)| FillRow {
+            exec_id,
+            cl_ord_id,
+            security,
+            side,
+            price: Price(p),
+            qty: Qty(qty),
+            commission: fees[0],
+            stamp_duty: fees[1],
+            transfer_fee: fees[2],
+            booked_ns,
+        })
+}
+
+fn rows<T: Copy + core::fmt::Debug, const N: usize>(
+    row: impl Strategy<Value = T>,
+    empty: T,
+) -> impl Strategy<Value = Rows<T, N>> {
+    proptest::collection::vec(row, 0..=N).prop_map(move |v| {
+        let mut rows = Rows::new(empty);
+        for r in v {
+            rows.push(r);
+        }
+        rows
+    })
+}
+
+pub fn query_answer_of_type(t: u8) -> BoxedStrategy<QueryAnswer> {
+    match t {
+        msg_type::FUNDS_ANSWER => (answer_header(), funds_row())
+            .prop_map(|(header, funds)| QueryAnswer::Funds(FundsAnswer { header, funds }))
+            .boxed(),
+        msg_type::POSITIONS_ANSWER => {
+            (answer_header(), rows::<_, MAX_POSITION_ROWS>(position_row(), PositionRow::EMPTY))
+                .prop_map(|(header, rows)| QueryAnswer::Positions(PositionsAnswer { header, rows }))
+                .boxed()
+        }
+        msg_type::ORDERS_ANSWER => {
+            (answer_header(), rows::<_, MAX_ORDER_ROWS>(order_row(), OrderRow::EMPTY))
+                .prop_map(|(header, rows)| QueryAnswer::Orders(OrdersAnswer { header, rows }))
+                .boxed()
+        }
+        msg_type::FILLS_ANSWER => {
+            (answer_header(), rows::<_, MAX_FILL_ROWS>(fill_row(), FillRow::EMPTY))
+                .prop_map(|(header, rows)| QueryAnswer::Fills(FillsAnswer { header, rows }))
+                .boxed()
+        }
+        msg_type::QUERY_REJECTED => {
+            (any::<u64>(), proptest::option::of(account()), any::<u8>(), reject_code())
+                .prop_map(|(query_id, account, kind, code)| {
+                    QueryAnswer::Rejected(QueryRejected { query_id, account, kind, code })
+                })
+                .boxed()
+        }
+        other => panic!("0x{other:02x} is not a query answer type"),
+    }
+}
+
+pub fn query_answer() -> impl Strategy<Value = QueryAnswer> {
+    let all: Vec<_> = ANSWER_TYPES.iter().map(|&t| (1, query_answer_of_type(t))).collect();
+    proptest::strategy::Union::new_weighted(all)
+}
+
+/// The unsequenced answers to queries (version 3).
+pub const ANSWER_TYPES: &[u8] = &[
+    msg_type::FUNDS_ANSWER,
+    msg_type::POSITIONS_ANSWER,
+    msg_type::ORDERS_ANSWER,
+    msg_type::FILLS_ANSWER,
+    msg_type::QUERY_REJECTED,
+];
+
+/// Row length of a paged answer type, `None` for other types.
+pub fn answer_row_len(msg_type: u8) -> Option<usize> {
+    match msg_type {
+        msg_type::POSITIONS_ANSWER => Some(protocol::query::POSITION_ROW_LEN),
+        msg_type::ORDERS_ANSWER => Some(protocol::query::ORDER_ROW_LEN),
+        msg_type::FILLS_ANSWER => Some(protocol::query::FILL_ROW_LEN),
+        _ => None,
+    }
 }
 
 pub fn order_accepted() -> impl Strategy<Value = OrderAccepted> {
@@ -360,6 +539,22 @@ pub fn app_of_type(t: u8) -> BoxedStrategy<AppMessage> {
                 })
             })
             .boxed(),
+        msg_type::FILL_FEES => (
+            (any::<u64>(), any::<u64>(), any::<u64>(), account()),
+            proptest::array::uniform3(any::<i64>()),
+        )
+            .prop_map(|((cl_ord_id, order_id, exec_id, account), fees)| {
+                AppMessage::FillFees(FillFees {
+                    cl_ord_id,
+                    order_id,
+                    exec_id,
+                    account,
+                    commission: fees[0],
+                    stamp_duty: fees[1],
+                    transfer_fee: fees[2],
+                })
+            })
+            .boxed(),
         other => panic!("0x{other:02x} is not an application message type"),
     }
 }
@@ -413,6 +608,7 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
         // Application messages dominate real traffic; weight them to match.
         4 => (any::<u64>(), any::<u64>(), app_message())
             .prop_map(|(seq, ts_ns, msg)| ServerMessage::App(Sequenced { seq, ts_ns, msg })),
+        2 => query_answer().prop_map(ServerMessage::Query),
     ]
 }
 
@@ -431,6 +627,7 @@ pub fn reserved_ranges(client: bool, msg_type: u8) -> &'static [Range<usize>] {
             msg_type::NEW_ORDER => &[53..59],
             msg_type::MASS_CANCEL => &[30..31],
             msg_type::ORDER_ENTRY_CONTROL => &[28..35],
+            msg_type::QUERY => &[34..35],
             _ => &[],
         }
     } else {
@@ -447,6 +644,11 @@ pub fn reserved_ranges(client: bool, msg_type: u8) -> &'static [Range<usize>] {
             msg_type::MASS_CANCEL_ACK => &[50..51],
             msg_type::ORDER_ENTRY_STATUS => &[44..45, 47..51],
             msg_type::ORDER_PENDING => &[61..67],
+            msg_type::FUNDS_ANSWER
+            | msg_type::POSITIONS_ANSWER
+            | msg_type::ORDERS_ANSWER
+            | msg_type::FILLS_ANSWER => &[41..43],
+            msg_type::QUERY_REJECTED => &[30..35],
             _ => &[],
         }
     }
@@ -458,6 +660,19 @@ pub fn reserved_ranges(client: bool, msg_type: u8) -> &'static [Range<usize>] {
 pub fn ignored_ranges(client: bool, frame: &[u8]) -> Vec<Range<usize>> {
     let t = frame[2];
     let mut ranges = reserved_ranges(client, t).to_vec();
+    if let Some(row_len) = answer_row_len(t).filter(|_| !client) {
+        // Each row's own reserved bytes, relative to the row.
+        let within = match t {
+            msg_type::POSITIONS_ANSWER => 5..8,
+            msg_type::ORDERS_ANSWER => 18..24,
+            _ => 22..24,
+        };
+        let rows = (frame.len() - HEADER - 40) / row_len;
+        for i in 0..rows {
+            let at = HEADER + 40 + i * row_len;
+            ranges.push(at + within.start..at + within.end);
+        }
+    }
     if client && t == msg_type::MASS_CANCEL {
         let scope = frame[27];
         if scope == 3 {
@@ -527,6 +742,7 @@ pub const CLIENT_TYPES: &[u8] = &[
     msg_type::REPLACE_ORDER,
     msg_type::MASS_CANCEL,
     msg_type::ORDER_ENTRY_CONTROL,
+    msg_type::QUERY,
 ];
 
 /// Every server type byte.
@@ -546,6 +762,12 @@ pub const SERVER_TYPES: &[u8] = &[
     msg_type::MASS_CANCEL_ACK,
     msg_type::ORDER_ENTRY_STATUS,
     msg_type::ORDER_PENDING,
+    msg_type::FUNDS_ANSWER,
+    msg_type::POSITIONS_ANSWER,
+    msg_type::ORDERS_ANSWER,
+    msg_type::FILLS_ANSWER,
+    msg_type::QUERY_REJECTED,
+    msg_type::FILL_FEES,
 ];
 
 // ---------------------------------------------------------------------------
@@ -624,6 +846,14 @@ pub fn sample_client() -> Vec<ClientMessage> {
             request_id: 10,
             account: a001(),
             enable: true,
+        }),
+        ClientMessage::Query(Query {
+            query_id: 11,
+            kind: QueryKind::Orders,
+            account: a001(),
+            cursor: 0,
+            page_size: 0,
+            flags: query_flags::OPEN_ONLY,
         }),
     ]
 }
@@ -755,5 +985,81 @@ pub fn sample_server() -> Vec<ServerMessage> {
                 phase: TradingPhase::Break,
             }),
         ),
+    ]
+    .into_iter()
+    .chain(sample_answers())
+    .chain([app(
+        12,
+        AppMessage::FillFees(FillFees {
+            cl_ord_id: 1,
+            order_id: 1_000_001,
+            exec_id: 1,
+            account: a001(),
+            commission: 50_000,
+            stamp_duty: 0,
+            transfer_fee: 1_500,
+        }),
+    )])
+    .collect()
+}
+
+/// One answer of every type, in [`ANSWER_TYPES`] order.
+pub fn sample_answers() -> Vec<ServerMessage> {
+    let header =
+        AnswerHeader { query_id: 11, as_of_seq: 3, account: a001(), next_cursor: 0, flags: 0 };
+    let mut positions = Rows::new(PositionRow::EMPTY);
+    positions.push(PositionRow {
+        security: kweichow(),
+        qty: 100,
+        sellable: 0,
+        frozen: 0,
+        average_cost: Price::from_yuan_fen(1500, 0),
+        last_price: Price::from_yuan_fen(1500, 0),
+        market_value: Price::from_yuan_fen(150_000, 0).0,
+        unrealized_pnl: 0,
+    });
+    let mut orders = Rows::new(OrderRow::EMPTY);
+    orders.push(OrderRow {
+        cl_ord_id: 1,
+        security: kweichow(),
+        side: Side::Buy,
+        order_type: OrderType::Limit,
+        status: OrderStatus::Filled,
+        code: RejectCode(0),
+        price: Price::from_yuan_fen(1500, 0),
+        qty: Qty(100),
+        filled_qty: Qty(100),
+        open_qty: Qty(0),
+        average_price: Price::from_yuan_fen(1500, 0),
+        fees_paid: 51_500,
+        entered_ns: 1_751_851_800_000_000_000,
+    });
+    let mut fills = Rows::new(FillRow::EMPTY);
+    fills.push(FillRow {
+        exec_id: 1,
+        cl_ord_id: 1,
+        security: kweichow(),
+        side: Side::Buy,
+        price: Price::from_yuan_fen(1500, 0),
+        qty: Qty(100),
+        commission: 50_000,
+        stamp_duty: 0,
+        transfer_fee: 1_500,
+        booked_ns: 1_751_851_800_000_000_000,
+    });
+    vec![
+        ServerMessage::Query(QueryAnswer::Funds(FundsAnswer {
+            header,
+            funds: FundsRow { cash_available: 1, ..FundsRow::default() },
+        })),
+        ServerMessage::Query(QueryAnswer::Positions(PositionsAnswer { header, rows: positions })),
+        ServerMessage::Query(QueryAnswer::Orders(OrdersAnswer { header, rows: orders })),
+        ServerMessage::Query(QueryAnswer::Fills(FillsAnswer { header, rows: fills })),
+        ServerMessage::Query(QueryAnswer::Rejected(QueryRejected {
+            query_id: 12,
+            account: Some(a001()),
+            kind: QueryKind::Funds.as_u8(),
+            code: RejectCode::QUERY_RATE_LIMITED,
+        })),
     ]
 }
