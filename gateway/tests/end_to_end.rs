@@ -419,9 +419,9 @@ fn malformed_frames_are_answered_without_harm(topology: Topology) {
         .encode_to_slice(&mut good)
         .unwrap();
     let good = &good[..n];
-    // Unknown type.
-    c.send_raw(&[1, 0, b'Q']).unwrap();
-    assert_eq!(business_reject(&mut c), (b'Q', RejectCode::UNKNOWN_MESSAGE_TYPE));
+    // Unknown type ('Q' is Query since protocol version 3).
+    c.send_raw(&[1, 0, b'W']).unwrap();
+    assert_eq!(business_reject(&mut c), (b'W', RejectCode::UNKNOWN_MESSAGE_TYPE));
     // Short body.
     let mut short = good[..n - 4].to_vec();
     short[0] -= 4;
