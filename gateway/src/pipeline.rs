@@ -661,6 +661,12 @@ pub fn memory_budget_for(config: &GatewayConfig, venue_bytes: u64) -> Vec<(&'sta
             p.admin_queue_capacity as u64 * std::mem::size_of::<AdminCommand>() as u64,
         ),
         (
+            "query answer buffers (protocol version 3)",
+            // Each holds one answer frame and its bookkeeping.
+            config.server.max_queries_in_flight as u64
+                * (protocol::codec::MAX_FRAME_LEN as u64 + 64),
+        ),
+        (
             "failed-login addresses (unknown usernames)",
             // A hash map entry: the address, its window, and the table's overhead.
             config.server.max_failing_addresses as u64

@@ -538,6 +538,8 @@ fn the_configuration_refuses_what_the_door_cannot_serve() {
     let fix = config.fix.as_ref().unwrap();
     assert_eq!(row.1, fix.memory_bytes() + gateway::fix_link::FixLink::memory_bytes(fix));
     assert!(row.1 > 2 * (1 << 20), "two sessions' outbound buffers at least");
+    let keys = gateway::config::memory::part_keys(&config, row.0);
+    assert!(keys.iter().any(|(k, v)| *k == "[[fix.sessions]] (count)" && *v == 2), "{keys:?}");
 }
 
 // ---------------------------------------------------------------------------

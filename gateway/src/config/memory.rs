@@ -125,6 +125,18 @@ pub fn part_keys(config: &GatewayConfig, part: &str) -> Vec<(&'static str, u64)>
         vec![("pipeline.in_ring_capacity", c.pipeline.in_ring_capacity as u64)]
     } else if part.starts_with("engine -> io") {
         vec![("pipeline.out_ring_capacity", c.pipeline.out_ring_capacity as u64)]
+    } else if part.starts_with("query answer buffers") {
+        vec![("server.max_queries_in_flight", c.server.max_queries_in_flight as u64)]
+    } else if part.starts_with("FIX sessions") {
+        let fix = c.fix.as_ref();
+        let first = fix.and_then(|f| f.sessions.first());
+        vec![
+            ("[[fix.sessions]] (count)", fix.map_or(0, |f| f.sessions.len() as u64)),
+            ("fix.outbound_bytes", first.map_or(0, |s| s.outbound_capacity as u64)),
+            ("fix.resend_capacity", first.map_or(0, |s| s.resend_capacity as u64)),
+            ("fix.order_cache_capacity", first.map_or(0, |s| s.order_cache_capacity as u64)),
+            ("fix.queue_messages", fix.map_or(0, |f| f.queue_messages as u64)),
+        ]
     } else if part.starts_with("admin command queue") {
         vec![("pipeline.admin_queue_capacity", c.pipeline.admin_queue_capacity as u64)]
     } else if part.starts_with("failed-login addresses") {
