@@ -354,6 +354,61 @@ fn scenario(topology: Topology, durability: Durability) {
     drop(gw);
 }
 
+/// A suitability confirmation and a T+1 day roll, as the queries show them: the
+/// refused order (4002) and its confirmed resend are both in the day's orders;
+/// shares bought today become sellable after the operator's end and start of day.
+#[test]
+fn a_confirmed_order_and_a_day_roll_show_in_the_queries() {
+    let gw = start(&config_with(Topology::Fused, Durability::None, "roll"));
+    let mut t1 = Session::new(gw.addr(), "trader1", 3);
+    // A002 is a C2 client, 600519 an R3 product: confirmation required.
+    t1.send(ClientMessage::NewOrder(limit(40, "A002", 600519, Side::Buy, 100, "1490.00")));
+    t1.wait_for(|m| matches!(m, AppMessage::OrderRejected(r) if r.cl_ord_id == 40).then_some(()));
+    let mut confirmed = limit(41, "A002", 600519, Side::Buy, 100, "1490.00");
+    confirmed.flags = protocol::codec::order_flags::SUITABILITY_CONFIRMED;
+    t1.send(ClientMessage::NewOrder(confirmed));
+    t1.wait_for(|m| matches!(m, AppMessage::OrderAccepted(a) if a.cl_ord_id == 41).then_some(()));
+    // A001 buys 100 601398 from A002 (both trader1's): bought today.
+    t1.send(ClientMessage::NewOrder(limit(42, "A002", 601398, Side::Sell, 100, "7.05")));
+    t1.send(ClientMessage::NewOrder(limit(43, "A001", 601398, Side::Buy, 100, "7.05")));
+    t1.wait_for(|m| matches!(m, AppMessage::FillFees(f) if f.cl_ord_id == 43).then_some(()));
+    t1.settle();
+
+    let rows = t1.all_orders("A002", 0, 0).concat();
+    let states: Vec<_> = rows.iter().map(|r| (r.cl_ord_id, r.status, r.code)).collect();
+    assert_eq!(
+        states,
+        [
+            (40, OrderStatus::Rejected, RejectCode::CONFIRMATION_REQUIRED),
+            (41, OrderStatus::Open, RejectCode(0)),
+            (42, OrderStatus::Filled, RejectCode(0)),
+        ]
+    );
+    let bought = |t: &mut Session| {
+        let (held, _) = t.positions("A001", 0, 7);
+        let p = held.into_iter().find(|p| p.security == sec(601398)).expect("601398 held");
+        (p.qty, p.sellable)
+    };
+    assert_eq!(bought(&mut t1), (100, 0), "T+1: bought today, not sellable today");
+
+    // The operator ends the day and starts the next.
+    let admin = gw.admin();
+    admin.submit(gateway::input::AdminCommand::EndOfDay).expect("queued");
+    admin.submit(gateway::input::AdminCommand::StartOfDay).expect("queued");
+    t1.wait_for(|m| {
+        matches!(
+            m,
+            AppMessage::SystemEvent(e) if e.kind == protocol::codec::SystemEventKind::StartOfDay
+        )
+        .then_some(())
+    });
+    t1.settle();
+    assert_eq!(bought(&mut t1), (100, 100), "the next day the shares are sellable");
+    let open = t1.all_orders("A002", 0, query_flags::OPEN_ONLY).concat();
+    assert!(open.is_empty(), "a day order does not outlive its day: {open:?}");
+    drop(gw);
+}
+
 #[test]
 fn queries_answer_from_the_engine_in_the_fused_topology() {
     scenario(Topology::Fused, Durability::None);
