@@ -32,10 +32,7 @@ use crate::types::{
 pub const PROTOCOL_VERSION: u8 = 3;
 /// The first version with OrderPending.
 pub const VERSION_ORDER_PENDING: u8 = 2;
-/// Hard maximum of a whole frame (length prefix included), in bytes.
-pub const MAX_FRAME_LEN: usize = 512;
-/// Bytes before the body: `u16 length` and `u8 type`.
-pub const FRAME_HEADER_LEN: usize = 3;
+pub use crate::frame::{FRAME_HEADER_LEN, MAX_FRAME_LEN};
 /// Bytes of the header that every sequenced server message starts with (`seq`, `ts_ns`).
 pub const SEQ_HEADER_LEN: usize = 16;
 

@@ -4,6 +4,7 @@
 //! * [`reject`]: reject and reason codes with names and sentences.
 //! * [`rules`]: A-share order-rule arithmetic shared by risk checks and the venue.
 //! * [`codec`]: frames and message layouts; decoding never panics.
+//! * [`frame`]: the frame's fixed sizes.
 //! * [`framing`]: a fixed receive buffer that yields whole frames.
 //! * [`marketdata`]: the market-data feed: channels, messages, a book builder.
 //! * [`query`]: the four queries and FillFees (version 3): requests, answers, rows.
@@ -16,6 +17,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod frame;
 pub mod framing;
 pub mod marketdata;
 pub mod query;

@@ -15,7 +15,7 @@
 
 use core::fmt;
 
-use crate::codec::{FRAME_HEADER_LEN, MAX_FRAME_LEN};
+use crate::frame::{FRAME_HEADER_LEN, MAX_FRAME_LEN};
 use crate::reject::RejectCode;
 use crate::types::{AccountId, ClOrdId, ExecId, Market, OrderType, Price, Qty, SecurityId, Side};
 use crate::types::{OrderId, wire_enum};
