@@ -69,6 +69,8 @@ pub struct Options {
     /// Run the same schedule without the probe first (in-process gateway), and
     /// report the order answers of both side by side.
     pub compare_query_probe: bool,
+    /// With `compare_query_probe`: run the side with the probe first.
+    pub probe_first: bool,
     /// The command line, for the report.
     pub command: String,
 }
@@ -100,6 +102,7 @@ impl Default for Options {
             query_share: None,
             query_every_ms: None,
             compare_query_probe: false,
+            probe_first: false,
             command: String::new(),
         }
     }
@@ -399,6 +402,9 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
     };
     let mut no_journal = None;
     let mut no_probe = None;
+    if o.probe_first && !o.compare_query_probe {
+        return Err("--probe-first only orders the two sides of --compare-query-probe".into());
+    }
     if o.compare_query_probe && (o.gateway.is_some() || s.flow.query_every_ms == 0) {
         return Err("--compare-query-probe needs --query-every-ms (or a scenario's \
                     query_every_ms) and an in-process gateway"
@@ -433,9 +439,20 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
             if o.compare_query_probe {
                 let mut unprobed = s.clone();
                 unprobed.flow.query_every_ms = 0;
-                no_probe = Some(in_process(&unprobed, &universe, &config, o, &figures)?.1);
+                // Whichever side runs first pays the process's warm-up (page faults,
+                // cold caches, the allocator's first arenas); --probe-first swaps the
+                // order so that a reader can see how much of a ratio that is.
+                if o.probe_first {
+                    let probed = in_process(&s, &universe, &config, o, &figures)?;
+                    no_probe = Some(in_process(&unprobed, &universe, &config, o, &figures)?.1);
+                    probed
+                } else {
+                    no_probe = Some(in_process(&unprobed, &universe, &config, o, &figures)?.1);
+                    in_process(&s, &universe, &config, o, &figures)?
+                }
+            } else {
+                in_process(&s, &universe, &config, o, &figures)?
             }
-            in_process(&s, &universe, &config, o, &figures)?
         }
         (Some(addr), _) => {
             let op: Option<Box<dyn Operator>> = o.admin.map(|a| {

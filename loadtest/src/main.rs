@@ -127,6 +127,10 @@ struct RunArgs {
     /// and report the order answers of both side by side.
     #[arg(long)]
     compare_query_probe: bool,
+    /// With --compare-query-probe: run the side with the probe first (the side
+    /// that runs first pays the process's warm-up).
+    #[arg(long)]
+    probe_first: bool,
 }
 
 fn main() -> ExitCode {
@@ -187,6 +191,7 @@ fn main() -> ExitCode {
                 query_share: a.query_share,
                 query_every_ms: a.query_every_ms,
                 compare_query_probe: a.compare_query_probe,
+                probe_first: a.probe_first,
                 command: std::env::args().collect::<Vec<_>>().join(" "),
             };
             match harness::run(&o) {

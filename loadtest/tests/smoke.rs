@@ -135,3 +135,37 @@ fn queries_reconcile_with_what_filled() {
     assert_eq!(g.counts.business_rejects, 0, "every query was understood");
     assert!(out.summary.passed, "{}", loadtest::report::table(&out.summary));
 }
+
+/// `--compare-query-probe --probe-first`: both sides run (the probed one first),
+/// each answers every order, and the report holds both and their ratio;
+/// `--probe-first` alone is refused, as is the comparison without a probe.
+#[test]
+fn the_query_probe_comparison_runs_both_sides_in_either_order() {
+    let o = Options {
+        scenario: "smoke".into(),
+        time_scale: 0.25,
+        baseline: false,
+        write_files: false,
+        quiet: true,
+        query_every_ms: Some(100),
+        compare_query_probe: true,
+        probe_first: true,
+        command: "cargo test probe".into(),
+        ..Options::default()
+    };
+    let out = harness::run(&o).expect("the run completes");
+    let s = &out.summary;
+    let probed = &s.gateway_run;
+    let plain = s.no_probe_run.as_ref().expect("the side without the probe ran");
+    assert!(probed.queries.answered > 0, "the probed side queried: {:?}", probed.queries);
+    assert_eq!(plain.queries.answered, 0, "the other side did not: {:?}", plain.queries);
+    for side in [probed, plain] {
+        assert_eq!(side.counts.lost, 0);
+        assert!(side.order_ack.count > 0, "{}: orders answered", side.target);
+    }
+    assert!(s.ratio_to_no_probe.is_some(), "the report holds the ratio");
+    let alone = Options { compare_query_probe: false, ..o.clone() };
+    assert!(harness::run(&alone).unwrap_err().contains("--probe-first"));
+    let no_probe = Options { query_every_ms: None, probe_first: false, ..o };
+    assert!(harness::run(&no_probe).unwrap_err().contains("--compare-query-probe"));
+}
