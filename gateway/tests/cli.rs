@@ -652,7 +652,7 @@ fn bw_quotes_reports_refusals_and_bad_arguments() {
         "{out}"
     );
     server.join().unwrap();
-    let (ok, out) = bw(md_addr, &["quotes", "--once", "600519"]);
+    let (ok, out) = bw(md_addr, &["quotes", "--md-addr", "nowhere", "--once", "600519"]);
     assert!(!ok && out.contains("--md-addr"), "{out}");
     let (ok, out) = bw(md_addr, &["quotes", "--md-addr", &md, "--depth", "7", "600519"]);
     assert!(!ok && out.contains("--depth 7: expected 5 (Level-1) or 10 (Level-2)"), "{out}");

@@ -12,7 +12,7 @@
 //! bw positions --account A001 [--json]
 //! bw orders --account A001 [--open] [--json]
 //! bw fills --account A001 [--json]
-//! bw quotes --md-addr 127.0.0.1:9200 600519 000001 [--depth 10] [--ticks] [--once]
+//! bw quotes [--md-addr 127.0.0.1:9400] 600519 000001 [--depth 10] [--ticks] [--once]
 //! ```
 //!
 //! Each order command logs in (demo credentials by default), sends, prints the
@@ -159,9 +159,8 @@ enum Command {
 /// What `bw quotes` takes.
 #[derive(clap::Args, Debug)]
 struct QuotesArgs {
-    /// The market-data address (required: the gateway's configuration names no
-    /// market-data port).
-    #[arg(long)]
+    /// The market-data address (`[marketdata] listen`; its default).
+    #[arg(long, default_value = "127.0.0.1:9400")]
     md_addr: String,
     /// Levels a side: 5 (Level-1) or 10 (Level-2).
     #[arg(long, default_value_t = 5)]
