@@ -7,6 +7,7 @@
 //! * [`pipeline`]: threads, rings, pinning, wait strategies; `start` and `shutdown`.
 //! * [`admin`]: the HTTP admin endpoint (Prometheus metrics, health, operator actions).
 //! * [`views`]: the funds, positions, orders and fills views as tables and JSON.
+//! * [`quotes`]: the quote screen of the market-data feed (ladder, trades, ticks).
 //! * [`ring`], [`wait`]: the SPSC ring and the idle policies (the only `unsafe` is in `ring`).
 
 #![deny(missing_docs)]
@@ -24,6 +25,7 @@ pub mod lograte;
 pub mod metrics;
 pub mod outlog;
 pub mod pipeline;
+pub mod quotes;
 pub mod ring;
 pub mod server;
 pub mod snapshot;

@@ -393,7 +393,7 @@ pub fn signed_cny(units: i64) -> String {
 }
 
 /// Nanoseconds since the Unix epoch as the exchange's `HH:MM:SS.mmm`; `-` for zero.
-fn time_of_day(ns: u64) -> String {
+pub fn time_of_day(ns: u64) -> String {
     if ns == 0 {
         return "-".into();
     }

@@ -441,3 +441,219 @@ fn bw_queries_a_live_gateway_through_every_page() {
     assert!(!ok && out.contains("the funds query was refused: 3001"), "{out}");
     gw.shutdown().unwrap();
 }
+
+// ------------------------------------------------------------------ bw quotes
+
+/// A scripted market-data server for one `bw quotes` run: accepts the login
+/// (session 20261207), answers each Subscribe with `answer(request_id, target)`,
+/// and reads until the client leaves. The thread returns what the client sent.
+fn scripted_md_server(
+    answer: impl Fn(u32, protocol::marketdata::Target) -> Vec<protocol::marketdata::MdMessage>
+    + Send
+    + 'static,
+) -> (std::net::SocketAddr, std::thread::JoinHandle<Vec<protocol::marketdata::MdMessage>>) {
+    use protocol::marketdata::{MdMessage, decode_client};
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let thread = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let mut rx = protocol::framing::FrameBuffer::new(0);
+        let mut seen = Vec::new();
+        let send = |stream: &mut std::net::TcpStream, msg: &MdMessage| {
+            let mut buf = [0u8; protocol::MAX_FRAME_LEN];
+            let n = msg.encode(&mut buf).unwrap();
+            stream.write_all(&buf[..n]).unwrap();
+        };
+        loop {
+            while let Some(frame) = rx.next_frame().unwrap() {
+                let msg = decode_client(frame).unwrap();
+                seen.push(msg);
+                let replies = match msg {
+                    MdMessage::Login { .. } => {
+                        vec![MdMessage::LoginAccepted {
+                            session_id: 20_261_207,
+                            heartbeat_ms: 1000,
+                        }]
+                    }
+                    MdMessage::Subscribe { request_id, target, .. } => answer(request_id, target),
+                    _ => Vec::new(),
+                };
+                for r in &replies {
+                    send(&mut stream, r);
+                }
+            }
+            match rx.read_from(&mut stream) {
+                Ok(0) | Err(_) => return seen,
+                Ok(_) => {}
+            }
+        }
+    });
+    (addr, thread)
+}
+
+/// A real-time subscription's acknowledgement and snapshot of `security`.
+fn md_snapshot(
+    request_id: u32,
+    security: protocol::SecurityId,
+    bids: &[(&str, u64, u32)],
+    asks: &[(&str, u64, u32)],
+) -> Vec<protocol::marketdata::MdMessage> {
+    use protocol::marketdata::{MdMessage, SNAPSHOT_LEVELS_MAX, Snapshot, WireLevel, channel_of};
+    let level = |&(price, qty, orders): &(&str, u64, u32)| WireLevel {
+        price: cny(price),
+        qty: protocol::Qty(qty),
+        orders,
+    };
+    let mut s = Snapshot {
+        channel: channel_of(security),
+        seq: 1200,
+        security_seq: 1187,
+        security,
+        flags: 0,
+        time_ns: 1_796_613_000_000_000_000,
+        session_id: 20_261_207,
+        phase: protocol::TradingPhase::Continuous,
+        last: cny("1485.00"),
+        volume: 12_300,
+        turnover: 182_655_000_000,
+        indicative: Default::default(),
+        bid_count: bids.len() as u8,
+        ask_count: asks.len() as u8,
+        bids: [WireLevel::default(); SNAPSHOT_LEVELS_MAX],
+        asks: [WireLevel::default(); SNAPSHOT_LEVELS_MAX],
+    };
+    for (to, from) in s.bids.iter_mut().zip(bids) {
+        *to = level(from);
+    }
+    for (to, from) in s.asks.iter_mut().zip(asks) {
+        *to = level(from);
+    }
+    vec![
+        MdMessage::SubscribeAck { request_id, channel: channel_of(security) },
+        MdMessage::Snapshot(s),
+    ]
+}
+
+fn md_security(target: protocol::marketdata::Target) -> protocol::SecurityId {
+    match target {
+        protocol::marketdata::Target::Security(s) => s,
+        other => panic!("bw quotes subscribes per security, not {other:?}"),
+    }
+}
+
+#[test]
+fn bw_quotes_once_prints_a_ladder_per_security() {
+    use protocol::marketdata::{Depth, MdMessage, Mode, Target};
+    let (md_addr, server) = scripted_md_server(|request_id, target| {
+        let s = md_security(target);
+        if s.code == 600_519 {
+            md_snapshot(
+                request_id,
+                s,
+                &[("1485.00", 300, 2), ("1484.99", 100, 1)],
+                &[("1485.01", 500, 3)],
+            )
+        } else {
+            md_snapshot(request_id, s, &[("12.00", 1000, 5)], &[])
+        }
+    });
+    let md = md_addr.to_string();
+    let (ok, out) = bw(md_addr, &["quotes", "--md-addr", &md, "--once", "600519", "000001.SZ"]);
+    assert!(ok, "{out}");
+    assert!(!out.contains('\x1b'), "--once prints without redrawing: {out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("session 20261207  gaps recovered 0"), "{out}");
+    assert!(
+        out.contains("600519.SH  continuous  last 1485.00  volume 12300  turnover 18265500.00\n"),
+        "{out}"
+    );
+    assert!(out.contains("\nAsk5           -\n"), "{out}");
+    assert!(out.contains("\nAsk1     1485.01         500       3\nBid1     1485.00         300       2\nBid2     1484.99         100       1\n"), "{out}");
+    assert!(out.contains("\n000001.SZ  continuous"), "{out}");
+    assert!(out.contains("\nBid1       12.00        1000       5\n"), "{out}");
+    assert!(!out.contains("Ask6"), "five levels by default: {out}");
+    let seen = server.join().unwrap();
+    assert!(
+        matches!(seen[0], MdMessage::Login { version: 1, username, .. } if username.as_str() == "trader1")
+    );
+    let subscribed: Vec<String> = seen[1..]
+        .iter()
+        .map(|m| match m {
+            MdMessage::Subscribe {
+                target: Target::Security(s),
+                depth: Depth::Level1,
+                mode: Mode::RealTime,
+                ..
+            } => s.to_string(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(subscribed, ["600519.SH", "000001.SZ"]);
+}
+
+#[test]
+fn bw_quotes_ticks_prints_the_trade_and_order_stream() {
+    use protocol::marketdata::{DeltaBody, DeltaHeader, Depth, MdMessage, channel_of};
+    let (md_addr, server) = scripted_md_server(|request_id, target| {
+        let s = md_security(target);
+        let mut out = md_snapshot(request_id, s, &[("1485.00", 300, 2)], &[("1485.01", 500, 3)]);
+        let h = |seq, prev_seq| DeltaHeader {
+            channel: channel_of(s),
+            seq,
+            prev_seq,
+            security: s,
+            flags: 0,
+            time_ns: 1_796_613_000_000_001_000,
+        };
+        out.push(MdMessage::Delta(
+            h(1201, 1187),
+            DeltaBody::Trade {
+                exec_id: 5001,
+                price: cny("1485.01"),
+                qty: protocol::Qty(200),
+                buy_order_id: 88,
+                sell_order_id: 61,
+                aggressor: Some(protocol::Side::Buy),
+            },
+        ));
+        out.push(MdMessage::Delta(
+            h(1202, 1201),
+            DeltaBody::OrderAdded {
+                order_id: 89,
+                side: protocol::Side::Buy,
+                price: cny("1485.00"),
+                qty: protocol::Qty(400),
+            },
+        ));
+        out
+    });
+    let md = md_addr.to_string();
+    let (ok, out) = bw(md_addr, &["quotes", "--md-addr", &md, "--ticks", "--once", "600519"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("600519.SH  11:10:00.000  #1201  trade 200 @ 1485.01 buy (exec 5001, buy order 88, sell order 61)\n"), "{out}");
+    assert!(out.contains("600519.SH  11:10:00.000  #1202  order 89 buy 400 @ 1485.00\n"), "{out}");
+    assert!(!out.contains("Ask1"), "ticks instead of the ladder: {out}");
+    let seen = server.join().unwrap();
+    assert!(matches!(seen[1], MdMessage::Subscribe { depth: Depth::Level2, .. }), "{seen:?}");
+}
+
+#[test]
+fn bw_quotes_reports_refusals_and_bad_arguments() {
+    use protocol::marketdata::{MdMessage, MdReject};
+    let (md_addr, server) = scripted_md_server(|request_id, _| {
+        vec![MdMessage::SubscribeReject { request_id, code: MdReject::NOT_ENTITLED }]
+    });
+    let md = md_addr.to_string();
+    let (ok, out) = bw(md_addr, &["quotes", "--md-addr", &md, "--depth", "10", "--once", "600519"]);
+    assert!(
+        !ok && out.contains("600519.SH refused by the market-data server: 7 not_entitled"),
+        "{out}"
+    );
+    server.join().unwrap();
+    let (ok, out) = bw(md_addr, &["quotes", "--once", "600519"]);
+    assert!(!ok && out.contains("--md-addr"), "{out}");
+    let (ok, out) = bw(md_addr, &["quotes", "--md-addr", &md, "--depth", "7", "600519"]);
+    assert!(!ok && out.contains("--depth 7: expected 5 (Level-1) or 10 (Level-2)"), "{out}");
+}

@@ -9,6 +9,7 @@
 //! * [`marketdata`]: the market-data feed: channels, messages, a book builder.
 //! * [`query`]: the four queries and FillFees (version 3): requests, answers, rows.
 //! * [`client`]: a blocking TCP client: login with resume, heartbeats, gap checks.
+//! * [`mdclient`]: a blocking market-data subscriber: books, recovery, heartbeats.
 //!
 //! `docs/protocol.md` at the repository root is the contract this crate implements.
 
@@ -20,6 +21,7 @@ pub mod codec;
 pub mod frame;
 pub mod framing;
 pub mod marketdata;
+pub mod mdclient;
 pub mod query;
 pub mod reject;
 pub mod rules;

@@ -12,12 +12,15 @@
 //! bw positions --account A001 [--json]
 //! bw orders --account A001 [--open] [--json]
 //! bw fills --account A001 [--json]
+//! bw quotes --md-addr 127.0.0.1:9200 600519 000001 [--depth 10] [--ticks] [--once]
 //! ```
 //!
 //! Each order command logs in (demo credentials by default), sends, prints the
 //! answers in words as they arrive, and logs out after `--wait-ms` without news.
 //! The query commands log in with protocol version 3, ask for every page of the
 //! view, print it as a table (or JSON) and log out; nothing else goes to stdout.
+//! `quotes` logs in to the market-data port with the same credentials and shows
+//! a quote screen redrawn in place.
 
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,6 +28,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[path = "bw/query.rs"]
 mod query;
 use query::run_query;
+#[path = "bw/quotes.rs"]
+mod quotes;
+use quotes::run_quotes;
 
 use clap::{Parser, Subcommand};
 use protocol::client::{Client, ClientConfig, ClientError};
@@ -146,6 +152,36 @@ enum Command {
     },
     /// An account's fills of the day, fees by kind (查询成交).
     Fills(QueryArgs),
+    /// A quote screen from the market-data feed (行情): ladders, trades, volume, phase.
+    Quotes(QuotesArgs),
+}
+
+/// What `bw quotes` takes.
+#[derive(clap::Args, Debug)]
+struct QuotesArgs {
+    /// The market-data address (required: the gateway's configuration names no
+    /// market-data port).
+    #[arg(long)]
+    md_addr: String,
+    /// Levels a side: 5 (Level-1) or 10 (Level-2).
+    #[arg(long, default_value_t = 5)]
+    depth: u8,
+    /// Print the tick-by-tick trades and orders instead of the ladder (Level-2).
+    #[arg(long)]
+    ticks: bool,
+    /// Print one screen after the snapshots and exit (with --ticks: the ticks
+    /// until --wait-ms passes without one).
+    #[arg(long)]
+    once: bool,
+    /// Chinese row labels (卖五..卖一, 买一..买五).
+    #[arg(long)]
+    cn: bool,
+    /// Latest trades shown per security.
+    #[arg(long, default_value_t = 5)]
+    trades: usize,
+    /// Securities: `600519`, `600519.SH`, `000001.SZ`, ...
+    #[arg(required = true, num_args = 1..)]
+    securities: Vec<String>,
 }
 
 /// What the query commands share.
@@ -200,6 +236,9 @@ fn connect(args: &Args, version: u8) -> Result<Client, String> {
 fn run(args: Args) -> Result<(), String> {
     if let Some((kind, q, flags)) = args.command.query() {
         return run_query(&args, kind, q, flags);
+    }
+    if let Command::Quotes(q) = &args.command {
+        return run_quotes(&args, q);
     }
     let message = build_message(&args.command)?;
     let mut client = connect(&args, 1)?;
@@ -377,6 +416,7 @@ fn build_message(command: &Command) -> Result<Option<ClientMessage>, String> {
         Command::Funds(_) | Command::Positions(_) | Command::Orders { .. } | Command::Fills(_) => {
             return Err("a query is not an order message".into());
         }
+        Command::Quotes(_) => return Err("quotes are not an order message".into()),
     };
     Ok(Some(msg))
 }

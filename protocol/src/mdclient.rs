@@ -1,0 +1,300 @@
+//! A blocking market-data subscriber over TCP (`docs/marketdata.md`).
+//!
+//! It logs in with the order-entry credentials, subscribes, and turns the
+//! server's frames into books: one [`BookBuilder`](crate::marketdata::BookBuilder)
+//! per security, a bounded tape of recent trades, and counters. Recovery is its
+//! own business: a gap is asked for again, a refused or too-wide range or a new
+//! feed session subscribes again for a new snapshot, and heartbeats go out when
+//! the link is idle. The rules live in [`Feed`] (no socket, no clock); this file
+//! moves bytes. One client is one connection; it is not thread-safe.
+
+mod feed;
+
+pub use feed::{Feed, FeedCounters, FeedLimits, LEVEL1_LEVELS, MdEvent, SecurityBook, TradeTick};
+
+use std::io::{self, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use crate::codec::{DecodeError, MAX_FRAME_LEN};
+use crate::framing::FrameBuffer;
+use crate::marketdata::{Depth, MD_VERSION, MdMessage, MdReject, Mode, Target, decode_server};
+use crate::types::{SecurityId, Token, Username};
+
+/// Server heartbeat intervals without a byte after which the server is taken for
+/// dead (the server allows a silent client as many).
+pub const SILENT_INTERVALS_MAX: u32 = 3;
+
+/// Everything that can go wrong on the subscriber's side.
+#[derive(Debug, thiserror::Error)]
+pub enum MdClientError {
+    /// Socket error.
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
+    /// The server sent bytes that do not decode; the connection is closed.
+    #[error("malformed frame from the market-data server: {0}")]
+    Malformed(#[from] DecodeError),
+    /// The server refused the login.
+    #[error("login rejected: {}", reject_words(.0))]
+    LoginRejected(MdReject),
+    /// The server closed the connection.
+    #[error("connection closed by the market-data server")]
+    Closed,
+    /// No answer to the login within the timeout.
+    #[error("timed out waiting for the market-data server")]
+    Timeout,
+    /// Nothing arrived for [`SILENT_INTERVALS_MAX`] heartbeat intervals.
+    #[error("the market-data server sent nothing for {silent_ms} ms")]
+    ServerSilent {
+        /// How long it was silent.
+        silent_ms: u64,
+    },
+    /// A message the server does not send at this point of the session.
+    #[error("unexpected message type 0x{msg_type:02x} from the market-data server")]
+    Unexpected {
+        /// Its type byte.
+        msg_type: u8,
+    },
+    /// A request the client will not send.
+    #[error("invalid request: {0}")]
+    InvalidRequest(&'static str),
+    /// A snapshot or subscription would need one book more than the limit.
+    #[error("more than {max} books")]
+    TooManyBooks {
+        /// [`FeedLimits::books_max`].
+        max: usize,
+    },
+    /// One subscription more than the limit.
+    #[error("more than {max} subscriptions")]
+    TooManySubscriptions {
+        /// [`FeedLimits::subscriptions_max`].
+        max: usize,
+    },
+}
+
+/// Connection settings.
+#[derive(Clone, Debug)]
+pub struct MdClientConfig {
+    /// The market-data port.
+    pub addr: SocketAddr,
+    /// The order-entry username.
+    pub username: Username,
+    /// The order-entry token.
+    pub token: Token,
+    /// How long to wait for the connection and for LoginAccepted.
+    pub login_timeout: Duration,
+    /// Books, subscriptions and trades kept.
+    pub limits: FeedLimits,
+    /// Receive buffer in bytes (at least two frames).
+    pub rx_buffer_bytes: usize,
+}
+
+impl MdClientConfig {
+    /// Settings with defaults: 5 s login timeout, [`FeedLimits::default`], 64 KiB
+    /// receive buffer.
+    pub fn new(
+        addr: impl ToSocketAddrs,
+        username: Username,
+        token: Token,
+    ) -> io::Result<MdClientConfig> {
+        let addr = addr.to_socket_addrs()?.next().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "address resolves to nothing")
+        })?;
+        Ok(MdClientConfig {
+            addr,
+            username,
+            token,
+            login_timeout: Duration::from_secs(5),
+            limits: FeedLimits::default(),
+            rx_buffer_bytes: 64 * 1024,
+        })
+    }
+}
+
+/// A logged-in market-data connection.
+#[derive(Debug)]
+pub struct MdClient {
+    stream: TcpStream,
+    rx: FrameBuffer,
+    feed: Feed,
+    /// 0: the server sends no heartbeats; the client neither sends nor expects them.
+    heartbeat: Duration,
+    last_sent: Instant,
+    last_received: Instant,
+}
+
+impl MdClient {
+    /// Connects and logs in.
+    pub fn connect(config: &MdClientConfig) -> Result<MdClient, MdClientError> {
+        let mut stream = TcpStream::connect_timeout(&config.addr, config.login_timeout)?;
+        stream.set_nodelay(true)?;
+        let login = MdMessage::Login {
+            version: MD_VERSION,
+            username: config.username,
+            token: config.token,
+        };
+        write_message(&mut stream, &login)?;
+        let mut rx = FrameBuffer::new(config.rx_buffer_bytes);
+        let deadline = Instant::now() + config.login_timeout;
+        loop {
+            if let Some(frame) = rx.next_frame()? {
+                return match decode_server(frame)? {
+                    MdMessage::LoginAccepted { session_id, heartbeat_ms } => {
+                        let now = Instant::now();
+                        Ok(MdClient {
+                            stream,
+                            rx,
+                            feed: Feed::new(session_id, config.limits),
+                            heartbeat: Duration::from_millis(u64::from(heartbeat_ms)),
+                            last_sent: now,
+                            last_received: now,
+                        })
+                    }
+                    MdMessage::LoginRejected { code } => Err(MdClientError::LoginRejected(code)),
+                    other => Err(MdClientError::Unexpected { msg_type: other.msg_type() }),
+                };
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(MdClientError::Timeout);
+            }
+            stream.set_read_timeout(Some(left))?;
+            match rx.read_from(&mut stream) {
+                Ok(0) => return Err(MdClientError::Closed),
+                Ok(_) => {}
+                Err(e) if is_timeout(&e) => return Err(MdClientError::Timeout),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The feed session LoginAccepted named (or the one that replaced it).
+    pub fn session_id(&self) -> u64 {
+        self.feed.session_id()
+    }
+
+    /// The heartbeat interval the server announced.
+    pub fn heartbeat(&self) -> Duration {
+        self.heartbeat
+    }
+
+    /// The books, counters and heartbeat figures.
+    pub fn feed(&self) -> &Feed {
+        &self.feed
+    }
+
+    /// A security's book, once subscribed.
+    pub fn book(&self, security: SecurityId) -> Option<&SecurityBook> {
+        self.feed.book(security)
+    }
+
+    /// What was counted so far.
+    pub fn counters(&self) -> FeedCounters {
+        self.feed.counters()
+    }
+
+    /// Subscribes to a security or a channel; `interval_ms` is 0 in real time and
+    /// 1 to 60000 conflated. Subscribing again to a target replaces it and brings a
+    /// new snapshot. Returns the request id the SubscribeAck will echo.
+    pub fn subscribe(
+        &mut self,
+        target: Target,
+        depth: Depth,
+        mode: Mode,
+        interval_ms: u32,
+    ) -> Result<u32, MdClientError> {
+        let id = self.feed.subscribe(target, depth, mode, interval_ms)?;
+        self.flush()?;
+        Ok(id)
+    }
+
+    /// Stops a subscription; its books go. Returns the request id.
+    pub fn unsubscribe(&mut self, target: Target) -> Result<u32, MdClientError> {
+        let id = self.feed.unsubscribe(target);
+        self.flush()?;
+        Ok(id)
+    }
+
+    /// Waits up to `timeout` for the next server message and returns what it did
+    /// (`Ok(None)`: nothing came). Recovery requests and heartbeats go out on the
+    /// way. An error leaves the connection closed.
+    pub fn poll(&mut self, timeout: Duration) -> Result<Option<MdEvent>, MdClientError> {
+        let result = self.poll_inner(timeout);
+        if result.is_err() {
+            let _ = self.stream.shutdown(Shutdown::Both);
+        }
+        result
+    }
+
+    fn poll_inner(&mut self, timeout: Duration) -> Result<Option<MdEvent>, MdClientError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(event) = self.next_buffered()? {
+                return Ok(Some(event));
+            }
+            self.heartbeat_if_idle()?;
+            let now = Instant::now();
+            let silent = now.saturating_duration_since(self.last_received);
+            if !self.heartbeat.is_zero() && silent > self.heartbeat * SILENT_INTERVALS_MAX {
+                return Err(MdClientError::ServerSilent { silent_ms: silent.as_millis() as u64 });
+            }
+            if now >= deadline {
+                return Ok(None);
+            }
+            let mut wait = deadline - now;
+            if !self.heartbeat.is_zero() {
+                wait = wait.min(self.heartbeat / 2);
+            }
+            self.stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+            match self.rx.read_from(&mut self.stream) {
+                Ok(0) => return Err(MdClientError::Closed),
+                Ok(_) => self.last_received = Instant::now(),
+                Err(e) if is_timeout(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Decodes and takes one buffered frame, then sends what it asked for.
+    fn next_buffered(&mut self) -> Result<Option<MdEvent>, MdClientError> {
+        let msg = match self.rx.next_frame()? {
+            None => return Ok(None),
+            Some(frame) => decode_server(frame)?,
+        };
+        let event = self.feed.on_message(&msg)?;
+        self.flush()?;
+        Ok(Some(event))
+    }
+
+    fn flush(&mut self) -> Result<(), MdClientError> {
+        for msg in self.feed.take_outgoing() {
+            write_message(&mut self.stream, &msg)?;
+            self.last_sent = Instant::now();
+        }
+        Ok(())
+    }
+
+    fn heartbeat_if_idle(&mut self) -> Result<(), MdClientError> {
+        if !self.heartbeat.is_zero() && self.last_sent.elapsed() >= self.heartbeat {
+            write_message(&mut self.stream, &MdMessage::ClientHeartbeat)?;
+            self.last_sent = Instant::now();
+        }
+        Ok(())
+    }
+}
+
+fn write_message(stream: &mut TcpStream, msg: &MdMessage) -> Result<(), MdClientError> {
+    let mut buf = [0u8; MAX_FRAME_LEN];
+    let n = msg.encode(&mut buf).map_err(|e| io::Error::other(e.to_string()))?;
+    stream.write_all(&buf[..n])?;
+    Ok(())
+}
+
+/// `2 bad_credentials`: the code and its stable name.
+fn reject_words(code: &MdReject) -> String {
+    format!("{} {}", code.0, code.name().unwrap_or("undefined_code"))
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
