@@ -13,6 +13,7 @@
 //! starting).
 
 pub mod fix_door;
+pub mod marketdata;
 pub mod memory;
 
 use std::net::{IpAddr, SocketAddr};
@@ -206,6 +207,9 @@ pub struct LoginConfig {
     pub cancel_on_disconnect: bool,
     /// Answer THROTTLED to an order that waited longer than this, µs (0: never).
     pub throttle_queue_us: u64,
+    /// Market data only: accepted by the market-data publisher, refused on the
+    /// order-entry port (docs/marketdata.md, section 5).
+    pub market_data_only: bool,
 }
 
 /// The whole configuration, typed and validated.
@@ -231,6 +235,8 @@ pub struct GatewayConfig {
     pub admin: AdminSettings,
     /// `[fix]`: the FIX 4.4 door, when configured.
     pub fix: Option<fix_door::FixDoorSettings>,
+    /// `[marketdata]`: the market-data publisher (off unless `enabled`).
+    pub marketdata: marketdata::MarketDataSettings,
     /// `[clock] start_at`: the test clock. When set, the gateway's clock starts at
     /// this Unix-ns time instead of the wall clock's (then runs at real speed).
     pub clock_start_ns: Option<u64>,
@@ -312,6 +318,8 @@ struct RawFile {
     clock: RawClock,
     #[serde(default)]
     fix: Option<fix_door::RawFixDoor>,
+    #[serde(default)]
+    marketdata: Option<marketdata::RawMarketData>,
     // The risk tables, read by risk-check from the same text.
     #[serde(default, rename = "limits")]
     _limits: Option<toml::Value>,
@@ -455,6 +463,8 @@ struct RawLogin {
     cancel_on_disconnect: bool,
     #[serde(default)]
     throttle_queue_us: u64,
+    #[serde(default)]
+    market_data_only: bool,
 }
 
 fn default_true() -> bool {
@@ -565,10 +575,18 @@ impl GatewayConfig {
         let journal = journal_settings(&errors, raw.journal)?;
         let admin = admin_settings(&errors, raw.admin)?;
         let fix = fix_door::fix_door_settings(&errors, raw.fix, &logins)?;
+        let marketdata =
+            marketdata::market_data_settings(&errors, raw.marketdata, exchange.market_data)?;
         let clock_start_ns =
             clock_start(&errors, raw.clock, exchange_utc_offset_s(&exchange.schedule))?;
         capacity_bounds(&errors, &risk.capacity)?;
-        listeners_apart(&errors, &server.listen, admin.listen, fix.as_ref().map(|f| f.listen))?;
+        listeners_apart(
+            &errors,
+            &server.listen,
+            admin.listen,
+            fix.as_ref().map(|f| f.listen),
+            marketdata.enabled.then_some(marketdata.listen),
+        )?;
         Ok(GatewayConfig {
             origin: file.to_owned(),
             server,
@@ -580,6 +598,7 @@ impl GatewayConfig {
             journal,
             admin,
             fix,
+            marketdata,
             clock_start_ns,
         })
     }
@@ -603,6 +622,7 @@ impl GatewayConfig {
             &self.server.listen,
             self.admin.listen,
             self.fix.as_ref().map(|f| f.listen),
+            self.marketdata.enabled.then_some(self.marketdata.listen),
         )
     }
 }
@@ -647,6 +667,7 @@ fn listeners_apart(
     clients: &[SocketAddr],
     admin: Option<SocketAddr>,
     fix: Option<SocketAddr>,
+    marketdata: Option<SocketAddr>,
 ) -> Result<(), ConfigError> {
     let named: Vec<(String, SocketAddr)> = clients
         .iter()
@@ -654,6 +675,7 @@ fn listeners_apart(
         .map(|(i, a)| (format!("server.listen[{i}]"), *a))
         .chain(admin.map(|a| ("admin.listen".to_owned(), a)))
         .chain(fix.map(|a| ("fix.listen".to_owned(), a)))
+        .chain(marketdata.map(|a| ("marketdata.listen".to_owned(), a)))
         .collect();
     for (j, (field, addr)) in named.iter().enumerate() {
         if let Some((other, taken)) = named[..j].iter().find(|(_, b)| clash(*addr, *b)) {
@@ -972,7 +994,7 @@ fn login_configs(
             l.throttle_queue_us,
             MAX_THROTTLE_QUEUE_US,
         )?;
-        if l.accounts.is_empty() {
+        if l.accounts.is_empty() && !l.market_data_only {
             return Err(errors.invalid(format!("logins[{i}].accounts"), "at least one account"));
         }
         let mut accounts = Vec::with_capacity(l.accounts.len());
@@ -991,6 +1013,7 @@ fn login_configs(
             accounts,
             cancel_on_disconnect: l.cancel_on_disconnect,
             throttle_queue_us: l.throttle_queue_us,
+            market_data_only: l.market_data_only,
         });
     }
     Ok(out)

@@ -22,6 +22,7 @@ use protocol::query::{FillFees, Query, QueryRejected, VERSION_QUERIES};
 
 use crate::answers::AnswerScratch;
 use crate::input::{AdminCommand, Asker, Input, LimitChange, LoginIdx, Output, Reply};
+use crate::md_feed::MarketTap;
 use crate::stats::EngineStats;
 use std::sync::Arc;
 
@@ -120,6 +121,8 @@ pub struct Engine {
     read_ns: u64,
     stats: Arc<EngineStats>,
     answers: AnswerScratch,
+    /// The market-data feed to the publisher, when one runs.
+    market: Option<MarketTap>,
 }
 
 fn order_id_of(r: OrderRef) -> OrderId {
@@ -175,6 +178,7 @@ impl Engine {
             read_ns: 0,
             stats: Arc::new(EngineStats::default()),
             answers: AnswerScratch::default(),
+            market: None,
         }
     }
 
@@ -904,6 +908,15 @@ impl Engine {
             self.venue_event(event, out);
         }
         self.events = events;
+        if let Some(tap) = &mut self.market {
+            tap.resync_marked(&self.exchange, self.now_ns);
+        }
+    }
+
+    /// Feeds the venue's market-data events to the publisher from now on (after
+    /// any replay: the publisher is seeded from the venue as it stands).
+    pub fn attach_market_tap(&mut self, tap: MarketTap) {
+        self.market = Some(tap);
     }
 
     fn venue_event(&mut self, event: Event, out: &mut impl FnMut(Output)) {
@@ -1059,7 +1072,11 @@ impl Engine {
                 self.broadcast(SystemEvent { kind, phase, security }, out);
             }
             // The market-data publisher consumes these; the order path has no use for them.
-            Event::Market(_) => {}
+            Event::Market(m) => {
+                if let Some(tap) = &mut self.market {
+                    tap.offer(m);
+                }
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 //! * [`server`]: the io thread (mio event loop, sessions, out logs).
 //! * [`engine`]: the deterministic business logic (risk + venue + sequencing).
 //! * [`pipeline`]: threads, rings, pinning, wait strategies; `start` and `shutdown`.
+//! * [`md`], [`md_feed`]: the market-data publisher and the engine's feed to it.
 //! * [`admin`]: the HTTP admin endpoint (Prometheus metrics, health, operator actions).
 //! * [`views`]: the funds, positions, orders and fills views as tables and JSON.
 //! * [`quotes`]: the quote screen of the market-data feed (ladder, trades, ticks).
@@ -22,6 +23,8 @@ pub mod fix_link;
 pub mod input;
 pub mod journal;
 pub mod lograte;
+pub mod md;
+pub mod md_feed;
 pub mod metrics;
 pub mod outlog;
 pub mod pipeline;

@@ -95,6 +95,57 @@ pub struct IoMetrics {
     pub login_last_seq: Box<[Gauge]>,
     /// The FIX door's (zeros without one).
     pub fix: Arc<FixMetrics>,
+    /// The market-data publisher's (zeros without one).
+    pub md: Arc<MdMetrics>,
+}
+
+/// The market-data publisher's counters and gauges (docs/operations.md).
+#[derive(Debug, Default)]
+pub struct MdMetrics {
+    /// Connections accepted on the market-data port.
+    pub connections_accepted: Counter,
+    /// Connections refused at accept (no room, too many from the address).
+    pub connections_refused: Counter,
+    /// Logins accepted.
+    pub logins: Counter,
+    /// Logins refused.
+    pub logins_refused: Counter,
+    /// Connections that ended.
+    pub disconnects: Counter,
+    /// Sequenced messages queued to subscribers (snapshots and deltas).
+    pub messages_sent: Counter,
+    /// Bytes written to subscribers.
+    pub bytes_sent: Counter,
+    /// Venue events the publisher applied.
+    pub events: Counter,
+    /// Venue events the engine could not queue (the ring was full).
+    pub ring_dropped: Counter,
+    /// Books the engine re-sent after lost events.
+    pub resyncs: Counter,
+    /// Sequence ranges lost between the engine and the publisher.
+    pub feed_gaps: Counter,
+    /// Conflated snapshots sent (a subscriber behind, or a conflated subscription).
+    pub conflations: Counter,
+    /// Gap notices sent.
+    pub gap_notices: Counter,
+    /// Messages sent again in answer to retransmission requests.
+    pub retransmitted: Counter,
+    /// Retransmission requests refused.
+    pub retransmit_rejects: Counter,
+    /// Subscribe or Unsubscribe requests refused.
+    pub subscribe_rejects: Counter,
+    /// Times a subscriber's queue filled and it fell behind.
+    pub slow_subscribers: Counter,
+    /// Sessions logged in now.
+    pub sessions: Gauge,
+    /// Subscriptions held now.
+    pub subscriptions: Gauge,
+    /// Events waiting in the engine -> publisher ring.
+    pub ring_depth: Gauge,
+    /// Bytes queued for subscribers, all sessions together.
+    pub queued_bytes: Gauge,
+    /// The most bytes queued for one subscriber.
+    pub queued_bytes_max: Gauge,
 }
 
 /// The FIX door's counters and gauges, written by the thread that serves it.

@@ -153,6 +153,11 @@ impl Sequencer {
         }
     }
 
+    /// Feeds the venue's market data to a publisher from now on.
+    pub fn attach_market_tap(&mut self, tap: crate::md_feed::MarketTap) {
+        self.engine.attach_market_tap(tap);
+    }
+
     /// The engine (read-only).
     pub fn engine(&self) -> &Engine {
         &self.engine
@@ -578,6 +583,8 @@ pub struct Running {
     snapshot_stop: Arc<AtomicBool>,
     /// The journal's written and durable positions (zeros without a journal).
     pub journal_progress: Arc<JournalProgress>,
+    /// The market-data publisher, when `[marketdata] enabled`.
+    md: Option<crate::md::MdServer>,
 }
 
 /// What the io thread hands back when it stops.
@@ -673,6 +680,9 @@ pub fn memory_budget_for(config: &GatewayConfig, venue_bytes: u64) -> Vec<(&'sta
                 * (std::mem::size_of::<(std::net::IpAddr, [u64; 3])>() as u64 + 8),
         ),
     ];
+    if config.marketdata.enabled {
+        budget.extend(crate::md::memory_rows(config));
+    }
     if let Some(fix) = &config.fix {
         budget.push((
             "FIX sessions and connections (buffers, order caches, resend logs, queues)",
@@ -1085,6 +1095,7 @@ pub fn start_threads(config: &GatewayConfig) -> Result<Running, StartError> {
     } else {
         None
     };
+    let md = start_market_data(config, &mut sequencer, clock, &io_metrics)?;
     // The venue's clock-driven phases start from now (journaled like any input).
     let now = clock.now_ns();
     let tick = Arrival { input: Input::Tick, stamps: Stamps { read_ns: now, decoded_ns: now } };
@@ -1100,6 +1111,7 @@ pub fn start_threads(config: &GatewayConfig) -> Result<Running, StartError> {
             let mut slot = LoginSlot::new(l.username, l.token, log);
             slot.set_stream_version(version);
             slot.set_accounts(l.accounts.clone());
+            slot.set_market_data_only(l.market_data_only);
             slot
         })
         .collect();
@@ -1293,8 +1305,49 @@ pub fn start_threads(config: &GatewayConfig) -> Result<Running, StartError> {
         snapshot_stop,
         journal_stop,
         journal_progress,
+        md,
     };
     Ok(running)
+}
+
+/// Builds the market-data publisher seeded from the venue as it stands (after
+/// any recovery), feeds it from the engine from now on, and starts its thread.
+/// Every start is a new feed session (docs/marketdata.md, section 5).
+fn start_market_data(
+    config: &GatewayConfig,
+    sequencer: &mut Sequencer,
+    clock: Clock,
+    io_metrics: &Arc<IoMetrics>,
+) -> Result<Option<crate::md::MdServer>, StartError> {
+    let md = &config.marketdata;
+    if !md.enabled {
+        return Ok(None);
+    }
+    let securities: Vec<protocol::SecurityId> =
+        config.exchange.instruments.iter().map(|i| i.security).collect();
+    let logins = config.logins.iter().map(|l| (l.username, l.token)).collect();
+    let metrics = Arc::clone(&io_metrics.md);
+    let session_id = clock.now_ns();
+    let publisher = crate::md::Publisher::new(
+        crate::md::limits(md),
+        session_id,
+        logins,
+        &securities,
+        md.resync_levels_per_side,
+        Arc::clone(&metrics),
+    );
+    let max_levels = config.exchange.max_orders.min(1 << 20);
+    let publisher =
+        crate::md::seeded(publisher, &securities, sequencer.engine().exchange(), max_levels);
+    let (to_md, from_engine) = ring::<crate::md_feed::MdFeed>(md.ring_capacity);
+    let tap = crate::md_feed::MarketTap::new(
+        to_md,
+        &securities,
+        md.resync_levels_per_side,
+        Arc::clone(&metrics),
+    );
+    sequencer.attach_market_tap(tap);
+    Ok(Some(crate::md::MdServer::start(md, publisher, from_engine, clock, metrics)?))
 }
 
 /// Something serving a running gateway from outside the pipeline (the admin
@@ -1357,6 +1410,11 @@ impl Running {
         self.fix_addr
     }
 
+    /// The market-data publisher's bound address, when `[marketdata]` is enabled.
+    pub fn md_addr(&self) -> Option<SocketAddr> {
+        self.md.as_ref().map(|m| m.addr())
+    }
+
     /// The admin endpoint's bound address, when it is configured.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.attached.as_ref().map(|a| a.local_addr())
@@ -1390,6 +1448,10 @@ impl Running {
             }
             None => None,
         };
+        // The engine has stopped: nothing more reaches the publisher.
+        if let Some(mut md) = self.md.take() {
+            md.stop();
+        }
         // The admin endpoint answered through the drain (ready: 503); stop it now.
         drop(self.attached.take());
         self.snapshot_stop.store(true, Ordering::SeqCst);

@@ -125,6 +125,8 @@ pub struct LoginSlot {
     /// The query rate window: its start and the queries counted in it.
     query_window_ns: u64,
     queries_in_window: u32,
+    /// Market data only: refused here (`[[logins]] market_data_only`).
+    market_data_only: bool,
 }
 
 /// Where a FIX session attached to a login reads the login's stream.
@@ -145,6 +147,11 @@ impl LoginSlot {
         self.stream_version = version;
     }
 
+    /// Refuses the login on this port (it serves market data only).
+    pub fn set_market_data_only(&mut self, only: bool) {
+        self.market_data_only = only;
+    }
+
     /// A login with an empty stream.
     pub fn new(username: Username, token: LoginToken, log: OutLog) -> LoginSlot {
         let released_off = log.end_offset();
@@ -160,6 +167,7 @@ impl LoginSlot {
             accounts: Vec::new(),
             query_window_ns: 0,
             queries_in_window: 0,
+            market_data_only: false,
         }
     }
 }
@@ -1194,6 +1202,10 @@ impl<L: EngineLink> IoLoop<L> {
         if !bool::from(slot.token.0.ct_eq(&token.0)) {
             slot.failures.record_failure(now, &self.limits);
             self.refuse_login(i, RejectCode::INVALID_CREDENTIALS, "wrong token");
+            return;
+        }
+        if slot.market_data_only {
+            self.refuse_login(i, RejectCode::INVALID_CREDENTIALS, "a market-data-only login");
             return;
         }
         if version < 1 {

@@ -482,6 +482,93 @@ fn io_counters(w: &mut Writer<'_>, m: &IoMetrics) {
     for (name, help, counter) in fix {
         w.counter(name, help, counter);
     }
+    md_counters(w, &m.md);
+}
+
+fn md_counters(w: &mut Writer<'_>, d: &crate::metrics::MdMetrics) {
+    let md = [
+        (
+            "breakwater_md_connections_accepted_total",
+            "TCP connections accepted on the market-data port.",
+            &d.connections_accepted,
+        ),
+        (
+            "breakwater_md_connections_refused_total",
+            "Market-data connections closed at accept (no room, too many from the address).",
+            &d.connections_refused,
+        ),
+        ("breakwater_md_logins_total", "Market-data logins accepted.", &d.logins),
+        ("breakwater_md_logins_refused_total", "Market-data logins refused.", &d.logins_refused),
+        ("breakwater_md_disconnects_total", "Market-data connections that ended.", &d.disconnects),
+        (
+            "breakwater_md_messages_sent_total",
+            "Snapshots and deltas queued to subscribers.",
+            &d.messages_sent,
+        ),
+        ("breakwater_md_sent_bytes_total", "Bytes written to subscribers.", &d.bytes_sent),
+        ("breakwater_md_events_total", "Venue events the publisher applied.", &d.events),
+        (
+            "breakwater_md_ring_dropped_total",
+            "Venue events the engine could not queue to the publisher (its ring was full).",
+            &d.ring_dropped,
+        ),
+        ("breakwater_md_resyncs_total", "Books the engine re-sent after lost events.", &d.resyncs),
+        (
+            "breakwater_md_feed_gaps_total",
+            "Channel sequence ranges lost between the engine and the publisher.",
+            &d.feed_gaps,
+        ),
+        (
+            "breakwater_md_conflations_total",
+            "Conflated snapshots sent (a subscriber behind, or a conflated subscription).",
+            &d.conflations,
+        ),
+        ("breakwater_md_gap_notices_total", "Gap notices sent.", &d.gap_notices),
+        (
+            "breakwater_md_retransmitted_total",
+            "Messages sent again in answer to retransmission requests.",
+            &d.retransmitted,
+        ),
+        (
+            "breakwater_md_retransmit_rejects_total",
+            "Retransmission requests refused.",
+            &d.retransmit_rejects,
+        ),
+        (
+            "breakwater_md_subscribe_rejects_total",
+            "Subscribe, Unsubscribe and malformed requests refused.",
+            &d.subscribe_rejects,
+        ),
+        (
+            "breakwater_md_slow_subscribers_total",
+            "Times a subscriber's queue filled and it fell behind.",
+            &d.slow_subscribers,
+        ),
+    ];
+    for (name, help, counter) in md {
+        w.counter(name, help, counter);
+    }
+    w.gauge("breakwater_md_sessions", "Market-data sessions logged in now.", d.sessions.get());
+    w.gauge(
+        "breakwater_md_subscriptions",
+        "Market-data subscriptions held now.",
+        d.subscriptions.get(),
+    );
+    w.gauge(
+        "breakwater_md_ring_depth",
+        "Events waiting in the engine -> publisher ring (the publisher's lag).",
+        d.ring_depth.get(),
+    );
+    w.gauge(
+        "breakwater_md_queued_bytes",
+        "Bytes queued for subscribers, all sessions together.",
+        d.queued_bytes.get(),
+    );
+    w.gauge(
+        "breakwater_md_queued_bytes_max",
+        "The most bytes queued for one subscriber.",
+        d.queued_bytes_max.get(),
+    );
 }
 
 fn io_gauges(w: &mut Writer<'_>, m: &IoMetrics, i: &StaticInfo) {

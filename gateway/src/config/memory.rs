@@ -137,6 +137,8 @@ pub fn part_keys(config: &GatewayConfig, part: &str) -> Vec<(&'static str, u64)>
             ("fix.order_cache_capacity", first.map_or(0, |s| s.order_cache_capacity as u64)),
             ("fix.queue_messages", fix.map_or(0, |f| f.queue_messages as u64)),
         ]
+    } else if part.starts_with("market-data") {
+        market_data_keys(config, part)
     } else if part.starts_with("admin command queue") {
         vec![("pipeline.admin_queue_capacity", c.pipeline.admin_queue_capacity as u64)]
     } else if part.starts_with("failed-login addresses") {
@@ -151,6 +153,29 @@ pub fn part_keys(config: &GatewayConfig, part: &str) -> Vec<(&'static str, u64)>
         vec![("journal.snapshot_every_inputs", c.journal.snapshot_every_inputs)]
     } else {
         Vec::new()
+    }
+}
+
+/// The keys of the market-data publisher's rows.
+fn market_data_keys(config: &GatewayConfig, part: &str) -> Vec<(&'static str, u64)> {
+    let md = &config.marketdata;
+    if part.contains("ring") {
+        vec![("marketdata.ring_capacity", md.ring_capacity as u64)]
+    } else if part.contains("resync") {
+        vec![("marketdata.resync_levels_per_side", md.resync_levels_per_side as u64)]
+    } else if part.contains("history") {
+        vec![
+            ("marketdata.history_messages", md.history_messages as u64),
+            ("[[instruments]] (count)", config.exchange.instruments.len() as u64),
+        ]
+    } else if part.contains("queues") {
+        vec![
+            ("marketdata.max_connections", md.max_connections as u64),
+            ("marketdata.queue_bytes", md.queue_bytes as u64),
+            ("marketdata.max_subscriptions", md.max_subscriptions as u64),
+        ]
+    } else {
+        vec![("[[instruments]] (count)", config.exchange.instruments.len() as u64)]
     }
 }
 
