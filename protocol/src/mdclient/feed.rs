@@ -200,6 +200,11 @@ impl SecurityBook {
         self.builder.indicative
     }
 
+    /// The RetransmitRequest this book waits on, while it is recovering.
+    pub fn retransmit_request(&self) -> Option<u32> {
+        self.retransmit_request
+    }
+
     /// The recent trades applied, oldest first (at most [`FeedLimits::trades_kept`]).
     pub fn trades(&self) -> impl DoubleEndedIterator<Item = &TradeTick> + ExactSizeIterator {
         self.trades.iter()
@@ -265,7 +270,9 @@ impl Subscription {
 }
 
 /// The subscriber's session state: subscriptions, one book per security, and the
-/// requests its recovery rules want sent ([`Feed::take_outgoing`]).
+/// requests its recovery rules want sent. The owner takes them
+/// ([`Feed::take_outgoing`]) after every call that may decide some; the queue
+/// holds one message's worth.
 #[derive(Debug)]
 pub struct Feed {
     limits: FeedLimits,
