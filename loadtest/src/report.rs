@@ -213,6 +213,8 @@ pub struct Summary {
     pub verdicts: Vec<Verdict>,
     /// All objectives met and no reconciliation problem.
     pub passed: bool,
+    /// Market-data subscribers beside the flow (`--md-*`), and their reconciliation.
+    pub market_data: Option<crate::marketdata::summary::MdSummary>,
     /// Load averages at the end.
     pub load_end: String,
 }
@@ -433,6 +435,9 @@ pub fn table(s: &Summary) -> String {
     }
     for e in &g.events {
         let _ = writeln!(o, "event t={:>6.2}s {} -> {}", e.t_s, e.what, e.result);
+    }
+    if let Some(m) = &s.market_data {
+        o.push_str(&crate::marketdata::summary::table(m));
     }
     let _ = writeln!(o, "\nobjectives:");
     for v in &s.verdicts {
@@ -1060,6 +1065,9 @@ pub fn html(s: &Summary, gateway: &Histogram<u64>, baseline: Option<&Histogram<u
         c.repeats,
         c.unknown_ids
     );
+    if let Some(m) = &s.market_data {
+        o.push_str(&crate::marketdata::summary::html(m, esc));
+    }
     o.push_str("<h2>Objectives</h2><table><tr><th>objective</th><th>limit</th><th>measured</th><th></th></tr>");
     for v in &s.verdicts {
         let _ = write!(
