@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::reference::Reference;
 use super::subscriber::{Counts, Outcome, histogram};
 use super::{Class, ClassKind, FleetResult};
-use crate::report::Percentiles;
+use crate::percentiles::Percentiles;
 
 /// Problems kept in the summary (the rest are counted).
 const PROBLEMS_KEPT: usize = 20;
