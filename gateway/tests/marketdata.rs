@@ -323,22 +323,61 @@ fn bad_logins_and_malformed_requests_get_the_documented_rejects() {
 }
 
 #[test]
-fn a_restart_is_a_new_session_and_a_subscriber_resnapshots() {
-    let config = md_config();
+fn a_restart_recovers_the_books_under_a_new_session_and_a_subscriber_resnapshots() {
+    let dir = std::env::temp_dir().join(format!("bw-md-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut config = md_config();
+    config.journal.durability = gateway::config::Durability::Async;
+    config.journal.dir = dir.clone();
+    let secs = channel_160();
     let gw = start(&config);
     let mut first = Subscriber::login(gw.md_addr().unwrap(), "trader1", Depth::Level2);
-    first.subscribe(Target::Security(sec(600_519)), &[sec(600_519)]);
+    first.subscribe(Target::Channel(160), &secs);
     first.catch_up(&[]);
+    random_flow(gw.addr(), 120, 5);
+    let before = channel_seq_now(gw.md_addr().unwrap());
+    first.catch_up(&[(160, before)]);
     let old_session = first.session_id;
     drop(gw);
+
+    // Recovered from the journal: the publisher is seeded from the venue as the
+    // replay left it, under a new session id.
     let gw = start(&config);
-    let (_, new_session) = MdClient::login(gw.md_addr().unwrap(), "trader1");
-    assert_ne!(new_session, old_session, "every start is a new feed session");
+    let md = gw.md_addr().unwrap();
+    let mut second = Subscriber::login(md, "trader2", Depth::Level2);
+    assert_ne!(second.session_id, old_session, "every start is a new feed session");
+    second.subscribe(Target::Channel(160), &secs);
+    second.catch_up(&[]);
+    assert!(second.channel_seq[&160] >= before, "the replay stands where the venue stood");
+    for s in &secs {
+        let k = (s.market.as_u8(), s.code);
+        let (old, new) = (&first.books[&k], &second.books[&k]);
+        let n = new.bids().len();
+        assert_eq!(
+            &old.bids()[..old.bids().len().min(n)],
+            new.bids(),
+            "{s} bids across the restart"
+        );
+        let n = new.asks().len();
+        assert_eq!(
+            &old.asks()[..old.asks().len().min(n)],
+            new.asks(),
+            "{s} asks across the restart"
+        );
+        assert_eq!((old.volume, old.turnover), (new.volume, new.turnover), "{s}");
+    }
+    // A book built in the old session sees the new one and asks for a snapshot.
     let book = first.books.get_mut(&(1, 600_519)).unwrap();
     let heartbeat = MdMessage::Heartbeat {
-        session_id: new_session,
+        session_id: second.session_id,
         count: 0,
         channels: [(0, 0); protocol::marketdata::HEARTBEAT_CHANNELS_MAX],
     };
     assert_eq!(book.on_message(&heartbeat), SyncAction::Resnapshot);
+    let stopped = gw.shutdown().unwrap();
+    for s in &secs {
+        let k = (s.market.as_u8(), s.code);
+        assert_equal_to_venue(&second.books[&k], stopped.sequencer.engine().exchange(), *s, 10);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

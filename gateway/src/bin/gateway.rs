@@ -153,6 +153,9 @@ fn print_banner(config: &GatewayConfig, running: &gateway::Running) {
         let mode = if fix.reflector { "reflector mode" } else { "orders to the engine" };
         println!("  FIX 4.4:  {addr} ({mode}, docs/fix.md)");
     }
+    if let Some(addr) = running.md_addr() {
+        println!("  market data: {addr} (docs/marketdata.md)");
+    }
     println!("  logins:");
     for login in &config.logins {
         let accounts: Vec<String> = login.accounts.iter().map(|a| a.to_string()).collect();

@@ -263,11 +263,16 @@ mod tests {
             config.pipeline.topology = topology;
             config.journal.durability = durability;
             config.journal.snapshot_every_inputs = 1_000;
+            // The market-data publisher's rows too, in one of the two.
+            config.exchange.market_data = topology == Topology::Fused;
+            config.marketdata.enabled = topology == Topology::Fused;
             let engine = build_engine(&config).unwrap();
             let venue = venue_bytes("demo", &config.exchange).unwrap();
             let budget = memory_budget_for(&config, venue);
             assert_eq!(budget, memory_budget(&config, &engine));
             assert!(budget.len() >= 12, "{budget:?}");
+            let md_rows = budget.iter().filter(|(p, _)| p.starts_with("market-data")).count();
+            assert_eq!(md_rows, if topology == Topology::Fused { 5 } else { 0 }, "{budget:?}");
             for (part, _) in &budget {
                 assert!(
                     !part_keys(&config, part).is_empty() || part.starts_with("journal write batch"),

@@ -156,16 +156,6 @@ impl Publisher {
         }
     }
 
-    /// Bytes the publisher commits for `securities` listed on `channels` channels.
-    pub fn memory_bytes(limits: &Limits, securities: usize, channels: usize) -> u64 {
-        let images = securities as u64
-            * (2 * IMAGE_LEVELS_RESERVED as u64 * 20 + std::mem::size_of::<BookImage>() as u64);
-        let histories = channels as u64 * History::bytes(limits.history_messages);
-        let sessions = limits.max_connections as u64
-            * Session::bytes(securities, channels, limits.queue_bytes, limits.max_subscriptions);
-        images + histories + sessions
-    }
-
     /// The feed session.
     pub fn session_id(&self) -> u64 {
         self.session_id

@@ -183,10 +183,13 @@ impl Session {
         self.append(bytes, now_ns);
     }
 
-    /// Queues an answer to a request; a session past even its reserve is closed.
+    /// Queues an answer to a request; a session past even its reserve is closed
+    /// at once (what it has not read is dropped with it).
     pub fn push_control(&mut self, bytes: &[u8], now_ns: u64) {
         if self.queued() + bytes.len() > self.queue_limit + CONTROL_RESERVE_BYTES {
             self.phase = Phase::Closing;
+            self.out.clear();
+            self.head = 0;
             return;
         }
         self.append(bytes, now_ns);

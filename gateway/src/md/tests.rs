@@ -326,3 +326,72 @@ fn a_conflated_subscription_gets_one_snapshot_per_interval() {
         "{msgs:?}"
     );
 }
+
+/// Frames from the network, well-formed or not, in any state, never panic the
+/// publisher; every request is answered or acted on.
+#[test]
+fn random_frames_never_panic() {
+    let mut p = publisher(8192, 32);
+    let mut v = Venue { seq: 0, last: [0; 2] };
+    let mut rng = testkit::Rng::new(7);
+    let mut now = 0;
+    for round in 0..4_000u64 {
+        let s = (round % 3) as usize;
+        if round % 97 == 0 {
+            p.close(s);
+            p.open(s, now);
+            if round % 2 == 0 {
+                login(&mut p, s);
+            }
+        }
+        let kind = rng.below(4);
+        let bytes = if kind == 0 {
+            // Any type byte, any body.
+            let len = 1 + rng.below(40) as usize;
+            let mut f = vec![0u8; len + 2];
+            f[..2].copy_from_slice(&(len as u16).to_le_bytes());
+            for b in &mut f[2..] {
+                *b = rng.below(256) as u8;
+            }
+            if rng.below(2) == 0 {
+                f[2] = [b'L', b'R', b'S', b'U', b'T'][rng.below(5) as usize];
+            }
+            f
+        } else {
+            let channel = [160u16, 200, 999, 0][rng.below(4) as usize];
+            let msg = match kind {
+                1 => MdMessage::RetransmitRequest {
+                    request_id: rng.below(100) as u32,
+                    channel,
+                    from_seq: 1 + rng.below(u64::MAX - 1),
+                    count: 1 + rng.below(10_000) as u32,
+                },
+                2 => MdMessage::Subscribe {
+                    request_id: 1,
+                    target: if rng.below(2) == 0 {
+                        Target::Channel(channel)
+                    } else {
+                        Target::Security(sec(MOUTAI))
+                    },
+                    depth: if rng.below(2) == 0 { Depth::Level1 } else { Depth::Level2 },
+                    mode: Mode::Conflated,
+                    interval_ms: 1 + rng.below(1_000) as u32,
+                },
+                _ => MdMessage::Unsubscribe { request_id: 2, target: Target::Channel(channel) },
+            };
+            frame(&msg)
+        };
+        p.on_frame(s, &bytes, now);
+        let code = if rng.below(2) == 0 { MOUTAI } else { PING_AN };
+        let side = if rng.below(2) == 0 { Side::Buy } else { Side::Sell };
+        let price = 1_000_000 + rng.below(20) as i64 * 100;
+        let item = v.event(code, level(side, price, rng.below(3) * 100));
+        p.on_feed(item, now);
+        now += 1_000_000;
+        p.tick(now);
+        if rng.below(3) > 0 {
+            let n = p.pending(s).len();
+            p.written(s, n, now);
+        }
+    }
+}
