@@ -1,7 +1,9 @@
-//! `Feed` (the subscriber's rules without a socket) on random server traffic:
-//! deltas that follow or skip, old copies, wide gaps, gap notices, refused
-//! retransmissions, heartbeats of this and of a new session, and the answers to
-//! the client's own Subscribes. After every message: no error, the requests it
+//! `Feed` (the subscriber's rules without a socket): the cases the TCP tests
+//! (`protocol/tests/mdclient.rs`) do not reach (several books of one channel
+//! subscription, a new session seen in a snapshot, an unsubscribe), then random
+//! server traffic: deltas that follow or skip, old copies, wide gaps, gap
+//! notices, refused retransmissions, heartbeats of this and of a new session, and
+//! the answers to the client's own Subscribes. After every message: no error, the requests it
 //! decided are few and each is a well-formed client message, and a book waits
 //! on a retransmission exactly while it is recovering.
 
@@ -12,7 +14,7 @@ use protocol::marketdata::{
     MdReject, Mode, SNAPSHOT_LEVELS_MAX, Snapshot, SyncState, Target, WireLevel, channel_of,
     decode_client,
 };
-use protocol::mdclient::{Feed, FeedLimits};
+use protocol::mdclient::{Feed, FeedLimits, MdEvent};
 use protocol::{Market, Price, Qty, SecurityId, Side, TradingPhase};
 
 const SECURITIES: [SecurityId; 3] = [
@@ -20,6 +22,162 @@ const SECURITIES: [SecurityId; 3] = [
     SecurityId { market: Market::Szse, code: 1 },
     SecurityId { market: Market::Szse, code: 2 },
 ];
+
+// ------------------------------------------------------------------ cases
+
+const A: SecurityId = SecurityId { market: Market::Szse, code: 1 };
+const B: SecurityId = SecurityId { market: Market::Szse, code: 2 };
+const SESSION: u64 = 7;
+
+fn snapshot(security: SecurityId, seq: u64, session_id: u64) -> MdMessage {
+    MdMessage::Snapshot(Snapshot {
+        channel: channel_of(security),
+        seq,
+        security_seq: seq,
+        security,
+        flags: 0,
+        time_ns: 0,
+        session_id,
+        phase: TradingPhase::Continuous,
+        last: Price(0),
+        volume: 0,
+        turnover: 0,
+        indicative: Indicative::default(),
+        bid_count: 0,
+        ask_count: 0,
+        bids: [WireLevel::default(); SNAPSHOT_LEVELS_MAX],
+        asks: [WireLevel::default(); SNAPSHOT_LEVELS_MAX],
+    })
+}
+
+fn level(security: SecurityId, seq: u64, prev_seq: u64) -> MdMessage {
+    let h = DeltaHeader {
+        channel: channel_of(security),
+        seq,
+        prev_seq,
+        security,
+        flags: 0,
+        time_ns: 0,
+    };
+    let level = WireLevel { price: Price(100 * seq as i64), qty: Qty(100), orders: 1 };
+    MdMessage::Delta(h, DeltaBody::Level { side: Side::Buy, level })
+}
+
+/// A feed subscribed to channel 200 with books for A (last 10) and B (last 11).
+fn channel_feed() -> Feed {
+    let mut feed = Feed::new(SESSION, FeedLimits::default());
+    feed.subscribe(Target::Channel(200), Depth::Level2, Mode::RealTime, 0).unwrap();
+    let sent: Vec<MdMessage> = feed.take_outgoing().collect();
+    assert!(matches!(sent[..], [MdMessage::Subscribe { request_id: 1, .. }]));
+    feed.on_message(&MdMessage::SubscribeAck { request_id: 1, channel: 200 }).unwrap();
+    assert_eq!(feed.on_message(&snapshot(A, 10, SESSION)).unwrap(), MdEvent::Snapshot(A));
+    assert_eq!(feed.on_message(&snapshot(B, 11, SESSION)).unwrap(), MdEvent::Snapshot(B));
+    assert!(feed.all_synced());
+    feed
+}
+
+fn retransmits(feed: &mut Feed) -> Vec<(u32, u64, u32)> {
+    feed.take_outgoing()
+        .map(|m| match m {
+            MdMessage::RetransmitRequest { request_id, from_seq, count, .. } => {
+                (request_id, from_seq, count)
+            }
+            other => panic!("expected a RetransmitRequest, got {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn one_gap_notice_for_a_channel_asks_once_for_every_book() {
+    let mut feed = channel_feed();
+    let notice = MdMessage::GapNotice {
+        channel: 200,
+        first_seq: 12,
+        last_seq: 20,
+        reason: GapReason::SlowConsumer,
+    };
+    feed.on_message(&notice).unwrap();
+    // Both books lack 12..=20: one request serves them.
+    assert_eq!(retransmits(&mut feed), [(2, 12, 9)]);
+    assert_eq!(feed.counters().retransmit_requests, 1);
+    for (seq, prev) in [(14, 10), (15, 11)] {
+        let security = if seq == 14 { A } else { B };
+        let event = feed.on_message(&level(security, seq, prev)).unwrap();
+        assert!(matches!(event, MdEvent::Applied(..)));
+    }
+    for (security, seq, prev) in [(A, 21, 14), (B, 22, 15)] {
+        feed.on_message(&level(security, seq, prev)).unwrap();
+    }
+    assert_eq!(feed.counters().gaps_recovered, 2);
+}
+
+#[test]
+fn an_unsubscribe_drops_its_books_and_what_still_arrives_for_them() {
+    let mut feed = channel_feed();
+    let id = feed.unsubscribe(Target::Channel(200));
+    let sent: Vec<MdMessage> = feed.take_outgoing().collect();
+    assert!(
+        matches!(sent[..], [MdMessage::Unsubscribe { request_id, target: Target::Channel(200) }] if request_id == id),
+        "{sent:?}"
+    );
+    assert!(feed.books().is_empty());
+    assert_eq!(feed.on_message(&snapshot(A, 20, SESSION)).unwrap(), MdEvent::NotSubscribed(A));
+    assert!(matches!(feed.on_message(&level(A, 21, 20)).unwrap(), MdEvent::Skipped(_)));
+    assert!(feed.books().is_empty());
+}
+
+#[test]
+fn a_retransmit_reject_resets_only_the_book_that_asked() {
+    let mut feed = channel_feed();
+    // A misses 11..=12; B is fine.
+    assert!(matches!(feed.on_message(&level(A, 13, 12)).unwrap(), MdEvent::Skipped(_)));
+    assert_eq!(retransmits(&mut feed), [(2, 11, 3)]);
+    let reject = MdMessage::RetransmitReject {
+        request_id: 2,
+        code: MdReject::RANGE_UNAVAILABLE,
+        channel: 200,
+        first_available: 100,
+    };
+    feed.on_message(&reject).unwrap();
+    assert_eq!(feed.book(A).unwrap().state(), SyncState::Unsynced);
+    assert_eq!(feed.book(B).unwrap().state(), SyncState::Synced);
+    let sent: Vec<MdMessage> = feed.take_outgoing().collect();
+    assert!(
+        matches!(
+            sent[..],
+            [MdMessage::Subscribe { request_id: 3, target: Target::Channel(200), .. }]
+        ),
+        "{sent:?}"
+    );
+    // B keeps applying meanwhile.
+    assert!(matches!(feed.on_message(&level(B, 14, 11)).unwrap(), MdEvent::Applied(..)));
+    assert_eq!(feed.counters().resnapshots, 1);
+}
+
+#[test]
+fn a_snapshot_of_a_new_session_resubscribes_everything_else() {
+    let mut feed = channel_feed();
+    let c = SecurityId { market: Market::Sse, code: 600_519 };
+    feed.subscribe(Target::Security(c), Depth::Level1, Mode::Conflated, 500).unwrap();
+    let _ = feed.take_outgoing();
+    // The security's answer arrives in a new session: the channel is stale.
+    feed.on_message(&snapshot(c, 3, SESSION + 1)).unwrap();
+    assert_eq!(feed.session_id(), SESSION + 1);
+    assert_eq!(feed.book(c).unwrap().state(), SyncState::Synced);
+    assert_eq!(feed.book(A).unwrap().state(), SyncState::Unsynced);
+    let sent: Vec<MdMessage> = feed.take_outgoing().collect();
+    assert!(
+        matches!(sent[..], [MdMessage::Subscribe { target: Target::Channel(200), .. }]),
+        "{sent:?}"
+    );
+    let counters = feed.counters();
+    assert_eq!((counters.session_changes, counters.resnapshots), (1, 1));
+    // A stale book applies nothing and asks for nothing: its snapshot is coming.
+    feed.on_message(&level(B, 12, 11)).unwrap();
+    assert_eq!(feed.take_outgoing().count(), 0);
+}
+
+// ------------------------------------------------------------------ random traffic
 
 #[derive(Clone, Debug)]
 enum Op {
