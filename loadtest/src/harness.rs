@@ -334,10 +334,10 @@ fn in_process(
                 running.md_addr().ok_or("the generated configuration has no [marketdata]")?;
             // Each subscriber thread lives at most as long as the driver may (warm-up,
             // profile, three drain windows and 30 s), the catch-up, and a margin.
-            let run_for = std::time::Duration::from_nanos(
-                s.warmup_ns + s.duration_ns() + 3 * s.drain_ns,
-            ) + 2 * crate::marketdata::CATCH_UP_TIMEOUT
-                + std::time::Duration::from_secs(90);
+            let run_for =
+                std::time::Duration::from_nanos(s.warmup_ns + s.duration_ns() + 3 * s.drain_ns)
+                    + 2 * crate::marketdata::CATCH_UP_TIMEOUT
+                    + std::time::Duration::from_secs(90);
             desc.push_str(&format!("; market data on {md_addr}"));
             Some(Fleet::start(md, md_addr, universe, run_for)?)
         }

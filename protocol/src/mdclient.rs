@@ -271,16 +271,15 @@ impl MdClient {
 
     fn poll_inner(&mut self, timeout: Duration) -> Result<Option<MdEvent>, MdClientError> {
         let deadline = Instant::now() + timeout;
+        // A reader busy with a backlog still heartbeats: the server takes a client
+        // that sends nothing for three intervals for dead, even while it sends.
+        self.heartbeat_if_idle()?;
         loop {
             if let Some(event) = self.next_buffered()? {
                 return Ok(Some(event));
             }
             self.heartbeat_if_idle()?;
             let now = Instant::now();
-            let silent = now.saturating_duration_since(self.last_received);
-            if !self.heartbeat.is_zero() && silent > self.heartbeat * SILENT_INTERVALS_MAX {
-                return Err(MdClientError::ServerSilent { silent_ms: silent.as_millis() as u64 });
-            }
             if now >= deadline {
                 return Ok(None);
             }
@@ -295,7 +294,15 @@ impl MdClient {
                     self.bytes_received += n as u64;
                     self.last_received = Instant::now();
                 }
-                Err(e) if is_timeout(&e) => {}
+                Err(e) if is_timeout(&e) => {
+                    // Silence counts only while the socket is empty: a reader that
+                    // was slow to come back finds the server's bytes waiting.
+                    let silent = Instant::now().saturating_duration_since(self.last_received);
+                    if !self.heartbeat.is_zero() && silent > self.heartbeat * SILENT_INTERVALS_MAX {
+                        let silent_ms = silent.as_millis() as u64;
+                        return Err(MdClientError::ServerSilent { silent_ms });
+                    }
+                }
                 Err(e) => return Err(e.into()),
             }
         }
