@@ -19,7 +19,7 @@ pub mod summary;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the subscribers may take to catch up once the flow has ended (the
 /// rate-bounded ones read at full speed then).
 pub const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the fresh snapshot is taken again while not every subscriber has
+/// matched it.
+const REFRESH_EVERY: Duration = Duration::from_secs(2);
 
 /// What the command line asked for.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -175,7 +178,7 @@ pub struct Fleet {
     channels: Vec<u16>,
     securities: Vec<SecurityId>,
     shared: Arc<Shared>,
-    threads: Vec<(Arc<AtomicBool>, JoinHandle<Outcome>)>,
+    threads: Vec<(Arc<AtomicU64>, JoinHandle<Outcome>)>,
 }
 
 /// What the subscribers brought back, before the reconciliation.
@@ -224,7 +227,7 @@ impl Fleet {
                     deadline,
                 };
                 let client = subscriber::connect(&spec, CONNECT_TIMEOUT)?;
-                let done = Arc::new(AtomicBool::new(false));
+                let done = Arc::new(AtomicU64::new(0));
                 let (s, d) = (Arc::clone(&shared), Arc::clone(&done));
                 let handle = std::thread::Builder::new()
                     .name(format!("md-sub-{}", spec.index))
@@ -249,34 +252,52 @@ impl Fleet {
     pub fn finish(self) -> FleetResult {
         let started = Instant::now();
         let mut problems = Vec::new();
-        let fresh = match self.fresh_snapshot() {
-            Ok(f) => f,
-            Err(e) => {
-                problems.push(format!("fresh snapshot after the flow: {e}"));
-                Vec::new()
-            }
-        };
-        let caught_up = if fresh.is_empty() {
-            false
-        } else {
-            let _ = self.shared.reference.set(fresh.clone());
-            self.shared.phase.store(PHASE_CATCH_UP, Ordering::Release);
-            let deadline = Instant::now() + CATCH_UP_TIMEOUT;
-            loop {
-                let all =
-                    self.threads.iter().all(|(d, h)| d.load(Ordering::Acquire) || h.is_finished());
-                if all || Instant::now() >= deadline {
-                    break all;
+        let mut fresh = Vec::new();
+        let mut generation = 0;
+        let mut refreshed = Instant::now();
+        let deadline = started + CATCH_UP_TIMEOUT;
+        self.shared.phase.store(PHASE_CATCH_UP, Ordering::Release);
+        let caught_up = loop {
+            // A fresh snapshot now, and again while the subscribers have not all
+            // matched it: the publisher may still have been draining its ring.
+            if generation == 0 || refreshed.elapsed() >= REFRESH_EVERY {
+                refreshed = Instant::now();
+                match self.fresh_snapshot() {
+                    Ok(f) if f != fresh => {
+                        fresh = f;
+                        generation += 1;
+                        if let Ok(mut r) = self.shared.reference.lock() {
+                            *r = Some((generation, Arc::new(fresh.clone())));
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        problems.push(format!("fresh snapshot after the flow: {e}"));
+                        break false;
+                    }
                 }
-                std::thread::sleep(Duration::from_millis(subscriber::POLL_MS));
             }
+            let all = self
+                .threads
+                .iter()
+                .all(|(d, h)| d.load(Ordering::Acquire) == generation || h.is_finished());
+            if all || Instant::now() >= deadline {
+                break all;
+            }
+            std::thread::sleep(Duration::from_millis(subscriber::POLL_MS));
         };
         let catch_up_s = started.elapsed().as_secs_f64();
         self.shared.phase.store(PHASE_STOP, Ordering::Release);
         let mut outcomes = Vec::with_capacity(self.threads.len());
         for (i, (_, h)) in self.threads.into_iter().enumerate() {
             match h.join() {
-                Ok(o) => outcomes.push(o),
+                Ok(mut o) => {
+                    // Only a match with the last reference counts.
+                    if o.caught_up != generation {
+                        o.caught_up = 0;
+                    }
+                    outcomes.push(o);
+                }
                 Err(_) => problems.push(format!("market-data subscriber {i}: its thread panicked")),
             }
         }

@@ -6,7 +6,8 @@
 //! deadline passes, whichever is first.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -42,8 +43,10 @@ pub const PHASE_STOP: u8 = 2;
 pub struct Shared {
     /// [`PHASE_RUN`], [`PHASE_CATCH_UP`] or [`PHASE_STOP`].
     pub phase: AtomicU8,
-    /// The books to catch up with, set before [`PHASE_CATCH_UP`].
-    pub reference: std::sync::OnceLock<Vec<Reference>>,
+    /// The books to catch up with and their generation (1, 2, ...: the fleet
+    /// takes a new fresh snapshot while the publisher may still be draining),
+    /// set before [`PHASE_CATCH_UP`].
+    pub reference: Mutex<Option<(u64, Arc<Vec<Reference>>)>>,
 }
 
 /// How one subscriber connects and what it subscribes to.
@@ -83,8 +86,8 @@ pub struct Outcome {
     /// Whether each book's first snapshot showed no trading yet (so that its
     /// trade count covers the whole day).
     pub from_start: bool,
-    /// Caught up with the reference before the stop.
-    pub caught_up: bool,
+    /// The generation of the reference it last matched (0: none).
+    pub caught_up: u64,
     /// Why it stopped early, if it did.
     pub error: Option<String>,
 }
@@ -212,7 +215,7 @@ pub fn run(
     spec: Spec,
     mut client: MdClient,
     shared: Arc<Shared>,
-    done: Arc<AtomicBool>,
+    done: Arc<AtomicU64>,
 ) -> Outcome {
     let mut out = Outcome {
         class: spec.class,
@@ -221,7 +224,7 @@ pub fn run(
         counts: Counts::default(),
         books: Vec::new(),
         from_start: client.feed().books().iter().all(|b| b.volume() == 0),
-        caught_up: false,
+        caught_up: 0,
         error: None,
     };
     let mut tally =
@@ -237,13 +240,16 @@ pub fn run(
         if phase == PHASE_STOP || now >= spec.deadline {
             break;
         }
-        if phase == PHASE_CATCH_UP
-            && !out.caught_up
-            && let Some(reference) = shared.reference.get()
-            && matches_all(&client, reference, spec.class.kind != ClassKind::Level1)
-        {
-            out.caught_up = true;
-            done.store(true, Ordering::Release);
+        if phase == PHASE_CATCH_UP && now >= next_sample {
+            next_sample = now + sample_every;
+            let reference = shared.reference.lock().ok().and_then(|r| r.clone());
+            if let Some((generation, reference)) = reference
+                && generation != out.caught_up
+                && matches_all(&client, &reference, spec.class.kind != ClassKind::Level1)
+            {
+                out.caught_up = generation;
+                done.store(generation, Ordering::Release);
+            }
         }
         if phase == PHASE_RUN && now >= next_sample {
             out.staleness.saturating_record(unix_ns().saturating_sub(newest_ns).max(1));

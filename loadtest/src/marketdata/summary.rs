@@ -138,7 +138,7 @@ fn reconcile_one(i: usize, o: &Outcome, truth: &[Reference], rec: &mut Reconcili
     if let Some(e) = &o.error {
         rec.problem(e.clone());
     }
-    if !o.caught_up {
+    if o.caught_up == 0 {
         rec.problem(format!("{who}: did not catch up with the fresh snapshot"));
     }
     let levels_max = match o.class.kind {
