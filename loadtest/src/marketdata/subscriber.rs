@@ -211,12 +211,7 @@ impl Tally {
 }
 
 /// The subscriber's loop, until the fleet stops it or the deadline passes.
-pub fn run(
-    spec: Spec,
-    mut client: MdClient,
-    shared: Arc<Shared>,
-    done: Arc<AtomicU64>,
-) -> Outcome {
+pub fn run(spec: Spec, mut client: MdClient, shared: Arc<Shared>, done: Arc<AtomicU64>) -> Outcome {
     let mut out = Outcome {
         class: spec.class,
         latency: histogram(),
