@@ -18,9 +18,10 @@ use util::{sec, start};
 #[test]
 fn a_slow_subscriber_is_conflated_while_a_fast_one_gets_every_update() {
     let mut config = md_config();
-    // Small buffers for the slow one to fill; the fast one's receive buffer is
-    // large, so its queue drains into it as fast as it is written.
-    config.marketdata.queue_bytes = 4096;
+    // Small socket buffers for the slow one to fill, then its queue; the fast
+    // one's receive buffer is large, and its queue has room for a thousand
+    // messages should its thread be slow to run.
+    config.marketdata.queue_bytes = 64 * 1024;
     config.marketdata.socket_send_buffer_bytes = 4096;
     let gw = start(&config);
     let md = gw.md_addr().unwrap();
@@ -36,7 +37,7 @@ fn a_slow_subscriber_is_conflated_while_a_fast_one_gets_every_update() {
     // The slow one stops reading; the fast one reads as the flow goes.
     let flow = {
         let addr = gw.addr();
-        std::thread::spawn(move || random_flow(addr, 800, 11))
+        std::thread::spawn(move || random_flow(addr, 1_500, 11))
     };
     while !flow.is_finished() {
         fast.step(Duration::from_millis(10));
@@ -61,7 +62,23 @@ fn a_slow_subscriber_is_conflated_while_a_fast_one_gets_every_update() {
         assert!(Instant::now() < deadline, "no heartbeat after the catch-up");
         slow.step(Duration::from_millis(50));
     }
-    assert_eq!(fast.retransmit_requests + fast.resubscribes, 0, "the fast one missed nothing");
+    let unusual: Vec<String> = fast
+        .log
+        .iter()
+        .filter_map(|m| match m {
+            MdMessage::Delta(h, _) if h.flags == 0 => None,
+            MdMessage::Snapshot(s) => {
+                Some(format!("snapshot {} {} {} {}", s.security, s.seq, s.security_seq, s.flags))
+            }
+            other => Some(format!("{other:?}")),
+        })
+        .collect();
+    assert_eq!(
+        fast.retransmit_requests + fast.resubscribes,
+        0,
+        "the fast one missed nothing: {unusual:?} (slow falls {})",
+        gw.io_metrics.md.slow_subscribers.get()
+    );
     assert!(
         fast.log
             .iter()
