@@ -125,7 +125,9 @@ impl MarketTap {
             return true;
         };
         let items = 1 + snapshot.bid_levels + snapshot.ask_levels;
-        let free = self.to_publisher.capacity() - self.to_publisher.len();
+        // The producer's view of the depth is approximate (it reads the consumer's
+        // head without ordering) and may exceed the capacity for a moment.
+        let free = self.to_publisher.capacity().saturating_sub(self.to_publisher.len());
         if free < items {
             return false;
         }

@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use crate::driver::{self, FrontDoor, RunResult, RunSpec, Target};
 use crate::echo::EchoServer;
 use crate::live::{Live, LiveOutput};
+use crate::marketdata::summary::{self as md_summary, MdSummary};
+use crate::marketdata::{Fleet, MdOptions};
 use crate::metrics::{Figures, MetricsServer};
 use crate::operator::{Http, InProcess, Operator, OperatorThread};
 use crate::report::{self, Machine, Percentiles, Ratios, SideSummary, Summary};
@@ -71,6 +73,8 @@ pub struct Options {
     pub compare_query_probe: bool,
     /// With `compare_query_probe`: run the side with the probe first.
     pub probe_first: bool,
+    /// Market-data subscribers beside the flow (in-process gateway only).
+    pub md: MdOptions,
     /// The command line, for the report.
     pub command: String,
 }
@@ -103,6 +107,7 @@ impl Default for Options {
             query_every_ms: None,
             compare_query_probe: false,
             probe_first: false,
+            md: MdOptions::new(),
             command: String::new(),
         }
     }
@@ -293,14 +298,16 @@ fn side_summary(target: &str, side: &Side) -> SideSummary {
 }
 
 /// Runs an in-process gateway with `config` (its journal, if any, in a temporary
-/// directory removed afterwards) through the scenario.
+/// directory removed afterwards) through the scenario; with `md`, market-data
+/// subscribers run beside the flow and are reconciled with the venue after it.
 fn in_process(
     s: &Scenario,
     universe: &Universe,
     config: &gateway::GatewayConfig,
     o: &Options,
     figures: &Arc<Mutex<Figures>>,
-) -> Result<(String, Side), String> {
+    md: Option<&MdOptions>,
+) -> Result<(String, Side, Option<MdSummary>), String> {
     let mut config = config.clone();
     let journal = (config.journal.durability != gateway::config::Durability::None).then(|| {
         std::env::temp_dir().join(format!("loadtest-journal-{}-{}", std::process::id(), run_tag()))
@@ -321,11 +328,29 @@ fn in_process(
         FrontDoor::Binary => running.addr(),
         FrontDoor::Fix => running.fix_addr().ok_or("the generated configuration has no [fix]")?,
     };
+    let fleet = match md {
+        Some(md) => {
+            let md_addr =
+                running.md_addr().ok_or("the generated configuration has no [marketdata]")?;
+            // Each subscriber thread lives at most as long as the driver may (warm-up,
+            // profile, three drain windows and 30 s), the catch-up, and a margin.
+            let run_for =
+                std::time::Duration::from_nanos(s.warmup_ns + s.duration_ns() + 3 * s.drain_ns)
+                    + 2 * crate::marketdata::CATCH_UP_TIMEOUT
+                    + std::time::Duration::from_secs(90);
+            desc.push_str(&format!("; market data on {md_addr}"));
+            Some(Fleet::start(md, md_addr, universe, run_for)?)
+        }
+        None => None,
+    };
     let op: Box<dyn Operator> = Box::new(InProcess::new(running.admin()));
     let side = one_run(s, universe, addr, Target::Gateway, Some(op), o, Some(Arc::clone(figures)));
+    let fleet = fleet.map(Fleet::finish);
     let syncs = running.journal_progress.syncs.load(std::sync::atomic::Ordering::Relaxed);
     let commits = running.journal_progress.commit_times.snapshot();
-    running.shutdown().map_err(|e| format!("in-process gateway shutdown: {e}"))?;
+    let stopped = running.shutdown().map_err(|e| format!("in-process gateway shutdown: {e}"))?;
+    // The venue as the gateway left it is the truth the books are held against.
+    let md_run = fleet.map(|f| md_summary::summarize(f, stopped.sequencer.engine().exchange()));
     if let Some(dir) = &journal {
         // What the disk gave: the group commits the answers waited for.
         let us = |q: f64| commits.value_at_quantile(q) as f64 / 1e3;
@@ -342,7 +367,7 @@ fn in_process(
         }
         let _ = std::fs::remove_dir_all(dir);
     }
-    Ok((desc, side?))
+    Ok((desc, side?, md_run))
 }
 
 /// Runs the scenario (baseline first, then the gateway) and writes the report.
@@ -357,6 +382,9 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
     let (universe, config) = match o.gateway {
         None => {
             let mut text = universe::generate_gateway_toml_pinned(&s, o.pin.then(last_core));
+            if o.md.total() > 0 {
+                text = o.md.enable_in(&text);
+            }
             let universe = Universe::from_gateway_toml(&text, "<generated>")?;
             if o.front_door == FrontDoor::Fix {
                 let names: Vec<String> =
@@ -429,12 +457,19 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
                     gateway"
             .into());
     }
-    let (gateway_desc, side) = match (o.gateway, config) {
+    let md = (o.md.total() > 0).then_some(&o.md);
+    if let Some(md) = md {
+        md.validate()?;
+        if o.gateway.is_some() {
+            return Err("--md-fast, --md-slow and --md-l1 need an in-process gateway".into());
+        }
+    }
+    let (gateway_desc, side, market_data) = match (o.gateway, config) {
         (None, Some(config)) => {
             if o.compare_durability {
                 let mut plain = config.clone();
                 plain.journal.durability = gateway::config::Durability::None;
-                no_journal = Some(in_process(&s, &universe, &plain, o, &figures)?.1);
+                no_journal = Some(in_process(&s, &universe, &plain, o, &figures, None)?.1);
             }
             if o.compare_query_probe {
                 let mut unprobed = s.clone();
@@ -443,15 +478,17 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
                 // cold caches, the allocator's first arenas); --probe-first swaps the
                 // order so that a reader can see how much of a ratio that is.
                 if o.probe_first {
-                    let probed = in_process(&s, &universe, &config, o, &figures)?;
-                    no_probe = Some(in_process(&unprobed, &universe, &config, o, &figures)?.1);
+                    let probed = in_process(&s, &universe, &config, o, &figures, md)?;
+                    no_probe =
+                        Some(in_process(&unprobed, &universe, &config, o, &figures, None)?.1);
                     probed
                 } else {
-                    no_probe = Some(in_process(&unprobed, &universe, &config, o, &figures)?.1);
-                    in_process(&s, &universe, &config, o, &figures)?
+                    no_probe =
+                        Some(in_process(&unprobed, &universe, &config, o, &figures, None)?.1);
+                    in_process(&s, &universe, &config, o, &figures, md)?
                 }
             } else {
-                in_process(&s, &universe, &config, o, &figures)?
+                in_process(&s, &universe, &config, o, &figures, md)?
             }
         }
         (Some(addr), _) => {
@@ -468,6 +505,7 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
             (
                 desc,
                 one_run(&s, &universe, addr, Target::Gateway, op, o, Some(Arc::clone(&figures)))?,
+                None,
             )
         }
         (None, None) => unreachable!("a configuration is generated when no gateway is given"),
@@ -482,7 +520,16 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
     let no_probe_run = no_probe.as_ref().map(|n| side_summary("gateway, no query probe", n));
     let ratio_to_no_probe =
         no_probe_run.as_ref().map(|n| Ratios::of(&gateway_run.order_ack, &n.order_ack));
-    let verdicts = report::judge(&s.objectives, &gateway_run);
+    let mut verdicts = report::judge(&s.objectives, &gateway_run);
+    if let Some(m) = &market_data {
+        let r = &m.reconciliation;
+        verdicts.push(report::Verdict {
+            objective: "market data: every rebuilt book equals the venue's".into(),
+            limit: "0 problems".into(),
+            measured: format!("{} problems", r.problem_count),
+            met: r.passed,
+        });
+    }
     let passed = verdicts.iter().all(|v| v.met);
     let (sessions, per) = universe::sizing(&s);
     let universe_desc = match o.gateway {
@@ -513,6 +560,7 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
         objectives: s.objectives,
         verdicts,
         passed,
+        market_data,
         load_end: report::load_average(),
     };
     let mut out_dir = None;

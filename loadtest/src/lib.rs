@@ -16,6 +16,8 @@
 //! * [`queries`]: queries in the flow and the probe, timed and reconciled.
 //! * [`echo`]: the bare-TCP baseline server.
 //! * [`operator`]: operator commands, in-process or over the HTTP admin API.
+//! * [`marketdata`]: market-data subscribers beside the flow, and their reconciliation.
+//! * [`percentiles`]: a histogram's percentiles, the unit of every report row.
 //! * [`interval`], [`live`], [`metrics`], [`report`]: one interval's figures, progress,
 //!   Prometheus, and the report files.
 //! * [`harness`]: one `loadtest run` end to end.
@@ -35,8 +37,10 @@ pub mod harness;
 pub mod interval;
 pub mod ledger;
 pub mod live;
+pub mod marketdata;
 pub mod metrics;
 pub mod operator;
+pub mod percentiles;
 pub mod queries;
 pub mod report;
 pub mod scenario;

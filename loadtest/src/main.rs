@@ -131,6 +131,30 @@ struct RunArgs {
     /// that runs first pays the process's warm-up).
     #[arg(long)]
     probe_first: bool,
+    /// Market-data subscribers reading Level-2 of every channel in real time, as
+    /// fast as they can (in-process gateway; one thread each).
+    #[arg(long, default_value_t = 0)]
+    md_fast: usize,
+    /// Level-2 real-time subscribers that read at most --md-slow-read-bytes-per-s,
+    /// so that they fall behind and are conflated or sent gap notices.
+    #[arg(long, default_value_t = 0)]
+    md_slow: usize,
+    /// The slow subscribers' read rate, bytes a second.
+    #[arg(long, default_value_t = 65_536)]
+    md_slow_read_bytes_per_s: u64,
+    /// Level-1 subscribers of every channel, conflated at --md-l1-interval-ms.
+    #[arg(long, default_value_t = 0)]
+    md_l1: usize,
+    /// The Level-1 subscribers' conflation interval, ms.
+    #[arg(long, default_value_t = 100)]
+    md_l1_interval_ms: u32,
+    /// The publisher's queue per subscriber, bytes ([marketdata] queue_bytes).
+    #[arg(long, default_value_t = 1 << 20)]
+    md_queue_bytes: usize,
+    /// The publisher's socket send buffer per subscriber, bytes (0: the kernel's
+    /// default; loopback's can hide a slow reader for megabytes).
+    #[arg(long, default_value_t = 0)]
+    md_send_buffer_bytes: usize,
 }
 
 fn main() -> ExitCode {
@@ -192,6 +216,15 @@ fn main() -> ExitCode {
                 query_every_ms: a.query_every_ms,
                 compare_query_probe: a.compare_query_probe,
                 probe_first: a.probe_first,
+                md: loadtest::marketdata::MdOptions {
+                    fast: a.md_fast,
+                    slow: a.md_slow,
+                    slow_read_bytes_per_s: a.md_slow_read_bytes_per_s,
+                    l1: a.md_l1,
+                    l1_interval_ms: a.md_l1_interval_ms,
+                    queue_bytes: a.md_queue_bytes,
+                    send_buffer_bytes: a.md_send_buffer_bytes,
+                },
                 command: std::env::args().collect::<Vec<_>>().join(" "),
             };
             match harness::run(&o) {

@@ -15,46 +15,7 @@ use crate::queries::QueryCounts;
 use crate::scenario::Objectives;
 use crate::tracker::Counts;
 
-/// Percentiles of one histogram, µs.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
-pub struct Percentiles {
-    /// Samples.
-    pub count: u64,
-    /// p50.
-    pub p50_us: f64,
-    /// p90.
-    pub p90_us: f64,
-    /// p99.
-    pub p99_us: f64,
-    /// p99.9.
-    pub p999_us: f64,
-    /// p99.99.
-    pub p9999_us: f64,
-    /// Max.
-    pub max_us: f64,
-    /// Mean.
-    pub mean_us: f64,
-}
-
-impl Percentiles {
-    /// From a histogram of nanoseconds.
-    pub fn of(h: &Histogram<u64>) -> Percentiles {
-        if h.is_empty() {
-            return Percentiles::default();
-        }
-        let q = |x: f64| h.value_at_quantile(x) as f64 / 1e3;
-        Percentiles {
-            count: h.len(),
-            p50_us: q(0.5),
-            p90_us: q(0.9),
-            p99_us: q(0.99),
-            p999_us: q(0.999),
-            p9999_us: q(0.9999),
-            max_us: h.max() as f64 / 1e3,
-            mean_us: h.mean() / 1e3,
-        }
-    }
-}
+pub use crate::percentiles::Percentiles;
 
 /// One side of the run (the gateway, or the echo baseline).
 #[derive(Clone, Debug, Serialize)]
@@ -213,6 +174,8 @@ pub struct Summary {
     pub verdicts: Vec<Verdict>,
     /// All objectives met and no reconciliation problem.
     pub passed: bool,
+    /// Market-data subscribers beside the flow (`--md-*`), and their reconciliation.
+    pub market_data: Option<crate::marketdata::summary::MdSummary>,
     /// Load averages at the end.
     pub load_end: String,
 }
@@ -433,6 +396,9 @@ pub fn table(s: &Summary) -> String {
     }
     for e in &g.events {
         let _ = writeln!(o, "event t={:>6.2}s {} -> {}", e.t_s, e.what, e.result);
+    }
+    if let Some(m) = &s.market_data {
+        o.push_str(&crate::marketdata::summary::table(m));
     }
     let _ = writeln!(o, "\nobjectives:");
     for v in &s.verdicts {
@@ -1060,6 +1026,9 @@ pub fn html(s: &Summary, gateway: &Histogram<u64>, baseline: Option<&Histogram<u
         c.repeats,
         c.unknown_ids
     );
+    if let Some(m) = &s.market_data {
+        o.push_str(&crate::marketdata::summary::html(m, esc));
+    }
     o.push_str("<h2>Objectives</h2><table><tr><th>objective</th><th>limit</th><th>measured</th><th></th></tr>");
     for v in &s.verdicts {
         let _ = write!(
@@ -1173,6 +1142,7 @@ mod tests {
             gateway_run: g,
             objectives,
             passed: verdicts.iter().all(|v| v.met),
+            market_data: None,
             verdicts,
             load_end: String::new(),
         }

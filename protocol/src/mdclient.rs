@@ -111,6 +111,30 @@ impl MdClientConfig {
     }
 }
 
+/// What the last server message taken carried, for the application to time it
+/// ([`MdClient::last_stamp`]): the flags and time of a sequenced message (a
+/// Snapshot's time is the publisher's, a delta's the venue's), zeros otherwise.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct MessageStamp {
+    /// The message's type byte.
+    pub msg_type: u8,
+    /// Its flags (conflated, retransmitted); 0 for an unsequenced message.
+    pub flags: u8,
+    /// Its `time_ns`; 0 for an unsequenced message.
+    pub time_ns: u64,
+}
+
+impl MessageStamp {
+    fn of(msg: &MdMessage) -> MessageStamp {
+        let (flags, time_ns) = match msg {
+            MdMessage::Snapshot(s) => (s.flags, s.time_ns),
+            MdMessage::Delta(h, _) => (h.flags, h.time_ns),
+            _ => (0, 0),
+        };
+        MessageStamp { msg_type: msg.msg_type(), flags, time_ns }
+    }
+}
+
 /// A logged-in market-data connection.
 #[derive(Debug)]
 pub struct MdClient {
@@ -121,6 +145,9 @@ pub struct MdClient {
     heartbeat: Duration,
     last_sent: Instant,
     last_received: Instant,
+    /// Bytes read from the socket since connecting (LoginAccepted included).
+    bytes_received: u64,
+    last_stamp: MessageStamp,
 }
 
 impl MdClient {
@@ -136,11 +163,13 @@ impl MdClient {
         write_message(&mut stream, &login)?;
         let mut rx = FrameBuffer::new(config.rx_buffer_bytes);
         let deadline = Instant::now() + config.login_timeout;
+        let mut rx_total = 0u64;
         loop {
             if let Some(frame) = rx.next_frame()? {
                 return match decode_server(frame)? {
                     MdMessage::LoginAccepted { session_id, heartbeat_ms } => {
                         let now = Instant::now();
+                        let bytes_received = rx_total;
                         Ok(MdClient {
                             stream,
                             rx,
@@ -148,6 +177,8 @@ impl MdClient {
                             heartbeat: Duration::from_millis(u64::from(heartbeat_ms)),
                             last_sent: now,
                             last_received: now,
+                            bytes_received,
+                            last_stamp: MessageStamp::default(),
                         })
                     }
                     MdMessage::LoginRejected { code } => Err(MdClientError::LoginRejected(code)),
@@ -161,7 +192,7 @@ impl MdClient {
             stream.set_read_timeout(Some(left))?;
             match rx.read_from(&mut stream) {
                 Ok(0) => return Err(MdClientError::Closed),
-                Ok(_) => {}
+                Ok(n) => rx_total += n as u64,
                 Err(e) if is_timeout(&e) => return Err(MdClientError::Timeout),
                 Err(e) => return Err(e.into()),
             }
@@ -191,6 +222,18 @@ impl MdClient {
     /// What was counted so far.
     pub fn counters(&self) -> FeedCounters {
         self.feed.counters()
+    }
+
+    /// Bytes read from the server since connecting: what a reader that bounds its
+    /// own read rate meters itself by.
+    pub fn bytes_received(&self) -> u64 {
+        self.bytes_received
+    }
+
+    /// The flags and time of the message behind the last event [`MdClient::poll`]
+    /// returned (a Snapshot's or a delta's; zeros for any other message).
+    pub fn last_stamp(&self) -> MessageStamp {
+        self.last_stamp
     }
 
     /// Subscribes to a security or a channel; `interval_ms` is 0 in real time and
@@ -228,16 +271,15 @@ impl MdClient {
 
     fn poll_inner(&mut self, timeout: Duration) -> Result<Option<MdEvent>, MdClientError> {
         let deadline = Instant::now() + timeout;
+        // A reader busy with a backlog still heartbeats: the server takes a client
+        // that sends nothing for three intervals for dead, even while it sends.
+        self.heartbeat_if_idle()?;
         loop {
             if let Some(event) = self.next_buffered()? {
                 return Ok(Some(event));
             }
             self.heartbeat_if_idle()?;
             let now = Instant::now();
-            let silent = now.saturating_duration_since(self.last_received);
-            if !self.heartbeat.is_zero() && silent > self.heartbeat * SILENT_INTERVALS_MAX {
-                return Err(MdClientError::ServerSilent { silent_ms: silent.as_millis() as u64 });
-            }
             if now >= deadline {
                 return Ok(None);
             }
@@ -248,8 +290,19 @@ impl MdClient {
             self.stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
             match self.rx.read_from(&mut self.stream) {
                 Ok(0) => return Err(MdClientError::Closed),
-                Ok(_) => self.last_received = Instant::now(),
-                Err(e) if is_timeout(&e) => {}
+                Ok(n) => {
+                    self.bytes_received += n as u64;
+                    self.last_received = Instant::now();
+                }
+                Err(e) if is_timeout(&e) => {
+                    // Silence counts only while the socket is empty: a reader that
+                    // was slow to come back finds the server's bytes waiting.
+                    let silent = Instant::now().saturating_duration_since(self.last_received);
+                    if !self.heartbeat.is_zero() && silent > self.heartbeat * SILENT_INTERVALS_MAX {
+                        let silent_ms = silent.as_millis() as u64;
+                        return Err(MdClientError::ServerSilent { silent_ms });
+                    }
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -261,6 +314,7 @@ impl MdClient {
             None => return Ok(None),
             Some(frame) => decode_server(frame)?,
         };
+        self.last_stamp = MessageStamp::of(&msg);
         let event = self.feed.on_message(&msg)?;
         self.flush()?;
         Ok(Some(event))

@@ -180,8 +180,14 @@ impl MdLoop {
         loop {
             // Every event the engine queued before a request arrived is applied
             // before the request is (the ring is drained after the read that
-            // brought it): a snapshot it asks for reflects them.
-            while self.drain_feed() == FEED_BATCH {}
+            // brought it): a snapshot it asks for reflects them. They are at most
+            // a ring's worth, and come out first: draining until empty instead
+            // never ends while the engine queues faster than this thread applies
+            // (100 subscribers on a busy machine), and then nothing is written.
+            let mut budget = self.from_engine.capacity();
+            while budget > 0 && self.drain_feed() == FEED_BATCH {
+                budget = budget.saturating_sub(FEED_BATCH);
+            }
             let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else { return };
             while conn.rx_len >= 2 {
                 if !self.publisher.wants_input(slot) {
