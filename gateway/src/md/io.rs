@@ -176,20 +176,24 @@ impl MdLoop {
 
     /// Reads what the socket has, handing whole frames to the publisher; stops
     /// while the publisher's queue for the connection is full.
+    ///
+    /// A Subscribe or RetransmitRequest is applied after every event the engine
+    /// had queued when it is taken (so a snapshot it asks for reflects every order
+    /// answer the client could already have seen): exactly the ring's length at
+    /// that moment, never more, so the wait is bounded by one ring's worth even
+    /// while the engine queues faster than this thread applies. Other requests
+    /// (heartbeats, logins, unsubscribes) need no such wait and take none: under a
+    /// crash-day burst with many subscribers, heartbeats arrive all the time, and a
+    /// drain before each of them kept this thread from ever writing.
     fn read(&mut self, slot: usize) {
         loop {
-            // Every event the engine queued before a request arrived is applied
-            // before the request is (the ring is drained after the read that
-            // brought it): a snapshot it asks for reflects them. They are at most
-            // a ring's worth, and come out first: draining until empty instead
-            // never ends while the engine queues faster than this thread applies
-            // (100 subscribers on a busy machine), and then nothing is written.
-            let mut budget = self.from_engine.capacity();
-            while budget > 0 && self.drain_feed() == FEED_BATCH {
-                budget = budget.saturating_sub(FEED_BATCH);
-            }
-            let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else { return };
-            while conn.rx_len >= 2 {
+            loop {
+                let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+                    return;
+                };
+                if conn.rx_len < 2 {
+                    break;
+                }
                 if !self.publisher.wants_input(slot) {
                     conn.read_paused = true;
                     return;
@@ -202,11 +206,18 @@ impl MdLoop {
                 if conn.rx_len < length + 2 {
                     break;
                 }
+                if matches!(conn.rx[2], b'S' | b'T') {
+                    self.drain_queued();
+                }
+                let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+                    return;
+                };
                 let now = self.clock.now_ns();
                 self.publisher.on_frame(slot, &conn.rx[..length + 2], now);
                 conn.rx.copy_within(length + 2..conn.rx_len, 0);
                 conn.rx_len -= length + 2;
             }
+            let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else { return };
             if !self.publisher.wants_input(slot) {
                 conn.read_paused = true;
                 return;
@@ -220,6 +231,17 @@ impl MdLoop {
                 Err(_) => return self.close(slot),
             }
         }
+    }
+
+    /// Applies exactly the events queued now (the ring's length when called).
+    fn drain_queued(&mut self) {
+        let mut left = self.from_engine.len();
+        while left > 0 {
+            let Some(item) = self.from_engine.pop() else { break };
+            self.publisher.on_feed(item, self.clock.now_ns());
+            left -= 1;
+        }
+        self.metrics.ring_depth.set(self.from_engine.len() as u64);
     }
 
     /// Writes every connection's queue until its socket would block; closes the
