@@ -1088,6 +1088,11 @@ pub struct BookBuilder {
     state: SyncState,
     /// The channel sequence of the last message applied for the security.
     last_seq: u64,
+    /// The channel sequence through which the book is known complete: its
+    /// snapshot's `seq`, or the last delta applied (which, following its
+    /// predecessor, says the security had nothing in between). A GapNotice ending
+    /// at or before it is already covered.
+    complete_through: u64,
     levels_max: usize,
     /// Best first.
     bids: Vec<WireLevel>,
@@ -1113,6 +1118,7 @@ impl BookBuilder {
             session_id: None,
             state: SyncState::Unsynced,
             last_seq: 0,
+            complete_through: 0,
             levels_max,
             bids: Vec::with_capacity(levels_max + 1),
             asks: Vec::with_capacity(levels_max + 1),
@@ -1168,6 +1174,7 @@ impl BookBuilder {
     fn on_snapshot(&mut self, s: &Snapshot) -> SyncAction {
         self.session_id = Some(s.session_id);
         self.last_seq = s.security_seq;
+        self.complete_through = s.seq;
         self.state = SyncState::Synced;
         self.bids.clear();
         self.asks.clear();
@@ -1194,10 +1201,10 @@ impl BookBuilder {
     }
 
     fn on_gap(&mut self, first_seq: u64, last_seq: u64) -> SyncAction {
-        if self.state == SyncState::Unsynced || last_seq <= self.last_seq {
+        if self.state == SyncState::Unsynced || last_seq <= self.complete_through {
             return SyncAction::None;
         }
-        self.request(first_seq.max(self.last_seq + 1), last_seq)
+        self.request(first_seq.max(self.complete_through + 1), last_seq)
     }
 
     /// Asks for `from..=to` unless a recovery is already outstanding: one request at
@@ -1232,6 +1239,7 @@ impl BookBuilder {
         }
         self.apply(body);
         self.last_seq = h.seq;
+        self.complete_through = self.complete_through.max(h.seq);
         if let SyncState::Recovering(until) = self.state
             && self.last_seq >= until
         {

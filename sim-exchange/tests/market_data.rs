@@ -288,6 +288,34 @@ fn a_gap_notice_asks_for_exactly_the_missed_range() {
     assert_eq!(fresh.on_message(&wire(&other)), SyncAction::None);
 }
 
+/// A snapshot states the book through the channel's `seq`, past the security's own
+/// last message when other securities of the channel moved since: a GapNotice
+/// that ends there is covered already (the server sends exactly that after it
+/// catches a slow subscriber up with snapshots); one that goes beyond asks only
+/// for what lies beyond.
+#[test]
+fn a_gap_notice_a_snapshot_covers_asks_for_nothing() {
+    let (feed, _) = busy_feed();
+    let MdMessage::Snapshot(mut snap) = snapshot(&feed.ex, SEC) else { panic!("a snapshot") };
+    snap.seq = snap.security_seq + 50;
+    let mut b = BookBuilder::new(SEC, 64);
+    assert_eq!(b.on_message(&wire(&MdMessage::Snapshot(snap))), SyncAction::Applied);
+    let notice = |first_seq, last_seq| MdMessage::GapNotice {
+        channel: channel_of(SEC),
+        first_seq,
+        last_seq,
+        reason: GapReason::SlowConsumer,
+    };
+    let covered = notice(snap.security_seq + 1, snap.seq);
+    assert_eq!(b.on_message(&wire(&covered)), SyncAction::None);
+    assert_eq!(b.state(), SyncState::Synced);
+    let beyond = notice(snap.security_seq + 1, snap.seq + 5);
+    assert_eq!(
+        b.on_message(&wire(&beyond)),
+        SyncAction::Retransmit { channel: channel_of(SEC), from_seq: snap.seq + 1, count: 5 }
+    );
+}
+
 #[test]
 fn a_heartbeat_of_a_new_session_asks_for_a_new_snapshot() {
     let (feed, _) = busy_feed();
