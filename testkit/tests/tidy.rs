@@ -27,12 +27,7 @@ const BIG_FILES: &[(&str, &str)] = &[
     ("gateway/src/engine.rs", "the deterministic engine's input handlers, one per message"),
     ("protocol/src/codec.rs", "every message's fixed layout and its round-trip tests"),
     ("protocol/tests/doc_contract.rs", "one check per table of docs/protocol.md"),
-    (
-        "protocol/src/marketdata.rs",
-        "every market-data message's layout, its decoder's checks, and the book builder",
-    ),
     ("loadtest/src/driver.rs", "the open-loop driver and its reconciliation"),
-    ("loadtest/src/report.rs", "the self-contained report page and its sections"),
     ("loadtest/src/tracker.rs", "per-order state tracking with its invariant checks"),
     ("loadtest/src/scenario.rs", "scenario schema, validation and the crash-day presets"),
     ("fix/src/session.rs", "the FIX session state machine and its resend logic"),
@@ -312,7 +307,9 @@ fn the_checks_catch_their_cases() {
     assert!(unsafe_without_safety(comment_only).is_empty());
     let placeholder = format!("fn f() {{ {}!() }}\n", "todo");
     assert_eq!(macro_calls(&placeholder, "todo"), [1]);
-    assert!(macro_calls("fn f() { my_todo!() }\n", "todo").is_empty());
+    // Built, like the case above, so that this file holds no such call itself.
+    let other_macro = format!("fn f() {{ my_{}!() }}\n", "todo");
+    assert!(macro_calls(&other_macro, "todo").is_empty());
     let text = "use crate::{a::X, b, c::{d, e}};\nuse crate::{\n    g,\n    h::I,\n};\nlet y = crate::f::g();\n";
     let uses = crate_references(text);
     assert_eq!(uses.into_iter().collect::<Vec<_>>(), ["a", "b", "c", "f", "g", "h"]);

@@ -3,7 +3,9 @@
 //! the ten a snapshot carries: when the best levels go, the next ones move up),
 //! last price, volume, turnover, phase and the indicative uncross.
 
-use protocol::marketdata::{Indicative, SNAPSHOT_LEVELS_MAX, Snapshot, WireLevel, channel_of};
+use protocol::marketdata::{
+    Indicative, SNAPSHOT_LEVELS_MAX, Snapshot, WireLevel, channel_of, level_position,
+};
 use protocol::{Price, SecurityId, Side, TradingPhase};
 use sim_exchange::{Level, MarketEvent, MarketEventKind, MarketSnapshot, Uncross};
 
@@ -128,11 +130,7 @@ impl BookImage {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
         };
-        let pos = levels.binary_search_by(|l| match side {
-            Side::Buy => level.price.cmp(&l.price),
-            Side::Sell => l.price.cmp(&level.price),
-        });
-        match (pos, level.qty.0) {
+        match (level_position(levels, side, level.price), level.qty.0) {
             (Ok(i), 0) => {
                 levels.remove(i);
                 if i >= L1_LEVELS {
