@@ -31,6 +31,7 @@ pub mod pipeline;
 pub mod quotes;
 pub mod ring;
 pub mod server;
+pub mod session;
 pub mod snapshot;
 pub mod state;
 pub mod stats;

@@ -20,15 +20,14 @@ use crossbeam_queue::ArrayQueue;
 use log::{info, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
-use subtle::ConstantTimeEq;
 
+use protocol::RejectCode;
+use protocol::codec::Login;
 use protocol::codec::{
-    ClientMessage, DecodeError, EndOfSession, LoginAccepted, LoginRejected, MAX_FRAME_LEN,
-    PROTOCOL_VERSION, ServerMessage, msg_type,
+    ClientMessage, EndOfSession, LoginRejected, MAX_FRAME_LEN, ServerMessage, msg_type,
 };
 use protocol::framing::FrameBuffer;
-use protocol::query::{Query, QueryAnswer, QueryRejected, VERSION_QUERIES};
-use protocol::{AccountId, RejectCode, Seq, Token as LoginToken, Username};
+use protocol::query::{Query, QueryAnswer, QueryRejected};
 
 use crate::clock::Clock;
 use crate::fix_link::FixLink;
@@ -36,7 +35,7 @@ use crate::input::{AdminCommand, Arrival, Asker, Input, LoginIdx, Output, Reply,
 use crate::journal::JournalProgress;
 use crate::lograte::{LogLimiter, WINDOW_NS};
 use crate::metrics::{IoMetrics, Stage, StageRecorder};
-use crate::outlog::OutLog;
+use crate::session::{ConnState, FixCursor, FrameAction, Gate, Refused, Session, TimerAction};
 use crate::wait::{Idle, IdleStep, WaitStrategy};
 
 const WAKER: Token = Token(usize::MAX);
@@ -60,143 +59,7 @@ macro_rules! limited {
 // After `limited!`, which it uses.
 mod fix;
 
-/// Session limits and timings.
-#[derive(Clone, Debug)]
-pub struct SessionLimits {
-    /// Most connections at once (logged in or not).
-    pub max_sessions: usize,
-    /// Most connections at once that have not logged in yet.
-    pub max_pending_logins: usize,
-    /// Most connections at once from one address that have not logged in yet.
-    pub max_pending_logins_per_address: usize,
-    /// Send a heartbeat after this long without sending.
-    pub heartbeat_ns: u64,
-    /// Disconnect a peer silent for this long.
-    pub dead_peer_ns: u64,
-    /// Disconnect a connection that has not logged in within this time.
-    pub login_timeout_ns: u64,
-    /// Disconnect a logged-in client whose unsent bytes exceed this.
-    pub backlog_limit_bytes: u64,
-    /// Receive buffer per connection.
-    pub rx_buffer_bytes: usize,
-    /// SO_SNDBUF per connection (0: OS default).
-    pub socket_send_buffer_bytes: usize,
-    /// Failed logins (per username, or per peer address for unknown names) allowed in the window.
-    pub max_login_failures: u32,
-    /// The window for counting failed logins.
-    pub login_failure_window_ns: u64,
-    /// How long further logins are refused once the failures are used up.
-    pub login_lockout_ns: u64,
-    /// Identifies this trading day's streams (sent in LoginAccepted).
-    pub session_id: u64,
-    /// Most peer addresses tracked for failed logins with unknown usernames.
-    pub max_failing_addresses: usize,
-    /// Under `sync` durability, most answers waiting for the journal (entries of
-    /// login, input, end offset); when full, no client input is taken.
-    pub unreleased_capacity: usize,
-    /// Queries each login may send per second.
-    pub max_queries_per_second: u32,
-    /// Queries in the engine or waiting to be sent, every connection together.
-    pub max_queries_in_flight: usize,
-}
-
-/// A configured login and its out log.
-#[derive(Debug)]
-pub struct LoginSlot {
-    /// Login name.
-    pub username: Username,
-    /// Secret.
-    pub token: LoginToken,
-    /// The sequenced stream.
-    pub log: OutLog,
-    /// How far the stream may be sent: the end of the log, or under `sync`
-    /// durability the end of the last message whose input is on disk.
-    released_off: u64,
-    /// The protocol version of the login's stream (0 until its first login of the
-    /// day); the engine holds the same value (`Input::LoggedIn`).
-    stream_version: u8,
-    conn: Option<usize>,
-    /// A FIX session attached to this login (through the FIX door), in place of
-    /// a connection: its index and its cursor into the log.
-    fix: Option<FixCursor>,
-    failures: FailureWindow,
-    /// The accounts the login may query (and trade for).
-    accounts: Vec<AccountId>,
-    /// The query rate window: its start and the queries counted in it.
-    query_window_ns: u64,
-    queries_in_window: u32,
-    /// Market data only: refused here (`[[logins]] market_data_only`).
-    market_data_only: bool,
-}
-
-/// Where a FIX session attached to a login reads the login's stream.
-#[derive(Clone, Copy, Debug)]
-struct FixCursor {
-    session: usize,
-    cursor: u64,
-}
-
-impl LoginSlot {
-    /// Sets the accounts the login may query.
-    pub fn set_accounts(&mut self, accounts: Vec<AccountId>) {
-        self.accounts = accounts;
-    }
-
-    /// Sets the version of the login's stream (restored after a recovery).
-    pub fn set_stream_version(&mut self, version: u8) {
-        self.stream_version = version;
-    }
-
-    /// Refuses the login on this port (it serves market data only).
-    pub fn set_market_data_only(&mut self, only: bool) {
-        self.market_data_only = only;
-    }
-
-    /// A login with an empty stream.
-    pub fn new(username: Username, token: LoginToken, log: OutLog) -> LoginSlot {
-        let released_off = log.end_offset();
-        LoginSlot {
-            username,
-            token,
-            log,
-            released_off,
-            stream_version: 0,
-            conn: None,
-            fix: None,
-            failures: FailureWindow::default(),
-            accounts: Vec::new(),
-            query_window_ns: 0,
-            queries_in_window: 0,
-            market_data_only: false,
-        }
-    }
-}
-
-/// Counts failed logins in a window and locks out after too many.
-#[derive(Clone, Copy, Debug, Default)]
-struct FailureWindow {
-    window_start_ns: u64,
-    failures: u32,
-    locked_until_ns: u64,
-}
-
-impl FailureWindow {
-    fn locked(&self, now_ns: u64) -> bool {
-        now_ns < self.locked_until_ns
-    }
-
-    fn record_failure(&mut self, now_ns: u64, limits: &SessionLimits) {
-        if now_ns.saturating_sub(self.window_start_ns) > limits.login_failure_window_ns {
-            self.window_start_ns = now_ns;
-            self.failures = 0;
-        }
-        self.failures += 1;
-        if self.failures >= limits.max_login_failures {
-            self.locked_until_ns = now_ns + limits.login_lockout_ns;
-            self.failures = 0;
-        }
-    }
-}
+pub use crate::session::{LoginSlot, SessionLimits};
 
 /// How the io thread reaches the engine: directly (fused) or through rings.
 pub trait EngineLink {
@@ -227,23 +90,6 @@ pub trait EngineLink {
     fn caught_up(&self, offered: u64) -> bool;
     /// Items waiting in the rings (in, out); zeros when fused.
     fn depths(&self) -> (u64, u64);
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum ConnState {
-    AwaitingLogin {
-        deadline_ns: u64,
-    },
-    Active {
-        login: LoginIdx,
-    },
-    /// Send what is pending, then (if `send_eos`) EndOfSession with this reason,
-    /// then close.
-    Draining {
-        login: Option<LoginIdx>,
-        reason: RejectCode,
-        send_eos: bool,
-    },
 }
 
 /// Unsequenced frames waiting to go out ahead of the stream (LoginAccepted,
@@ -342,23 +188,13 @@ struct Conn {
     stream: TcpStream,
     peer: SocketAddr,
     rx: FrameBuffer,
-    state: ConnState,
+    /// The session's state and timers (everything the protocol decides on).
+    session: Session,
     ctrl: ControlOut,
-    /// Byte offset into the login's out log of the next byte to send.
-    cursor: u64,
-    /// End of the log when the session logged in: bytes before it are replay,
-    /// which a resuming client may take its time over; the backlog limit applies
-    /// to what arrives after.
-    replay_end: u64,
     /// The oldest unwritten message's socket-read time and append time (0: none
     /// pending): one end-to-end sample per write batch, for its oldest message.
     oldest_read_ns: u64,
     oldest_append_ns: u64,
-    /// A draining session ends only after the engine has answered every input this
-    /// session sent before it began draining (`EngineLink::offered` at that moment).
-    drain_after_input: u64,
-    last_rx_ns: u64,
-    last_tx_ns: u64,
     /// Frames may be waiting in the socket or the buffer that we did not take
     /// because the engine was full: read again when there is room.
     read_paused: bool,
@@ -431,8 +267,8 @@ pub struct IoLoop<L: EngineLink> {
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
     logins: Vec<LoginSlot>,
-    by_name: HashMap<Username, LoginIdx>,
-    unknown_failures: HashMap<std::net::IpAddr, FailureWindow>,
+    /// The login rules: who may log in, lockouts, resume points.
+    gate: Gate,
     /// Connections not logged in yet, oldest first, as (slot, connection id);
     /// entries whose connection has logged in or gone are dropped lazily.
     pending: Vec<(usize, u64)>,
@@ -513,7 +349,7 @@ impl<L: EngineLink> IoLoop<L> {
             local_addrs.push(listener.local_addr()?);
             listeners.push(listener);
         }
-        let by_name = logins.iter().enumerate().map(|(i, l)| (l.username, i as LoginIdx)).collect();
+        let gate = Gate::new(&logins, &limits);
         let n_logins = logins.len();
         let n = limits.max_sessions;
         let io = IoLoop {
@@ -523,8 +359,7 @@ impl<L: EngineLink> IoLoop<L> {
             conns: (0..n).map(|_| None).collect(),
             free: (0..n).rev().collect(),
             logins,
-            by_name,
-            unknown_failures: HashMap::with_capacity(limits.max_failing_addresses),
+            gate,
             pending: Vec::with_capacity(limits.max_pending_logins + 1),
             pending_by_addr: HashMap::with_capacity(limits.max_pending_logins + 1),
             next_conn_id: 0,
@@ -702,15 +537,10 @@ impl<L: EngineLink> IoLoop<L> {
             stream,
             peer,
             rx: FrameBuffer::new(self.limits.rx_buffer_bytes),
-            state: ConnState::AwaitingLogin { deadline_ns: now + self.limits.login_timeout_ns },
+            session: Session::new(now, &self.limits),
             ctrl: ControlOut { buf: [0; 256], len: 0, sent: 0 },
-            cursor: 0,
-            drain_after_input: 0,
-            replay_end: 0,
             oldest_read_ns: 0,
             oldest_append_ns: 0,
-            last_rx_ns: now,
-            last_tx_ns: now,
             read_paused: false,
             dirty: false,
             closed: false,
@@ -748,9 +578,8 @@ impl<L: EngineLink> IoLoop<L> {
             let Some(victim) = self.pending_victim(ip) else { break };
             // Its Login may be waiting unread in the socket: take it first.
             self.read_conn(victim, false);
-            let still_pending = self.conns[victim]
-                .as_ref()
-                .is_some_and(|c| matches!(c.state, ConnState::AwaitingLogin { .. }));
+            let still_pending =
+                self.conns[victim].as_ref().is_some_and(|c| c.session.awaiting_login());
             if still_pending {
                 self.evict_pending(victim);
                 break;
@@ -764,9 +593,7 @@ impl<L: EngineLink> IoLoop<L> {
     fn pending_victim(&mut self, ip: std::net::IpAddr) -> Option<usize> {
         let conns = &self.conns;
         self.pending.retain(|&(slot, id)| {
-            conns[slot]
-                .as_ref()
-                .is_some_and(|c| c.id == id && matches!(c.state, ConnState::AwaitingLogin { .. }))
+            conns[slot].as_ref().is_some_and(|c| c.id == id && c.session.awaiting_login())
         });
         let by_addr = &mut self.pending_by_addr;
         by_addr.clear();
@@ -833,7 +660,7 @@ impl<L: EngineLink> IoLoop<L> {
                     return;
                 }
                 Ok(n) => {
-                    conn.last_rx_ns = self.clock.now_ns();
+                    conn.session.received(self.clock.now_ns());
                     self.metrics.bytes_received.add(n as u64);
                     drained = short_read_ends && conn.rx.drained();
                 }
@@ -852,11 +679,11 @@ impl<L: EngineLink> IoLoop<L> {
     fn take_frames(&mut self, i: usize) -> bool {
         loop {
             let Some(conn) = self.conns[i].as_mut() else { return false };
-            if conn.closed || matches!(conn.state, ConnState::Draining { .. }) {
+            if conn.closed || !conn.session.reads() {
                 // Nothing more is read from a session that is ending.
                 return false;
             }
-            let is_active = matches!(conn.state, ConnState::Active { .. });
+            let is_active = matches!(conn.session.state, ConnState::Active { .. });
             // A session event still waiting for room goes first: its login's first
             // order must find the stream's version already recorded.
             let unreleased_full =
@@ -882,7 +709,7 @@ impl<L: EngineLink> IoLoop<L> {
                 }
                 return false;
             }
-            let read_ns = conn.last_rx_ns;
+            let read_ns = conn.session.last_rx_ns;
             let frame = match conn.rx.next_frame() {
                 Ok(Some(frame)) => frame,
                 Ok(None) => return true,
@@ -905,76 +732,42 @@ impl<L: EngineLink> IoLoop<L> {
     fn handle_frame(
         &mut self,
         i: usize,
-        decoded: Result<ClientMessage, DecodeError>,
+        decoded: Result<ClientMessage, protocol::codec::DecodeError>,
         len: usize,
         stamps: Stamps,
     ) {
-        let Some(conn) = self.conns[i].as_mut() else { return };
-        match (conn.state, decoded) {
-            (ConnState::AwaitingLogin { .. }, Ok(ClientMessage::Login(login))) => {
-                self.login(i, login.username, login.token, login.version, login.next_seq);
-            }
-            (ConnState::AwaitingLogin { .. }, Err(DecodeError::BadVersion(_))) => {
-                self.refuse_login(i, RejectCode::UNSUPPORTED_VERSION, "login with bad version");
-            }
-            (ConnState::AwaitingLogin { .. }, Err(e)) => {
-                let reason = format!("malformed frame before login: {e}");
-                self.refuse_login(i, e.reject_code(), &reason);
-            }
-            (ConnState::AwaitingLogin { .. }, Ok(_)) => {
-                self.refuse_login(i, RejectCode::NOT_LOGGED_IN, "message before login");
-            }
-            (ConnState::Active { login }, Ok(msg)) => self.handle_client(i, login, msg, stamps),
-            (ConnState::Active { login }, Err(e)) => {
-                let frame = &self.scratch[..len];
-                let ref_msg_type = frame.get(2).copied().unwrap_or(0);
-                let ref_id = frame
-                    .get(3..11)
-                    .filter(|_| ref_msg_type != msg_type::LOGIN)
-                    .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
-                    .unwrap_or(0);
+        let Some(conn) = self.conns[i].as_ref() else { return };
+        let login = conn.session.login();
+        match conn.session.on_frame(&self.scratch[..len], decoded) {
+            FrameAction::Login(request) => self.login(i, &request),
+            FrameAction::Refuse(refused) => self.refuse_login(i, refused),
+            FrameAction::Input(input) => self.offer(Arrival { input, stamps }),
+            FrameAction::Malformed { input, error } => {
+                let Input::Malformed { ref_msg_type, code, .. } = input else { return };
                 limited!(
                     self,
                     warn,
                     "malformed frame",
-                    "login {} ({}): malformed frame type 0x{ref_msg_type:02x}: {e} (code {})",
-                    self.logins[login as usize].username,
+                    "login {} ({}): malformed frame type 0x{ref_msg_type:02x}: {error} (code {code})",
+                    login.map(|l| self.logins[l as usize].username.to_string()).unwrap_or_default(),
                     self.conns[i].as_ref().map(|c| c.peer.to_string()).unwrap_or_default(),
-                    e.reject_code()
                 );
                 self.metrics.malformed_frames.inc();
-                let input = Input::Malformed { login, ref_msg_type, code: e.reject_code(), ref_id };
                 self.offer(Arrival { input, stamps });
             }
-            (ConnState::Draining { .. }, _) => {}
+            FrameAction::Query(query) => {
+                if let Some(login) = login {
+                    self.query(i, login, query, stamps);
+                }
+            }
+            FrameAction::Logout => {
+                if let Some(login) = login {
+                    info!("login {}: logged out", self.logins[login as usize].username);
+                    self.end_active(i, RejectCode::LOGGED_OUT);
+                }
+            }
+            FrameAction::Nothing => {}
         }
-    }
-
-    fn handle_client(&mut self, i: usize, login: LoginIdx, msg: ClientMessage, stamps: Stamps) {
-        let input = match msg {
-            ClientMessage::Heartbeat => return,
-            ClientMessage::Logout => {
-                info!("login {}: logged out", self.logins[login as usize].username);
-                self.end_active(i, login, RejectCode::LOGGED_OUT);
-                return;
-            }
-            ClientMessage::Login(_) => Input::Malformed {
-                login,
-                ref_msg_type: msg_type::LOGIN,
-                code: RejectCode::UNEXPECTED_MESSAGE,
-                ref_id: 0,
-            },
-            ClientMessage::NewOrder(order) => Input::NewOrder { login, order },
-            ClientMessage::CancelOrder(cancel) => Input::Cancel { login, cancel },
-            ClientMessage::ReplaceOrder(replace) => Input::Replace { login, replace },
-            ClientMessage::MassCancel(mass) => Input::MassCancel { login, mass },
-            ClientMessage::OrderEntryControl(control) => Input::EntryControl { login, control },
-            ClientMessage::Query(query) => {
-                self.query(i, login, query, stamps);
-                return;
-            }
-        };
-        self.offer(Arrival { input, stamps });
     }
 
     /// A client's query: checked here (version, page size, account, rate), then
@@ -984,21 +777,7 @@ impl<L: EngineLink> IoLoop<L> {
     fn query(&mut self, i: usize, login: LoginIdx, query: Query, stamps: Stamps) {
         let now = self.clock.now_ns();
         let slot = &mut self.logins[login as usize];
-        let code = if slot.stream_version < VERSION_QUERIES {
-            Some(RejectCode::QUERY_NEEDS_VERSION_3)
-        } else if query.rows_wanted().is_none() {
-            Some(RejectCode::BAD_PAGE_SIZE)
-        } else if !slot.accounts.contains(&query.account) {
-            Some(RejectCode::ACCOUNT_NOT_PERMITTED)
-        } else {
-            if now.saturating_sub(slot.query_window_ns) >= 1_000_000_000 {
-                slot.query_window_ns = now;
-                slot.queries_in_window = 0;
-            }
-            slot.queries_in_window += 1;
-            (slot.queries_in_window > self.limits.max_queries_per_second)
-                .then_some(RejectCode::QUERY_RATE_LIMITED)
-        };
+        let code = Gate::check_query(slot, &self.limits, now, &query);
         let Some(s) = self.take_answer_slot(i, login) else { return };
         match code {
             Some(code) => {
@@ -1118,7 +897,7 @@ impl<L: EngineLink> IoLoop<L> {
             }
             let slot = &mut self.answer_slots[s as usize];
             let released = self.logins[slot.login as usize].released_off;
-            let due = conn.cursor >= slot.after_off || released < slot.after_off;
+            let due = conn.session.cursor >= slot.after_off || released < slot.after_off;
             if slot.state != SlotState::Ready || !due {
                 return Ok(wrote);
             }
@@ -1151,134 +930,40 @@ impl<L: EngineLink> IoLoop<L> {
         }
     }
 
-    fn login(
-        &mut self,
-        i: usize,
-        username: Username,
-        token: LoginToken,
-        version: u8,
-        next_seq: Seq,
-    ) {
+    fn login(&mut self, i: usize, request: &Login) {
         let now = self.clock.now_ns();
-        let peer_ip = self.conns[i].as_ref().map(|c| c.peer.ip());
-        let Some(&login) = self.by_name.get(&username) else {
-            // Compare anyway so an unknown name costs the same time as a wrong token.
-            let _ = LoginToken([0; 32]).0.ct_eq(&token.0);
-            if let Some(ip) = peer_ip {
-                if self.unknown_failures.len() >= self.limits.max_failing_addresses {
-                    self.unknown_failures.retain(|_, w| w.locked(now));
-                }
-                if self.unknown_failures.len() >= self.limits.max_failing_addresses
-                    && !self.unknown_failures.contains_key(&ip)
-                {
-                    // Every tracked address is locked out: the table stays bounded
-                    // and this one waits too.
-                    self.refuse_login(
-                        i,
-                        RejectCode::LOGIN_THROTTLED,
-                        "unknown username, too many failing addresses",
-                    );
-                    return;
-                }
-                let window = self.unknown_failures.entry(ip).or_default();
-                if window.locked(now) {
-                    self.refuse_login(
-                        i,
-                        RejectCode::LOGIN_THROTTLED,
-                        "unknown username, address locked out",
-                    );
-                    return;
-                }
-                window.record_failure(now, &self.limits);
-            }
-            self.refuse_login(i, RejectCode::INVALID_CREDENTIALS, "unknown username");
-            return;
-        };
+        let Some(peer) = self.conns[i].as_ref().map(|c| c.peer) else { return };
+        let admitted =
+            match self.gate.admit(&mut self.logins, &self.limits, now, peer.ip(), request) {
+                Ok(admitted) => admitted,
+                Err(refused) => return self.refuse_login(i, refused),
+            };
+        let login = admitted.login;
         let slot = &mut self.logins[login as usize];
-        if slot.failures.locked(now) {
-            self.refuse_login(i, RejectCode::LOGIN_THROTTLED, "too many failed logins");
-            return;
-        }
-        if !bool::from(slot.token.0.ct_eq(&token.0)) {
-            slot.failures.record_failure(now, &self.limits);
-            self.refuse_login(i, RejectCode::INVALID_CREDENTIALS, "wrong token");
-            return;
-        }
-        if slot.market_data_only {
-            self.refuse_login(i, RejectCode::INVALID_CREDENTIALS, "a market-data-only login");
-            return;
-        }
-        if version < 1 {
-            self.refuse_login(i, RejectCode::UNSUPPORTED_VERSION, "unsupported version");
-            return;
-        }
-        if slot.conn.is_some() || slot.fix.is_some() {
-            self.refuse_login(
-                i,
-                RejectCode::ALREADY_LOGGED_IN,
-                "username already has a live session",
-            );
-            return;
-        }
-        let start_seq = if next_seq == 0 { slot.log.next_seq() } else { next_seq };
-        if start_seq > slot.log.next_seq() {
-            self.refuse_login(
-                i,
-                RejectCode::SEQUENCE_AHEAD,
-                "requested sequence beyond the stream",
-            );
-            return;
-        }
-        let Some(cursor) = slot.log.offset_of(start_seq) else {
-            self.refuse_login(
-                i,
-                RejectCode::SEQUENCE_UNAVAILABLE,
-                "requested sequence no longer retained",
-            );
-            return;
-        };
-        let offered = version.min(PROTOCOL_VERSION);
-        let stream_version = match slot.stream_version {
-            0 => offered,
-            v if offered >= v => v,
-            v => {
-                let why = format!(
-                    "this login's stream is version {v} today, the client speaks {offered}"
-                );
-                self.refuse_login(i, RejectCode::UNSUPPORTED_VERSION, &why);
-                return;
-            }
-        };
-        let first_today = slot.stream_version == 0;
-        slot.stream_version = stream_version;
-        let replay = slot.log.next_seq() - start_seq;
         slot.conn = Some(i);
-        if first_today {
-            self.pending_session_events.push(Input::LoggedIn { login, version: stream_version });
+        let log_end = slot.log.end_offset();
+        if admitted.first_today {
+            self.pending_session_events.push(Input::LoggedIn { login, version: admitted.version });
         }
-        let accepted = ServerMessage::LoginAccepted(LoginAccepted {
-            version: stream_version,
-            heartbeat_ms: (self.limits.heartbeat_ns / 1_000_000) as u32,
-            dead_peer_ms: (self.limits.dead_peer_ns / 1_000_000) as u32,
-            session_id: self.limits.session_id,
-            next_seq: start_seq,
-        });
+        let accepted = ServerMessage::LoginAccepted(admitted.accepted(&self.limits));
         let Some(conn) = self.conns[i].as_mut() else { return };
-        conn.state = ConnState::Active { login };
-        conn.cursor = cursor;
-        conn.replay_end = self.logins[login as usize].log.end_offset();
+        conn.session.accept(&admitted, log_end);
         conn.ctrl.push(&accepted);
-        info!("login {username} from {} (resume at {start_seq}, replaying {replay})", conn.peer);
+        info!(
+            "login {} from {peer} (resume at {}, replaying {})",
+            request.username, admitted.start_seq, admitted.replay
+        );
         self.metrics.logins_accepted.inc();
-        if replay > 0 {
+        if admitted.replay > 0 {
             self.metrics.replays.inc();
-            self.metrics.replayed_messages.add(replay);
+            self.metrics.replayed_messages.add(admitted.replay);
         }
         self.mark_dirty(i);
     }
 
-    fn refuse_login(&mut self, i: usize, code: RejectCode, why: &str) {
+    fn refuse_login(&mut self, i: usize, refused: Refused) {
         let Some(conn) = self.conns[i].as_mut() else { return };
+        let Refused { code, why } = refused;
         limited!(
             self,
             warn,
@@ -1287,21 +972,21 @@ impl<L: EngineLink> IoLoop<L> {
             conn.peer
         );
         conn.ctrl.push(&ServerMessage::LoginRejected(LoginRejected { code }));
-        conn.state = ConnState::Draining { login: None, reason: code, send_eos: false };
+        conn.session.refuse(code);
         self.metrics.logins_refused.inc();
         self.mark_dirty(i);
     }
 
     /// A logged-in session ends by its own request or ours: the engine hears of the
     /// disconnect (cancel-on-disconnect), what is pending is sent, then EndOfSession.
-    fn end_active(&mut self, i: usize, login: LoginIdx, reason: RejectCode) {
+    fn end_active(&mut self, i: usize, reason: RejectCode) {
+        let Some(login) = self.conns[i].as_ref().and_then(|c| c.session.login()) else { return };
         // The disconnect goes in first, so its cancel-on-disconnect answers are
         // among what the session receives before its EndOfSession.
         self.notify_disconnect(login);
         let offered = self.link.offered();
         if let Some(conn) = self.conns[i].as_mut() {
-            conn.state = ConnState::Draining { login: Some(login), reason, send_eos: true };
-            conn.drain_after_input = offered;
+            conn.session.end(reason, offered);
         }
         self.mark_dirty(i);
     }
@@ -1381,10 +1066,10 @@ impl<L: EngineLink> IoLoop<L> {
             "ending session from {}: {why} (code {reason})",
             conn.peer
         );
-        match conn.state {
-            ConnState::Active { login } => self.end_active(i, login, reason),
+        match conn.session.state {
+            ConnState::Active { .. } => self.end_active(i, reason),
             ConnState::AwaitingLogin { .. } => {
-                conn.state = ConnState::Draining { login: None, reason, send_eos: true };
+                conn.session.end(reason, 0);
                 self.mark_dirty(i);
             }
             ConnState::Draining { .. } => {}
@@ -1399,7 +1084,7 @@ impl<L: EngineLink> IoLoop<L> {
         conn.closed = true;
         self.drop_answers(conn.answers);
         let _ = self.poll.registry().deregister(&mut conn.stream);
-        let login = match conn.state {
+        let login = match conn.session.state {
             ConnState::Active { login } => Some(login),
             ConnState::Draining { login, .. } => {
                 // Its disconnect was already announced when it began draining.
@@ -1442,10 +1127,11 @@ impl<L: EngineLink> IoLoop<L> {
     /// timeout: EndOfSession DEAD_PEER, then close at once. The peer is probably
     /// not reading, so the EndOfSession is best effort, and written only when no
     /// frame is half-sent (it must not land inside one).
-    fn end_dead_peer(&mut self, i: usize, login: LoginIdx, why: &str) {
+    fn end_dead_peer(&mut self, i: usize, why: &str) {
         let Some(conn) = self.conns[i].as_mut() else { return };
+        let Some(login) = conn.session.login() else { return };
         let slot = &self.logins[login as usize];
-        if conn.ctrl.pending().is_empty() && conn.cursor >= slot.released_off {
+        if conn.ctrl.pending().is_empty() && conn.session.cursor >= slot.released_off {
             let eos = EndOfSession { reason: RejectCode::DEAD_PEER, last_seq: slot.log.last_seq() };
             conn.ctrl.push(&ServerMessage::EndOfSession(eos));
             let _ = conn.stream.write(conn.ctrl.pending());
@@ -1536,9 +1222,7 @@ impl<L: EngineLink> IoLoop<L> {
                     conn.oldest_append_ns = now;
                     conn.oldest_read_ns = out.read_ns;
                 }
-                if slot.released_off.saturating_sub(conn.cursor.max(conn.replay_end))
-                    > limits.backlog_limit_bytes
-                {
+                if conn.session.backlog(slot.released_off) > limits.backlog_limit_bytes {
                     overflowed = Some(ci);
                 }
             }
@@ -1566,18 +1250,13 @@ impl<L: EngineLink> IoLoop<L> {
 
     fn check_backlog(&mut self, i: usize) -> bool {
         let Some(conn) = self.conns[i].as_ref() else { return false };
-        let login = match conn.state {
-            ConnState::Active { login } => login,
-            ConnState::Draining { login: Some(login), .. } => login,
-            _ => return true,
-        };
+        let Some(login) = conn.session.login() else { return true };
         let slot = &self.logins[login as usize];
-        let log = &slot.log;
-        let backlog = slot.released_off.saturating_sub(conn.cursor.max(conn.replay_end));
-        if backlog > self.limits.backlog_limit_bytes || conn.cursor < log.start_offset() {
+        if conn.session.over_backlog(slot.released_off, slot.log.start_offset(), &self.limits) {
             self.metrics.slow_consumer_disconnects.inc();
             let why = format!(
-                "client is not reading: {backlog} bytes unsent, limit {}",
+                "client is not reading: {} bytes unsent, limit {}",
+                conn.session.backlog(slot.released_off),
                 self.limits.backlog_limit_bytes
             );
             self.close(i, Some(RejectCode::BACKLOG_EXCEEDED), &why);
@@ -1615,15 +1294,10 @@ impl<L: EngineLink> IoLoop<L> {
                 conn.ctrl.sent += n;
                 wrote += n as u64;
             }
-            let login = match conn.state {
-                ConnState::Active { login } => Some(login),
-                ConnState::Draining { login, .. } => login,
-                ConnState::AwaitingLogin { .. } => None,
-            };
-            if let Some(login) = login {
+            if let Some(login) = conn.session.login() {
                 let slot = &logins[login as usize];
                 loop {
-                    let (a, b) = slot.log.pending_until(conn.cursor, slot.released_off);
+                    let (a, b) = slot.log.pending_until(conn.session.cursor, slot.released_off);
                     if a.is_empty() {
                         break;
                     }
@@ -1638,14 +1312,14 @@ impl<L: EngineLink> IoLoop<L> {
                             "socket accepted nothing",
                         ));
                     }
-                    conn.cursor += n as u64;
+                    conn.session.cursor += n as u64;
                     wrote += n as u64;
                 }
             }
             Ok(true)
         })();
         if wrote > 0 {
-            conn.last_tx_ns = now;
+            conn.session.sent(now);
             metrics.bytes_sent.add(wrote);
         }
         if outcome.is_ok() && conn.oldest_append_ns != 0 {
@@ -1676,9 +1350,9 @@ impl<L: EngineLink> IoLoop<L> {
         let Some(conn) = self.conns[i].as_mut() else { return };
         // Everything pending is written. A draining session first waits for the
         // engine's answers to what it sent, so they precede its EndOfSession.
-        if let ConnState::Draining { .. } = conn.state {
-            let target = conn.drain_after_input;
-            let all_released = match conn.state {
+        if let ConnState::Draining { .. } = conn.session.state {
+            let target = conn.session.drain_after_input;
+            let all_released = match conn.session.state {
                 ConnState::Draining { login: Some(l), .. } => {
                     let slot = &self.logins[l as usize];
                     slot.released_off == slot.log.end_offset()
@@ -1695,10 +1369,10 @@ impl<L: EngineLink> IoLoop<L> {
         }
         let IoLoop { conns, logins, .. } = self;
         let Some(conn) = conns[i].as_mut() else { return };
-        if let ConnState::Draining { login, reason, send_eos } = conn.state {
-            if send_eos {
-                let last_seq = login.map(|l| logins[l as usize].log.last_seq()).unwrap_or(0);
-                conn.ctrl.push(&ServerMessage::EndOfSession(EndOfSession { reason, last_seq }));
+        if let ConnState::Draining { login, reason, .. } = conn.session.state {
+            let last_seq = login.map(|l| logins[l as usize].log.last_seq()).unwrap_or(0);
+            if let Some(eos) = conn.session.end_of_session(last_seq) {
+                conn.ctrl.push(&ServerMessage::EndOfSession(eos));
                 // Best effort: the peer gets it unless its window is full.
                 let _ = conn.stream.write(conn.ctrl.pending());
             }
@@ -1718,7 +1392,7 @@ impl<L: EngineLink> IoLoop<L> {
             let backlog = slot
                 .conn
                 .and_then(|ci| self.conns[ci].as_ref())
-                .map_or(0, |c| slot.released_off.saturating_sub(c.cursor));
+                .map_or(0, |c| slot.released_off.saturating_sub(c.session.cursor));
             sessions += u64::from(slot.conn.is_some());
             if let Some(g) = m.login_backlog_bytes.get(i) {
                 g.set(backlog);
@@ -1735,32 +1409,34 @@ impl<L: EngineLink> IoLoop<L> {
         self.log_limit.flush(now, |site, text| warn!("{site}: {text}"));
         for i in 0..self.conns.len() {
             let Some(conn) = self.conns[i].as_mut() else { continue };
-            match conn.state {
-                ConnState::AwaitingLogin { deadline_ns } if now >= deadline_ns => {
-                    limited!(self, warn, "no login in time", "connection from {}: no login in time", conn.peer);
-                    conn.state = ConnState::Draining {
-                        login: None,
-                        reason: RejectCode::LOGIN_TIMEOUT,
-                        send_eos: true,
-                    };
+            match conn.session.on_timer(now, &self.limits) {
+                TimerAction::Nothing => {}
+                TimerAction::LoginTimedOut => {
+                    conn.session.login_timed_out();
+                    limited!(
+                        self,
+                        warn,
+                        "no login in time",
+                        "connection from {}: no login in time",
+                        conn.peer
+                    );
                     self.mark_dirty(i);
                 }
-                ConnState::Active { login } => {
-                    if now.saturating_sub(conn.last_rx_ns) >= self.limits.dead_peer_ns {
-                        let why = format!("silent for {} ms", (now - conn.last_rx_ns) / 1_000_000);
-                        self.end_dead_peer(i, login, &why);
-                    } else if now.saturating_sub(conn.last_tx_ns) >= self.limits.heartbeat_ns {
-                        conn.ctrl.push(&ServerMessage::Heartbeat);
-                        self.mark_dirty(i);
-                    }
+                TimerAction::DeadPeer { silent_ns } => {
+                    let why = format!("silent for {} ms", silent_ns / 1_000_000);
+                    self.end_dead_peer(i, &why);
                 }
-                ConnState::Draining { .. }
-                    // A peer that does not read what we drain is cut off after the
-                    // dead-peer timeout.
-                    if now.saturating_sub(conn.last_tx_ns) >= self.limits.dead_peer_ns => {
-                        self.close(i, Some(RejectCode::DEAD_PEER), "did not read the end of its session");
-                    }
-                _ => {}
+                TimerAction::Heartbeat => {
+                    conn.ctrl.push(&ServerMessage::Heartbeat);
+                    self.mark_dirty(i);
+                }
+                TimerAction::DrainStalled => {
+                    self.close(
+                        i,
+                        Some(RejectCode::DEAD_PEER),
+                        "did not read the end of its session",
+                    );
+                }
             }
         }
         self.flush_dirty();
@@ -1777,24 +1453,8 @@ impl<L: EngineLink> IoLoop<L> {
         }
         for i in 0..self.conns.len() {
             let Some(conn) = self.conns[i].as_mut() else { continue };
-            match conn.state {
-                ConnState::Active { login } => {
-                    conn.state = ConnState::Draining {
-                        login: Some(login),
-                        reason: RejectCode::SHUTTING_DOWN,
-                        send_eos: true,
-                    };
-                }
-                ConnState::AwaitingLogin { .. } => {
-                    conn.state = ConnState::Draining {
-                        login: None,
-                        reason: RejectCode::SHUTTING_DOWN,
-                        send_eos: true,
-                    };
-                }
-                ConnState::Draining { .. } => {}
-            }
-            conn.drain_after_input = offered;
+            conn.session.end(RejectCode::SHUTTING_DOWN, offered);
+            conn.session.drain_after_input = offered;
             self.mark_dirty(i);
         }
     }
