@@ -22,7 +22,6 @@ const BIG_FILES: &[(&str, &str)] = &[
         "gateway/src/server.rs",
         "the io loop; being split into sessions and the loop by another change",
     ),
-    ("gateway/src/pipeline.rs", "sequencer, links, start-up and recovery; start-up to move out"),
     ("gateway/src/config.rs", "every section's schema, defaults and bounds, with their tests"),
     ("gateway/src/engine.rs", "the deterministic engine's input handlers, one per message"),
     ("protocol/src/codec.rs", "every message's fixed layout and its round-trip tests"),
