@@ -88,7 +88,7 @@ impl StampClock for TscClock {
     }
 }
 
-/// `pipeline::ClockProbe`, over any stamp clock.
+/// `pipeline::sequencer::ClockProbe`, over any stamp clock.
 struct StageProbe<'a, C: StampClock> {
     clock: &'a C,
     recorder: &'a mut StageRecorder,
