@@ -14,13 +14,11 @@
 #![deny(missing_docs)]
 
 pub mod admin;
-pub mod answers;
+pub use order_engine::{answers, engine, input, stats};
 pub mod clock;
 pub mod config;
-pub mod engine;
 pub mod fix_door;
 pub mod fix_link;
-pub mod input;
 pub mod journal;
 pub mod lograte;
 pub mod md;
@@ -34,7 +32,6 @@ pub mod server;
 pub mod session;
 pub mod snapshot;
 pub mod state;
-pub mod stats;
 pub mod views;
 pub mod wait;
 

@@ -145,3 +145,15 @@ impl MarketTap {
         true
     }
 }
+
+impl order_engine::MarketSink for MarketTap {
+    #[inline]
+    fn offer(&mut self, event: sim_exchange::MarketEvent) {
+        MarketTap::offer(self, event);
+    }
+
+    #[inline]
+    fn operation_done(&mut self, venue: &Exchange, now_ns: u64) {
+        self.resync_marked(venue, now_ns);
+    }
+}

@@ -25,7 +25,6 @@
 pub mod commit_times;
 pub mod fingerprint;
 mod read;
-mod record;
 mod segment;
 #[cfg(test)]
 mod tests;
@@ -33,8 +32,8 @@ pub mod watermark;
 mod writer;
 
 pub use commit_times::CommitTimes;
+pub use order_engine::record::{Entry, MAX_BODY_LEN, RECORD_HEADER_LEN, decode_body, encode};
 pub use read::{Recovered, TailPolicy, read_journal, read_journal_from};
-pub use record::{decode_body, encode};
 pub use segment::{SegmentHeader, check_config, segment_name, segments};
 pub use writer::{
     BATCH_BYTES, JournalProgress, PREPARING_NAME, Writer, WriterSettings, run_writer,
@@ -43,11 +42,8 @@ pub use writer::{
 use std::io::{self};
 use std::path::{Path, PathBuf};
 
-use protocol::codec::MAX_FRAME_LEN;
-
 use self::fingerprint::FINGERPRINT_LEN;
 pub use self::fingerprint::Fingerprint;
-use crate::input::Input;
 
 /// File magic at the start of every segment.
 pub const MAGIC: [u8; 8] = *b"BWJRNL01";
@@ -56,24 +52,6 @@ pub const MAGIC: [u8; 8] = *b"BWJRNL01";
 pub const FORMAT: u32 = 2;
 /// Bytes of a segment header.
 pub const HEADER_LEN: usize = 32 + FINGERPRINT_LEN;
-/// Bytes of a record's frame before its body.
-pub const RECORD_HEADER_LEN: usize = 8;
-/// Largest body a record may have (a whole client frame plus the fixed fields).
-pub const MAX_BODY_LEN: usize = 25 + 4 + MAX_FRAME_LEN;
-
-/// One sequenced input, as journaled.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Entry {
-    /// Its sequence number (1, 2, ...; gap-free across segments).
-    pub input_seq: u64,
-    /// The engine time it was processed at.
-    pub now_ns: u64,
-    /// When it reached the gateway.
-    pub arrival_ns: u64,
-    /// The input.
-    pub input: Input,
-}
-
 /// A journal that cannot be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {

@@ -11,12 +11,12 @@ use protocol::codec::EntryState;
 use protocol::{AccountId, Market, RejectCode, SecurityId, TradingPhase};
 
 use super::read::*;
-use super::record::*;
 use super::segment::*;
 use super::watermark::Watermark;
 use super::writer::*;
 use super::*;
 use crate::input::{AdminCommand, Input, LimitChange};
+use order_engine::record::*;
 use protocol::codec::{CancelOrder, NewOrder};
 use protocol::{CreditTag, OrderType, Price, Qty, Side, TimeInForce};
 

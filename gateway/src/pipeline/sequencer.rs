@@ -132,7 +132,7 @@ impl Sequencer {
 
     /// Feeds the venue's market data to a publisher from now on.
     pub fn attach_market_tap(&mut self, tap: crate::md_feed::MarketTap) {
-        self.engine.attach_market_tap(tap);
+        self.engine.attach_market_sink(Box::new(tap));
     }
 
     /// The engine (read-only).

@@ -2,7 +2,7 @@
 
 use protocol::RejectCode;
 
-use crate::metrics::{Counter, Gauge};
+use crate::counters::{Counter, Gauge};
 
 /// What the engine counts.
 #[derive(Debug)]

@@ -22,7 +22,6 @@ use protocol::query::{FillFees, Query, QueryRejected, VERSION_QUERIES};
 
 use crate::answers::AnswerScratch;
 use crate::input::{AdminCommand, Asker, Input, LimitChange, LoginIdx, Output, Reply};
-use crate::md_feed::MarketTap;
 use crate::stats::EngineStats;
 use std::sync::Arc;
 
@@ -122,7 +121,18 @@ pub struct Engine {
     stats: Arc<EngineStats>,
     answers: AnswerScratch,
     /// The market-data feed to the publisher, when one runs.
-    market: Option<MarketTap>,
+    market: Option<Box<dyn MarketSink>>,
+}
+
+/// Where the venue's market events go (the gateway's market-data feed). The
+/// engine calls it on its own thread and never waits on it: a sink that cannot
+/// take an event must not block, and keeps what it needs to recover on its own.
+pub trait MarketSink: Send + std::fmt::Debug {
+    /// One venue market event, in venue order.
+    fn offer(&mut self, event: sim_exchange::MarketEvent);
+    /// The events of one operation are all offered; `venue` is as it stands
+    /// after them, at venue time `now_ns`.
+    fn operation_done(&mut self, venue: &Exchange, now_ns: u64);
 }
 
 fn order_id_of(r: OrderRef) -> OrderId {
@@ -908,15 +918,15 @@ impl Engine {
             self.venue_event(event, out);
         }
         self.events = events;
-        if let Some(tap) = &mut self.market {
-            tap.resync_marked(&self.exchange, self.now_ns);
+        if let Some(sink) = &mut self.market {
+            sink.operation_done(&self.exchange, self.now_ns);
         }
     }
 
     /// Feeds the venue's market-data events to the publisher from now on (after
     /// any replay: the publisher is seeded from the venue as it stands).
-    pub fn attach_market_tap(&mut self, tap: MarketTap) {
-        self.market = Some(tap);
+    pub fn attach_market_sink(&mut self, sink: Box<dyn MarketSink>) {
+        self.market = Some(sink);
     }
 
     fn venue_event(&mut self, event: Event, out: &mut impl FnMut(Output)) {
@@ -1073,8 +1083,8 @@ impl Engine {
             }
             // The market-data publisher consumes these; the order path has no use for them.
             Event::Market(m) => {
-                if let Some(tap) = &mut self.market {
-                    tap.offer(m);
+                if let Some(sink) = &mut self.market {
+                    sink.offer(m);
                 }
             }
         }

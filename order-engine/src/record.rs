@@ -1,20 +1,44 @@
-//! The record body codec: one journaled input to bytes and back (kinds 1 to 7).
+//! The journal's record codec: one sequenced input to bytes and back (kinds 1
+//! to 7), framed as the journal stores it. The gateway's journal writes and reads
+//! these records in its segment files.
+//!
+//! ```text
+//! record   = u32 body_len | u32 crc32(body) | body
+//! body     = u64 input_seq | u64 now_ns | u64 arrival_ns | u8 kind | payload
+//! ```
 
 use protocol::codec::{ClientMessage, EntryState, MAX_FRAME_LEN};
 use protocol::{AccountId, Market, RejectCode, SecurityId, TradingPhase};
 
-use super::*;
 use crate::input::{AdminCommand, Input, LimitChange};
 
-pub(super) const KIND_CLIENT: u8 = 1;
-pub(super) const KIND_MALFORMED: u8 = 2;
-pub(super) const KIND_DISCONNECTED: u8 = 3;
-pub(super) const KIND_TICK: u8 = 4;
-pub(super) const KIND_ADMIN: u8 = 5;
-pub(super) const KIND_LOGGED_IN: u8 = 6;
-pub(super) const KIND_FIX_FACT: u8 = 7;
+/// Bytes of a record's frame before its body.
+pub const RECORD_HEADER_LEN: usize = 8;
+/// Largest body a record may have (a whole client frame plus the fixed fields).
+pub const MAX_BODY_LEN: usize = 25 + 4 + MAX_FRAME_LEN;
 
-pub(super) fn put_security(out: &mut Vec<u8>, security: Option<SecurityId>) {
+/// One sequenced input, as journaled.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Entry {
+    /// Its sequence number (1, 2, ...; gap-free across segments).
+    pub input_seq: u64,
+    /// The engine time it was processed at.
+    pub now_ns: u64,
+    /// When it reached the gateway.
+    pub arrival_ns: u64,
+    /// The input.
+    pub input: Input,
+}
+
+pub(crate) const KIND_CLIENT: u8 = 1;
+pub(crate) const KIND_MALFORMED: u8 = 2;
+pub(crate) const KIND_DISCONNECTED: u8 = 3;
+pub(crate) const KIND_TICK: u8 = 4;
+pub(crate) const KIND_ADMIN: u8 = 5;
+pub(crate) const KIND_LOGGED_IN: u8 = 6;
+pub(crate) const KIND_FIX_FACT: u8 = 7;
+
+pub(crate) fn put_security(out: &mut Vec<u8>, security: Option<SecurityId>) {
     match security {
         Some(s) => {
             out.push(s.market.as_u8());
@@ -89,7 +113,7 @@ pub fn encode(entry: &Entry, out: &mut Vec<u8>) {
 
 /// A FIX session fact: the stream seq it follows, a kind byte, then the kind's
 /// fields (an input as its binary-protocol frame).
-pub(super) fn encode_fix_fact(fact: &fix::SessionFact, out: &mut Vec<u8>) {
+pub(crate) fn encode_fix_fact(fact: &fix::SessionFact, out: &mut Vec<u8>) {
     use fix::session::FactKind;
     out.extend_from_slice(&fact.after_stream_seq.to_le_bytes());
     match fact.kind {
@@ -121,7 +145,7 @@ pub(super) fn encode_fix_fact(fact: &fix::SessionFact, out: &mut Vec<u8>) {
     }
 }
 
-pub(super) fn decode_fix_fact(r: &mut Reader<'_>) -> Result<fix::SessionFact, String> {
+pub(crate) fn decode_fix_fact(r: &mut Reader<'_>) -> Result<fix::SessionFact, String> {
     use fix::session::FactKind;
     let after_stream_seq = r.u64()?;
     let kind = match r.u8()? {
@@ -145,7 +169,7 @@ pub(super) fn decode_fix_fact(r: &mut Reader<'_>) -> Result<fix::SessionFact, St
     Ok(fix::SessionFact { after_stream_seq, kind })
 }
 
-pub(super) fn encode_admin(cmd: &AdminCommand, out: &mut Vec<u8>) {
+pub(crate) fn encode_admin(cmd: &AdminCommand, out: &mut Vec<u8>) {
     match *cmd {
         AdminCommand::FirmState(s) => out.extend_from_slice(&[1, s as u8]),
         AdminCommand::AccountState(a, s) => {
@@ -200,7 +224,7 @@ pub(super) fn encode_admin(cmd: &AdminCommand, out: &mut Vec<u8>) {
 }
 
 /// Reads fields from a record body; every read is bounds-checked.
-pub(super) struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
 }
@@ -290,7 +314,7 @@ pub fn decode_body(body: &[u8]) -> Result<Entry, String> {
     Ok(Entry { input_seq, now_ns, arrival_ns, input })
 }
 
-pub(super) fn decode_admin(r: &mut Reader<'_>) -> Result<AdminCommand, String> {
+pub(crate) fn decode_admin(r: &mut Reader<'_>) -> Result<AdminCommand, String> {
     Ok(match r.u8()? {
         1 => AdminCommand::FirmState(r.state()?),
         2 => AdminCommand::AccountState(r.account()?, r.state()?),
