@@ -210,6 +210,9 @@ pub struct LoginConfig {
     /// Market data only: accepted by the market-data publisher, refused on the
     /// order-entry port (docs/marketdata.md, section 5).
     pub market_data_only: bool,
+    /// The deepest market data it may subscribe to (`None`: none; its market-data
+    /// Login is refused with NOT_ENTITLED).
+    pub market_data_depth: Option<protocol::marketdata::Depth>,
 }
 
 /// The whole configuration, typed and validated.
@@ -465,6 +468,12 @@ struct RawLogin {
     throttle_queue_us: u64,
     #[serde(default)]
     market_data_only: bool,
+    #[serde(default = "default_market_data_depth")]
+    market_data_depth: String,
+}
+
+fn default_market_data_depth() -> String {
+    "level2".into()
 }
 
 fn default_true() -> bool {
@@ -1007,6 +1016,21 @@ fn login_configs(
             }
             accounts.push(id);
         }
+        use protocol::marketdata::Depth;
+        let market_data_depth = match l.market_data_depth.as_str() {
+            "none" => None,
+            "level1" => Some(Depth::Level1),
+            "level2" => Some(Depth::Level2),
+            other => {
+                let field = format!("logins[{i}].market_data_depth");
+                let why = format!("{other:?}: one of \"none\", \"level1\", \"level2\"");
+                return Err(errors.invalid(field, why));
+            }
+        };
+        if l.market_data_only && market_data_depth.is_none() {
+            let field = format!("logins[{i}].market_data_depth");
+            return Err(errors.invalid(field, "\"none\" leaves a market_data_only login nothing"));
+        }
         out.push(LoginConfig {
             username,
             token,
@@ -1014,6 +1038,7 @@ fn login_configs(
             cancel_on_disconnect: l.cancel_on_disconnect,
             throttle_queue_us: l.throttle_queue_us,
             market_data_only: l.market_data_only,
+            market_data_depth,
         });
     }
     Ok(out)
@@ -1105,6 +1130,27 @@ mod tests {
         let e =
             err("\n[[logins]]\nusername = \"x1\"\ntoken = \"longenough\"\naccounts = [\"NOPE\"]\n");
         assert!(e.contains("accounts[0]") && e.contains("NOPE"), "{e}");
+    }
+
+    #[test]
+    fn a_logins_market_data_depth_is_level2_unless_set() {
+        let config = GatewayConfig::demo();
+        assert!(
+            config
+                .logins
+                .iter()
+                .all(|l| l.market_data_depth == Some(protocol::marketdata::Depth::Level2))
+        );
+        let login = "\n[[logins]]\nusername = \"screen9\"\ntoken = \"longenough\"\naccounts = []\n\
+                     market_data_only = true\n";
+        let text = format!("{DEMO_TOML}{login}market_data_depth = \"level1\"\n");
+        let config = GatewayConfig::from_toml_str(&text, "gw.toml").unwrap();
+        let screen = config.logins.iter().find(|l| l.username.as_str() == "screen9").unwrap();
+        assert_eq!(screen.market_data_depth, Some(protocol::marketdata::Depth::Level1));
+        let e = err(&format!("{login}market_data_depth = \"level3\"\n"));
+        assert!(e.contains("market_data_depth") && e.contains("level3"), "{e}");
+        let e = err(&format!("{login}market_data_depth = \"none\"\n"));
+        assert!(e.contains("market_data_depth") && e.contains("nothing"), "{e}");
     }
 
     fn demo_with(from: &str, to: &str) -> Result<GatewayConfig, String> {

@@ -231,7 +231,15 @@ fn bad_logins_and_malformed_requests_get_the_documented_rejects() {
         cancel_on_disconnect: true,
         throttle_queue_us: 0,
         market_data_only: true,
+        market_data_depth: Some(Depth::Level1),
     });
+    // trader2 may trade but take no market data.
+    config
+        .logins
+        .iter_mut()
+        .find(|l| l.username.as_str() == "trader2")
+        .unwrap()
+        .market_data_depth = None;
     let gw = start(&config);
     let md = gw.md_addr().unwrap();
 
@@ -247,12 +255,33 @@ fn bad_logins_and_malformed_requests_get_the_documented_rejects() {
         &frame(&login_msg("nobody", "nobody-secret")),
         MdReject::BAD_CREDENTIALS,
     );
+    expect_login_reject(
+        md,
+        &frame(&login_msg("trader2", "trader2-secret")),
+        MdReject::NOT_ENTITLED,
+    );
     let mut v2 = frame(&login_msg("trader1", "trader1-secret"));
     v2[3] = 2;
     expect_login_reject(md, &v2, MdReject::UNSUPPORTED_VERSION);
 
-    // A market-data-only login: accepted here, refused for order entry.
-    let (_screen, _) = MdClient::login(md, "screen01");
+    // A market-data-only login: accepted here, refused for order entry; entitled
+    // to Level-1 only.
+    let (mut screen, _) = MdClient::login(md, "screen01");
+    screen.send(&subscribe(30, Target::Security(sec(600_519)), Depth::Level2));
+    expect_reject(&mut screen, 30, MdReject::NOT_ENTITLED);
+    screen.send(&subscribe(31, Target::Security(sec(600_519)), Depth::Level1));
+    loop {
+        match screen.recv(WAIT).expect("an answer") {
+            MdMessage::SubscribeAck { request_id, .. } => {
+                assert_eq!(request_id, 31);
+                break;
+            }
+            MdMessage::SubscribeReject { request_id, code } => {
+                panic!("Level-1 refused: {request_id} {code:?}")
+            }
+            _ => {}
+        }
+    }
     let order_entry =
         protocol::client::Client::connect(util::client_config(gw.addr(), "screen01"), 1);
     assert!(order_entry.is_err(), "a market-data-only login cannot enter orders");

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use gateway::GatewayConfig;
-use gateway::md::{Limits, Publisher, seeded};
+use gateway::md::{Limits, MdLogin, Publisher, seeded};
 use gateway::md_feed::{MarketTap, MdFeed};
 use gateway::metrics::MdMetrics;
 use gateway::ring::{Consumer, ring};
@@ -39,7 +39,11 @@ fn setup(
         heartbeat_ns: 1_000_000_000,
         login_timeout_ns: 1_000_000_000,
     };
-    let logins = vec![(Username::new("u").unwrap(), Token::from_text("u-secret-1").unwrap())];
+    let logins = vec![MdLogin {
+        username: Username::new("u").unwrap(),
+        token: Token::from_text("u-secret-1").unwrap(),
+        depth: Some(Depth::Level2),
+    }];
     let publisher = Publisher::new(limits, 1, logins, &securities, 64, Arc::clone(&metrics));
     let publisher = seeded(publisher, &securities, &venue, 4096);
     (venue, tap, from_engine, publisher, metrics, securities)

@@ -147,7 +147,11 @@ impl MdReject {
         (Self::MALFORMED, "malformed", "The request does not decode."),
         (Self::UNKNOWN_SECURITY, "unknown_security", "The security is not listed."),
         (Self::UNKNOWN_CHANNEL, "unknown_channel", "No listed security is on this channel."),
-        (Self::NOT_ENTITLED, "not_entitled", "The login may not take this depth."),
+        (
+            Self::NOT_ENTITLED,
+            "not_entitled",
+            "The login may not take this depth (or, at Login, no market data at all).",
+        ),
         (
             Self::TOO_MANY_SUBSCRIPTIONS,
             "too_many_subscriptions",

@@ -30,7 +30,7 @@ use log::{info, warn};
 use protocol::SecurityId;
 use sim_exchange::{Exchange, Level};
 
-pub use publisher::{Limits, Publisher};
+pub use publisher::{Limits, MdLogin, Publisher};
 
 use crate::clock::Clock;
 use crate::config::marketdata::MarketDataSettings;

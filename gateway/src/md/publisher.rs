@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use protocol::marketdata::{
-    FLAG_CONFLATED, GapReason, HEARTBEAT_CHANNELS_MAX, MdMessage, channel_of,
+    Depth, FLAG_CONFLATED, GapReason, HEARTBEAT_CHANNELS_MAX, MdMessage, channel_of,
 };
 use protocol::{MAX_FRAME_LEN, SecurityId, Side, Token, Username};
 use sim_exchange::{Level, MarketEvent, MarketEventKind, MarketSnapshot};
@@ -67,12 +67,25 @@ struct Resync {
     asks: Vec<Level>,
 }
 
+/// A login the publisher accepts: the order-entry credentials and the deepest
+/// book it may subscribe to (`[[logins]] market_data_depth`; `None`: no market
+/// data, its Login is refused with NOT_ENTITLED).
+#[derive(Clone, Copy, Debug)]
+pub struct MdLogin {
+    /// Name.
+    pub username: Username,
+    /// Secret.
+    pub token: Token,
+    /// The deepest subscription it may take.
+    pub depth: Option<Depth>,
+}
+
 /// The publisher.
 #[derive(Debug)]
 pub struct Publisher {
     pub(super) limits: Limits,
     pub(super) session_id: u64,
-    pub(super) logins: Vec<(Username, Token)>,
+    pub(super) logins: Vec<MdLogin>,
     /// Sorted (market, code) -> security index.
     index: Vec<((u8, u32), usize)>,
     pub(super) books: Vec<BookImage>,
@@ -102,7 +115,7 @@ impl Publisher {
     pub fn new(
         limits: Limits,
         session_id: u64,
-        logins: Vec<(Username, Token)>,
+        logins: Vec<MdLogin>,
         securities: &[SecurityId],
         resync_levels: usize,
         metrics: Arc<MdMetrics>,

@@ -41,14 +41,18 @@ impl Publisher {
             }
             _ => return self.refuse(s, MdReject::NOT_LOGGED_IN, now_ns),
         };
-        let known = self.logins.iter().find(|(u, _)| *u == username).map(|(_, t)| *t);
+        let known = self.logins.iter().find(|l| l.username == username).copied();
         // Compare anyway so an unknown name costs the same time as a wrong token.
-        let expected = known.unwrap_or(protocol::Token([0; 32]));
+        let expected = known.map_or(protocol::Token([0; 32]), |l| l.token);
         let token_ok = bool::from(expected.0.ct_eq(&token.0));
-        if known.is_none() || !token_ok {
+        let Some(login) = known.filter(|_| token_ok) else {
             return self.refuse(s, MdReject::BAD_CREDENTIALS, now_ns);
-        }
+        };
+        let Some(depth) = login.depth else {
+            return self.refuse(s, MdReject::NOT_ENTITLED, now_ns);
+        };
         self.sessions[s].phase = Phase::Live;
+        self.sessions[s].max_depth = depth.as_u8();
         self.metrics.logins.inc();
         self.metrics.sessions.set(self.metrics.sessions.get() + 1);
         let heartbeat_ms = (self.limits.heartbeat_ns / 1_000_000) as u32;
@@ -106,6 +110,9 @@ impl Publisher {
             Ok(x) => x,
             Err(code) => return self.reject_subscribe(s, request_id, code, now_ns),
         };
+        if sub.depth.as_u8() > self.sessions[s].max_depth {
+            return self.reject_subscribe(s, request_id, MdReject::NOT_ENTITLED, now_ns);
+        }
         let session = &mut self.sessions[s];
         match session.subs.iter().position(|x| x.target == sub.target) {
             Some(at) => session.subs[at] = sub,

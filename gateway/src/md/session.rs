@@ -86,6 +86,9 @@ pub struct Session {
     pub withheld: Vec<Withheld>,
     /// Its subscriptions.
     pub subs: Vec<Sub>,
+    /// The deepest subscription its login may take (`Depth::as_u8`; 0 until it
+    /// has logged in).
+    pub max_depth: u8,
     /// Last time anything was read from it.
     pub last_rx_ns: u64,
     /// Last time anything was queued for it.
@@ -110,6 +113,7 @@ impl Session {
             stale_count: 0,
             withheld: vec![Withheld::default(); channels],
             subs: Vec::with_capacity(max_subscriptions),
+            max_depth: 0,
             last_rx_ns: 0,
             last_tx_ns: 0,
         }
@@ -141,6 +145,7 @@ impl Session {
         self.stale_count = 0;
         self.withheld.fill(Withheld::default());
         self.subs.clear();
+        self.max_depth = 0;
     }
 
     /// Bytes waiting to be written.

@@ -9,7 +9,7 @@ use protocol::marketdata::{
 use protocol::{Market, Price, Qty, SecurityId, Side, Token, Username};
 use sim_exchange::{MarketEvent, MarketEventKind};
 
-use super::publisher::{Limits, Publisher};
+use super::publisher::{Limits, MdLogin, Publisher};
 use crate::md_feed::MdFeed;
 use crate::metrics::MdMetrics;
 
@@ -29,7 +29,11 @@ fn publisher(queue_bytes: usize, history: usize) -> Publisher {
         heartbeat_ns: 1_000_000_000,
         login_timeout_ns: 1_000_000_000,
     };
-    let logins = vec![(Username::new("u").unwrap(), Token::from_text("u-secret-1").unwrap())];
+    let logins = vec![MdLogin {
+        username: Username::new("u").unwrap(),
+        token: Token::from_text("u-secret-1").unwrap(),
+        depth: Some(Depth::Level2),
+    }];
     let secs = [sec(MOUTAI), sec(PING_AN)];
     Publisher::new(limits, 77, logins, &secs, 16, Arc::new(MdMetrics::default()))
 }

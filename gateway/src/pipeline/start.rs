@@ -477,7 +477,15 @@ fn start_market_data(
     }
     let securities: Vec<protocol::SecurityId> =
         config.exchange.instruments.iter().map(|i| i.security).collect();
-    let logins = config.logins.iter().map(|l| (l.username, l.token)).collect();
+    let logins = config
+        .logins
+        .iter()
+        .map(|l| crate::md::MdLogin {
+            username: l.username,
+            token: l.token,
+            depth: l.market_data_depth,
+        })
+        .collect();
     let metrics = Arc::clone(&io_metrics.md);
     let session_id = clock.now_ns();
     let publisher = crate::md::Publisher::new(
