@@ -392,3 +392,32 @@ proptest! {
         prop_assert_eq!(feed.books().len(), 3);
     }
 }
+
+/// A session on more than 32 channels gets one Heartbeat per 32: each channel's
+/// last sequence is what the latest Heartbeat listing it said, and a new
+/// session's Heartbeat forgets the old session's channels.
+#[test]
+fn heartbeats_in_several_frames_add_up_and_a_new_session_starts_over() {
+    let limits = FeedLimits { books_max: 4, subscriptions_max: 40, trades_kept: 4 };
+    let mut feed = Feed::new(SESSION, limits);
+    let heartbeat = |session_id: u64, from: u16, n: usize, seq: u64| {
+        let mut channels = [(0u16, 0u64); HEARTBEAT_CHANNELS_MAX];
+        for (k, c) in channels.iter_mut().take(n).enumerate() {
+            *c = (from + k as u16, seq);
+        }
+        MdMessage::Heartbeat { session_id, count: n as u8, channels }
+    };
+    feed.on_message(&heartbeat(SESSION, 0, 32, 5)).unwrap();
+    feed.on_message(&heartbeat(SESSION, 32, 8, 6)).unwrap();
+    assert_eq!(feed.channel_last_seq(0), Some(5));
+    assert_eq!(feed.channel_last_seq(31), Some(5));
+    assert_eq!(feed.channel_last_seq(39), Some(6));
+    assert_eq!(feed.channel_last_seq(40), None);
+    // The next round updates in place.
+    feed.on_message(&heartbeat(SESSION, 0, 32, 9)).unwrap();
+    assert_eq!((feed.channel_last_seq(0), feed.channel_last_seq(39)), (Some(9), Some(6)));
+    // A new session: only what it lists.
+    feed.on_message(&heartbeat(SESSION + 1, 32, 2, 1)).unwrap();
+    assert_eq!(feed.channel_last_seq(0), None);
+    assert_eq!(feed.channel_last_seq(33), Some(1));
+}

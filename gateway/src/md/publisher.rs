@@ -507,21 +507,36 @@ impl Publisher {
         }
     }
 
+    /// Heartbeats listing every channel the session takes with its last sequence,
+    /// 32 channels a frame (a session on more gets several; one with none gets one
+    /// empty Heartbeat).
     fn heartbeat(&mut self, s: usize, now_ns: u64) {
         let mut channels = [(0u16, 0u64); HEARTBEAT_CHANNELS_MAX];
         let mut count = 0;
-        for chan in &self.chans {
-            if count == HEARTBEAT_CHANNELS_MAX {
-                break;
+        let mut sent = false;
+        for c in 0..self.chans.len() {
+            let chan = &self.chans[c];
+            if !self.sessions[s].on_channel(&chan.secs) {
+                continue;
             }
-            if self.sessions[s].on_channel(&chan.secs) {
-                channels[count] = (chan.channel, chan.last_seq);
-                count += 1;
+            channels[count] = (chan.channel, chan.last_seq);
+            count += 1;
+            if count == HEARTBEAT_CHANNELS_MAX {
+                let msg = MdMessage::Heartbeat {
+                    session_id: self.session_id,
+                    count: count as u8,
+                    channels,
+                };
+                self.send_control(s, &msg, now_ns);
+                count = 0;
+                sent = true;
             }
         }
-        let msg =
-            MdMessage::Heartbeat { session_id: self.session_id, count: count as u8, channels };
-        self.send_control(s, &msg, now_ns);
+        if count > 0 || !sent {
+            let msg =
+                MdMessage::Heartbeat { session_id: self.session_id, count: count as u8, channels };
+            self.send_control(s, &msg, now_ns);
+        }
     }
 
     /// A new connection in slot `s` (the io loop keeps slots and connections one to one).

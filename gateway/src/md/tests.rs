@@ -399,3 +399,51 @@ fn random_frames_never_panic() {
         }
     }
 }
+
+/// A session on more channels than one Heartbeat lists gets one Heartbeat per
+/// 32 channels, together covering every channel it takes, with its last sequence.
+#[test]
+fn a_session_on_forty_channels_gets_its_heartbeat_in_two_frames() {
+    let limits = Limits {
+        max_connections: 1,
+        max_subscriptions: 40,
+        queue_bytes: 1 << 20,
+        history_messages: 16,
+        heartbeat_ns: 1_000_000_000,
+        login_timeout_ns: 1_000_000_000,
+    };
+    let logins = vec![MdLogin {
+        username: Username::new("u").unwrap(),
+        token: Token::from_text("u-secret-1").unwrap(),
+        depth: Some(Depth::Level1),
+    }];
+    // Forty securities, each alone on its channel (SZSE 000001, 010001, ...).
+    let secs: Vec<SecurityId> =
+        (0..40).map(|k| SecurityId { market: Market::Szse, code: k * 10_000 + 1 }).collect();
+    let mut p = Publisher::new(limits, 77, logins, &secs, 16, Arc::new(MdMetrics::default()));
+    login(&mut p, 0);
+    for s in &secs {
+        subscribe(&mut p, 0, Target::Security(*s), Depth::Level1, Mode::RealTime, 0);
+    }
+    let answers = drain(&mut p, 0, 0);
+    let acks = answers.iter().filter(|m| matches!(m, MdMessage::SubscribeAck { .. })).count();
+    assert_eq!(acks, 40);
+    p.on_frame(0, &frame(&MdMessage::ClientHeartbeat), 1_000_000_000);
+    p.tick(1_000_000_000);
+    let beats: Vec<Vec<(u16, u64)>> = drain(&mut p, 0, 1_000_000_000)
+        .into_iter()
+        .filter_map(|m| match m {
+            MdMessage::Heartbeat { session_id: 77, count, channels } => {
+                Some(channels[..usize::from(count)].to_vec())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(beats.iter().map(Vec::len).collect::<Vec<_>>(), vec![32, 8]);
+    let mut listed: Vec<u16> = beats.concat().iter().map(|c| c.0).collect();
+    listed.sort_unstable();
+    let mut expected: Vec<u16> =
+        secs.iter().map(|s| protocol::marketdata::channel_of(*s)).collect();
+    expected.sort_unstable();
+    assert_eq!(listed, expected);
+}

@@ -287,8 +287,11 @@ pub struct Feed {
     /// at most (a resubscribe per subscription or a request per book).
     outgoing: Vec<MdMessage>,
     outgoing_max: usize,
-    /// The last Heartbeat's channels: (channel, last sequence).
+    /// Each channel's last sequence as the latest Heartbeat that listed it said:
+    /// (channel, last sequence). A session on more than 32 channels gets one
+    /// Heartbeat per 32; at most `heartbeat_channels_max` are kept.
     heartbeat_channels: Vec<(u16, u64)>,
+    heartbeat_channels_max: usize,
     counters: FeedCounters,
 }
 
@@ -304,7 +307,10 @@ impl Feed {
             next_request_id: 1,
             outgoing: Vec::with_capacity(outgoing_max),
             outgoing_max,
-            heartbeat_channels: Vec::with_capacity(HEARTBEAT_CHANNELS_MAX),
+            heartbeat_channels: Vec::with_capacity(
+                limits.subscriptions_max.max(HEARTBEAT_CHANNELS_MAX),
+            ),
+            heartbeat_channels_max: limits.subscriptions_max.max(HEARTBEAT_CHANNELS_MAX),
             counters: FeedCounters::default(),
         }
     }
@@ -329,7 +335,7 @@ impl Feed {
         &self.books
     }
 
-    /// A channel's last sequence as the latest Heartbeat listed it.
+    /// A channel's last sequence as the latest Heartbeat that listed it said.
     pub fn channel_last_seq(&self, channel: u16) -> Option<u64> {
         self.heartbeat_channels.iter().find(|c| c.0 == channel).map(|c| c.1)
     }
@@ -438,8 +444,17 @@ impl Feed {
             MdMessage::Snapshot(ref s) => return self.on_snapshot(msg, s.security, s.session_id),
             MdMessage::Delta(ref h, ref body) => self.on_delta(msg, h, body),
             MdMessage::Heartbeat { session_id, count, ref channels } => {
-                self.heartbeat_channels.clear();
-                self.heartbeat_channels.extend_from_slice(&channels[..usize::from(count)]);
+                if session_id != self.session_id {
+                    self.heartbeat_channels.clear();
+                }
+                for &(channel, last_seq) in &channels[..usize::from(count)] {
+                    let known = &mut self.heartbeat_channels;
+                    if let Some(c) = known.iter_mut().find(|c| c.0 == channel) {
+                        c.1 = last_seq;
+                    } else if known.len() < self.heartbeat_channels_max {
+                        known.push((channel, last_seq));
+                    }
+                }
                 if session_id != self.session_id {
                     self.new_session(session_id, None);
                 }
