@@ -63,7 +63,7 @@ pub enum EnvelopeError {
         max: u64,
     },
     /// The bytes do not match their CRC.
-    #[error("checksum mismatch")]
+    #[error("CRC mismatch")]
     Crc,
 }
 
