@@ -12,38 +12,26 @@
 //! one-second histograms (`StageCollector::collect`) once a second, so `/metrics`
 //! always reads a merged, cumulative set and never touches a hot thread's data.
 //!
-//! One thread serves every client through a mio poll loop with non-blocking
-//! sockets: a client that sends slowly, never finishes its request, or never reads
-//! its answer holds one of [`MAX_CONNECTIONS`] slots until its deadline, and no
-//! one else waits for it. Requests are bounded ([`http::MAX_REQUEST_BYTES`]), every
-//! connection closes after one answer, and nothing here can panic on input. The
-//! thread allocates freely: it is off the order path.
-//!
-//! Monitoring must get through a flood of slow clients: when every slot is taken,
-//! a newcomer takes the slot of a client that has not finished its request (else
-//! of one lingering after its answer), chosen from the address holding the most
-//! slots, oldest first; the client cut off is told `503`. A scraper, which sends
-//! its whole request at once, is answered before a flood can reach it; a client
-//! being answered is never cut. Only when every slot is writing an answer is a
-//! newcomer turned away (`503`).
+//! One thread serves every client ([`serve`]: a mio poll loop with non-blocking
+//! sockets, bounded requests, deadlines, and room kept for monitoring under a
+//! flood of slow clients); nothing here can panic on input. The thread allocates
+//! freely: it is off the order path.
 
 pub mod actions;
 pub mod exposition;
 pub mod http;
+pub mod prometheus;
+pub mod serve;
 pub mod views;
 
-use std::cmp::Reverse;
 use std::collections::HashSet;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use log::{info, warn};
-use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token, Waker};
 use subtle::ConstantTimeEq;
 
 use crate::clock::Clock;
@@ -55,30 +43,17 @@ use crate::server::DeskQueries;
 use crate::wait::WaitStrategy;
 use actions::{ActionError, Catalog};
 use exposition::{HttpCounts, Sources, StaticInfo};
-use http::{Parsed, Request, Response};
+use http::{Request, Response};
+use serve::{Handler, HttpServer};
+pub use serve::{LINGER, MAX_CONNECTIONS, REQUEST_TIMEOUT, RESPONSE_TIMEOUT};
 
-/// Most clients served at once. Past it a newcomer displaces an unfinished request
-/// (see the module's notes), or is answered 503 when every slot is answering.
-pub const MAX_CONNECTIONS: usize = 32;
-/// A client must send its whole request within this time.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// A client must take its whole answer within this time.
-pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a client may keep its side open after its answer was sent.
-pub const LINGER: Duration = Duration::from_secs(1);
 /// How often the stage collector merges the threads' intervals.
 const COLLECT_EVERY: Duration = Duration::from_secs(1);
-
-const LISTENER: Token = Token(usize::MAX - 1);
-const WAKER: Token = Token(usize::MAX);
 
 /// The running admin endpoint; stops (and joins its thread) when dropped.
 #[derive(Debug)]
 pub struct AdminServer {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    waker: Arc<Waker>,
-    thread: Option<JoinHandle<()>>,
+    server: HttpServer,
 }
 
 impl AdminServer {
@@ -92,18 +67,10 @@ impl AdminServer {
     ) -> io::Result<AdminServer> {
         let journal = (config.journal.durability != Durability::None)
             .then(|| Arc::clone(&running.journal_progress));
-        let mut listener = TcpListener::bind(listen).map_err(|e| {
+        let listener = std::net::TcpListener::bind(listen).map_err(|e| {
             io::Error::new(e.kind(), format!("admin endpoint admin.listen on {listen}: {e}"))
         })?;
-        let addr = listener.local_addr()?;
-        let poll = Poll::new()?;
-        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let stop = Arc::new(AtomicBool::new(false));
         let state = State {
-            poll,
-            listener,
-            conns: (0..MAX_CONNECTIONS).map(|_| None).collect(),
             token: config.admin.token.clone(),
             commands: running.admin(),
             shutdown: running.shutdown_flag(),
@@ -118,40 +85,25 @@ impl AdminServer {
             collector: running.take_stage_collector(),
             empty: StageSet::new(),
             http: HttpCounts::default(),
-            stop: Arc::clone(&stop),
-            accepted: 0,
+            next_collect: Instant::now() + COLLECT_EVERY,
             desk: running.desk(),
             tickets: 0,
         };
-        let thread = std::thread::Builder::new().name("bw-admin".into()).spawn(move || {
-            let mut state = state;
-            if let Err(e) = state.run() {
-                warn!("admin endpoint stopped: {e}");
-            }
-        })?;
+        let server = HttpServer::start(listener, "admin endpoint", "bw-admin", state)?;
+        let addr = server.local_addr();
         info!("admin endpoint on http://{addr}: /metrics /health /ready /admin/<action>");
-        Ok(AdminServer { addr, stop, waker, thread: Some(thread) })
+        Ok(AdminServer { server })
     }
 
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-}
-
-impl Drop for AdminServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = self.waker.wake();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.server.local_addr()
     }
 }
 
 impl crate::pipeline::Attachment for AdminServer {
     fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.server.local_addr()
     }
 }
 
@@ -204,38 +156,8 @@ fn static_info(config: &GatewayConfig, running: &Running, clock: Clock) -> Stati
     }
 }
 
-/// Where a client's one exchange stands.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Phase {
-    /// Reading the request.
-    Reading,
-    /// Writing the answer.
-    Writing,
-    /// Answer sent and our side shut: reading (and dropping) whatever the client
-    /// still sends until it closes, so that closing does not reset the connection
-    /// and destroy the answer in flight (a "lingering close").
-    Lingering,
-}
-
-/// One client.
-#[derive(Debug)]
-struct Conn {
-    stream: TcpStream,
-    peer: SocketAddr,
-    /// Accept order: the oldest unfinished request is displaced first.
-    serial: u64,
-    request: Vec<u8>,
-    answer: Vec<u8>,
-    written: usize,
-    phase: Phase,
-    deadline: Instant,
-}
-
 /// The admin thread's state.
 struct State {
-    poll: Poll,
-    listener: TcpListener,
-    conns: Vec<Option<Conn>>,
     token: Option<String>,
     commands: AdminHandle,
     shutdown: Arc<AtomicBool>,
@@ -245,228 +167,35 @@ struct State {
     collector: Option<StageCollector>,
     empty: StageSet,
     http: HttpCounts,
-    stop: Arc<AtomicBool>,
-    accepted: u64,
+    /// When the stage collector next merges the threads' intervals.
+    next_collect: Instant,
     /// The engine exchange for account views, and the last ticket used.
     desk: DeskQueries,
     tickets: u64,
 }
 
+impl Handler for State {
+    fn handle(&mut self, req: &Request, peer: SocketAddr) -> Response {
+        self.route(req, peer)
+    }
+
+    fn answered(&mut self, status: u16) {
+        self.http.count(status);
+    }
+
+    /// The stage collector merges the threads' intervals once a second.
+    fn tick(&mut self, now: Instant) -> Duration {
+        if now >= self.next_collect {
+            self.next_collect = now + COLLECT_EVERY;
+            if let Some(c) = &mut self.collector {
+                c.collect(|_| {});
+            }
+        }
+        self.next_collect.saturating_duration_since(now)
+    }
+}
+
 impl State {
-    fn run(&mut self) -> io::Result<()> {
-        let mut events = Events::with_capacity(64);
-        let mut next_collect = Instant::now() + COLLECT_EVERY;
-        while !self.stop.load(Ordering::SeqCst) {
-            let timeout = next_collect
-                .saturating_duration_since(Instant::now())
-                .min(Duration::from_millis(100));
-            if let Err(e) = self.poll.poll(&mut events, Some(timeout))
-                && e.kind() != io::ErrorKind::Interrupted
-            {
-                return Err(e);
-            }
-            for event in events.iter() {
-                match event.token() {
-                    WAKER => {}
-                    LISTENER => self.accept(),
-                    Token(i) => self.serve(i),
-                }
-            }
-            let now = Instant::now();
-            self.expire(now);
-            if now >= next_collect {
-                next_collect = now + COLLECT_EVERY;
-                if let Some(c) = &mut self.collector {
-                    c.collect(|_| {});
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn accept(&mut self) {
-        loop {
-            let (mut stream, peer) = match self.listener.accept() {
-                Ok(x) => x,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    warn!("admin endpoint: accept failed: {e}");
-                    return;
-                }
-            };
-            let free = self.conns.iter().position(Option::is_none);
-            let Some(slot) = free.or_else(|| self.displace()) else {
-                // Best effort, never blocking: the socket is fresh, so this small
-                // answer fits its send buffer.
-                let busy = Response::text(503, "admin endpoint busy, try again\n");
-                let _ = stream.write(&busy.to_bytes());
-                self.http.count(503);
-                continue;
-            };
-            if self.poll.registry().register(&mut stream, Token(slot), Interest::READABLE).is_err()
-            {
-                continue;
-            }
-            self.accepted += 1;
-            self.conns[slot] = Some(Conn {
-                stream,
-                peer,
-                serial: self.accepted,
-                request: Vec::with_capacity(1024),
-                answer: Vec::new(),
-                written: 0,
-                phase: Phase::Reading,
-                deadline: Instant::now() + REQUEST_TIMEOUT,
-            });
-            // Edge-triggered: data may already be waiting.
-            self.serve(slot);
-        }
-    }
-
-    /// Frees a slot for a newcomer when every slot is taken: the client to cut is
-    /// one still sending its request (else one lingering after its answer), from
-    /// the address that holds the most slots, the oldest first. A client being
-    /// answered is never cut. The client cut off from its request is told 503
-    /// (best effort: its socket has room for that small answer).
-    fn displace(&mut self) -> Option<usize> {
-        let held = |ip| self.conns.iter().flatten().filter(|c| c.peer.ip() == ip).count();
-        let (_, _, _, victim) = self
-            .conns
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| {
-                let c = c.as_ref()?;
-                let phase_rank = match c.phase {
-                    Phase::Reading => 0,
-                    Phase::Lingering => 1,
-                    Phase::Writing => return None,
-                };
-                Some((Reverse(held(c.peer.ip())), phase_rank, c.serial, i))
-            })
-            .min()?;
-        if let Some(conn) = self.conns[victim].as_mut()
-            && conn.phase == Phase::Reading
-        {
-            let busy = Response::text(503, "admin endpoint busy: request not finished in time\n");
-            let _ = conn.stream.write(&busy.to_bytes());
-            self.http.count(503);
-        }
-        self.close(victim);
-        Some(victim)
-    }
-
-    /// Moves a client's exchange on as far as its socket allows.
-    fn serve(&mut self, i: usize) {
-        let Some(conn) = self.conns.get(i).and_then(Option::as_ref) else { return };
-        match conn.phase {
-            Phase::Reading => self.read_request(i),
-            Phase::Writing => self.write_answer(i),
-            Phase::Lingering => self.linger(i),
-        }
-    }
-
-    /// Reads the request; once it is whole (or refused), prepares the answer.
-    fn read_request(&mut self, i: usize) {
-        let Some(conn) = self.conns[i].as_mut() else { return };
-        let mut buf = [0u8; 4096];
-        let mut eof = false;
-        loop {
-            let room = http::MAX_REQUEST_BYTES - conn.request.len();
-            if room == 0 {
-                break;
-            }
-            let want = room.min(buf.len());
-            match conn.stream.read(&mut buf[..want]) {
-                Ok(0) => {
-                    eof = true;
-                    break;
-                }
-                Ok(n) => conn.request.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return self.close(i),
-            }
-        }
-        let response = match http::parse(&conn.request) {
-            Parsed::Incomplete if eof => return self.close(i),
-            Parsed::Incomplete => return,
-            Parsed::Bad(status, why) => Response::text(status, format!("{why}\n")),
-            Parsed::Done(request) => {
-                let peer = conn.peer;
-                self.route(&request, peer)
-            }
-        };
-        self.answer(i, &response);
-    }
-
-    /// Starts writing `response` to client `i`.
-    fn answer(&mut self, i: usize, response: &Response) {
-        self.http.count(response.status);
-        let Some(conn) = self.conns[i].as_mut() else { return };
-        conn.answer = response.to_bytes();
-        conn.written = 0;
-        conn.phase = Phase::Writing;
-        conn.deadline = Instant::now() + RESPONSE_TIMEOUT;
-        let _ = self.poll.registry().reregister(&mut conn.stream, Token(i), Interest::WRITABLE);
-        self.write_answer(i);
-    }
-
-    fn write_answer(&mut self, i: usize) {
-        let Some(conn) = self.conns[i].as_mut() else { return };
-        while conn.written < conn.answer.len() {
-            match conn.stream.write(&conn.answer[conn.written..]) {
-                Ok(0) => return self.close(i),
-                Ok(n) => conn.written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return self.close(i),
-            }
-        }
-        let _ = conn.stream.shutdown(std::net::Shutdown::Write);
-        conn.phase = Phase::Lingering;
-        conn.deadline = Instant::now() + LINGER;
-        conn.answer = Vec::new();
-        let _ = self.poll.registry().reregister(&mut conn.stream, Token(i), Interest::READABLE);
-        self.linger(i);
-    }
-
-    fn linger(&mut self, i: usize) {
-        let Some(conn) = self.conns[i].as_mut() else { return };
-        let mut buf = [0u8; 4096];
-        loop {
-            match conn.stream.read(&mut buf) {
-                Ok(0) => return self.close(i),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return self.close(i),
-            }
-        }
-    }
-
-    fn close(&mut self, i: usize) {
-        if let Some(mut conn) = self.conns[i].take() {
-            let _ = self.poll.registry().deregister(&mut conn.stream);
-        }
-    }
-
-    /// Drops clients past their deadline; one that never finished its request is
-    /// told so (best effort).
-    fn expire(&mut self, now: Instant) {
-        for i in 0..self.conns.len() {
-            let Some(conn) = self.conns[i].as_ref() else { continue };
-            if now < conn.deadline {
-                continue;
-            }
-            if conn.phase == Phase::Reading {
-                self.answer(i, &Response::text(408, "request timeout\n"));
-            } else {
-                self.close(i);
-            }
-        }
-    }
-
     fn route(&mut self, req: &Request, peer: SocketAddr) -> Response {
         let get = req.method == "GET";
         match req.path.as_str() {
@@ -510,10 +239,7 @@ impl State {
         let stages = self.collector.as_ref().map_or(&self.empty, |c| &c.total);
         let mut body = String::with_capacity(64 * 1024);
         exposition::render(&mut body, &self.sources, stages, &self.http, self.ready());
-        Response {
-            content_type: "text/plain; version=0.0.4; charset=utf-8",
-            ..Response::text(200, body)
-        }
+        Response { content_type: prometheus::CONTENT_TYPE, ..Response::text(200, body) }
     }
 
     /// An account view for the risk desk: token required, answered by the engine.

@@ -2,12 +2,21 @@
 //! journal after it and recovery time stays bounded however long the day.
 //!
 //! ```text
-//! file    = header payload
-//! header  = magic "BWSNAP01" | u32 format (2) | u32 reserved | u64 input_seq | u64 now_ns
-//!         | u64 session_id | u64 payload_len | u32 crc32(payload) | u32 crc32(header bytes 0..52)
-//!         | u64 config_fingerprint[8]                                          (120 bytes)
-//! payload = engine core | risk engine | venue | out logs
+//! file    = header section | payload section | "BWSNAPOK"
+//! header  = section "BWSNAP01", format 3: u64 input_seq | u64 now_ns | u64 session_id
+//!         | u64 config_fingerprint[8]                                (88 bytes, 112 framed)
+//! payload = section "BWSNAPPL", format 3: engine core | risk engine | venue | out logs
+//! section = magic | u32 format | u64 len | u32 crc32(bytes) | bytes  (protocol::envelope)
 //! ```
+//!
+//! Both sections and the end marker are [`protocol::envelope`]'s, the framing
+//! every snapshot format shares; the risk engine and the venue frame their own
+//! parts of the payload the same way. The payload is streamed to the file as it
+//! is encoded (gigabytes at tens of millions of orders), so its section header is
+//! written as a placeholder first and over it once its length and CRC are known.
+//! Format 3 is format 2's content in that envelope; format 2's own 120-byte header
+//! (one CRC over the header, one over the payload, no end marker) is gone, and a
+//! format-1 or format-2 snapshot is skipped as unusable.
 //!
 //! A snapshot is written to `snapshot-<input_seq>.bws.tmp`, synced, renamed into
 //! place and the directory synced: it appears whole or not at all. Loading checks
@@ -26,6 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use log::{info, warn};
+use protocol::envelope::{self, CrcWriter, EnvelopeError, SECTION_HEADER_LEN, Section};
 
 use crate::config::GatewayConfig;
 use crate::engine::{Engine, LoginPolicy, NoProbe};
@@ -34,13 +44,27 @@ use crate::journal::fingerprint::{FINGERPRINT_LEN, Fingerprint};
 use crate::journal::{JournalProgress, TailPolicy};
 use crate::outlog::OutLog;
 
-/// File magic.
+/// File magic: the header section's, the file's first eight bytes.
 pub const MAGIC: [u8; 8] = *b"BWSNAP01";
-/// Format version (format 1, without the configuration fingerprint, is skipped as
+/// Format version (formats 1 and 2, with a header of their own, are skipped as
 /// unusable).
-pub const FORMAT: u32 = 2;
-/// Header bytes.
-pub const HEADER_LEN: usize = 56 + FINGERPRINT_LEN;
+pub const FORMAT: u32 = 3;
+/// Bytes of the header section's content.
+const META_LEN: usize = 24 + FINGERPRINT_LEN;
+/// Bytes before the payload: the framed header section and the payload's own
+/// section header.
+pub const HEADER_LEN: usize = SECTION_HEADER_LEN + META_LEN + SECTION_HEADER_LEN;
+/// Largest payload a snapshot may declare. The payload is checked as a stream and
+/// decoded part by part, each part with limits of its own, so this bounds no
+/// allocation; it only refuses a length no snapshot could have.
+const PAYLOAD_BYTES_MAX: u64 = 1 << 40;
+/// Where a snapshot's input, time, day and configuration are.
+const META: Section = Section { magic: MAGIC, version: FORMAT, max_len: META_LEN as u64 };
+/// The engine state, the bulk of the file.
+const PAYLOAD: Section =
+    Section { magic: *b"BWSNAPPL", version: FORMAT, max_len: PAYLOAD_BYTES_MAX };
+/// The file's last eight bytes.
+const END: [u8; 8] = *b"BWSNAPOK";
 
 /// A snapshot that cannot be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -117,69 +141,30 @@ pub fn snapshots(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// Hashes everything written through it.
-struct CrcWriter<W: Write> {
-    inner: W,
-    hasher: crc32fast::Hasher,
-    written: u64,
+/// The header section's content.
+fn meta_bytes(at: &At) -> [u8; META_LEN] {
+    let mut m = [0u8; META_LEN];
+    m[..8].copy_from_slice(&at.input_seq.to_le_bytes());
+    m[8..16].copy_from_slice(&at.now_ns.to_le_bytes());
+    m[16..24].copy_from_slice(&at.session_id.to_le_bytes());
+    m[24..].copy_from_slice(&at.fingerprint.to_bytes());
+    m
 }
 
-impl<W: Write> Write for CrcWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.written += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-fn header(meta: &SnapshotMeta) -> [u8; HEADER_LEN] {
-    let mut h = [0u8; HEADER_LEN];
-    h[..8].copy_from_slice(&MAGIC);
-    h[8..12].copy_from_slice(&FORMAT.to_le_bytes());
-    h[16..24].copy_from_slice(&meta.input_seq.to_le_bytes());
-    h[24..32].copy_from_slice(&meta.now_ns.to_le_bytes());
-    h[32..40].copy_from_slice(&meta.session_id.to_le_bytes());
-    h[40..48].copy_from_slice(&meta.payload_len.to_le_bytes());
-    h[48..52].copy_from_slice(&meta.crc.to_le_bytes());
-    h[56..].copy_from_slice(&meta.fingerprint.to_bytes());
-    let crc = header_crc(&h);
-    h[52..56].copy_from_slice(&crc.to_le_bytes());
-    h
-}
-
-/// CRC-32 of a header's bytes but its own.
-fn header_crc(h: &[u8; HEADER_LEN]) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&h[..52]);
-    hasher.update(&h[56..]);
-    hasher.finalize()
-}
-
-fn parse_header(h: &[u8; HEADER_LEN]) -> Result<SnapshotMeta, String> {
-    if h[..8] != MAGIC {
-        return Err("not a snapshot (bad magic)".into());
-    }
-    let u64_at = |at: usize| u64::from_le_bytes(h[at..at + 8].try_into().unwrap_or([0; 8]));
-    let format = u32::from_le_bytes(h[8..12].try_into().unwrap_or([0; 4]));
-    if format != FORMAT {
-        return Err(format!("unsupported snapshot format {format}"));
-    }
-    let stored_crc = u32::from_le_bytes(h[52..56].try_into().unwrap_or([0; 4]));
-    if header_crc(h) != stored_crc {
-        return Err("damaged header (CRC mismatch)".into());
-    }
-    let fingerprint: &[u8; FINGERPRINT_LEN] =
-        h[56..].try_into().map_err(|_| "short header".to_string())?;
-    Ok(SnapshotMeta {
-        input_seq: u64_at(16),
-        now_ns: u64_at(24),
-        session_id: u64_at(32),
-        payload_len: u64_at(40),
-        crc: u32::from_le_bytes(h[48..52].try_into().unwrap_or([0; 4])),
+/// Reads the header section's content back; `None` when it is not [`META_LEN`] bytes.
+fn parse_meta(m: &[u8]) -> Option<At> {
+    let m: &[u8; META_LEN] = m.try_into().ok()?;
+    let (words, fingerprint) = m.split_first_chunk::<24>()?;
+    let fingerprint: &[u8; FINGERPRINT_LEN] = fingerprint.try_into().ok()?;
+    let [a, b, c] = [0, 8, 16].map(|at| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&words[at..at + 8]);
+        u64::from_le_bytes(w)
+    });
+    Some(At {
+        input_seq: a,
+        now_ns: b,
+        session_id: c,
         fingerprint: Fingerprint::from_bytes(fingerprint),
     })
 }
@@ -205,20 +190,18 @@ pub fn write(
     logs: &[OutLog],
     at: At,
 ) -> Result<PathBuf, SnapshotError> {
-    let At { input_seq, now_ns, session_id, fingerprint } = at;
+    let input_seq = at.input_seq;
     let started = std::time::Instant::now();
     fs::create_dir_all(dir)
         .map_err(|source| SnapshotError::Io { path: dir.to_path_buf(), source })?;
     let path = dir.join(snapshot_name(input_seq));
     let tmp = path.with_extension("bws.tmp");
     let io = |source| SnapshotError::Io { path: tmp.clone(), source };
-    let mut file = File::create(&tmp).map_err(io)?;
-    file.write_all(&[0u8; HEADER_LEN]).map_err(io)?;
-    let mut w = CrcWriter {
-        inner: BufWriter::with_capacity(1 << 20, file),
-        hasher: crc32fast::Hasher::new(),
-        written: 0,
-    };
+    let mut file = BufWriter::with_capacity(1 << 20, File::create(&tmp).map_err(io)?);
+    META.write(&mut file, &meta_bytes(&at)).map_err(io)?;
+    // A placeholder, written over once the payload's length and CRC are known.
+    file.write_all(&PAYLOAD.header(0, 0)).map_err(io)?;
+    let mut w = CrcWriter::new(file);
     engine.write_core(&mut w).map_err(io)?;
     engine
         .risk()
@@ -232,19 +215,11 @@ pub fn write(
     for log in logs {
         log.write_to(&mut w).map_err(io)?;
     }
-    w.flush().map_err(io)?;
-    let CrcWriter { inner, hasher, written } = w;
-    let mut file = inner.into_inner().map_err(|e| io(e.into_error()))?;
-    let meta = SnapshotMeta {
-        input_seq,
-        now_ns,
-        session_id,
-        payload_len: written,
-        crc: hasher.finalize(),
-        fingerprint,
-    };
-    file.seek(SeekFrom::Start(0)).map_err(io)?;
-    file.write_all(&header(&meta)).map_err(io)?;
+    let (mut file, written, crc) = w.finish();
+    envelope::write_end(&mut file, END).map_err(io)?;
+    let mut file = file.into_inner().map_err(|e| io(e.into_error()))?;
+    file.seek(SeekFrom::Start((HEADER_LEN - SECTION_HEADER_LEN) as u64)).map_err(io)?;
+    file.write_all(&PAYLOAD.header(written, crc)).map_err(io)?;
     file.sync_all().map_err(io)?;
     drop(file);
     fs::rename(&tmp, &path).map_err(io)?;
@@ -260,41 +235,37 @@ pub fn write(
     Ok(path)
 }
 
-/// Reads and checks a snapshot's header and CRC without decoding it.
+/// Reads and checks a snapshot's sections, CRCs and end marker without decoding
+/// the payload.
 pub fn verify(path: &Path) -> Result<SnapshotMeta, SnapshotError> {
     let io = |source| SnapshotError::Io { path: path.to_path_buf(), source };
     let mut file = BufReader::with_capacity(1 << 20, File::open(path).map_err(io)?);
-    let mut h = [0u8; HEADER_LEN];
-    file.read_exact(&mut h).map_err(|e| SnapshotError::Damaged {
-        path: path.to_path_buf(),
-        why: format!("short header: {e}"),
-    })?;
-    let meta =
-        parse_header(&h).map_err(|why| SnapshotError::Damaged { path: path.to_path_buf(), why })?;
-    let mut hasher = crc32fast::Hasher::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = file.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            break;
+    let damaged = |why: String| SnapshotError::Damaged { path: path.to_path_buf(), why };
+    let envelope = |part: &str, e: EnvelopeError| match e {
+        EnvelopeError::Io(e) if e.kind() != io::ErrorKind::UnexpectedEof => io(e),
+        EnvelopeError::Io(_) => damaged(format!("cut short in the {part}")),
+        EnvelopeError::NotThis { .. } => damaged(format!("not a snapshot ({part}: {e})")),
+        EnvelopeError::Version { found, .. } => {
+            damaged(format!("unsupported snapshot format {found}"))
         }
-        hasher.update(&buf[..n]);
-        total += n as u64;
+        EnvelopeError::TooLong { .. } | EnvelopeError::Crc => damaged(format!("{part}: {e}")),
+    };
+    let meta = META.read(&mut file).map_err(|e| envelope("header", e))?;
+    let at = parse_meta(&meta).ok_or_else(|| damaged(format!("header of {} bytes", meta.len())))?;
+    let payload = PAYLOAD.read_header(&mut file).map_err(|e| envelope("payload", e))?;
+    payload.check_stream(&mut file).map_err(|e| envelope("payload", e))?;
+    envelope::read_end(&mut file, END).map_err(|e| envelope("end marker", e))?;
+    if file.read(&mut [0u8; 1]).map_err(io)? != 0 {
+        return Err(damaged("bytes after the end marker".into()));
     }
-    if total != meta.payload_len {
-        return Err(SnapshotError::Damaged {
-            path: path.to_path_buf(),
-            why: format!("payload is {total} bytes, header says {}", meta.payload_len),
-        });
-    }
-    if hasher.finalize() != meta.crc {
-        return Err(SnapshotError::Damaged {
-            path: path.to_path_buf(),
-            why: "CRC mismatch".into(),
-        });
-    }
-    Ok(meta)
+    Ok(SnapshotMeta {
+        input_seq: at.input_seq,
+        now_ns: at.now_ns,
+        session_id: at.session_id,
+        payload_len: payload.len,
+        crc: payload.crc,
+        fingerprint: at.fingerprint,
+    })
 }
 
 /// Loads a verified snapshot into an engine and out logs for `config`.
@@ -337,6 +308,14 @@ pub fn load(
         )
         .map_err(|e| damaged(format!("out log: {e}")))?;
         logs.push(log);
+    }
+    let decoded = r.stream_position().map_err(io)?;
+    if decoded != HEADER_LEN as u64 + meta.payload_len {
+        return Err(damaged(format!(
+            "the payload decodes to {} of its {} bytes",
+            decoded.saturating_sub(HEADER_LEN as u64),
+            meta.payload_len
+        )));
     }
     let engine = Engine::from_parts(risk, exchange, policies, capacity, core);
     Ok((engine, logs, meta))
@@ -494,4 +473,94 @@ fn take(
         fingerprint: Fingerprint::of(config),
     };
     Ok(write(dir, &r.engine, &r.logs, at)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at() -> At {
+        let mut fingerprint = [0u8; FINGERPRINT_LEN];
+        fingerprint.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
+        At {
+            input_seq: 1_000_003,
+            now_ns: 1_728_351_000_000_000_000,
+            session_id: 20_241_008,
+            fingerprint: Fingerprint::from_bytes(&fingerprint),
+        }
+    }
+
+    /// A snapshot file around `payload`, framed as [`write`] frames it.
+    fn file(payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        META.write(&mut out, &meta_bytes(&at())).unwrap();
+        PAYLOAD.write(&mut out, payload).unwrap();
+        envelope::write_end(&mut out, END).unwrap();
+        out
+    }
+
+    fn verify_bytes(name: &str, bytes: &[u8]) -> Result<SnapshotMeta, SnapshotError> {
+        let dir = std::env::temp_dir().join(format!("bw-snapshot-{name}-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(snapshot_name(7));
+        fs::write(&path, bytes).unwrap();
+        let verified = verify(&path);
+        fs::remove_dir_all(&dir).unwrap();
+        verified
+    }
+
+    #[test]
+    fn the_layout_is_two_sections_and_an_end_marker() {
+        let bytes = file(b"payload");
+        assert_eq!(&bytes[..8], b"BWSNAP01");
+        assert_eq!(&bytes[8..12], &3u32.to_le_bytes());
+        assert_eq!(&bytes[HEADER_LEN - SECTION_HEADER_LEN..][..8], b"BWSNAPPL");
+        assert_eq!(&bytes[HEADER_LEN..][..7], b"payload");
+        assert_eq!(&bytes[bytes.len() - 8..], b"BWSNAPOK");
+        assert_eq!(bytes.len(), HEADER_LEN + 7 + 8);
+        let meta = verify_bytes("layout", &bytes).unwrap();
+        let At { input_seq, now_ns, session_id, fingerprint } = at();
+        assert_eq!(
+            meta,
+            SnapshotMeta {
+                input_seq,
+                now_ns,
+                session_id,
+                payload_len: 7,
+                crc: crc32fast::hash(b"payload"),
+                fingerprint,
+            }
+        );
+    }
+
+    #[test]
+    fn any_damage_is_refused_before_decoding() {
+        let bytes = file(b"payload");
+        for at in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[at] ^= 0x01;
+            let verified = verify_bytes("flip", &bad);
+            assert!(matches!(verified, Err(SnapshotError::Damaged { .. })), "byte {at}");
+        }
+        for len in 0..bytes.len() {
+            let verified = verify_bytes("cut", &bytes[..len]);
+            assert!(matches!(verified, Err(SnapshotError::Damaged { .. })), "{len} bytes");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        let verified = verify_bytes("trailing", &longer);
+        assert!(matches!(verified, Err(SnapshotError::Damaged { .. })));
+    }
+
+    #[test]
+    fn an_older_format_is_named_and_skipped() {
+        let mut bytes = file(b"payload");
+        bytes[8] = 2;
+        match verify_bytes("format", &bytes) {
+            Err(SnapshotError::Damaged { why, .. }) => {
+                assert_eq!(why, "unsupported snapshot format 2");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -17,23 +17,55 @@
 //! | `breakwater_loadtest_interval_schedule_lag_seconds{quantile}` | gauge | last interval's lag quantiles |
 //! | `breakwater_loadtest_run_info{scenario,target}` | gauge | 1 while a run is going |
 
-use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+//!
+//! The text is written by the gateway's Prometheus writer
+//! (`gateway::admin::prometheus::Exposition`: HELP and TYPE for every family,
+//! escaped labels, histograms folded into buckets, `_sum` and `_count` as the
+//! gateway folds its own) and served by the gateway's HTTP loop
+//! (`gateway::admin::serve::serve_metrics`). The bucket bounds are the generator's
+//! own ([`BUCKETS`], up to 10 s), their `le` labels written as before.
 
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use gateway::admin::prometheus::Exposition;
+use gateway::admin::serve::{HttpServer, serve_metrics};
 use hdrhistogram::Histogram;
 
 use crate::interval::{IntervalRecord, IntervalStats};
 use crate::tracker::new_histogram;
 
-/// Histogram bucket bounds in seconds: fine below 1 ms, with a boundary at 0.05.
-pub const BUCKETS_S: &[f64] = &[
-    0.000_005, 0.000_010, 0.000_015, 0.000_020, 0.000_025, 0.000_030, 0.000_040, 0.000_050,
-    0.000_075, 0.000_100, 0.000_150, 0.000_200, 0.000_300, 0.000_500, 0.000_750, 0.001, 0.002,
-    0.005, 0.010, 0.020, 0.050, 0.100, 0.250, 0.500, 1.0, 2.5, 5.0, 10.0,
+/// Histogram bucket bounds (nanoseconds, `le` label): fine below 1 ms, with a
+/// boundary at 0.05 s, up to 10 s.
+pub const BUCKETS: [(u64, &str); 28] = [
+    (5_000, "0.000005"),
+    (10_000, "0.00001"),
+    (15_000, "0.000015"),
+    (20_000, "0.00002"),
+    (25_000, "0.000025"),
+    (30_000, "0.00003"),
+    (40_000, "0.00004"),
+    (50_000, "0.00005"),
+    (75_000, "0.000075"),
+    (100_000, "0.0001"),
+    (150_000, "0.00015"),
+    (200_000, "0.0002"),
+    (300_000, "0.0003"),
+    (500_000, "0.0005"),
+    (750_000, "0.00075"),
+    (1_000_000, "0.001"),
+    (2_000_000, "0.002"),
+    (5_000_000, "0.005"),
+    (10_000_000, "0.01"),
+    (20_000_000, "0.02"),
+    (50_000_000, "0.05"),
+    (100_000_000, "0.1"),
+    (250_000_000, "0.25"),
+    (500_000_000, "0.5"),
+    (1_000_000_000, "1"),
+    (2_500_000_000, "2.5"),
+    (5_000_000_000, "5"),
+    (10_000_000_000, "10"),
 ];
 
 /// The latest figures.
@@ -108,62 +140,47 @@ impl Figures {
 
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
-        let mut o = String::with_capacity(8 * 1024);
+        let mut out = String::with_capacity(8 * 1024);
+        self.render_into(&mut out);
+        out
+    }
+
+    /// Appends the Prometheus text exposition to `out`.
+    pub fn render_into(&self, out: &mut String) {
+        let mut w = Exposition::new(out);
         let p = "breakwater_loadtest";
-        let gauge = |o: &mut String, name: &str, help: &str, v: f64| {
-            let _ =
-                writeln!(o, "# HELP {p}_{name} {help}\n# TYPE {p}_{name} gauge\n{p}_{name} {v}");
-        };
-        let _ = writeln!(
-            o,
-            "# HELP {p}_run_info The run in progress (1 while it runs).\n# TYPE {p}_run_info gauge\n\
-             {p}_run_info{{scenario=\"{}\",target=\"{}\"}} {}",
-            self.scenario,
-            self.target,
-            u8::from(self.running)
-        );
-        gauge(
-            &mut o,
-            "intended_rate_per_second",
-            "Messages per second the profile asks for now.",
-            self.intended,
-        );
-        gauge(
-            &mut o,
-            "achieved_rate_per_second",
-            "Messages written per second in the last interval.",
-            self.achieved,
-        );
-        gauge(
-            &mut o,
-            "answered_rate_per_second",
-            "Answers received per second in the last interval.",
-            self.answered_rate,
-        );
-        gauge(&mut o, "in_flight", "Requests sent and not yet answered.", self.in_flight as f64);
-        gauge(&mut o, "open_orders", "Orders accepted and not yet terminal.", self.open as f64);
-        let _ = writeln!(
-            o,
-            "# HELP {p}_sent_total Requests sent.\n# TYPE {p}_sent_total counter\n{p}_sent_total {}",
-            self.sent_total
-        );
-        let _ = writeln!(
-            o,
-            "# HELP {p}_answered_total Answers measured.\n# TYPE {p}_answered_total counter\n{p}_answered_total {}",
-            self.answered_total
-        );
-        histogram(
-            &mut o,
-            &format!("{p}_latency_seconds"),
-            "Intended send time to answer.",
-            &self.latency,
-        );
-        histogram(
-            &mut o,
-            &format!("{p}_schedule_lag_seconds"),
-            "Actual minus intended send time (the generator's own lag).",
-            &self.lag,
-        );
+        let name = format!("{p}_run_info");
+        w.head(&name, "gauge", "The run in progress (1 while it runs).");
+        let labels = [("scenario", self.scenario.as_str()), ("target", self.target.as_str())];
+        w.sample(&name, &labels, u8::from(self.running));
+        let gauges = [
+            (
+                "intended_rate_per_second",
+                "Messages per second the profile asks for now.",
+                self.intended,
+            ),
+            (
+                "achieved_rate_per_second",
+                "Messages written per second in the last interval.",
+                self.achieved,
+            ),
+            (
+                "answered_rate_per_second",
+                "Answers received per second in the last interval.",
+                self.answered_rate,
+            ),
+            ("in_flight", "Requests sent and not yet answered.", self.in_flight as f64),
+            ("open_orders", "Orders accepted and not yet terminal.", self.open as f64),
+        ];
+        for (name, help, v) in gauges {
+            w.gauge(&format!("{p}_{name}"), help, v);
+        }
+        w.counter(&format!("{p}_sent_total"), "Requests sent.", self.sent_total);
+        w.counter(&format!("{p}_answered_total"), "Answers measured.", self.answered_total);
+        let help = "Intended send time to answer.";
+        w.histogram(&format!("{p}_latency_seconds"), help, &self.latency, &BUCKETS);
+        let help = "Actual minus intended send time (the generator's own lag).";
+        w.histogram(&format!("{p}_schedule_lag_seconds"), help, &self.lag, &BUCKETS);
         for (name, vals, help) in [
             (
                 "interval_latency_seconds",
@@ -176,34 +193,20 @@ impl Figures {
                 "Schedule lag quantiles in the last interval.",
             ),
         ] {
-            let _ = writeln!(o, "# HELP {p}_{name} {help}\n# TYPE {p}_{name} gauge");
+            let name = format!("{p}_{name}");
+            w.head(&name, "gauge", help);
             for (q, v) in ["0.5", "0.99", "0.999", "1"].iter().zip(vals.iter()) {
-                let _ = writeln!(o, "{p}_{name}{{quantile=\"{q}\"}} {v}");
+                w.sample(&name, &[("quantile", q)], v);
             }
         }
-        o
     }
 }
 
-fn histogram(o: &mut String, name: &str, help: &str, h: &Histogram<u64>) {
-    let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} histogram");
-    for &b in BUCKETS_S {
-        let le_ns = (b * 1e9) as u64;
-        let count = if h.is_empty() { 0 } else { h.count_between(0, le_ns) };
-        let _ = writeln!(o, "{name}_bucket{{le=\"{b}\"}} {count}");
-    }
-    let _ = writeln!(o, "{name}_bucket{{le=\"+Inf\"}} {}", h.len());
-    let sum = h.mean() * h.len() as f64 / 1e9;
-    let _ = writeln!(o, "{name}_sum {}", if sum.is_finite() { sum } else { 0.0 });
-    let _ = writeln!(o, "{name}_count {}", h.len());
-}
-
-/// The `/metrics` endpoint on its own thread.
+/// The `/metrics` endpoint on its own thread (the gateway's HTTP loop); stops
+/// when dropped.
 #[derive(Debug)]
 pub struct MetricsServer {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    server: HttpServer,
 }
 
 impl MetricsServer {
@@ -212,58 +215,26 @@ impl MetricsServer {
         listen: SocketAddr,
         figures: Arc<Mutex<Figures>>,
     ) -> std::io::Result<MetricsServer> {
-        let listener = TcpListener::bind(listen)?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::Builder::new().name("lt-metrics".into()).spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((mut s, _)) => {
-                        let _ = s.set_nonblocking(false);
-                        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                        let mut buf = [0u8; 2048];
-                        let n = s.read(&mut buf).unwrap_or(0);
-                        let req = String::from_utf8_lossy(&buf[..n]);
-                        let (status, body) = if req.starts_with("GET /metrics") {
-                            let body = figures.lock().map(|f| f.render()).unwrap_or_default();
-                            ("200 OK", body)
-                        } else {
-                            ("404 Not Found", "try /metrics\n".to_owned())
-                        };
-                        let _ = write!(
-                            s,
-                            "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\n\
-                             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                            body.len()
-                        );
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                }
+        let listener = std::net::TcpListener::bind(listen)?;
+        let render = move |out: &mut String| {
+            if let Ok(f) = figures.lock() {
+                f.render_into(out);
             }
-        })?;
-        Ok(MetricsServer { addr, stop, thread: Some(thread) })
+        };
+        let server = serve_metrics(listener, "load generator metrics", "lt-metrics", render)?;
+        Ok(MetricsServer { server })
     }
 
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-}
-
-impl Drop for MetricsServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.server.local_addr()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
 
     #[test]
     fn exposition_names_and_buckets() {
@@ -316,9 +287,23 @@ mod tests {
             "breakwater_loadtest_latency_seconds_bucket{le=\"0.1\"} 2",
             "breakwater_loadtest_latency_seconds_count 2",
             "# TYPE breakwater_loadtest_schedule_lag_seconds histogram",
+            "breakwater_loadtest_latency_seconds_bucket{le=\"+Inf\"} 2",
+            "breakwater_loadtest_schedule_lag_seconds_sum 0\n",
+            "breakwater_loadtest_interval_latency_seconds{quantile=\"0.5\"} 0.00004",
         ] {
             assert!(text.contains(name), "{name} missing in\n{text}");
         }
+    }
+
+    #[test]
+    fn bucket_labels_match_their_bounds() {
+        for (ns, le) in BUCKETS {
+            let parsed: f64 = le.parse().unwrap();
+            assert!((parsed * 1e9 - ns as f64).abs() < 1e-3, "{le} vs {ns}");
+            // The label is what `{}` printed for the bound before: dashboards keep it.
+            assert_eq!(format!("{parsed}"), le);
+        }
+        assert!(BUCKETS.windows(2).all(|w| w[0].0 < w[1].0));
     }
 
     #[test]
@@ -330,6 +315,8 @@ mod tests {
         let mut body = String::new();
         s.read_to_string(&mut body).unwrap();
         assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+        let content_type = gateway::admin::prometheus::CONTENT_TYPE;
+        assert!(body.contains(&format!("Content-Type: {content_type}\r\n")), "{body}");
         assert!(body.contains("breakwater_loadtest_run_info{scenario=\"smoke\""));
     }
 }

@@ -5,6 +5,7 @@
 //! * [`rules`]: A-share order-rule arithmetic shared by risk checks and the venue.
 //! * [`codec`]: frames and message layouts; decoding never panics.
 //! * [`frame`]: the frame's fixed sizes.
+//! * [`envelope`]: the snapshot file envelope: checked sections and end markers.
 //! * [`framing`]: a fixed receive buffer that yields whole frames.
 //! * [`marketdata`]: the market-data feed: channels, messages, a book builder.
 //! * [`query`]: the four queries and FillFees (version 3): requests, answers, rows.
@@ -18,6 +19,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod envelope;
 pub mod frame;
 pub mod framing;
 pub mod marketdata;

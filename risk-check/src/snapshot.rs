@@ -10,10 +10,12 @@
 //! orders   = u64 count | u32 record_len | count × record            (little-endian)
 //! ```
 //!
-//! Every length is known before it is read, so a snapshot can sit between other
-//! data in one stream and reading never consumes a byte past its end. The state's
-//! checksum is checked before it is decoded: the table capacities are in it, and
-//! a damaged capacity would otherwise allocate whatever it says.
+//! The header, the state and the end marker are [`protocol::envelope`]'s section
+//! and end marker, which every snapshot format shares. Every length is known
+//! before it is read, so a snapshot can sit between other data in one stream and
+//! reading never consumes a byte past its end. The state's checksum is checked
+//! before it is decoded: the table capacities are in it, and a damaged capacity
+//! would otherwise allocate whatever it says.
 //!
 //! The order table (224 bytes a record in memory, up to tens of millions of
 //! records) is written by hand as fixed-size little-endian records, a chunk at a
@@ -42,6 +44,7 @@ use std::io::{self, Read, Write};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use protocol::codec::EntryState;
+use protocol::envelope::{self, EnvelopeError, Section};
 use protocol::rules::FeeSchedule;
 use protocol::{
     AccountId, CreditTag, OrderType, Price, Qty, RejectCode, RejectDetail, SecurityId, Side,
@@ -59,10 +62,10 @@ use crate::order::{LoginIdx, NIL, OrderRecord, OrderRef, OrderState, PendingChan
 use crate::order_index::{OrderIndex, Probe};
 use crate::validate::Totals;
 
-const MAGIC: [u8; 8] = *b"BWRISK01";
+/// The state section: its magic, the format version (bumped whenever the layout
+/// of anything written changes) and its largest length.
+const STATE: Section = Section { magic: *b"BWRISK01", version: 3, max_len: STATE_BYTES_MAX as u64 };
 const END: [u8; 8] = *b"BWRISKOK";
-/// Format version; bumped whenever the layout of anything written changes.
-const VERSION: u32 = 3;
 /// Largest state section (everything but the order table) a snapshot may have:
 /// about 100 bytes a position, so room for millions. Reading refuses a larger
 /// length before allocating for it, and so does bincode for any length inside.
@@ -101,6 +104,22 @@ pub enum SnapshotError {
     /// The snapshot decodes but does not describe a consistent engine.
     #[error("inconsistent risk engine snapshot: {0}")]
     Inconsistent(String),
+}
+
+impl From<EnvelopeError> for SnapshotError {
+    fn from(e: EnvelopeError) -> SnapshotError {
+        match e {
+            EnvelopeError::Io(e) => SnapshotError::Io(e),
+            EnvelopeError::NotThis { .. } => SnapshotError::NotASnapshot,
+            EnvelopeError::Version { found, expected } => {
+                SnapshotError::Version { found, expected }
+            }
+            EnvelopeError::TooLong { len, .. } => {
+                SnapshotError::Inconsistent(format!("state section of {len} bytes"))
+            }
+            EnvelopeError::Crc => SnapshotError::Inconsistent("state checksum mismatch".into()),
+        }
+    }
 }
 
 fn inconsistent<T>(why: impl Into<String>) -> Result<T, SnapshotError> {
@@ -152,13 +171,9 @@ impl RiskEngine {
             last_prices: Cow::Borrowed(&self.last_prices),
         };
         let bytes = bincode::serde::encode_to_vec(&state, bincode_config())?;
-        w.write_all(&MAGIC)?;
-        w.write_all(&VERSION.to_le_bytes())?;
-        w.write_all(&(bytes.len() as u64).to_le_bytes())?;
-        w.write_all(&crc32fast::hash(&bytes).to_le_bytes())?;
-        w.write_all(&bytes)?;
+        STATE.write(w, &bytes)?;
         write_orders(&self.orders, w)?;
-        w.write_all(&END)?;
+        envelope::write_end(w, END)?;
         Ok(())
     }
 
@@ -166,30 +181,7 @@ impl RiskEngine {
     /// its bytes, and rebuilds the engine: same state, same table capacities,
     /// derived tables rebuilt, order and position tables prefaulted.
     pub fn restore_from(r: &mut impl Read) -> Result<RiskEngine, SnapshotError> {
-        let mut magic = [0u8; 8];
-        r.read_exact(&mut magic)?;
-        if magic != MAGIC {
-            return Err(SnapshotError::NotASnapshot);
-        }
-        let version = read_u32(r)?;
-        if version != VERSION {
-            return Err(SnapshotError::Version { found: version, expected: VERSION });
-        }
-        let state_len = read_u64(r)?;
-        if state_len > STATE_BYTES_MAX as u64 {
-            return inconsistent(format!("state section of {state_len} bytes"));
-        }
-        let crc = read_u32(r)?;
-        // Read through `take` so that a damaged length cannot allocate more than
-        // the bytes that are really there.
-        let mut bytes = Vec::new();
-        r.take(state_len).read_to_end(&mut bytes)?;
-        if bytes.len() as u64 != state_len {
-            return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
-        }
-        if crc32fast::hash(&bytes) != crc {
-            return inconsistent("state checksum mismatch");
-        }
+        let bytes = STATE.read(r)?;
         let (state, used): (EngineState<'static>, usize) =
             bincode::serde::decode_from_slice(&bytes, bincode_config())?;
         if used != bytes.len() {
@@ -198,10 +190,7 @@ impl RiskEngine {
         drop(bytes);
         let mut engine = RiskEngine::from_state(state)?;
         let totals = read_orders(r, &mut engine)?;
-        r.read_exact(&mut magic)?;
-        if magic != END {
-            return Err(SnapshotError::NotASnapshot);
-        }
+        envelope::read_end(r, END)?;
         engine.check_links()?;
         engine.validate_totals(&totals).map_err(SnapshotError::Inconsistent)?;
         Ok(engine)

@@ -5,21 +5,22 @@
 //! value comes from a bounded set (stages, reject codes, configured logins, message
 //! types, fixed outcome names). `docs/operations.md` lists every name.
 //!
-//! The stage histograms are the collector's cumulative HDR histograms (nanoseconds,
-//! three significant digits) folded into Prometheus buckets. A value is counted in
-//! the first bucket at or above the upper end of its HDR bucket, so a boundary can
-//! only make latency look worse, never better, by at most 0.1%.
+//! The text is written by [`Exposition`], the one writer of the format. The stage
+//! histograms are the collector's cumulative HDR histograms (nanoseconds, three
+//! significant digits) folded into Prometheus buckets by [`fold_buckets`]: a value
+//! is counted in the first bucket at or above the upper end of its HDR bucket, so
+//! a boundary can only make latency look worse, never better, by at most 0.1%.
 
-use std::fmt::{Display, Write as _};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use hdrhistogram::Histogram;
 use protocol::RejectCode;
 
 use crate::journal::JournalProgress;
-use crate::metrics::{Counter, IoMetrics, Stage, StageSet};
+use crate::metrics::{IoMetrics, Stage, StageSet};
 use crate::stats::EngineStats;
+
+pub use super::prometheus::{Buckets, Exposition, fold_buckets};
 
 /// Bucket upper bounds: (nanoseconds, the `le` label). Fine below 1 ms, with a
 /// boundary exactly at the 50 ms objective.
@@ -112,81 +113,6 @@ impl HttpCounts {
     }
 }
 
-/// Prometheus buckets of an HDR histogram in nanoseconds: cumulative counts for
-/// each of [`BUCKETS`], the sum in seconds, and the total count.
-pub fn fold_buckets(h: &Histogram<u64>) -> ([u64; BUCKETS.len()], f64, u64) {
-    let mut per_bucket = [0u64; BUCKETS.len()];
-    let mut sum_ns = 0f64;
-    for v in h.iter_recorded() {
-        let n = v.count_at_value();
-        let top = v.value_iterated_to();
-        sum_ns += h.median_equivalent(top) as f64 * n as f64;
-        if let Some(i) = BUCKETS.iter().position(|&(b, _)| top <= b) {
-            per_bucket[i] += n;
-        }
-    }
-    let mut running = 0;
-    for c in &mut per_bucket {
-        running += *c;
-        *c = running;
-    }
-    (per_bucket, sum_ns / 1e9, h.len())
-}
-
-/// Writes families with their HELP and TYPE lines.
-struct Writer<'a>(&'a mut String);
-
-impl Writer<'_> {
-    fn head(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    }
-
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl Display) {
-        self.0.push_str(name);
-        if !labels.is_empty() {
-            self.0.push('{');
-            for (i, (k, v)) in labels.iter().enumerate() {
-                if i > 0 {
-                    self.0.push(',');
-                }
-                let _ = write!(self.0, "{k}=\"");
-                escape_label(self.0, v);
-                self.0.push('"');
-            }
-            self.0.push('}');
-        }
-        let _ = writeln!(self.0, " {value}");
-    }
-
-    fn counter(&mut self, name: &str, help: &str, c: &Counter) {
-        self.head(name, "counter", help);
-        self.sample(name, &[], c.get());
-    }
-
-    fn gauge(&mut self, name: &str, help: &str, v: impl Display) {
-        self.head(name, "gauge", help);
-        self.sample(name, &[], v);
-    }
-
-    fn labelled(&mut self, name: &str, kind: &str, help: &str, label: &str, rows: &[(&str, u64)]) {
-        self.head(name, kind, help);
-        for (value, v) in rows {
-            self.sample(name, &[(label, value)], v);
-        }
-    }
-}
-
-fn escape_label(out: &mut String, v: &str) {
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
 /// Renders every family into `out`.
 pub fn render(
     out: &mut String,
@@ -195,7 +121,7 @@ pub fn render(
     http: &HttpCounts,
     ready: bool,
 ) {
-    let mut w = Writer(out);
+    let mut w = Exposition::new(out);
     info(&mut w, &sources.info, ready);
     stage_histograms(&mut w, stages);
     engine_counters(&mut w, &sources.engine);
@@ -215,7 +141,7 @@ pub fn render(
     thread_cpu(&mut w);
 }
 
-fn info(w: &mut Writer<'_>, i: &StaticInfo, ready: bool) {
+fn info(w: &mut Exposition<'_>, i: &StaticInfo, ready: bool) {
     w.head(
         "breakwater_build_info",
         "gauge",
@@ -245,33 +171,24 @@ fn info(w: &mut Writer<'_>, i: &StaticInfo, ready: bool) {
     );
 }
 
-fn stage_histograms(w: &mut Writer<'_>, stages: &StageSet) {
+fn stage_histograms(w: &mut Exposition<'_>, stages: &StageSet) {
     let name = "breakwater_stage_latency_seconds";
     w.head(
         name,
         "histogram",
         "Latency of each stage of the order path, and socket read to answer written (end_to_end).",
     );
-    let bucket = format!("{name}_bucket");
-    let sum = format!("{name}_sum");
-    let count = format!("{name}_count");
     for stage in Stage::ALL {
-        let (cumulative, sum_s, n) = fold_buckets(&stages.hist[stage as usize]);
-        let s = stage.name();
-        for ((_, le), c) in BUCKETS.iter().zip(cumulative) {
-            w.sample(&bucket, &[("stage", s), ("le", le)], c);
-        }
-        w.sample(&bucket, &[("stage", s), ("le", "+Inf")], n);
-        w.sample(&sum, &[("stage", s)], sum_s);
-        w.sample(&count, &[("stage", s)], n);
+        let h = &stages.hist[stage as usize];
+        w.histogram_series(name, &[("stage", stage.name())], h, &BUCKETS);
     }
 }
 
-fn engine_counters(w: &mut Writer<'_>, e: &EngineStats) {
+fn engine_counters(w: &mut Exposition<'_>, e: &EngineStats) {
     w.counter(
         "breakwater_orders_received_total",
         "New orders sequenced by the engine.",
-        &e.orders_received,
+        e.orders_received.get(),
     );
     let c = [
         (
@@ -310,7 +227,7 @@ fn engine_counters(w: &mut Writer<'_>, e: &EngineStats) {
         ),
     ];
     for (name, help, counter) in c {
-        w.counter(name, help, counter);
+        w.counter(name, help, counter.get());
     }
     let name = "breakwater_rejects_total";
     w.head(
@@ -325,7 +242,7 @@ fn engine_counters(w: &mut Writer<'_>, e: &EngineStats) {
     }
 }
 
-fn engine_gauges(w: &mut Writer<'_>, e: &EngineStats) {
+fn engine_gauges(w: &mut Exposition<'_>, e: &EngineStats) {
     w.gauge(
         "breakwater_input_sequence",
         "Sequence number of the last input the engine processed.",
@@ -381,7 +298,7 @@ fn engine_gauges(w: &mut Writer<'_>, e: &EngineStats) {
     );
 }
 
-fn io_counters(w: &mut Writer<'_>, m: &IoMetrics) {
+fn io_counters(w: &mut Exposition<'_>, m: &IoMetrics) {
     let o = &m.outputs;
     w.labelled(
         "breakwater_orders_total",
@@ -446,7 +363,7 @@ fn io_counters(w: &mut Writer<'_>, m: &IoMetrics) {
         ),
     ];
     for (name, help, counter) in c {
-        w.counter(name, help, counter);
+        w.counter(name, help, counter.get());
     }
     let f = &m.fix;
     let fix = [
@@ -480,12 +397,12 @@ fn io_counters(w: &mut Writer<'_>, m: &IoMetrics) {
         ),
     ];
     for (name, help, counter) in fix {
-        w.counter(name, help, counter);
+        w.counter(name, help, counter.get());
     }
     md_counters(w, &m.md);
 }
 
-fn md_counters(w: &mut Writer<'_>, d: &crate::metrics::MdMetrics) {
+fn md_counters(w: &mut Exposition<'_>, d: &crate::metrics::MdMetrics) {
     let md = [
         (
             "breakwater_md_connections_accepted_total",
@@ -546,7 +463,7 @@ fn md_counters(w: &mut Writer<'_>, d: &crate::metrics::MdMetrics) {
         ),
     ];
     for (name, help, counter) in md {
-        w.counter(name, help, counter);
+        w.counter(name, help, counter.get());
     }
     w.gauge("breakwater_md_sessions", "Market-data sessions logged in now.", d.sessions.get());
     w.gauge(
@@ -571,7 +488,7 @@ fn md_counters(w: &mut Writer<'_>, d: &crate::metrics::MdMetrics) {
     );
 }
 
-fn io_gauges(w: &mut Writer<'_>, m: &IoMetrics, i: &StaticInfo) {
+fn io_gauges(w: &mut Exposition<'_>, m: &IoMetrics, i: &StaticInfo) {
     w.gauge("breakwater_fix_sessions", "FIX sessions logged on now.", m.fix.sessions.get());
     w.labelled(
         "breakwater_ring_depth",
@@ -623,7 +540,7 @@ fn io_gauges(w: &mut Writer<'_>, m: &IoMetrics, i: &StaticInfo) {
     );
 }
 
-fn journal(w: &mut Writer<'_>, j: &JournalProgress, inputs: u64) {
+fn journal(w: &mut Exposition<'_>, j: &JournalProgress, inputs: u64) {
     let written = j.written.load(Ordering::Acquire);
     let durable = j.durable.load(Ordering::Acquire);
     w.gauge("breakwater_journal_written_sequence", "Last input written to the journal.", written);
@@ -643,15 +560,8 @@ fn journal(w: &mut Writer<'_>, j: &JournalProgress, inputs: u64) {
     w.head("breakwater_journal_syncs_total", "counter", "Group-commit fdatasync calls.");
     w.sample("breakwater_journal_syncs_total", &[], j.syncs.load(Ordering::Relaxed));
     let name = "breakwater_journal_commit_seconds";
-    w.head(name, "histogram", "Time of each group commit: one write and one fdatasync.");
-    let (cumulative, sum_s, n) = fold_buckets(&j.commit_times.snapshot());
-    let bucket = format!("{name}_bucket");
-    for ((_, le), c) in BUCKETS.iter().zip(cumulative) {
-        w.sample(&bucket, &[("le", le)], c);
-    }
-    w.sample(&bucket, &[("le", "+Inf")], n);
-    w.sample(&format!("{name}_sum"), &[], sum_s);
-    w.sample(&format!("{name}_count"), &[], n);
+    let help = "Time of each group commit: one write and one fdatasync.";
+    w.histogram(name, help, &j.commit_times.snapshot(), &BUCKETS);
     w.gauge(
         "breakwater_snapshot_sequence",
         "Input the newest snapshot written since start-up ends at (0: none yet).",
@@ -669,7 +579,7 @@ fn journal(w: &mut Writer<'_>, j: &JournalProgress, inputs: u64) {
 
 /// CPU time of the gateway's own threads (`bw-*`), from `/proc/self/task` (Linux;
 /// nothing elsewhere). Several gateways in one process add up.
-fn thread_cpu(w: &mut Writer<'_>) {
+fn thread_cpu(w: &mut Exposition<'_>) {
     let mut rows: Vec<(String, u64)> = Vec::new();
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return };
     for task in tasks.flatten() {
@@ -702,6 +612,7 @@ fn thread_cpu(w: &mut Writer<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hdrhistogram::Histogram;
 
     #[test]
     fn buckets_are_cumulative_and_honest_at_the_boundaries() {
@@ -711,7 +622,7 @@ mod tests {
         h.record(49_000_000).unwrap(); // just under 50 ms
         h.record(50_100_000).unwrap(); // just over 50 ms
         h.record(5_000_000_000).unwrap(); // beyond the last bound: only +Inf
-        let (b, sum, n) = fold_buckets(&h);
+        let (b, sum, n) = fold_buckets(&h, &BUCKETS);
         assert_eq!(n, 5);
         let at = |le: &str| b[BUCKETS.iter().position(|&(_, l)| l == le).unwrap()];
         assert_eq!(at("1e-07"), 1);

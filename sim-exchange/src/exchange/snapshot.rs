@@ -8,9 +8,10 @@
 //! state_crc= CRC-32 of the state bytes
 //! ```
 //!
-//! Every length is known before it is read, so a snapshot can sit between other
-//! data in one stream and reading never consumes a byte past its end. The
-//! checksum is checked before anything is decoded: the pool sizes are in the
+//! The header, the state and the end marker are [`protocol::envelope`]'s section
+//! and end marker, which every snapshot format shares. Every length is known
+//! before it is read, so a snapshot can sit between other data in one stream and
+//! reading never consumes a byte past its end. The checksum is checked before anything is decoded: the pool sizes are in the
 //! state, and a damaged size would otherwise allocate whatever it says.
 //!
 //! The state holds the configuration the exchange was built from, and restoring
@@ -31,6 +32,7 @@
 use std::io::{self, Read, Write};
 
 use protocol::TradingPhase;
+use protocol::envelope::{self, EnvelopeError, Section};
 use serde::{Deserialize, Serialize};
 
 use super::{Exchange, NO_INST, Pending};
@@ -38,10 +40,10 @@ use crate::book::{BooksState, FastMatcher};
 use crate::config::{ConfigError, ExchangeConfig, Schedule};
 use crate::matcher::MarketStats;
 
-const MAGIC: [u8; 8] = *b"BWVENU01";
+/// The state section: its magic, the format version (bumped whenever the layout
+/// of anything written changes) and its largest length.
+const STATE: Section = Section { magic: *b"BWVENU01", version: 3, max_len: STATE_BYTES_MAX as u64 };
 const END: [u8; 8] = *b"BWVENUOK";
-/// Format version; bumped whenever the layout of anything written changes.
-const VERSION: u32 = 3;
 /// Largest state a snapshot may have: enough for tens of millions of resting
 /// orders. Reading refuses a larger length before allocating for it, and so does
 /// bincode for any length inside.
@@ -106,6 +108,22 @@ fn bincode_config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<STATE_BYTES_MAX>()
 }
 
+impl From<EnvelopeError> for SnapshotError {
+    fn from(e: EnvelopeError) -> SnapshotError {
+        match e {
+            EnvelopeError::Io(e) => SnapshotError::Io(e),
+            EnvelopeError::NotThis { .. } => SnapshotError::NotASnapshot,
+            EnvelopeError::Version { found, expected } => {
+                SnapshotError::Version { found, expected }
+            }
+            EnvelopeError::TooLong { len, .. } => {
+                SnapshotError::Inconsistent(format!("state of {len} bytes"))
+            }
+            EnvelopeError::Crc => SnapshotError::Inconsistent("state checksum mismatch".into()),
+        }
+    }
+}
+
 fn inconsistent<T>(why: impl Into<String>) -> Result<T, SnapshotError> {
     Err(SnapshotError::Inconsistent(why.into()))
 }
@@ -147,57 +165,22 @@ impl Exchange<FastMatcher> {
             books: self.matcher.snapshot_state(),
         };
         let bytes = bincode::serde::encode_to_vec(&state, bincode_config())?;
-        w.write_all(&MAGIC)?;
-        w.write_all(&VERSION.to_le_bytes())?;
-        w.write_all(&(bytes.len() as u64).to_le_bytes())?;
-        w.write_all(&crc32fast::hash(&bytes).to_le_bytes())?;
-        w.write_all(&bytes)?;
-        w.write_all(&END)?;
+        STATE.write(w, &bytes)?;
+        envelope::write_end(w, END)?;
         Ok(())
     }
 
     /// Reads a snapshot written by [`Exchange::snapshot_to`], consuming exactly its
     /// bytes, and rebuilds the exchange (see the module docs).
     pub fn restore_from(r: &mut impl Read) -> Result<Exchange, SnapshotError> {
-        let mut magic = [0u8; 8];
-        r.read_exact(&mut magic)?;
-        if magic != MAGIC {
-            return Err(SnapshotError::NotASnapshot);
-        }
-        let mut word = [0u8; 4];
-        r.read_exact(&mut word)?;
-        let version = u32::from_le_bytes(word);
-        if version != VERSION {
-            return Err(SnapshotError::Version { found: version, expected: VERSION });
-        }
-        let mut len = [0u8; 8];
-        r.read_exact(&mut len)?;
-        let len = u64::from_le_bytes(len);
-        if len > STATE_BYTES_MAX as u64 {
-            return inconsistent(format!("state of {len} bytes"));
-        }
-        r.read_exact(&mut word)?;
-        let crc = u32::from_le_bytes(word);
-        // Read through `take` so that a damaged length cannot allocate more than
-        // the bytes that are really there.
-        let mut bytes = Vec::new();
-        r.take(len).read_to_end(&mut bytes)?;
-        if bytes.len() as u64 != len {
-            return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
-        }
-        if crc32fast::hash(&bytes) != crc {
-            return inconsistent("state checksum mismatch");
-        }
+        let bytes = STATE.read(r)?;
         let (state, used): (ExchangeState, usize) =
             bincode::serde::decode_from_slice(&bytes, bincode_config())?;
         if used != bytes.len() {
             return inconsistent("trailing bytes after the state");
         }
         drop(bytes);
-        r.read_exact(&mut magic)?;
-        if magic != END {
-            return Err(SnapshotError::NotASnapshot);
-        }
+        envelope::read_end(r, END)?;
         let exchange = Exchange::from_state(state)?;
         exchange.validate().map_err(SnapshotError::Inconsistent)?;
         Ok(exchange)
