@@ -385,15 +385,14 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
             if o.md.total() > 0 {
                 text = o.md.enable_in(&text);
             }
-            let universe = Universe::from_gateway_toml(&text, "<generated>")?;
             if o.front_door == FrontDoor::Fix {
-                let names: Vec<String> =
-                    universe.logins.iter().map(|l| l.username.to_string()).collect();
-                text.push_str(&crate::fixwire::fix_section(&names));
+                text.push_str(&crate::fixwire::fix_section(&universe::login_names(&s)));
             }
+            // One parse, by the gateway's own parser: the gateway starts from this
+            // value and the flow's universe is read from it.
             let config = gateway::GatewayConfig::from_toml_str(&text, "<generated>")
                 .map_err(|e| format!("generated gateway configuration: {e}"))?;
-            (universe, Some(config))
+            (Universe::from_config(&config)?, Some(config))
         }
         Some(_) => {
             let (text, file) = match &o.logins {

@@ -8,9 +8,8 @@
 
 use protocol::rules::{BoardRules, daily_price_band};
 use protocol::{AccountId, Board, Price, SecurityId, Token, Username};
-use serde::Deserialize;
 
-use crate::operator::{format_security, parse_security};
+use crate::operator::format_security;
 use crate::scenario::Scenario;
 
 /// One instrument.
@@ -88,146 +87,77 @@ pub struct Universe {
     pub logins: Vec<Login>,
 }
 
-#[derive(Deserialize)]
-struct RawFile {
-    #[serde(default)]
-    instruments: Vec<RawInstr>,
-    #[serde(default)]
-    accounts: Vec<RawAccount>,
-    #[serde(default)]
-    logins: Vec<RawLogin>,
-}
-
-#[derive(Deserialize)]
-struct RawInstr {
-    security: String,
-    board: String,
-    prev_close: toml::Value,
-    risk_level: String,
-    #[serde(default)]
-    st: bool,
-    #[serde(default)]
-    suspended: bool,
-}
-
-#[derive(Deserialize)]
-struct RawAccount {
-    id: String,
-    cash: Option<toml::Value>,
-    class: String,
-    #[serde(default)]
-    lowest_category: bool,
-    #[serde(default)]
-    professional: bool,
-    #[serde(default)]
-    boards: Vec<String>,
-    #[serde(default)]
-    positions: Vec<RawPosition>,
-}
-
-#[derive(Deserialize)]
-struct RawPosition {
-    security: String,
-    qty: u64,
-}
-
-#[derive(Deserialize)]
-struct RawLogin {
-    username: String,
-    token: String,
-    accounts: Vec<String>,
-}
-
-fn cny(v: &toml::Value) -> Option<Price> {
-    match v {
-        toml::Value::String(s) => Price::parse_cny(s),
-        toml::Value::Integer(i) => i.checked_mul(Price::SCALE).map(Price),
-        _ => None,
-    }
-}
-
-fn board(text: &str) -> Option<Board> {
-    Board::ALL.iter().copied().find(|b| b.name() == text)
-}
-
 impl Universe {
-    /// Reads the universe from gateway configuration text; `file` names it in errors.
+    /// Reads the universe from gateway configuration text with the gateway's own
+    /// parser and checks (so a file the gateway would refuse is refused here
+    /// too); `file` names it in errors.
     pub fn from_gateway_toml(text: &str, file: &str) -> Result<Universe, String> {
-        let raw: RawFile = toml::from_str(text).map_err(|e| format!("{file}: {e}"))?;
-        let err = |field: String, m: String| format!("{file}: {field}: {m}");
+        let config =
+            gateway::GatewayConfig::from_toml_str(text, file).map_err(|e| e.to_string())?;
+        Universe::from_config(&config)
+    }
+
+    /// The universe of a gateway configuration: its tradable instruments (not
+    /// suspended) with their rules and today's price band, its accounts and its
+    /// order-entry logins.
+    pub fn from_config(config: &gateway::GatewayConfig) -> Result<Universe, String> {
         let mut instruments = Vec::new();
-        for (i, r) in raw.instruments.iter().enumerate() {
-            if r.suspended {
-                continue;
-            }
-            let security = parse_security(&r.security)
-                .ok_or_else(|| err(format!("instruments[{i}].security"), r.security.clone()))?;
-            let b = board(&r.board)
-                .ok_or_else(|| err(format!("instruments[{i}].board"), r.board.clone()))?;
-            let prev_close = cny(&r.prev_close)
-                .ok_or_else(|| err(format!("instruments[{i}].prev_close"), "not CNY".into()))?;
-            let risk_level = r
-                .risk_level
-                .strip_prefix('R')
-                .and_then(|d| d.parse::<u8>().ok())
-                .filter(|l| (1..=5).contains(l))
-                .ok_or_else(|| err(format!("instruments[{i}].risk_level"), r.risk_level.clone()))?;
-            let rules = BoardRules::default_for(b);
-            let band = daily_price_band(prev_close, rules.limit_bp_for(r.st), rules.tick);
+        for x in config.risk.instruments.iter().filter(|x| !x.suspended) {
+            let band = daily_price_band(x.prev_close, x.rules.limit_bp_for(x.st), x.rules.tick);
             instruments.push(Instr {
-                security,
-                board: b,
-                prev_close,
-                risk_level,
-                rules,
+                security: x.security,
+                board: x.board,
+                prev_close: x.prev_close,
+                risk_level: x.risk_level.as_u8(),
+                rules: x.rules,
                 lower: band.lower,
                 upper: band.upper,
             });
         }
-        let mut accounts = Vec::new();
-        for (i, r) in raw.accounts.iter().enumerate() {
-            let id = AccountId::new(&r.id)
-                .map_err(|e| err(format!("accounts[{i}].id"), format!("{e}")))?;
-            let cash = r.cash.as_ref().and_then(cny).unwrap_or(Price::ZERO).0;
-            let class = r
-                .class
-                .strip_prefix('C')
-                .and_then(|d| d.parse::<u8>().ok())
-                .filter(|c| (1..=5).contains(c))
-                .ok_or_else(|| err(format!("accounts[{i}].class"), r.class.clone()))?;
-            let boards = r.boards.iter().filter_map(|b| board(b)).collect();
-            let positions = r
-                .positions
-                .iter()
-                .filter_map(|p| {
-                    let s = parse_security(&p.security)?;
-                    instruments.iter().position(|x| x.security == s).map(|x| (x, p.qty))
-                })
-                .collect();
-            accounts.push(Account {
-                id,
-                cash,
-                class,
-                lowest: r.lowest_category,
-                professional: r.professional,
-                boards,
-                positions,
-            });
-        }
-        let mut logins = Vec::new();
-        for (i, r) in raw.logins.iter().enumerate() {
-            let username = Username::new(&r.username)
-                .map_err(|e| err(format!("logins[{i}].username"), format!("{e}")))?;
-            let token = Token::from_text(&r.token)
-                .ok_or_else(|| err(format!("logins[{i}].token"), "8 to 32 bytes".into()))?;
-            let accts = r
-                .accounts
-                .iter()
-                .filter_map(|a| accounts.iter().position(|x: &Account| x.id.as_str() == a))
-                .collect();
-            logins.push(Login { username, token, accounts: accts });
-        }
+        let accounts: Vec<Account> = config
+            .risk
+            .accounts
+            .iter()
+            .map(|a| Account {
+                id: a.id,
+                cash: a.cash,
+                class: a.class.as_u8(),
+                lowest: a.lowest_category,
+                professional: a.professional,
+                boards: [
+                    (a.boards.star, Board::Star),
+                    (a.boards.chinext, Board::ChiNext),
+                    (a.boards.bse, Board::Bse),
+                ]
+                .into_iter()
+                .filter_map(|(granted, b)| granted.then_some(b))
+                .collect(),
+                positions: a
+                    .positions
+                    .iter()
+                    .filter_map(|p| {
+                        let i = instruments.iter().position(|x| x.security == p.security)?;
+                        Some((i, p.qty))
+                    })
+                    .collect(),
+            })
+            .collect();
+        let logins: Vec<Login> = config
+            .logins
+            .iter()
+            .filter(|l| !l.market_data_only)
+            .map(|l| Login {
+                username: l.username,
+                token: l.token,
+                accounts: l
+                    .accounts
+                    .iter()
+                    .filter_map(|id| accounts.iter().position(|a| a.id == *id))
+                    .collect(),
+            })
+            .collect();
         if instruments.is_empty() || logins.is_empty() {
+            let file = &config.origin;
             return Err(format!("{file}: needs at least one instrument and one login"));
         }
         Ok(Universe { instruments, accounts, logins })
@@ -309,6 +239,11 @@ pub fn sizing(s: &Scenario) -> (usize, usize) {
     (sessions, accounts)
 }
 
+/// The usernames of the logins [`generate_gateway_toml`] writes for `s`, in order.
+pub fn login_names(s: &Scenario) -> Vec<String> {
+    (0..sizing(s).0).map(|sess| format!("lt{sess:03}")).collect()
+}
+
 /// A gateway configuration for a scenario: enough logins, accounts with deep cash
 /// and positions, capacity for the run, per-account throttles relaxed (every other
 /// check stays live).
@@ -325,6 +260,7 @@ pub fn generate_gateway_toml_pinned(s: &Scenario, io_core: Option<usize>) -> Str
     let max_orders = ((expected * 1.25) as u64 + 200_000).min(u64::from(u32::MAX - 2));
     let accounts_total = sessions * (per_session + 2);
     let resting = (sessions * s.flow.max_open_per_session * 2).max(1 << 20);
+    let names = login_names(s);
     let mut t = String::with_capacity(64 * 1024);
     // Every session connects from 127.0.0.1 before any logs in, so the pre-login
     // budgets (which push out an address's oldest idle connections) cover them all.
@@ -405,9 +341,10 @@ pub fn generate_gateway_toml_pinned(s: &Scenario, io_core: Option<usize>) -> Str
         let list: Vec<String> = ids.iter().map(|i| format!("\"{i}\"")).collect();
         let _ = write!(
             t,
-            "[[logins]]\nusername = \"lt{sess:03}\"\ntoken = \"lt{sess:03}-secret\"\n\
+            "[[logins]]\nusername = \"{name}\"\ntoken = \"{name}-secret\"\n\
              accounts = [{}]\n\n",
-            list.join(", ")
+            list.join(", "),
+            name = names[sess]
         );
     }
     t
