@@ -909,7 +909,7 @@ impl Engine {
         }
         self.events = events;
         if let Some(tap) = &mut self.market {
-            tap.resync_marked(&self.exchange, self.now_ns);
+            tap.finish_operation(&self.exchange, self.now_ns);
         }
     }
 
