@@ -154,6 +154,10 @@ pub struct MdClient {
     /// `write_timeout`.
     nonblocking: bool,
     write_timeout: Duration,
+    /// The last non-blocking read found the socket empty: only then does
+    /// [`MdClient::keep_alive`] count silence (a loop that has not come back to
+    /// this client yet may have its bytes waiting).
+    socket_empty: bool,
 }
 
 impl MdClient {
@@ -187,6 +191,7 @@ impl MdClient {
                             last_stamp: MessageStamp::default(),
                             nonblocking: false,
                             write_timeout: config.login_timeout,
+                            socket_empty: false,
                         })
                     }
                     MdMessage::LoginRejected { code } => Err(MdClientError::LoginRejected(code)),
@@ -313,9 +318,13 @@ impl MdClient {
                 Ok(n) => {
                     self.bytes_received += n as u64;
                     self.last_received = Instant::now();
+                    self.socket_empty = false;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if is_timeout(&e) => return Ok(None),
+                Err(e) if is_timeout(&e) => {
+                    self.socket_empty = true;
+                    return Ok(None);
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -324,11 +333,14 @@ impl MdClient {
     /// For a loop that calls [`MdClient::try_poll`]: sends a heartbeat when the
     /// link has been idle for an interval, and fails with
     /// [`MdClientError::ServerSilent`] when nothing arrived for
-    /// [`SILENT_INTERVALS_MAX`] intervals. Call it at least twice an interval.
+    /// [`SILENT_INTERVALS_MAX`] intervals and the last read found the socket
+    /// empty (silence counts only while the socket is empty, as in
+    /// [`MdClient::poll`]). Call it at least twice an interval.
     pub fn keep_alive(&mut self) -> Result<(), MdClientError> {
         let result = self.heartbeat_if_idle().and_then(|()| {
             let silent = Instant::now().saturating_duration_since(self.last_received);
-            if !self.heartbeat.is_zero() && silent > self.heartbeat * SILENT_INTERVALS_MAX {
+            let limit = self.heartbeat * SILENT_INTERVALS_MAX;
+            if !self.heartbeat.is_zero() && self.socket_empty && silent > limit {
                 let silent_ms = silent.as_millis() as u64;
                 return Err(MdClientError::ServerSilent { silent_ms });
             }

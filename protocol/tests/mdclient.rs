@@ -698,3 +698,22 @@ fn a_non_blocking_client_never_waits_and_still_recovers() {
     }
     finish(client, peer);
 }
+
+/// In non-blocking mode silence counts only once a read found the socket
+/// empty: a loop that comes back late to a client is not told the server died.
+#[test]
+fn a_non_blocking_client_counts_silence_only_on_an_empty_socket() {
+    let (addr, peer) = serve(50, |p| {
+        while let Some(msg) = p.next_any() {
+            assert_eq!(msg, MdMessage::ClientHeartbeat);
+        }
+    });
+    let mut client = connect(addr);
+    client.set_nonblocking(true).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    client.keep_alive().expect("not read since: no silence counted");
+    assert!(client.try_poll().unwrap().is_none(), "the server sent nothing");
+    let err = client.keep_alive().unwrap_err();
+    assert!(matches!(err, MdClientError::ServerSilent { .. }), "{err}");
+    finish(client, peer);
+}

@@ -56,18 +56,18 @@ pub fn run(
         let mut wake_at = now + Duration::from_millis(POLL_MS);
         let mut busy = false;
         for e in &mut entries {
-            wake_at = wake_at.min(e.subscriber.tick(now, phase, &shared));
-            if !e.ready {
-                continue;
-            }
-            match e.subscriber.read(EVENTS_PER_TURN, phase) {
-                Read::WouldBlock | Read::Stopped => e.ready = false,
-                Read::More => busy = true,
-                Read::Throttled => {
-                    let wait = e.subscriber.throttled_for(phase).unwrap_or_default();
-                    wake_at = wake_at.min(now + wait);
+            // Read first: the tick's silence check then sees what has arrived.
+            if e.ready {
+                match e.subscriber.read(EVENTS_PER_TURN, phase) {
+                    Read::WouldBlock | Read::Stopped => e.ready = false,
+                    Read::More => busy = true,
+                    Read::Throttled => {
+                        let wait = e.subscriber.throttled_for(phase).unwrap_or_default();
+                        wake_at = wake_at.min(now + wait);
+                    }
                 }
             }
+            wake_at = wake_at.min(e.subscriber.tick(Instant::now(), phase, &shared));
         }
         let timeout =
             if busy { Duration::ZERO } else { wake_at.saturating_duration_since(Instant::now()) };
