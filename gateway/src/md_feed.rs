@@ -12,6 +12,10 @@
 //! history, and replaces its image of each resynced book, sending a new snapshot
 //! to its subscribers. Both topologies do the same: in the fused one the engine
 //! runs on the io thread and feeds the same ring.
+//!
+//! The publisher thread sleeps in `mio::Poll` when the ring is empty; after an
+//! operation that queued anything, the tap wakes it through a [`PollWakeup`]
+//! (a syscall only when it sleeps; a fence and one load when it is awake).
 
 use std::sync::Arc;
 
@@ -20,6 +24,7 @@ use sim_exchange::{Exchange, Level, MarketEvent, MarketSnapshot};
 
 use crate::metrics::MdMetrics;
 use crate::ring::Producer;
+use crate::wait::PollWakeup;
 
 /// One item of the engine -> publisher ring.
 #[derive(Clone, Copy, Debug)]
@@ -44,6 +49,10 @@ pub enum MdFeed {
 #[derive(Debug)]
 pub struct MarketTap {
     to_publisher: Producer<MdFeed>,
+    /// Wakes the publisher thread when it sleeps.
+    wakeup: Arc<PollWakeup>,
+    /// Something was queued since the last wake.
+    pushed: bool,
     /// Sorted listed securities; `marked[i]` is true when `securities[i]` lost an event.
     securities: Vec<SecurityId>,
     marked: Vec<bool>,
@@ -55,9 +64,10 @@ pub struct MarketTap {
 
 impl MarketTap {
     /// A tap over the ring's producer for the listed `securities`, re-sending up to
-    /// `resync_levels` levels a side.
+    /// `resync_levels` levels a side, waking the ring's consumer through `wakeup`.
     pub fn new(
         to_publisher: Producer<MdFeed>,
+        wakeup: Arc<PollWakeup>,
         securities: &[SecurityId],
         resync_levels: usize,
         metrics: Arc<MdMetrics>,
@@ -67,6 +77,8 @@ impl MarketTap {
         let n = sorted.len();
         MarketTap {
             to_publisher,
+            wakeup,
+            pushed: false,
             securities: sorted,
             marked: vec![false; n],
             marked_count: 0,
@@ -90,7 +102,9 @@ impl MarketTap {
     /// Offers one venue event; never waits.
     #[inline]
     pub fn offer(&mut self, event: MarketEvent) {
-        if self.to_publisher.push(MdFeed::Event(event)).is_err() {
+        if self.to_publisher.push(MdFeed::Event(event)).is_ok() {
+            self.pushed = true;
+        } else {
             self.metrics.ring_dropped.inc();
             if let Some(i) = self.index(event.security)
                 && !self.marked[i]
@@ -101,9 +115,20 @@ impl MarketTap {
         }
     }
 
-    /// After an operation's events: re-sends the marked books that fit in the ring.
+    /// After an operation's events are all offered: re-sends the marked books that
+    /// fit in the ring, then wakes the publisher if anything was queued.
     #[inline]
-    pub fn resync_marked(&mut self, venue: &Exchange, now_ns: u64) {
+    pub fn finish_operation(&mut self, venue: &Exchange, now_ns: u64) {
+        self.resync_marked(venue, now_ns);
+        if self.pushed {
+            self.pushed = false;
+            self.wakeup.wake();
+        }
+    }
+
+    /// Re-sends the marked books that fit in the ring.
+    #[inline]
+    fn resync_marked(&mut self, venue: &Exchange, now_ns: u64) {
         if self.marked_count == 0 {
             return;
         }
@@ -141,6 +166,7 @@ impl MarketTap {
             let pushed = self.to_publisher.push(item).is_ok();
             assert!(pushed, "the ring had room for the whole resync");
         }
+        self.pushed = true;
         self.metrics.resyncs.inc();
         true
     }
@@ -154,6 +180,6 @@ impl order_engine::MarketSink for MarketTap {
 
     #[inline]
     fn operation_done(&mut self, venue: &Exchange, now_ns: u64) {
-        self.resync_marked(venue, now_ns);
+        self.finish_operation(venue, now_ns);
     }
 }

@@ -8,7 +8,7 @@ mod util;
 
 use std::net::SocketAddr;
 
-use gateway::config::LoginConfig;
+use gateway::config::{LoginConfig, Topology};
 use md::*;
 use protocol::marketdata::{
     Depth, FLAG_RETRANSMIT, MdMessage, MdReject, SyncAction, SyncState, Target,
@@ -37,7 +37,18 @@ fn channel_seq_now(md: SocketAddr) -> u64 {
 
 #[test]
 fn snapshot_and_deltas_equal_the_venue_after_random_flow() {
-    let config = md_config();
+    flow_rebuilds_the_venues_books(Topology::Fused);
+}
+
+/// The same in the pipelined topology: the engine on its own thread feeds the
+/// ring and wakes the publisher from there.
+#[test]
+fn snapshot_and_deltas_equal_the_venue_after_random_flow_pipelined() {
+    flow_rebuilds_the_venues_books(Topology::Pipelined);
+}
+
+fn flow_rebuilds_the_venues_books(topology: Topology) {
+    let config = md_config_in(topology);
     let gw = start(&config);
     let md = gw.md_addr().expect("the publisher listens");
     let secs = channel_160();

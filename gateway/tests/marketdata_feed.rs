@@ -10,6 +10,7 @@ use gateway::md::{Limits, MdLogin, Publisher, seeded};
 use gateway::md_feed::{MarketTap, MdFeed};
 use gateway::metrics::MdMetrics;
 use gateway::ring::{Consumer, ring};
+use gateway::wait::PollWakeup;
 use protocol::marketdata::{Depth, FLAG_CONFLATED, MdMessage, Mode, Target, decode_server};
 use protocol::{Market, OrderType, Price, Qty, SecurityId, Side, TimeInForce, Token, Username};
 use sim_exchange::{Event, Exchange, Level, VenueOrder};
@@ -30,7 +31,10 @@ fn setup(
         config.exchange.instruments.iter().map(|i| i.security).collect();
     let metrics = Arc::new(MdMetrics::default());
     let (to_md, from_engine) = ring::<MdFeed>(ring_capacity);
-    let tap = MarketTap::new(to_md, &securities, 64, Arc::clone(&metrics));
+    // No thread sleeps on this ring: the poll only gives the tap its wake-up.
+    let poll = mio::Poll::new().unwrap();
+    let wakeup = PollWakeup::new(poll.registry(), mio::Token(0)).unwrap();
+    let tap = MarketTap::new(to_md, wakeup, &securities, 64, Arc::clone(&metrics));
     let limits = Limits {
         max_connections: 2,
         max_subscriptions: 4,
@@ -71,7 +75,7 @@ fn operate(venue: &mut Exchange, tap: &mut MarketTap, o: &VenueOrder, events: &m
             tap.offer(*m);
         }
     }
-    tap.resync_marked(venue, NOW);
+    tap.finish_operation(venue, NOW);
 }
 
 fn frame(msg: &MdMessage) -> Vec<u8> {

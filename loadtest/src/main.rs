@@ -132,7 +132,7 @@ struct RunArgs {
     #[arg(long)]
     probe_first: bool,
     /// Market-data subscribers reading Level-2 of every channel in real time, as
-    /// fast as they can (in-process gateway; one thread each).
+    /// fast as they can (in-process gateway; many to a thread, see --md-threads).
     #[arg(long, default_value_t = 0)]
     md_fast: usize,
     /// Level-2 real-time subscribers that read at most --md-slow-read-bytes-per-s,
@@ -155,6 +155,10 @@ struct RunArgs {
     /// default; loopback's can hide a slow reader for megabytes).
     #[arg(long, default_value_t = 0)]
     md_send_buffer_bytes: usize,
+    /// Threads the market-data subscribers run on, each driving many over
+    /// non-blocking sockets (0: one per 64 subscribers; at most 64).
+    #[arg(long, default_value_t = 0)]
+    md_threads: usize,
 }
 
 fn main() -> ExitCode {
@@ -224,6 +228,7 @@ fn main() -> ExitCode {
                     l1_interval_ms: a.md_l1_interval_ms,
                     queue_bytes: a.md_queue_bytes,
                     send_buffer_bytes: a.md_send_buffer_bytes,
+                    threads: a.md_threads,
                 },
                 command: std::env::args().collect::<Vec<_>>().join(" "),
             };

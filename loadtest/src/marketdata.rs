@@ -4,22 +4,26 @@
 //! end each rebuilt book is held against the venue's own.
 //!
 //! ```text
-//! gateway (engine ─ring─> bw-md publisher) ──TCP──> N subscriber threads (one each)
+//! gateway (engine ─ring─> bw-md publisher) ──TCP──> N subscribers on T threads
+//!                                                      │ (mio, non-blocking sockets)
 //!                                                      │ after the flow: catch up,
 //! fresh L2 subscription (the reference to catch up to) ┘ stop, compare with the venue
 //! ```
 //!
-//! * [`subscriber`]: one subscriber's thread, its timing and its read-rate bound.
+//! * [`group`]: one of the fleet's threads, driving many subscribers.
+//! * [`subscriber`]: one subscriber, its timing and its read-rate bound.
 //! * [`reference`]: the books to compare with (the venue's, a fresh snapshot).
 //! * [`summary`]: the classes' figures, the reconciliation, and the report sections.
 
+pub mod group;
 pub mod reference;
 pub mod subscriber;
 pub mod summary;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::SyncSender;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -28,10 +32,14 @@ use protocol::marketdata::channel_of;
 
 use crate::universe::Universe;
 use reference::Reference;
-use subscriber::{Outcome, PHASE_CATCH_UP, PHASE_STOP, Shared, Spec};
+use subscriber::{Outcome, PHASE_CATCH_UP, PHASE_STOP, Progress, Shared, Spec, Subscriber};
 
-/// Most subscribers one run starts (one thread each).
-pub const SUBSCRIBERS_MAX: usize = 512;
+/// Most subscribers one run starts.
+pub const SUBSCRIBERS_MAX: usize = 4_096;
+/// Most threads the subscribers run on.
+pub const THREADS_MAX: usize = 64;
+/// Subscribers a thread drives when `--md-threads` is not given.
+pub const SUBSCRIBERS_PER_THREAD: usize = 64;
 /// How long a subscriber may take for its first snapshot of every book.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the subscribers may take to catch up once the flow has ended (the
@@ -59,6 +67,8 @@ pub struct MdOptions {
     /// The publisher's SO_SNDBUF per connection, bytes (0: the kernel's default,
     /// which on loopback can hold megabytes a slow reader has not read yet).
     pub send_buffer_bytes: usize,
+    /// Threads the subscribers run on (0: one per [`SUBSCRIBERS_PER_THREAD`]).
+    pub threads: usize,
 }
 
 impl MdOptions {
@@ -73,7 +83,19 @@ impl MdOptions {
             l1_interval_ms: 100,
             queue_bytes: 1 << 20,
             send_buffer_bytes: 0,
+            threads: 0,
         }
+    }
+
+    /// Threads the subscribers run on: `threads`, or one per
+    /// [`SUBSCRIBERS_PER_THREAD`]; never more than the subscribers.
+    pub fn threads_used(&self) -> usize {
+        let wanted = if self.threads > 0 {
+            self.threads
+        } else {
+            self.total().div_ceil(SUBSCRIBERS_PER_THREAD)
+        };
+        wanted.clamp(1, self.total().max(1))
     }
 
     /// Subscribers in all.
@@ -97,6 +119,9 @@ impl MdOptions {
         }
         if !(4_096..=1 << 30).contains(&self.queue_bytes) {
             return Err("--md-queue-bytes: 4096 to 1073741824".into());
+        }
+        if self.threads > THREADS_MAX {
+            return Err(format!("--md-threads: at most {THREADS_MAX}"));
         }
         if self.send_buffer_bytes > 64 << 20 {
             return Err("--md-send-buffer-bytes: at most 67108864".into());
@@ -178,8 +203,13 @@ pub struct Fleet {
     channels: Vec<u16>,
     securities: Vec<SecurityId>,
     shared: Arc<Shared>,
-    threads: Vec<(Arc<AtomicU64>, JoinHandle<Outcome>)>,
+    /// One per subscriber, in order.
+    progress: Vec<Arc<Progress>>,
+    threads: Vec<Thread>,
 }
+
+/// One of the fleet's threads: it hands back its subscribers' indices and outcomes.
+type Thread = JoinHandle<Vec<(usize, Outcome)>>;
 
 /// What the subscribers brought back, before the reconciliation.
 #[derive(Debug)]
@@ -196,8 +226,9 @@ pub struct FleetResult {
 }
 
 impl Fleet {
-    /// Connects every subscriber, waits for its first snapshots, then starts its
-    /// thread. `run_for` bounds each thread's life.
+    /// Starts the threads, then connects every subscriber, waits for its first
+    /// snapshots and hands it to a thread (round robin). `run_for` bounds the
+    /// threads' life.
     pub fn start(
         o: &MdOptions,
         addr: SocketAddr,
@@ -212,38 +243,54 @@ impl Fleet {
         let login = universe.logins.first().ok_or("the universe has no login")?;
         let shared = Arc::new(Shared::default());
         let deadline = Instant::now() + run_for;
-        let mut threads = Vec::with_capacity(o.total());
-        for (class, n) in o.classes() {
-            for _ in 0..n {
-                let l = &universe.logins[threads.len() % universe.logins.len()];
-                let spec = Spec {
-                    index: threads.len(),
-                    class,
-                    addr,
-                    username: l.username,
-                    token: l.token,
-                    channels: channels.clone(),
-                    securities: securities.clone(),
-                    deadline,
-                };
-                let client = subscriber::connect(&spec, CONNECT_TIMEOUT)?;
-                let done = Arc::new(AtomicU64::new(0));
-                let (s, d) = (Arc::clone(&shared), Arc::clone(&done));
-                let handle = std::thread::Builder::new()
-                    .name(format!("md-sub-{}", spec.index))
-                    .spawn(move || subscriber::run(spec, client, s, d))
-                    .map_err(|e| format!("market-data subscriber thread: {e}"))?;
-                threads.push((done, handle));
-            }
-        }
-        Ok(Fleet {
+        let (senders, threads) = start_threads(o, &shared, deadline)?;
+        let mut fleet = Fleet {
             addr,
             credentials: (login.username, login.token),
             channels,
             securities,
             shared,
+            progress: Vec::with_capacity(o.total()),
             threads,
-        })
+        };
+        if let Err(e) = fleet.connect_all(o, universe, &senders, deadline) {
+            fleet.shared.phase.store(PHASE_STOP, Ordering::Release);
+            return Err(e);
+        }
+        Ok(fleet)
+    }
+
+    fn connect_all(
+        &mut self,
+        o: &MdOptions,
+        universe: &Universe,
+        senders: &[SyncSender<Subscriber>],
+        deadline: Instant,
+    ) -> Result<(), String> {
+        for (class, n) in o.classes() {
+            for _ in 0..n {
+                let index = self.progress.len();
+                let l = &universe.logins[index % universe.logins.len()];
+                let spec = Spec {
+                    index,
+                    class,
+                    addr: self.addr,
+                    username: l.username,
+                    token: l.token,
+                    channels: self.channels.clone(),
+                    securities: self.securities.clone(),
+                    deadline,
+                };
+                let client = subscriber::connect(&spec, CONNECT_TIMEOUT)?;
+                let progress = Arc::new(Progress::default());
+                let subscriber = Subscriber::new(spec, client, Arc::clone(&progress))?;
+                senders[index % senders.len()]
+                    .send(subscriber)
+                    .map_err(|_| "a market-data subscriber thread ended early".to_string())?;
+                self.progress.push(progress);
+            }
+        }
+        Ok(())
     }
 
     /// After the flow: takes a fresh snapshot of every book through a new
@@ -277,10 +324,9 @@ impl Fleet {
                     }
                 }
             }
-            let all = self
-                .threads
-                .iter()
-                .all(|(d, h)| d.load(Ordering::Acquire) == generation || h.is_finished());
+            let all = self.progress.iter().all(|p| {
+                p.caught_up.load(Ordering::Acquire) == generation || p.ended.load(Ordering::Acquire)
+            }) || self.threads.iter().all(JoinHandle::is_finished);
             if all || Instant::now() >= deadline {
                 break all;
             }
@@ -288,19 +334,24 @@ impl Fleet {
         };
         let catch_up_s = started.elapsed().as_secs_f64();
         self.shared.phase.store(PHASE_STOP, Ordering::Release);
-        let mut outcomes = Vec::with_capacity(self.threads.len());
-        for (i, (_, h)) in self.threads.into_iter().enumerate() {
+        let mut outcomes = Vec::with_capacity(self.progress.len());
+        for (t, h) in self.threads.into_iter().enumerate() {
             match h.join() {
-                Ok(mut o) => {
-                    // Only a match with the last reference counts.
-                    if o.caught_up != generation {
-                        o.caught_up = 0;
-                    }
-                    outcomes.push(o);
-                }
-                Err(_) => problems.push(format!("market-data subscriber {i}: its thread panicked")),
+                Ok(mine) => outcomes.extend(mine),
+                Err(_) => problems.push(format!("market-data subscriber thread {t}: it panicked")),
             }
         }
+        outcomes.sort_by_key(|(index, _)| *index);
+        let outcomes: Vec<Outcome> = outcomes
+            .into_iter()
+            .map(|(_, mut o)| {
+                // Only a match with the last reference counts.
+                if o.caught_up != generation {
+                    o.caught_up = 0;
+                }
+                o
+            })
+            .collect();
         if !caught_up && !fresh.is_empty() {
             problems.push(format!(
                 "not every subscriber caught up within {} s of the end of the flow",
@@ -332,4 +383,29 @@ impl Fleet {
             .filter_map(|s| client.book(*s).map(Reference::from_snapshot_book))
             .collect())
     }
+}
+
+/// The fleet's threads, each with the sender that hands it subscribers (a
+/// queue as long as its share of them).
+fn start_threads(
+    o: &MdOptions,
+    shared: &Arc<Shared>,
+    deadline: Instant,
+) -> Result<(Vec<SyncSender<Subscriber>>, Vec<Thread>), String> {
+    let n = o.threads_used();
+    let share = o.total().div_ceil(n).max(1);
+    let mut senders = Vec::with_capacity(n);
+    let mut threads = Vec::with_capacity(n);
+    for t in 0..n {
+        let poll = mio::Poll::new().map_err(|e| format!("market-data subscriber poll: {e}"))?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(share);
+        let s = Arc::clone(shared);
+        let handle = std::thread::Builder::new()
+            .name(format!("md-subs-{t}"))
+            .spawn(move || group::run(poll, rx, s, deadline))
+            .map_err(|e| format!("market-data subscriber thread: {e}"))?;
+        senders.push(tx);
+        threads.push(handle);
+    }
+    Ok((senders, threads))
 }

@@ -313,7 +313,7 @@ pub fn generate_gateway_toml_pinned(s: &Scenario, io_core: Option<usize>) -> Str
         })
         .collect();
     let positions = positions.join(", ");
-    for sess in 0..sessions {
+    for (sess, name) in names.iter().enumerate() {
         let mut ids = Vec::new();
         for k in 0..per_session {
             let id = format!("L{sess:03}A{k:03}");
@@ -344,7 +344,6 @@ pub fn generate_gateway_toml_pinned(s: &Scenario, io_core: Option<usize>) -> Str
             "[[logins]]\nusername = \"{name}\"\ntoken = \"{name}-secret\"\n\
              accounts = [{}]\n\n",
             list.join(", "),
-            name = names[sess]
         );
     }
     t

@@ -67,14 +67,58 @@ fn market_data_options_are_checked() {
         baseline: false,
         write_files: false,
         quiet: true,
-        md: MdOptions { fast: 600, ..MdOptions::new() },
+        md: MdOptions { fast: 5_000, ..MdOptions::new() },
         ..Options::default()
     };
     assert!(harness::run(&o).unwrap_err().contains("at most"));
+    let threads =
+        Options { md: MdOptions { fast: 1, threads: 65, ..MdOptions::new() }, ..o.clone() };
+    assert!(harness::run(&threads).unwrap_err().contains("--md-threads"));
     let running = Options {
         gateway: Some("127.0.0.1:9".parse().unwrap()),
         md: MdOptions { fast: 1, ..MdOptions::new() },
         ..o
     };
     assert!(harness::run(&running).unwrap_err().contains("in-process"));
+}
+
+/// More subscribers than threads: six (one of them rate-bounded) on two
+/// threads, each driving its share over non-blocking sockets; every book of
+/// every subscriber still equals the venue's.
+#[test]
+fn more_subscribers_than_threads_all_reconcile() {
+    let o = Options {
+        scenario: "smoke".into(),
+        baseline: false,
+        write_files: false,
+        quiet: true,
+        md: MdOptions {
+            fast: 4,
+            slow: 1,
+            slow_read_bytes_per_s: 4_096,
+            l1: 1,
+            queue_bytes: 65_536,
+            send_buffer_bytes: 32_768,
+            threads: 2,
+            ..MdOptions::new()
+        },
+        command: "cargo test marketdata".into(),
+        ..Options::default()
+    };
+    assert_eq!(o.md.threads_used(), 2);
+    let out = harness::run(&o).expect("the run completes");
+    let table = loadtest::report::table(&out.summary);
+    let m = out.summary.market_data.as_ref().expect("a market-data section");
+    let r = &m.reconciliation;
+    assert_eq!(m.subscribers, 6);
+    let instruments = 8;
+    assert_eq!(r.books, 6 * instruments, "{table}");
+    assert_eq!(r.books_equal, r.books, "{table}");
+    assert_eq!(r.seqs_equal, r.seqs_checked, "{table}");
+    assert!(r.passed && out.summary.passed, "{table}");
+    let slow = m.classes.iter().find(|c| c.class.kind == ClassKind::Slow).expect("the class");
+    assert!(
+        slow.counts.conflated + slow.counts.gap_notices > 0,
+        "the slow subscriber fell behind while the others were read: {table}"
+    );
 }

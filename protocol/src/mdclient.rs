@@ -1,4 +1,6 @@
-//! A blocking market-data subscriber over TCP (`docs/marketdata.md`).
+//! A market-data subscriber over TCP (`docs/marketdata.md`): blocking
+//! ([`MdClient::poll`]), or driven by the caller's readiness loop after
+//! [`MdClient::set_nonblocking`] ([`MdClient::try_poll`], [`MdClient::keep_alive`]).
 //!
 //! It logs in with the order-entry credentials, subscribes, and turns the
 //! server's frames into books: one [`BookBuilder`](crate::marketdata::BookBuilder)
@@ -148,6 +150,14 @@ pub struct MdClient {
     /// Bytes read from the socket since connecting (LoginAccepted included).
     bytes_received: u64,
     last_stamp: MessageStamp,
+    /// Reads never wait; a write that would block finishes blocking, bounded by
+    /// `write_timeout`.
+    nonblocking: bool,
+    write_timeout: Duration,
+    /// The last non-blocking read found the socket empty: only then does
+    /// [`MdClient::keep_alive`] count silence (a loop that has not come back to
+    /// this client yet may have its bytes waiting).
+    socket_empty: bool,
 }
 
 impl MdClient {
@@ -179,6 +189,9 @@ impl MdClient {
                             last_received: now,
                             bytes_received,
                             last_stamp: MessageStamp::default(),
+                            nonblocking: false,
+                            write_timeout: config.login_timeout,
+                            socket_empty: false,
                         })
                     }
                     MdMessage::LoginRejected { code } => Err(MdClientError::LoginRejected(code)),
@@ -269,6 +282,76 @@ impl MdClient {
         result
     }
 
+    /// Puts the socket in non-blocking mode (for [`MdClient::try_poll`] in a
+    /// readiness loop), or back. [`MdClient::poll`] needs blocking mode.
+    pub fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
+        self.stream.set_nonblocking(nonblocking)?;
+        self.nonblocking = nonblocking;
+        Ok(())
+    }
+
+    /// In non-blocking mode: the next event from what is buffered or what the
+    /// socket holds now, never waiting. `Ok(None)` means the socket would block:
+    /// a loop over an edge-triggered poll waits for its next readiness only
+    /// then. Recovery requests go out on the way. An error leaves the connection
+    /// closed, except `InvalidRequest` for a client in blocking mode.
+    pub fn try_poll(&mut self) -> Result<Option<MdEvent>, MdClientError> {
+        if !self.nonblocking {
+            return Err(MdClientError::InvalidRequest("try_poll needs non-blocking mode"));
+        }
+        let result = self.try_poll_inner();
+        if result.is_err() {
+            let _ = self.stream.shutdown(Shutdown::Both);
+        }
+        result
+    }
+
+    fn try_poll_inner(&mut self) -> Result<Option<MdEvent>, MdClientError> {
+        // Each read either fills what the buffer has room for (then a frame is
+        // whole: the buffer holds two) or ends at WouldBlock, so this ends.
+        loop {
+            if let Some(event) = self.next_buffered()? {
+                return Ok(Some(event));
+            }
+            match self.rx.read_from(&mut self.stream) {
+                Ok(0) => return Err(MdClientError::Closed),
+                Ok(n) => {
+                    self.bytes_received += n as u64;
+                    self.last_received = Instant::now();
+                    self.socket_empty = false;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_timeout(&e) => {
+                    self.socket_empty = true;
+                    return Ok(None);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// For a loop that calls [`MdClient::try_poll`]: sends a heartbeat when the
+    /// link has been idle for an interval, and fails with
+    /// [`MdClientError::ServerSilent`] when nothing arrived for
+    /// [`SILENT_INTERVALS_MAX`] intervals and the last read found the socket
+    /// empty (silence counts only while the socket is empty, as in
+    /// [`MdClient::poll`]). Call it at least twice an interval.
+    pub fn keep_alive(&mut self) -> Result<(), MdClientError> {
+        let result = self.heartbeat_if_idle().and_then(|()| {
+            let silent = Instant::now().saturating_duration_since(self.last_received);
+            let limit = self.heartbeat * SILENT_INTERVALS_MAX;
+            if !self.heartbeat.is_zero() && self.socket_empty && silent > limit {
+                let silent_ms = silent.as_millis() as u64;
+                return Err(MdClientError::ServerSilent { silent_ms });
+            }
+            Ok(())
+        });
+        if result.is_err() {
+            let _ = self.stream.shutdown(Shutdown::Both);
+        }
+        result
+    }
+
     fn poll_inner(&mut self, timeout: Duration) -> Result<Option<MdEvent>, MdClientError> {
         let deadline = Instant::now() + timeout;
         // A reader busy with a backlog still heartbeats: the server takes a client
@@ -322,7 +405,7 @@ impl MdClient {
 
     fn flush(&mut self) -> Result<(), MdClientError> {
         for msg in self.feed.take_outgoing() {
-            write_message(&mut self.stream, &msg)?;
+            send(&mut self.stream, self.nonblocking, self.write_timeout, &msg)?;
             self.last_sent = Instant::now();
         }
         Ok(())
@@ -330,11 +413,54 @@ impl MdClient {
 
     fn heartbeat_if_idle(&mut self) -> Result<(), MdClientError> {
         if !self.heartbeat.is_zero() && self.last_sent.elapsed() >= self.heartbeat {
-            write_message(&mut self.stream, &MdMessage::ClientHeartbeat)?;
+            let heartbeat = MdMessage::ClientHeartbeat;
+            send(&mut self.stream, self.nonblocking, self.write_timeout, &heartbeat)?;
             self.last_sent = Instant::now();
         }
         Ok(())
     }
+}
+
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for MdClient {
+    /// The socket, to register with a readiness loop (`mio::unix::SourceFd`).
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.stream.as_raw_fd()
+    }
+}
+
+/// Writes one message whole. In non-blocking mode a write that would block (the
+/// server is not reading) finishes in blocking mode, bounded by `timeout`:
+/// requests are small and rare.
+fn send(
+    stream: &mut TcpStream,
+    nonblocking: bool,
+    timeout: Duration,
+    msg: &MdMessage,
+) -> Result<(), MdClientError> {
+    if !nonblocking {
+        return write_message(stream, msg);
+    }
+    let mut buf = [0u8; MAX_FRAME_LEN];
+    let n = msg.encode(&mut buf).map_err(|e| io::Error::other(e.to_string()))?;
+    let mut sent = 0;
+    while sent < n {
+        match stream.write(&buf[sent..n]) {
+            Ok(0) => return Err(MdClientError::Closed),
+            Ok(k) => sent += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                stream.set_nonblocking(false)?;
+                stream.set_write_timeout(Some(timeout))?;
+                let written = stream.write_all(&buf[sent..n]);
+                stream.set_nonblocking(true)?;
+                written?;
+                sent = n;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 fn write_message(stream: &mut TcpStream, msg: &MdMessage) -> Result<(), MdClientError> {

@@ -653,3 +653,67 @@ fn malformed_frames_are_errors_not_panics() {
         peer.join().expect("the peer's assertions hold");
     }
 }
+
+/// Non-blocking mode, as a readiness loop drives it: `try_poll` never waits
+/// (None: the socket would block), a gap's request still goes out and its
+/// retransmission fills the book, `keep_alive` heartbeats an idle link, and
+/// `try_poll` refuses a blocking client.
+#[test]
+fn a_non_blocking_client_never_waits_and_still_recovers() {
+    let (addr, peer) = serve(500, |p| {
+        p.serve_subscribe(Target::Security(SEC), Depth::Level2, &[snapshot(100, 100)]);
+        p.send(&bid_for(101, 100, 0));
+        p.send(&bid_for(103, 102, 0));
+        p.expect_retransmit(102, 2);
+        p.send(&bid_for(102, 101, FLAG_RETRANSMIT));
+        p.send(&bid_for(103, 102, FLAG_RETRANSMIT));
+        // Nothing more to say: the client's keep-alive heartbeats.
+        assert_eq!(p.next_any(), Some(MdMessage::ClientHeartbeat));
+        p.expect_no_more();
+    });
+    let mut client = connect(addr);
+    // Refused without touching the connection: it still works afterwards.
+    assert!(matches!(client.try_poll(), Err(MdClientError::InvalidRequest(_))));
+    client.set_nonblocking(true).unwrap();
+    client.subscribe(Target::Security(SEC), Depth::Level2, Mode::RealTime, 0).unwrap();
+    let deadline = Instant::now() + WAIT;
+    let mut would_block = 0;
+    while !client.book(SEC).is_some_and(|b| b.last_seq() == 103 && b.state() == SyncState::Synced) {
+        assert!(Instant::now() < deadline, "the book never recovered");
+        match client.try_poll() {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                would_block += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => panic!("try_poll failed: {e}"),
+        }
+    }
+    assert!(would_block > 0, "try_poll returned while the socket had nothing");
+    assert_eq!(client.counters().gaps_recovered, 1);
+    let idle_until = Instant::now() + Duration::from_millis(600);
+    while Instant::now() < idle_until {
+        client.keep_alive().expect("the link is alive");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    finish(client, peer);
+}
+
+/// In non-blocking mode silence counts only once a read found the socket
+/// empty: a loop that comes back late to a client is not told the server died.
+#[test]
+fn a_non_blocking_client_counts_silence_only_on_an_empty_socket() {
+    let (addr, peer) = serve(50, |p| {
+        while let Some(msg) = p.next_any() {
+            assert_eq!(msg, MdMessage::ClientHeartbeat);
+        }
+    });
+    let mut client = connect(addr);
+    client.set_nonblocking(true).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    client.keep_alive().expect("not read since: no silence counted");
+    assert!(client.try_poll().unwrap().is_none(), "the server sent nothing");
+    let err = client.keep_alive().unwrap_err();
+    assert!(matches!(err, MdClientError::ServerSilent { .. }), "{err}");
+    finish(client, peer);
+}

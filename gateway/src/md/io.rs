@@ -4,6 +4,11 @@
 //! in the publisher; a socket that does not drain only fills its own queue, and
 //! is not read while its queue is over the limit, so a slow subscriber never
 //! holds up another, the engine, or the order path.
+//!
+//! When the ring is empty the thread sleeps in poll until a socket is ready, the
+//! next timer tick is due, or the engine wakes it ([`PollWakeup`]) after queuing
+//! an operation's events; so a quote is taken from the ring as soon as the
+//! engine queued it, and an idle thread wakes only for its timers.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
@@ -21,13 +26,15 @@ use crate::config::marketdata::MarketDataSettings;
 use crate::md_feed::MdFeed;
 use crate::metrics::MdMetrics;
 use crate::ring::Consumer;
+use crate::wait::PollWakeup;
 
 const LISTENER: Token = Token(usize::MAX);
+/// The engine's wake-up after it queued events.
+const WAKER: Token = Token(usize::MAX - 1);
 /// Items taken from the ring between two polls of the sockets.
 const FEED_BATCH: usize = 4_096;
-/// How long the thread sleeps in poll when the ring was empty.
-const IDLE_POLL: Duration = Duration::from_micros(500);
-/// Timers (heartbeats, conflation, deadlines) run at most this often.
+/// Timers (heartbeats, conflation, deadlines) run at most this often; an idle
+/// thread sleeps at most this long.
 const TICK_NS: u64 = 1_000_000;
 
 struct Conn {
@@ -48,6 +55,7 @@ pub struct MdLoop {
     send_buffer_bytes: usize,
     publisher: Publisher,
     from_engine: Consumer<MdFeed>,
+    wakeup: Arc<PollWakeup>,
     clock: Clock,
     metrics: Arc<MdMetrics>,
     stop: Arc<AtomicBool>,
@@ -82,6 +90,7 @@ impl MdLoop {
         let mut listener = TcpListener::from_std(listener);
         let poll = Poll::new()?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        let wakeup = PollWakeup::new(poll.registry(), WAKER)?;
         Ok(MdLoop {
             poll,
             listener,
@@ -90,10 +99,16 @@ impl MdLoop {
             send_buffer_bytes: settings.socket_send_buffer_bytes,
             publisher,
             from_engine,
+            wakeup,
             clock,
             metrics,
             stop,
         })
+    }
+
+    /// What the ring's producer wakes this thread with.
+    pub fn wakeup(&self) -> Arc<PollWakeup> {
+        Arc::clone(&self.wakeup)
     }
 
     /// Runs until the stop flag is set.
@@ -102,8 +117,10 @@ impl MdLoop {
         let mut last_tick_ns = 0;
         while !self.stop.load(Ordering::Acquire) {
             let taken = self.drain_feed();
-            let timeout = if taken > 0 { Duration::ZERO } else { IDLE_POLL };
-            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+            let timeout = if taken > 0 { Duration::ZERO } else { self.sleep_timeout(last_tick_ns) };
+            let polled = self.poll.poll(&mut events, Some(timeout));
+            self.wakeup.announce_awake();
+            if let Err(e) = polled {
                 if interrupted(&e) {
                     continue;
                 }
@@ -112,6 +129,8 @@ impl MdLoop {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(),
+                    // The ring is drained at the top of the loop.
+                    WAKER => {}
                     Token(slot) => self.read(slot),
                 }
             }
@@ -124,6 +143,23 @@ impl MdLoop {
             self.flush_all();
         }
         Ok(())
+    }
+
+    /// How long to sleep in poll with the ring found empty: until the next timer
+    /// tick, or not at all when the engine queued something since. The sleep is
+    /// announced before the ring is looked at again, so the engine either sees
+    /// the announcement and wakes this thread, or queued before the look.
+    fn sleep_timeout(&mut self, last_tick_ns: u64) -> Duration {
+        let since_tick_ns = self.clock.now_ns().saturating_sub(last_tick_ns);
+        let until_tick_ns = TICK_NS.saturating_sub(since_tick_ns);
+        if until_tick_ns == 0 {
+            return Duration::ZERO;
+        }
+        self.wakeup.announce_sleep();
+        if self.from_engine.has_items() {
+            return Duration::ZERO;
+        }
+        Duration::from_nanos(until_tick_ns)
     }
 
     /// Applies what the engine queued (a batch at most); returns how many.

@@ -37,6 +37,7 @@ use crate::config::marketdata::MarketDataSettings;
 use crate::md_feed::MdFeed;
 use crate::metrics::MdMetrics;
 use crate::ring::Consumer;
+use crate::wait::PollWakeup;
 
 /// The publisher's limits from its configuration.
 pub fn limits(s: &MarketDataSettings) -> Limits {
@@ -74,6 +75,7 @@ pub fn seeded(
 pub struct MdServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    wakeup: Arc<PollWakeup>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -102,13 +104,19 @@ impl MdServer {
             Arc::clone(&stop),
         )?;
         let addr = md.local_addr()?;
+        let wakeup = md.wakeup();
         info!("market data on {addr}: feed session {session_id}");
         let thread = std::thread::Builder::new().name("bw-md".into()).spawn(move || {
             if let Err(e) = md.run() {
                 warn!("the market-data thread stopped: {e}");
             }
         })?;
-        Ok(MdServer { addr, stop, thread: Some(thread) })
+        Ok(MdServer { addr, stop, wakeup, thread: Some(thread) })
+    }
+
+    /// What the engine's [`crate::md_feed::MarketTap`] wakes the thread with.
+    pub fn wakeup(&self) -> Arc<PollWakeup> {
+        Arc::clone(&self.wakeup)
     }
 
     /// Where it listens.

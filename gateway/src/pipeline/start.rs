@@ -500,12 +500,15 @@ fn start_market_data(
     let publisher =
         crate::md::seeded(publisher, &securities, sequencer.engine().exchange(), max_levels);
     let (to_md, from_engine) = ring::<crate::md_feed::MdFeed>(md.ring_capacity);
+    let server =
+        crate::md::MdServer::start(md, publisher, from_engine, clock, Arc::clone(&metrics))?;
     let tap = crate::md_feed::MarketTap::new(
         to_md,
+        server.wakeup(),
         &securities,
         md.resync_levels_per_side,
-        Arc::clone(&metrics),
+        metrics,
     );
     sequencer.attach_market_tap(tap);
-    Ok(Some(crate::md::MdServer::start(md, publisher, from_engine, clock, metrics)?))
+    Ok(Some(server))
 }

@@ -22,7 +22,12 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// The demo configuration with the venue's feed and the publisher on, every port
 /// on 127.0.0.1:0.
 pub fn md_config() -> GatewayConfig {
-    let mut c = crate::util::config(Topology::Auto);
+    md_config_in(Topology::Auto)
+}
+
+/// [`md_config`] in a given topology.
+pub fn md_config_in(topology: Topology) -> GatewayConfig {
+    let mut c = crate::util::config(topology);
     c.exchange.market_data = true;
     c.marketdata.enabled = true;
     c.marketdata.listen = "127.0.0.1:0".parse().unwrap();

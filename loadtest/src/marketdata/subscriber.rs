@@ -1,13 +1,10 @@
-//! One market-data subscriber on its own thread: an [`MdClient`] that logs in,
-//! subscribes, times every update it applies and meters its own read rate.
-//!
-//! The thread's loop is bounded in time: every poll waits at most
-//! [`POLL_MS`], and the thread ends when the fleet says stop or when its run
-//! deadline passes, whichever is first.
+//! One market-data subscriber: an [`MdClient`] that logs in, subscribes, times
+//! every update it applies and meters its own read rate. A [`Subscriber`] is
+//! driven by one of the fleet's threads ([`super::group`]), many to a thread.
 
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -18,14 +15,14 @@ use protocol::{SecurityId, Token, Username};
 use super::reference::Reference;
 use super::{Class, ClassKind};
 
-/// Longest a poll waits: the period of the staleness samples and of the checks
-/// of the fleet's phase.
+/// The period of the staleness samples and of the catch-up checks; the longest
+/// a fleet thread waits in poll.
 pub const POLL_MS: u64 = 10;
 /// Receive buffer of a rate-bounded reader: each read takes at most this much,
 /// so its rate overshoots the bound by one buffer at most.
 const SLOW_RX_BYTES: usize = 2_048;
-/// Longest single pause of a rate-bounded reader, so that it still polls (and
-/// heartbeats) several times a heartbeat interval.
+/// Longest single pause of a rate-bounded reader, so that its budget is looked
+/// at again several times a heartbeat interval.
 const THROTTLE_PAUSE_MAX: Duration = Duration::from_millis(50);
 /// Trades the client's tape keeps per security (the counts here are our own).
 const TRADES_KEPT: usize = 4;
@@ -38,7 +35,7 @@ pub const PHASE_CATCH_UP: u8 = 1;
 /// Stop and hand back the books.
 pub const PHASE_STOP: u8 = 2;
 
-/// What the fleet shares with its subscriber threads.
+/// What the fleet shares with its threads.
 #[derive(Debug, Default)]
 pub struct Shared {
     /// [`PHASE_RUN`], [`PHASE_CATCH_UP`] or [`PHASE_STOP`].
@@ -66,7 +63,7 @@ pub struct Spec {
     pub channels: Vec<u16>,
     /// Securities of the universe, for the books.
     pub securities: Vec<SecurityId>,
-    /// The latest time the thread may still run.
+    /// The latest time it may still run.
     pub deadline: Instant,
 }
 
@@ -210,78 +207,193 @@ impl Tally {
     }
 }
 
-/// The subscriber's loop, until the fleet stops it or the deadline passes.
-pub fn run(spec: Spec, mut client: MdClient, shared: Arc<Shared>, done: Arc<AtomicU64>) -> Outcome {
-    let mut out = Outcome {
-        class: spec.class,
-        latency: histogram(),
-        staleness: histogram(),
-        counts: Counts::default(),
-        books: Vec::new(),
-        from_start: client.feed().books().iter().all(|b| b.volume() == 0),
-        caught_up: 0,
-        error: None,
-    };
-    let mut tally =
-        Tally { securities: spec.securities.clone(), trades: vec![0; spec.securities.len()] };
-    let started = Instant::now();
-    let start_bytes = client.bytes_received();
-    let mut newest_ns = unix_ns();
-    let mut next_sample = Instant::now();
-    let sample_every = Duration::from_millis(POLL_MS);
-    loop {
-        let phase = shared.phase.load(Ordering::Acquire);
-        let now = Instant::now();
-        if phase == PHASE_STOP || now >= spec.deadline {
-            break;
+/// Why [`Subscriber::read`] stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Read {
+    /// The socket would block: wait for its readiness.
+    WouldBlock,
+    /// It took as many events as it was allowed; there may be more.
+    More,
+    /// Over its byte budget ([`Subscriber::throttled_for`] says how long).
+    Throttled,
+    /// It failed and is not read again.
+    Stopped,
+}
+
+/// How far a subscriber got, for the fleet to watch while it catches up.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// The generation of the reference it last matched (0: none).
+    pub caught_up: AtomicU64,
+    /// It stopped (an error, or the end of its run).
+    pub ended: AtomicBool,
+}
+
+/// One subscriber's state between the events its thread hands it.
+pub struct Subscriber {
+    spec: Spec,
+    client: MdClient,
+    progress: Arc<Progress>,
+    out: Outcome,
+    tally: Tally,
+    started: Instant,
+    start_bytes: u64,
+    newest_ns: u64,
+    next_sample: Instant,
+}
+
+impl std::fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscriber").field("index", &self.spec.index).finish()
+    }
+}
+
+impl Subscriber {
+    /// A connected client (its first snapshots in), put in non-blocking mode.
+    pub fn new(
+        spec: Spec,
+        mut client: MdClient,
+        progress: Arc<Progress>,
+    ) -> Result<Subscriber, String> {
+        client
+            .set_nonblocking(true)
+            .map_err(|e| format!("market-data subscriber {}: {e}", spec.index))?;
+        let out = Outcome {
+            class: spec.class,
+            latency: histogram(),
+            staleness: histogram(),
+            counts: Counts::default(),
+            books: Vec::new(),
+            from_start: client.feed().books().iter().all(|b| b.volume() == 0),
+            caught_up: 0,
+            error: None,
+        };
+        let tally =
+            Tally { securities: spec.securities.clone(), trades: vec![0; spec.securities.len()] };
+        let start_bytes = client.bytes_received();
+        Ok(Subscriber {
+            spec,
+            client,
+            progress,
+            out,
+            tally,
+            started: Instant::now(),
+            start_bytes,
+            newest_ns: unix_ns(),
+            next_sample: Instant::now(),
+        })
+    }
+
+    /// Its index in the fleet.
+    pub fn index(&self) -> usize {
+        self.spec.index
+    }
+
+    /// The socket, for the thread's poll.
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.client)
+    }
+
+    /// Every [`POLL_MS`]: a staleness sample while the flow runs, a look at the
+    /// reference while catching up, and a heartbeat when the link is idle.
+    /// Returns when it wants to be called again.
+    pub fn tick(&mut self, now: Instant, phase: u8, shared: &Shared) -> Instant {
+        if self.out.error.is_some() {
+            return self.spec.deadline;
         }
-        if phase == PHASE_CATCH_UP && now >= next_sample {
-            next_sample = now + sample_every;
-            let reference = shared.reference.lock().ok().and_then(|r| r.clone());
-            if let Some((generation, reference)) = reference
-                && generation != out.caught_up
-                && matches_all(&client, &reference, spec.class.kind != ClassKind::Level1)
-            {
-                out.caught_up = generation;
-                done.store(generation, Ordering::Release);
+        if now >= self.next_sample {
+            self.next_sample = now + Duration::from_millis(POLL_MS);
+            if phase == PHASE_RUN {
+                let age_ns = unix_ns().saturating_sub(self.newest_ns).max(1);
+                self.out.staleness.saturating_record(age_ns);
+            }
+            if phase == PHASE_CATCH_UP {
+                self.check_caught_up(shared);
+            }
+            if let Err(e) = self.client.keep_alive() {
+                self.fail(e.to_string());
             }
         }
-        if phase == PHASE_RUN && now >= next_sample {
-            out.staleness.saturating_record(unix_ns().saturating_sub(newest_ns).max(1));
-            next_sample = now + sample_every;
-        }
-        if phase == PHASE_RUN && spec.class.read_bytes_per_s > 0 {
-            throttle(&client, start_bytes, started, spec.class.read_bytes_per_s);
-        }
-        match client.poll(Duration::from_millis(POLL_MS)) {
-            Ok(Some(event)) => {
-                let at = unix_ns();
-                let stamp = client.last_stamp();
-                out.counts.messages += 1;
-                if let Some(t) = on_event(&event, stamp, at, &mut out, &mut tally) {
-                    newest_ns = newest_ns.max(t);
-                }
-            }
-            Ok(None) => {}
-            Err(e) => {
-                out.error = Some(format!(
-                    "market-data subscriber {} ({}): {e}",
-                    spec.index,
-                    spec.class.kind.name()
-                ));
-                break;
-            }
+        self.next_sample
+    }
+
+    fn check_caught_up(&mut self, shared: &Shared) {
+        let reference = shared.reference.lock().ok().and_then(|r| r.clone());
+        if let Some((generation, reference)) = reference
+            && generation != self.out.caught_up
+            && matches_all(&self.client, &reference, self.spec.class.kind != ClassKind::Level1)
+        {
+            self.out.caught_up = generation;
+            self.progress.caught_up.store(generation, Ordering::Release);
         }
     }
-    let c = client.counters();
-    out.counts.bytes = client.bytes_received();
-    out.counts.gap_notices = c.gap_notices;
-    out.counts.retransmit_requests = c.retransmit_requests;
-    out.counts.gaps_recovered = c.gaps_recovered;
-    out.counts.resnapshots = c.resnapshots;
-    out.counts.retransmit_rejects = c.retransmit_rejects;
-    out.books = client.feed().books().iter().map(|b| (b.clone(), tally.of(b.security()))).collect();
-    out
+
+    /// While the flow runs, a rate-bounded reader over its byte budget is not
+    /// read: the time until it may be (at most [`THROTTLE_PAUSE_MAX`], then it
+    /// is looked at again); `None` when it may be read now.
+    pub fn throttled_for(&self, phase: u8) -> Option<Duration> {
+        let bytes_per_s = self.spec.class.read_bytes_per_s;
+        if phase != PHASE_RUN || bytes_per_s == 0 {
+            return None;
+        }
+        let read = self.client.bytes_received().saturating_sub(self.start_bytes) as f64;
+        let allowed = self.started.elapsed().as_secs_f64() * bytes_per_s as f64;
+        (read > allowed).then(|| {
+            Duration::from_secs_f64((read - allowed) / bytes_per_s as f64).min(THROTTLE_PAUSE_MAX)
+        })
+    }
+
+    /// Takes up to `events_max` events without waiting, and says why it stopped.
+    pub fn read(&mut self, events_max: usize, phase: u8) -> Read {
+        for _ in 0..events_max {
+            if self.out.error.is_some() {
+                return Read::Stopped;
+            }
+            if self.throttled_for(phase).is_some() {
+                return Read::Throttled;
+            }
+            match self.client.try_poll() {
+                Ok(Some(event)) => {
+                    let at = unix_ns();
+                    let stamp = self.client.last_stamp();
+                    self.out.counts.messages += 1;
+                    if let Some(t) = on_event(&event, stamp, at, &mut self.out, &mut self.tally) {
+                        self.newest_ns = self.newest_ns.max(t);
+                    }
+                }
+                Ok(None) => return Read::WouldBlock,
+                Err(e) => {
+                    self.fail(e.to_string());
+                    return Read::Stopped;
+                }
+            }
+        }
+        Read::More
+    }
+
+    /// Stops it with `why` (it is not read again).
+    pub fn fail(&mut self, why: String) {
+        let kind = self.spec.class.kind.name();
+        self.out.error =
+            Some(format!("market-data subscriber {} ({kind}): {why}", self.spec.index));
+        self.progress.ended.store(true, Ordering::Release);
+    }
+
+    /// What it measured and the books it holds.
+    pub fn finish(self) -> Outcome {
+        let Subscriber { client, mut out, tally, progress, .. } = self;
+        progress.ended.store(true, Ordering::Release);
+        let c = client.counters();
+        out.counts.bytes = client.bytes_received();
+        out.counts.gap_notices = c.gap_notices;
+        out.counts.retransmit_requests = c.retransmit_requests;
+        out.counts.gaps_recovered = c.gaps_recovered;
+        out.counts.resnapshots = c.resnapshots;
+        out.counts.retransmit_rejects = c.retransmit_rejects;
+        out.books =
+            client.feed().books().iter().map(|b| (b.clone(), tally.of(b.security()))).collect();
+        out
+    }
 }
 
 /// Takes one event: counts it, times it, and returns the as-of time of the state
@@ -329,17 +441,6 @@ fn on_event(
             None
         }
         _ => None,
-    }
-}
-
-/// Pauses while the reader is ahead of its byte budget (at most
-/// [`THROTTLE_PAUSE_MAX`] at a time).
-fn throttle(client: &MdClient, start_bytes: u64, started: Instant, bytes_per_s: u64) {
-    let read = client.bytes_received().saturating_sub(start_bytes) as f64;
-    let allowed = started.elapsed().as_secs_f64() * bytes_per_s as f64;
-    if read > allowed {
-        let wait = Duration::from_secs_f64((read - allowed) / bytes_per_s as f64);
-        std::thread::sleep(wait.min(THROTTLE_PAUSE_MAX));
     }
 }
 
