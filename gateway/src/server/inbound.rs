@@ -115,8 +115,8 @@ impl<L: EngineLink> IoLoop<L> {
             FrameAction::Login(request) => self.login(i, &request),
             FrameAction::Refuse(refused) => self.refuse_login(i, refused),
             FrameAction::Input(input) => self.offer(Arrival { input, stamps }),
-            FrameAction::Malformed { input, error } => {
-                let Input::Malformed { ref_msg_type, code, .. } = input else { return };
+            action @ FrameAction::Malformed { ref_msg_type, error, .. } => {
+                let code = error.reject_code();
                 limited!(
                     self,
                     warn,
@@ -126,7 +126,9 @@ impl<L: EngineLink> IoLoop<L> {
                     self.conns[i].as_ref().map(|c| c.peer.to_string()).unwrap_or_default(),
                 );
                 self.metrics.malformed_frames.inc();
-                self.offer(Arrival { input, stamps });
+                if let Some(input) = action.malformed_input() {
+                    self.offer(Arrival { input, stamps });
+                }
             }
             FrameAction::Query(query) => {
                 if let Some(login) = login {

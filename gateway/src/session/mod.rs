@@ -102,10 +102,14 @@ pub enum FrameAction {
     /// Hand this input to the engine.
     Input(Input),
     /// A logged-in client's frame that did not decode: the engine rejects it in
-    /// the stream (`input` is an `Input::Malformed`); `error` is for the log.
+    /// the stream ([`FrameAction::malformed_input`]); `error` is for the log.
     Malformed {
-        /// The input that carries the reject.
-        input: Input,
+        /// The login.
+        login: LoginIdx,
+        /// The frame's type byte (0 if it had none).
+        ref_msg_type: u8,
+        /// The frame's client id (cl_ord_id or request id) when it could be read.
+        ref_id: u64,
         /// Why it did not decode.
         error: DecodeError,
     },
@@ -115,6 +119,19 @@ pub enum FrameAction {
     Logout,
     /// Nothing to do (a heartbeat, or anything on a session that is ending).
     Nothing,
+}
+
+impl FrameAction {
+    /// The engine input that rejects a malformed frame in the login's stream
+    /// (`None` for any other action).
+    pub fn malformed_input(&self) -> Option<Input> {
+        match *self {
+            FrameAction::Malformed { login, ref_msg_type, ref_id, error } => {
+                Some(Input::Malformed { login, ref_msg_type, code: error.reject_code(), ref_id })
+            }
+            _ => None,
+        }
+    }
 }
 
 /// What the timer asks of the io loop for one connection.
@@ -231,9 +248,7 @@ impl Session {
                     .filter(|_| ref_msg_type != msg_type::LOGIN)
                     .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
                     .unwrap_or(0);
-                let code = error.reject_code();
-                let input = Input::Malformed { login, ref_msg_type, code, ref_id };
-                FrameAction::Malformed { input, error }
+                FrameAction::Malformed { login, ref_msg_type, ref_id, error }
             }
             (ConnState::Draining { .. }, _) => FrameAction::Nothing,
         }

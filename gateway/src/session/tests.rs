@@ -320,16 +320,16 @@ fn a_live_sessions_frames_become_inputs() {
     let short = len - 4;
     frame[..2].copy_from_slice(&((short - 2) as u16).to_le_bytes());
     let action = feed_bytes(&session, &frame[..short]);
-    let FrameAction::Malformed {
-        input: Input::Malformed { ref_msg_type, ref_id, code, .. },
-        error,
-    } = action
-    else {
+    let FrameAction::Malformed { login: who, ref_msg_type, ref_id, error } = action else {
         panic!("{action:?}")
     };
-    assert_eq!(ref_msg_type, protocol::codec::msg_type::NEW_ORDER);
+    assert_eq!((who, ref_msg_type), (0, protocol::codec::msg_type::NEW_ORDER));
     assert_eq!(ref_id, 0x0102_0304);
+    let Some(Input::Malformed { code, .. }) = action.malformed_input() else {
+        panic!("a malformed frame is rejected in the stream")
+    };
     assert_eq!(code, error.reject_code());
+    assert_eq!(FrameAction::Logout.malformed_input(), None);
     // A query goes to its own checks.
     let account = AccountId::new("A001").unwrap();
     let query =
