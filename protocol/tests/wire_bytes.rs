@@ -32,7 +32,8 @@ fn frames() -> Vec<(bool, Vec<u8>)> {
     for _ in 0..PER_TYPE * 400 {
         let c = client.new_tree(&mut runner).expect("strategy").current();
         let s = server.new_tree(&mut runner).expect("strategy").current();
-        for (is_client, frame) in [(true, util::encode_client(&c)), (false, util::encode_server(&s))]
+        for (is_client, frame) in
+            [(true, util::encode_client(&c)), (false, util::encode_server(&s))]
         {
             let n = count.entry((is_client, frame[2])).or_default();
             if *n < PER_TYPE {
@@ -77,13 +78,19 @@ fn record() -> String {
         for at in 0..frame.len() {
             for value in [0x00, 0xff, frame[at] ^ 0x01, frame[at].wrapping_add(1)] {
                 variant[at] = value;
-                fnv(&mut digest, &format!("{} {at} {value} {}", hex(frame), decode(*is_client, &variant)));
+                fnv(
+                    &mut digest,
+                    &format!("{} {at} {value} {}", hex(frame), decode(*is_client, &variant)),
+                );
                 verdicts += 1;
             }
             variant[at] = frame[at];
         }
         for len in 0..frame.len() {
-            fnv(&mut digest, &format!("{} ..{len} {}", hex(frame), decode(*is_client, &frame[..len])));
+            fnv(
+                &mut digest,
+                &format!("{} ..{len} {}", hex(frame), decode(*is_client, &frame[..len])),
+            );
             verdicts += 1;
         }
     }
@@ -97,8 +104,7 @@ fn every_message_type_encodes_and_decodes_as_recorded() {
     if std::env::var_os("PRINT_WIRE_BYTES").is_some() {
         print!("{now}");
     }
-    let types: std::collections::BTreeSet<_> =
-        frames().iter().map(|(c, f)| (*c, f[2])).collect();
+    let types: std::collections::BTreeSet<_> = frames().iter().map(|(c, f)| (*c, f[2])).collect();
     assert_eq!(types.len(), 30, "every type of both directions is sampled: {types:?}");
     for (line, (want, got)) in GOLDEN.lines().zip(now.lines()).enumerate() {
         assert_eq!(got, want, "line {} of tests/golden/wire_bytes.txt", line + 1);
