@@ -1163,9 +1163,9 @@ pub mod layout {
         }
     }
 
-    /// Where the message an id refers to is named in each client message that
-    /// carries one: the first body field (cl_ord_id, request_id or query_id).
-    pub const REF_ID_AT: usize = 0;
+    /// Offset of the id a BusinessReject echoes as `ref_id`: the same in every
+    /// client message that carries one (cl_ord_id, request_id or query_id).
+    pub const REF_ID_AT: usize = new_order::AT.cl_ord_id;
 
     // Each sequenced layout starts with the sequenced header, and every client id
     // a BusinessReject echoes sits at REF_ID_AT.
