@@ -3,8 +3,10 @@
 //! A frame is `u16 length | u8 type | body`, all integers little-endian. `length`
 //! counts the bytes after itself (type byte plus body), so a whole frame is
 //! `2 + length` bytes and never more than [`MAX_FRAME_LEN`]. Every body has a fixed
-//! layout (fields at fixed offsets, see `docs/protocol.md`); the two messages that
-//! carry text end with `u8 text_len | text`.
+//! layout (fields at fixed offsets, see `docs/protocol.md`), declared once in
+//! [`layout`]: offsets, body lengths and the raw reads and writes all come from
+//! those declarations. The two messages that carry text end with
+//! `u8 text_len | text`; the paged query answers with their rows.
 //!
 //! Decoding takes exactly one frame, reads fields in place at their offsets and
 //! returns a `Copy` value; it never panics and never reads past the frame. Every
@@ -24,6 +26,7 @@ use crate::types::{
     AccountId, CancelReason, ClOrdId, CreditTag, ExecId, Liquidity, Market, OrderId, OrderType,
     PendingStatus, Price, Qty, SecurityId, Seq, Side, TimeInForce, Token, TradingPhase, Username,
 };
+use crate::wire::Reserved;
 
 /// The highest protocol version this crate speaks. Version 2 adds OrderPending
 /// (the broker's immediate answer, before the venue's); version 3 adds the queries
@@ -34,7 +37,7 @@ pub const PROTOCOL_VERSION: u8 = 3;
 pub const VERSION_ORDER_PENDING: u8 = 2;
 pub use crate::frame::{FRAME_HEADER_LEN, MAX_FRAME_LEN};
 /// Bytes of the header that every sequenced server message starts with (`seq`, `ts_ns`).
-pub const SEQ_HEADER_LEN: usize = 16;
+pub const SEQ_HEADER_LEN: usize = layout::seq_header::LEN;
 
 /// Why a frame could not be decoded. Small and `Copy`: the error path allocates nothing.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
@@ -797,144 +800,504 @@ pub enum ServerMessage {
 }
 
 // ---------------------------------------------------------------------------
-// Body lengths (bytes after the type byte)
+// Layouts: every fixed layout, declared once
 // ---------------------------------------------------------------------------
 
-/// Body lengths of the fixed-size messages.
-pub mod body_len {
-    /// Login.
-    pub const LOGIN: usize = 60;
-    /// NewOrder.
-    pub const NEW_ORDER: usize = 56;
-    /// CancelOrder.
-    pub const CANCEL_ORDER: usize = 32;
-    /// ReplaceOrder.
-    pub const REPLACE_ORDER: usize = 48;
-    /// MassCancel.
-    pub const MASS_CANCEL: usize = 32;
-    /// OrderEntryControl.
-    pub const ORDER_ENTRY_CONTROL: usize = 32;
-    /// LoginAccepted.
-    pub const LOGIN_ACCEPTED: usize = 32;
-    /// LoginRejected.
-    pub const LOGIN_REJECTED: usize = 2;
-    /// EndOfSession.
-    pub const END_OF_SESSION: usize = 10;
-    /// OrderAccepted (sequenced header included).
-    pub const ORDER_ACCEPTED: usize = 16 + 64;
-    /// OrderRejected fixed part (sequenced header included), before the text.
-    pub const ORDER_REJECTED_FIXED: usize = 16 + 57;
-    /// Executed (sequenced header included).
-    pub const EXECUTED: usize = 16 + 80;
-    /// Canceled (sequenced header included).
-    pub const CANCELED: usize = 16 + 64;
-    /// CancelRejected (sequenced header included).
-    pub const CANCEL_REJECTED: usize = 16 + 40;
-    /// Replaced (sequenced header included).
-    pub const REPLACED: usize = 16 + 72;
-    /// SystemEvent (sequenced header included).
-    pub const SYSTEM_EVENT: usize = 16 + 8;
-    /// BusinessReject fixed part (sequenced header included), before the text.
-    pub const BUSINESS_REJECT_FIXED: usize = 16 + 17;
-    /// MassCancelAck (sequenced header included).
-    pub const MASS_CANCEL_ACK: usize = 16 + 32;
-    /// OrderEntryStatus (sequenced header included).
-    pub const ORDER_ENTRY_STATUS: usize = 16 + 32;
-    /// OrderPending (sequenced header included).
-    pub const ORDER_PENDING: usize = 16 + 48;
-    /// Query.
-    pub const QUERY: usize = 32;
-    /// FundsAnswer (answer header and the funds row).
-    pub const FUNDS_ANSWER: usize = crate::query::ANSWER_HEADER_LEN + crate::query::FUNDS_ROW_LEN;
-    /// QueryRejected.
-    pub const QUERY_REJECTED: usize = 32;
-    /// FillFees (sequenced header included).
-    pub const FILL_FEES: usize = 16 + 72;
+/// Every fixed layout of the protocol, field by field in wire order (see
+/// [`crate::wire`]). Offsets count from the first body byte (the byte after the
+/// type byte); `docs/protocol.md` counts from the frame's first byte, so its
+/// offsets are these plus [`FRAME_HEADER_LEN`]. The encoders and decoders below
+/// read and write through these declarations only, and `protocol/tests/doc_contract.rs`
+/// holds the document's byte tables to them.
+pub mod layout {
+    crate::wire_layout! {
+        /// Login (client). Frozen across versions.
+        login {
+            version: u8,
+            reserved_1: reserved[3],
+            username: ascii[16],
+            token: bytes[32],
+            next_seq: u64,
+        }
+
+        /// NewOrder (client).
+        new_order {
+            cl_ord_id: u64,
+            account: ascii[16],
+            security_code: u32,
+            market: u8,
+            side: u8,
+            order_type: u8,
+            tif: u8,
+            price: i64,
+            qty: u64,
+            flags: u8,
+            credit: u8,
+            reserved_1: reserved[6],
+        }
+
+        /// CancelOrder (client).
+        cancel_order {
+            request_id: u64,
+            orig_cl_ord_id: u64,
+            account: ascii[16],
+        }
+
+        /// ReplaceOrder (client).
+        replace_order {
+            request_id: u64,
+            orig_cl_ord_id: u64,
+            account: ascii[16],
+            price: i64,
+            qty: u64,
+        }
+
+        /// MassCancel (client).
+        mass_cancel {
+            request_id: u64,
+            account: ascii[16],
+            scope: u8,
+            block_new: u8,
+            market: u8,
+            reserved_1: reserved[1],
+            security_code: u32,
+        }
+
+        /// OrderEntryControl (client).
+        order_entry_control {
+            request_id: u64,
+            account: ascii[16],
+            action: u8,
+            reserved_1: reserved[7],
+        }
+
+        /// Query (client, version 3).
+        query {
+            query_id: u64,
+            account: ascii[16],
+            cursor: u32,
+            kind: u8,
+            page_size: u8,
+            flags: u8,
+            reserved_1: reserved[1],
+        }
+
+        /// LoginAccepted (server).
+        login_accepted {
+            version: u8,
+            reserved_1: reserved[3],
+            heartbeat_ms: u32,
+            dead_peer_ms: u32,
+            reserved_2: reserved[4],
+            session_id: u64,
+            next_seq: u64,
+        }
+
+        /// LoginRejected (server).
+        login_rejected {
+            code: u16,
+        }
+
+        /// EndOfSession (server).
+        end_of_session {
+            reason: u16,
+            last_seq: u64,
+        }
+
+        /// The header every sequenced message starts with.
+        seq_header {
+            seq: u64,
+            ts_ns: u64,
+        }
+
+        /// OrderAccepted (sequenced).
+        order_accepted {
+            seq: u64,
+            ts_ns: u64,
+            cl_ord_id: u64,
+            order_id: u64,
+            account: ascii[16],
+            security_code: u32,
+            market: u8,
+            side: u8,
+            order_type: u8,
+            tif: u8,
+            price: i64,
+            qty: u64,
+            flags: u8,
+            credit: u8,
+            reserved_1: reserved[6],
+        }
+
+        /// OrderRejected (sequenced): the fixed part, up to `text_len`; the text follows.
+        order_rejected {
+            seq: u64,
+            ts_ns: u64,
+            cl_ord_id: u64,
+            account: ascii[16],
+            code: u16,
+            flags: u8,
+            detail_kind: u8,
+            reserved_1: reserved[4],
+            detail_0: i64,
+            detail_1: i64,
+            detail_2: i64,
+            text_len: u8,
+        }
+
+        /// Executed (sequenced).
+        executed {
+            seq: u64,
+            ts_ns: u64,
+            cl_ord_id: u64,
+            order_id: u64,
+            exec_id: u64,
+            account: ascii[16],
+            price: i64,
+            qty: u64,
+            leaves: u64,
+            cum: u64,
+            side: u8,
+            liquidity: u8,
+            market: u8,
+            reserved_1: reserved[1],
+            security_code: u32,
+        }
+
+        /// Canceled (sequenced).
+        canceled {
+            seq: u64,
+            ts_ns: u64,
+            cl_ord_id: u64,
+            order_id: u64,
+            account: ascii[16],
+            request_id: u64,
+            canceled_qty: u64,
+            cum: u64,
+            reason: u8,
+            reserved_1: reserved[7],
+        }
+
+        /// CancelRejected (sequenced).
+        cancel_rejected {
+            seq: u64,
+            ts_ns: u64,
+            request_id: u64,
+            orig_cl_ord_id: u64,
+            account: ascii[16],
+            code: u16,
+            kind: u8,
+            reserved_1: reserved[5],
+        }
+
+        /// Replaced (sequenced).
+        replaced {
+            seq: u64,
+            ts_ns: u64,
+            request_id: u64,
+            cl_ord_id: u64,
+            order_id: u64,
+            account: ascii[16],
+            price: i64,
+            qty: u64,
+            leaves: u64,
+            priority_kept: u8,
+            reserved_1: reserved[7],
+        }
+
+        /// SystemEvent (sequenced).
+        system_event {
+            seq: u64,
+            ts_ns: u64,
+            event: u8,
+            phase: u8,
+            market: u8,
+            reserved_1: reserved[1],
+            security_code: u32,
+        }
+
+        /// BusinessReject (sequenced): the fixed part, up to `text_len`; the text follows.
+        business_reject {
+            seq: u64,
+            ts_ns: u64,
+            ref_msg_type: u8,
+            reserved_1: reserved[1],
+            code: u16,
+            reserved_2: reserved[4],
+            ref_id: u64,
+            text_len: u8,
+        }
+
+        /// MassCancelAck (sequenced).
+        mass_cancel_ack {
+            seq: u64,
+            ts_ns: u64,
+            request_id: u64,
+            account: ascii[16],
+            canceled_count: u32,
+            code: u16,
+            blocked: u8,
+            reserved_1: reserved[1],
+        }
+
+        /// OrderEntryStatus (sequenced).
+        order_entry_status {
+            seq: u64,
+            ts_ns: u64,
+            request_id: u64,
+            account: ascii[16],
+            state: u8,
+            reserved_1: reserved[1],
+            code: u16,
+            reserved_2: reserved[4],
+        }
+
+        /// OrderPending (sequenced, version 2).
+        order_pending {
+            seq: u64,
+            ts_ns: u64,
+            cl_ord_id: u64,
+            order_id: u64,
+            request_id: u64,
+            account: ascii[16],
+            status: u8,
+            phase: u8,
+            reserved_1: reserved[6],
+        }
+
+        /// FillFees (sequenced, version 3).
+        fill_fees {
+            seq: u64,
+            ts_ns: u64,
+            cl_ord_id: u64,
+            order_id: u64,
+            exec_id: u64,
+            account: ascii[16],
+            commission: i64,
+            stamp_duty: i64,
+            transfer_fee: i64,
+            total: i64,
+        }
+
+        /// The header every query answer starts with (version 3).
+        answer_header {
+            query_id: u64,
+            as_of_seq: u64,
+            account: ascii[16],
+            next_cursor: u32,
+            row_count: u8,
+            flags: u8,
+            reserved_1: reserved[2],
+        }
+
+        /// The one row of a FundsAnswer, after its answer header.
+        funds_row {
+            cash_available: i64,
+            cash_frozen: i64,
+            cash_debit: i64,
+            market_value: i64,
+            total_assets: i64,
+            realized_pnl_today: i64,
+            commission_today: i64,
+            stamp_duty_today: i64,
+            transfer_fee_today: i64,
+            fees_today: i64,
+        }
+
+        /// One row of a PositionsAnswer.
+        position_row {
+            security_code: u32,
+            market: u8,
+            reserved_1: reserved[3],
+            qty: u64,
+            sellable: u64,
+            frozen: u64,
+            average_cost: i64,
+            last_price: i64,
+            market_value: i64,
+            unrealized_pnl: i64,
+        }
+
+        /// One row of an OrdersAnswer.
+        order_row {
+            cl_ord_id: u64,
+            security_code: u32,
+            market: u8,
+            side: u8,
+            order_type: u8,
+            status: u8,
+            code: u16,
+            reserved_1: reserved[6],
+            price: i64,
+            qty: u64,
+            filled_qty: u64,
+            open_qty: u64,
+            average_price: i64,
+            fees_paid: i64,
+            entered_ns: u64,
+        }
+
+        /// One row of a FillsAnswer.
+        fill_row {
+            exec_id: u64,
+            cl_ord_id: u64,
+            security_code: u32,
+            market: u8,
+            side: u8,
+            reserved_1: reserved[2],
+            price: i64,
+            qty: u64,
+            commission: i64,
+            stamp_duty: i64,
+            transfer_fee: i64,
+            booked_ns: u64,
+        }
+
+        /// QueryRejected (server, version 3).
+        query_rejected {
+            query_id: u64,
+            account: ascii[16],
+            code: u16,
+            kind: u8,
+            reserved_1: reserved[5],
+        }
+    }
+
+    /// Offset of the id a BusinessReject echoes as `ref_id`: the same in every
+    /// client message that carries one (cl_ord_id, request_id or query_id).
+    pub const REF_ID_AT: usize = new_order::AT.cl_ord_id;
+
+    // Each sequenced layout starts with the sequenced header, and every client id
+    // a BusinessReject echoes sits at REF_ID_AT.
+    const _: () = {
+        let heads = [
+            (order_accepted::AT.seq, order_accepted::AT.ts_ns),
+            (order_rejected::AT.seq, order_rejected::AT.ts_ns),
+            (executed::AT.seq, executed::AT.ts_ns),
+            (canceled::AT.seq, canceled::AT.ts_ns),
+            (cancel_rejected::AT.seq, cancel_rejected::AT.ts_ns),
+            (replaced::AT.seq, replaced::AT.ts_ns),
+            (system_event::AT.seq, system_event::AT.ts_ns),
+            (business_reject::AT.seq, business_reject::AT.ts_ns),
+            (mass_cancel_ack::AT.seq, mass_cancel_ack::AT.ts_ns),
+            (order_entry_status::AT.seq, order_entry_status::AT.ts_ns),
+            (order_pending::AT.seq, order_pending::AT.ts_ns),
+            (fill_fees::AT.seq, fill_fees::AT.ts_ns),
+        ];
+        let mut i = 0;
+        while i < heads.len() {
+            assert!(heads[i].0 == seq_header::AT.seq && heads[i].1 == seq_header::AT.ts_ns);
+            i += 1;
+        }
+        let ids = [
+            new_order::AT.cl_ord_id,
+            cancel_order::AT.request_id,
+            replace_order::AT.request_id,
+            mass_cancel::AT.request_id,
+            order_entry_control::AT.request_id,
+            query::AT.query_id,
+        ];
+        let mut i = 0;
+        while i < ids.len() {
+            assert!(ids[i] == REF_ID_AT);
+            i += 1;
+        }
+    };
 }
 
 // ---------------------------------------------------------------------------
-// Low-level field access
+// Body lengths (bytes after the type byte)
 // ---------------------------------------------------------------------------
 
-/// Reads fields at fixed offsets of a body whose length was already checked.
-/// Out-of-range offsets (a bug in this module) read zeros rather than panic.
+/// Body lengths of the fixed-size messages, from their [`layout`]s.
+pub mod body_len {
+    use super::layout;
+
+    /// Login.
+    pub const LOGIN: usize = layout::login::LEN;
+    /// NewOrder.
+    pub const NEW_ORDER: usize = layout::new_order::LEN;
+    /// CancelOrder.
+    pub const CANCEL_ORDER: usize = layout::cancel_order::LEN;
+    /// ReplaceOrder.
+    pub const REPLACE_ORDER: usize = layout::replace_order::LEN;
+    /// MassCancel.
+    pub const MASS_CANCEL: usize = layout::mass_cancel::LEN;
+    /// OrderEntryControl.
+    pub const ORDER_ENTRY_CONTROL: usize = layout::order_entry_control::LEN;
+    /// LoginAccepted.
+    pub const LOGIN_ACCEPTED: usize = layout::login_accepted::LEN;
+    /// LoginRejected.
+    pub const LOGIN_REJECTED: usize = layout::login_rejected::LEN;
+    /// EndOfSession.
+    pub const END_OF_SESSION: usize = layout::end_of_session::LEN;
+    /// OrderAccepted (sequenced header included).
+    pub const ORDER_ACCEPTED: usize = layout::order_accepted::LEN;
+    /// OrderRejected fixed part (sequenced header included), before the text.
+    pub const ORDER_REJECTED_FIXED: usize = layout::order_rejected::LEN;
+    /// Executed (sequenced header included).
+    pub const EXECUTED: usize = layout::executed::LEN;
+    /// Canceled (sequenced header included).
+    pub const CANCELED: usize = layout::canceled::LEN;
+    /// CancelRejected (sequenced header included).
+    pub const CANCEL_REJECTED: usize = layout::cancel_rejected::LEN;
+    /// Replaced (sequenced header included).
+    pub const REPLACED: usize = layout::replaced::LEN;
+    /// SystemEvent (sequenced header included).
+    pub const SYSTEM_EVENT: usize = layout::system_event::LEN;
+    /// BusinessReject fixed part (sequenced header included), before the text.
+    pub const BUSINESS_REJECT_FIXED: usize = layout::business_reject::LEN;
+    /// MassCancelAck (sequenced header included).
+    pub const MASS_CANCEL_ACK: usize = layout::mass_cancel_ack::LEN;
+    /// OrderEntryStatus (sequenced header included).
+    pub const ORDER_ENTRY_STATUS: usize = layout::order_entry_status::LEN;
+    /// OrderPending (sequenced header included).
+    pub const ORDER_PENDING: usize = layout::order_pending::LEN;
+    /// Query.
+    pub const QUERY: usize = layout::query::LEN;
+    /// FundsAnswer (answer header and the funds row).
+    pub const FUNDS_ANSWER: usize = layout::answer_header::LEN + layout::funds_row::LEN;
+    /// QueryRejected.
+    pub const QUERY_REJECTED: usize = layout::query_rejected::LEN;
+    /// FillFees (sequenced header included).
+    pub const FILL_FEES: usize = layout::fill_fees::LEN;
+}
+
+// ---------------------------------------------------------------------------
+// Field values: what the raw bytes of a layout mean
+// ---------------------------------------------------------------------------
+
+/// Reads the text that follows a text message's fixed part.
 #[derive(Clone, Copy)]
 struct Fields<'a>(&'a [u8]);
 
 impl<'a> Fields<'a> {
-    fn array<const N: usize>(self, at: usize) -> [u8; N] {
-        let mut out = [0u8; N];
-        if let Some(src) = self.0.get(at..at + N) {
-            out.copy_from_slice(src);
-        }
-        out
-    }
-    fn u8(self, at: usize) -> u8 {
-        self.0.get(at).copied().unwrap_or(0)
-    }
-    fn u16(self, at: usize) -> u16 {
-        u16::from_le_bytes(self.array(at))
-    }
-    fn u32(self, at: usize) -> u32 {
-        u32::from_le_bytes(self.array(at))
-    }
-    fn u64(self, at: usize) -> u64 {
-        u64::from_le_bytes(self.array(at))
-    }
-    fn i64(self, at: usize) -> i64 {
-        i64::from_le_bytes(self.array(at))
-    }
-    fn account(self, at: usize, field: &'static str) -> Result<AccountId, DecodeError> {
-        AccountId::from_wire(self.array(at)).map_err(|_| DecodeError::BadIdentifier { field })
-    }
-    fn optional_account(
-        self,
-        at: usize,
-        field: &'static str,
-    ) -> Result<Option<AccountId>, DecodeError> {
-        let raw: [u8; 16] = self.array(at);
-        if raw == [0; 16] {
-            return Ok(None);
-        }
-        AccountId::from_wire(raw).map(Some).map_err(|_| DecodeError::BadIdentifier { field })
-    }
-    fn security(self, market_at: usize, code_at: usize) -> Result<SecurityId, DecodeError> {
-        let market = enum_field(Market::from_u8(self.u8(market_at)), "market", self.u8(market_at))?;
-        SecurityId::new(market, self.u32(code_at))
-            .ok_or(DecodeError::OutOfRange { field: "security_code" })
-    }
     fn text(self, at: usize) -> Result<&'a str, DecodeError> {
         let bytes = self.0.get(at..).ok_or(DecodeError::BadText)?;
         core::str::from_utf8(bytes).map_err(|_| DecodeError::BadText)
     }
 }
 
-fn enum_field<T>(value: Option<T>, field: &'static str, raw: u8) -> Result<T, DecodeError> {
-    value.ok_or(DecodeError::BadEnum { field, value: u64::from(raw) })
+fn account(raw: [u8; 16], field: &'static str) -> Result<AccountId, DecodeError> {
+    AccountId::from_wire(raw).map_err(|_| DecodeError::BadIdentifier { field })
 }
 
-/// Writes fields at fixed offsets into a zeroed body buffer.
-struct Out<'a>(&'a mut [u8]);
+/// An account that may be absent: all zero bytes.
+fn optional_account(raw: [u8; 16], field: &'static str) -> Result<Option<AccountId>, DecodeError> {
+    if raw == [0; 16] {
+        return Ok(None);
+    }
+    account(raw, field).map(Some)
+}
 
-impl Out<'_> {
-    fn bytes(&mut self, at: usize, src: &[u8]) {
-        self.0[at..at + src.len()].copy_from_slice(src);
-    }
-    fn u8(&mut self, at: usize, v: u8) {
-        self.0[at] = v;
-    }
-    fn u16(&mut self, at: usize, v: u16) {
-        self.bytes(at, &v.to_le_bytes());
-    }
-    fn u32(&mut self, at: usize, v: u32) {
-        self.bytes(at, &v.to_le_bytes());
-    }
-    fn u64(&mut self, at: usize, v: u64) {
-        self.bytes(at, &v.to_le_bytes());
-    }
-    fn i64(&mut self, at: usize, v: i64) {
-        self.bytes(at, &v.to_le_bytes());
-    }
+/// The market is checked before the code, as every decoder has always done.
+fn security(market: u8, code: u32) -> Result<SecurityId, DecodeError> {
+    let market = enum_field(Market::from_u8(market), "market", market)?;
+    SecurityId::new(market, code).ok_or(DecodeError::OutOfRange { field: "security_code" })
+}
+
+fn enum_field<T>(value: Option<T>, field: &'static str, raw: u8) -> Result<T, DecodeError> {
+    value.ok_or(DecodeError::BadEnum { field, value: u64::from(raw) })
 }
 
 // ---------------------------------------------------------------------------
@@ -977,19 +1340,20 @@ fn split_frame(frame: &[u8]) -> Result<(u8, &[u8]), DecodeError> {
     Ok((frame[2], &frame[FRAME_HEADER_LEN..]))
 }
 
-fn expect_len(msg_type: u8, body: &[u8], expected: usize) -> Result<Fields<'_>, DecodeError> {
+fn expect_len(msg_type: u8, body: &[u8], expected: usize) -> Result<&[u8], DecodeError> {
     if body.len() != expected {
         return Err(DecodeError::BadBodyLength { msg_type, expected, actual: body.len() });
     }
-    Ok(Fields(body))
+    Ok(body)
 }
 
-/// Writes the frame header plus a body produced by `fill` into `out`.
+/// Writes the frame header plus a body produced by `fill` into `out`; `fill`
+/// gets the body zeroed, exactly `body_len` bytes long.
 fn write_frame(
     out: &mut [u8],
     msg_type: u8,
     body_len: usize,
-    fill: impl FnOnce(&mut Out<'_>),
+    fill: impl FnOnce(&mut [u8]),
 ) -> Result<usize, EncodeError> {
     let total = FRAME_HEADER_LEN + body_len;
     debug_assert!(total <= MAX_FRAME_LEN, "layout exceeds the maximum frame");
@@ -1001,7 +1365,7 @@ fn write_frame(
     frame[2] = msg_type;
     let body = &mut frame[FRAME_HEADER_LEN..];
     body.fill(0);
-    fill(&mut Out(body));
+    fill(body);
     Ok(total)
 }
 
@@ -1043,57 +1407,63 @@ impl ClientMessage {
     pub fn encode_to_slice(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
         let t = self.msg_type();
         match self {
-            ClientMessage::Login(m) => write_frame(out, t, body_len::LOGIN, |o| {
-                o.u8(0, m.version);
-                o.bytes(4, &m.username.to_wire());
-                o.bytes(20, &m.token.0);
-                o.u64(52, m.next_seq);
+            ClientMessage::Login(m) => write_frame(out, t, layout::login::LEN, |b| {
+                layout::login::Wire {
+                    version: m.version,
+                    reserved_1: Reserved,
+                    username: m.username.to_wire(),
+                    token: m.token.0,
+                    next_seq: m.next_seq,
+                }
+                .write(b)
             }),
             ClientMessage::Heartbeat | ClientMessage::Logout => write_frame(out, t, 0, |_| {}),
             ClientMessage::NewOrder(m) => m.encode_to_slice(out),
-            ClientMessage::CancelOrder(m) => write_frame(out, t, body_len::CANCEL_ORDER, |o| {
-                o.u64(0, m.request_id);
-                o.u64(8, m.orig_cl_ord_id);
-                o.bytes(16, &m.account.to_wire());
-            }),
-            ClientMessage::ReplaceOrder(m) => write_frame(out, t, body_len::REPLACE_ORDER, |o| {
-                o.u64(0, m.request_id);
-                o.u64(8, m.orig_cl_ord_id);
-                o.bytes(16, &m.account.to_wire());
-                o.i64(32, m.price.0);
-                o.u64(40, m.qty.0);
-            }),
-            ClientMessage::MassCancel(m) => write_frame(out, t, body_len::MASS_CANCEL, |o| {
-                o.u64(0, m.request_id);
-                let (scope, account, security) = match m.scope {
-                    MassCancelScope::Account(a) => (1, Some(a), None),
-                    MassCancelScope::Security(a, s) => (2, Some(a), Some(s)),
-                    MassCancelScope::Login => (3, None, None),
-                };
-                if let Some(a) = account {
-                    o.bytes(8, &a.to_wire());
+            ClientMessage::CancelOrder(m) => write_frame(out, t, layout::cancel_order::LEN, |b| {
+                layout::cancel_order::Wire {
+                    request_id: m.request_id,
+                    orig_cl_ord_id: m.orig_cl_ord_id,
+                    account: m.account.to_wire(),
                 }
-                o.u8(24, scope);
-                o.u8(25, u8::from(m.block_new));
-                if let Some(s) = security {
-                    o.u8(26, s.market.as_u8());
-                    o.u32(28, s.code);
-                }
+                .write(b)
             }),
-            ClientMessage::OrderEntryControl(m) => {
-                write_frame(out, t, body_len::ORDER_ENTRY_CONTROL, |o| {
-                    o.u64(0, m.request_id);
-                    o.bytes(8, &m.account.to_wire());
-                    o.u8(24, if m.enable { 1 } else { 2 });
+            ClientMessage::ReplaceOrder(m) => {
+                write_frame(out, t, layout::replace_order::LEN, |b| {
+                    layout::replace_order::Wire {
+                        request_id: m.request_id,
+                        orig_cl_ord_id: m.orig_cl_ord_id,
+                        account: m.account.to_wire(),
+                        price: m.price.0,
+                        qty: m.qty.0,
+                    }
+                    .write(b)
                 })
             }
-            ClientMessage::Query(m) => write_frame(out, t, body_len::QUERY, |o| {
-                o.u64(0, m.query_id);
-                o.bytes(8, &m.account.to_wire());
-                o.u32(24, m.cursor);
-                o.u8(28, m.kind.as_u8());
-                o.u8(29, m.page_size);
-                o.u8(30, m.flags);
+            ClientMessage::MassCancel(m) => {
+                write_frame(out, t, layout::mass_cancel::LEN, |b| m.to_wire().write(b))
+            }
+            ClientMessage::OrderEntryControl(m) => {
+                write_frame(out, t, layout::order_entry_control::LEN, |b| {
+                    layout::order_entry_control::Wire {
+                        request_id: m.request_id,
+                        account: m.account.to_wire(),
+                        action: if m.enable { 1 } else { 2 },
+                        reserved_1: Reserved,
+                    }
+                    .write(b)
+                })
+            }
+            ClientMessage::Query(m) => write_frame(out, t, layout::query::LEN, |b| {
+                layout::query::Wire {
+                    query_id: m.query_id,
+                    account: m.account.to_wire(),
+                    cursor: m.cursor,
+                    kind: m.kind.as_u8(),
+                    page_size: m.page_size,
+                    flags: m.flags,
+                    reserved_1: Reserved,
+                }
+                .write(b)
             }),
         }
     }
@@ -1108,69 +1478,101 @@ impl ClientMessage {
         let (t, body) = split_frame(frame)?;
         match t {
             msg_type::LOGIN => {
-                let f = expect_len(t, body, body_len::LOGIN)?;
-                let version = f.u8(0);
-                if version == 0 {
-                    return Err(DecodeError::BadVersion(version));
+                let w = layout::login::Wire::read(expect_len(t, body, layout::login::LEN)?);
+                if w.version == 0 {
+                    return Err(DecodeError::BadVersion(w.version));
                 }
-                let username = Username::from_wire(f.array(4))
+                let username = Username::from_wire(w.username)
                     .map_err(|_| DecodeError::BadIdentifier { field: "username" })?;
                 Ok(ClientMessage::Login(Login {
-                    version,
+                    version: w.version,
                     username,
-                    token: Token(f.array(20)),
-                    next_seq: f.u64(52),
+                    token: Token(w.token),
+                    next_seq: w.next_seq,
                 }))
             }
             msg_type::CLIENT_HEARTBEAT => expect_len(t, body, 0).map(|_| ClientMessage::Heartbeat),
             msg_type::LOGOUT => expect_len(t, body, 0).map(|_| ClientMessage::Logout),
             msg_type::NEW_ORDER => NewOrder::decode_body(body).map(ClientMessage::NewOrder),
             msg_type::CANCEL_ORDER => {
-                let f = expect_len(t, body, body_len::CANCEL_ORDER)?;
+                let body = expect_len(t, body, layout::cancel_order::LEN)?;
+                let w = layout::cancel_order::Wire::read(body);
                 Ok(ClientMessage::CancelOrder(CancelOrder {
-                    request_id: f.u64(0),
-                    orig_cl_ord_id: f.u64(8),
-                    account: f.account(16, "account")?,
+                    request_id: w.request_id,
+                    orig_cl_ord_id: w.orig_cl_ord_id,
+                    account: account(w.account, "account")?,
                 }))
             }
             msg_type::REPLACE_ORDER => {
-                let f = expect_len(t, body, body_len::REPLACE_ORDER)?;
+                let body = expect_len(t, body, layout::replace_order::LEN)?;
+                let w = layout::replace_order::Wire::read(body);
                 Ok(ClientMessage::ReplaceOrder(ReplaceOrder {
-                    request_id: f.u64(0),
-                    orig_cl_ord_id: f.u64(8),
-                    account: f.account(16, "account")?,
-                    price: Price(f.i64(32)),
-                    qty: Qty(f.u64(40)),
+                    request_id: w.request_id,
+                    orig_cl_ord_id: w.orig_cl_ord_id,
+                    account: account(w.account, "account")?,
+                    price: Price(w.price),
+                    qty: Qty(w.qty),
                 }))
             }
             msg_type::MASS_CANCEL => {
-                let f = expect_len(t, body, body_len::MASS_CANCEL)?;
-                let scope = match f.u8(24) {
-                    1 => MassCancelScope::Account(f.account(8, "account")?),
-                    2 => MassCancelScope::Security(f.account(8, "account")?, f.security(26, 28)?),
-                    3 => MassCancelScope::Login,
-                    v => return Err(DecodeError::BadEnum { field: "scope", value: u64::from(v) }),
-                };
-                // Named after its field, as every other enum error is.
-                let block_new = bool_field(f.u8(25), "block_new")?;
-                Ok(ClientMessage::MassCancel(MassCancel { request_id: f.u64(0), scope, block_new }))
+                let body = expect_len(t, body, layout::mass_cancel::LEN)?;
+                MassCancel::from_wire(layout::mass_cancel::Wire::read(body))
+                    .map(ClientMessage::MassCancel)
             }
             msg_type::ORDER_ENTRY_CONTROL => {
-                let f = expect_len(t, body, body_len::ORDER_ENTRY_CONTROL)?;
-                let enable = match f.u8(24) {
+                let body = expect_len(t, body, layout::order_entry_control::LEN)?;
+                let w = layout::order_entry_control::Wire::read(body);
+                let enable = match w.action {
                     1 => true,
                     2 => false,
                     v => return Err(DecodeError::BadEnum { field: "action", value: u64::from(v) }),
                 };
                 Ok(ClientMessage::OrderEntryControl(OrderEntryControl {
-                    request_id: f.u64(0),
-                    account: f.account(8, "account")?,
+                    request_id: w.request_id,
+                    account: account(w.account, "account")?,
                     enable,
                 }))
             }
-            msg_type::QUERY => decode_query(expect_len(t, body, body_len::QUERY)?),
+            msg_type::QUERY => {
+                let body = expect_len(t, body, layout::query::LEN)?;
+                decode_query(layout::query::Wire::read(body))
+            }
             other => Err(DecodeError::UnknownType(other)),
         }
+    }
+}
+
+impl MassCancel {
+    fn to_wire(self) -> layout::mass_cancel::Wire {
+        let (scope, account, security) = match self.scope {
+            MassCancelScope::Account(a) => (1, Some(a), None),
+            MassCancelScope::Security(a, s) => (2, Some(a), Some(s)),
+            MassCancelScope::Login => (3, None, None),
+        };
+        layout::mass_cancel::Wire {
+            request_id: self.request_id,
+            account: account.map_or([0; 16], |a| a.to_wire()),
+            scope,
+            block_new: u8::from(self.block_new),
+            market: security.map_or(0, |s| s.market.as_u8()),
+            reserved_1: Reserved,
+            security_code: security.map_or(0, |s| s.code),
+        }
+    }
+
+    fn from_wire(w: layout::mass_cancel::Wire) -> Result<MassCancel, DecodeError> {
+        let scope = match w.scope {
+            1 => MassCancelScope::Account(account(w.account, "account")?),
+            2 => MassCancelScope::Security(
+                account(w.account, "account")?,
+                security(w.market, w.security_code)?,
+            ),
+            3 => MassCancelScope::Login,
+            v => return Err(DecodeError::BadEnum { field: "scope", value: u64::from(v) }),
+        };
+        // Named after its field, as every other enum error is.
+        let block_new = bool_field(w.block_new, "block_new")?;
+        Ok(MassCancel { request_id: w.request_id, scope, block_new })
     }
 }
 
@@ -1178,40 +1580,44 @@ impl NewOrder {
     /// Encodes one whole NewOrder frame into `out` (the hot path: no match on type).
     #[inline]
     pub fn encode_to_slice(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
-        write_frame(out, msg_type::NEW_ORDER, body_len::NEW_ORDER, |o| {
-            o.u64(0, self.cl_ord_id);
-            o.bytes(8, &self.account.to_wire());
-            o.u32(24, self.security.code);
-            o.u8(28, self.security.market.as_u8());
-            o.u8(29, self.side.as_u8());
-            o.u8(30, self.order_type.as_u8());
-            o.u8(31, self.tif.as_u8());
-            o.i64(32, self.price.0);
-            o.u64(40, self.qty.0);
-            o.u8(48, self.flags);
-            o.u8(49, self.credit.as_u8());
+        write_frame(out, msg_type::NEW_ORDER, layout::new_order::LEN, |b| {
+            layout::new_order::Wire {
+                cl_ord_id: self.cl_ord_id,
+                account: self.account.to_wire(),
+                security_code: self.security.code,
+                market: self.security.market.as_u8(),
+                side: self.side.as_u8(),
+                order_type: self.order_type.as_u8(),
+                tif: self.tif.as_u8(),
+                price: self.price.0,
+                qty: self.qty.0,
+                flags: self.flags,
+                credit: self.credit.as_u8(),
+                reserved_1: Reserved,
+            }
+            .write(b)
         })
     }
 
     /// Decodes a NewOrder body (the bytes after the type byte).
     #[inline]
     pub fn decode_body(body: &[u8]) -> Result<NewOrder, DecodeError> {
-        let f = expect_len(msg_type::NEW_ORDER, body, body_len::NEW_ORDER)?;
-        let flags = f.u8(48);
-        if flags & !order_flags::ALL != 0 {
-            return Err(DecodeError::BadEnum { field: "flags", value: u64::from(flags) });
+        let body = expect_len(msg_type::NEW_ORDER, body, layout::new_order::LEN)?;
+        let w = layout::new_order::Wire::read(body);
+        if w.flags & !order_flags::ALL != 0 {
+            return Err(DecodeError::BadEnum { field: "flags", value: u64::from(w.flags) });
         }
         Ok(NewOrder {
-            cl_ord_id: f.u64(0),
-            account: f.account(8, "account")?,
-            security: f.security(28, 24)?,
-            side: enum_field(Side::from_u8(f.u8(29)), "side", f.u8(29))?,
-            order_type: enum_field(OrderType::from_u8(f.u8(30)), "order_type", f.u8(30))?,
-            tif: enum_field(TimeInForce::from_u8(f.u8(31)), "tif", f.u8(31))?,
-            price: Price(f.i64(32)),
-            qty: Qty(f.u64(40)),
-            flags,
-            credit: enum_field(CreditTag::from_u8(f.u8(49)), "credit", f.u8(49))?,
+            cl_ord_id: w.cl_ord_id,
+            account: account(w.account, "account")?,
+            security: security(w.market, w.security_code)?,
+            side: enum_field(Side::from_u8(w.side), "side", w.side)?,
+            order_type: enum_field(OrderType::from_u8(w.order_type), "order_type", w.order_type)?,
+            tif: enum_field(TimeInForce::from_u8(w.tif), "tif", w.tif)?,
+            price: Price(w.price),
+            qty: Qty(w.qty),
+            flags: w.flags,
+            credit: enum_field(CreditTag::from_u8(w.credit), "credit", w.credit)?,
         })
     }
 }
@@ -1237,21 +1643,32 @@ impl ServerMessage {
     pub fn encode_to_slice(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
         let t = self.msg_type();
         match self {
-            ServerMessage::LoginAccepted(m) => write_frame(out, t, body_len::LOGIN_ACCEPTED, |o| {
-                o.u8(0, m.version);
-                o.u32(4, m.heartbeat_ms);
-                o.u32(8, m.dead_peer_ms);
-                o.u64(16, m.session_id);
-                o.u64(24, m.next_seq);
-            }),
+            ServerMessage::LoginAccepted(m) => {
+                write_frame(out, t, layout::login_accepted::LEN, |b| {
+                    layout::login_accepted::Wire {
+                        version: m.version,
+                        reserved_1: Reserved,
+                        heartbeat_ms: m.heartbeat_ms,
+                        dead_peer_ms: m.dead_peer_ms,
+                        reserved_2: Reserved,
+                        session_id: m.session_id,
+                        next_seq: m.next_seq,
+                    }
+                    .write(b)
+                })
+            }
             ServerMessage::LoginRejected(m) => {
-                write_frame(out, t, body_len::LOGIN_REJECTED, |o| o.u16(0, m.code.0))
+                write_frame(out, t, layout::login_rejected::LEN, |b| {
+                    layout::login_rejected::Wire { code: m.code.0 }.write(b)
+                })
             }
             ServerMessage::Heartbeat => write_frame(out, t, 0, |_| {}),
-            ServerMessage::EndOfSession(m) => write_frame(out, t, body_len::END_OF_SESSION, |o| {
-                o.u16(0, m.reason.0);
-                o.u64(2, m.last_seq);
-            }),
+            ServerMessage::EndOfSession(m) => {
+                write_frame(out, t, layout::end_of_session::LEN, |b| {
+                    layout::end_of_session::Wire { reason: m.reason.0, last_seq: m.last_seq }
+                        .write(b)
+                })
+            }
             ServerMessage::App(s) => s.encode_to_slice(out),
             ServerMessage::Query(a) => a.encode_to_slice(out),
         }
@@ -1267,25 +1684,28 @@ impl ServerMessage {
         let (t, body) = split_frame(frame)?;
         match t {
             msg_type::LOGIN_ACCEPTED => {
-                let f = expect_len(t, body, body_len::LOGIN_ACCEPTED)?;
+                let body = expect_len(t, body, layout::login_accepted::LEN)?;
+                let w = layout::login_accepted::Wire::read(body);
                 Ok(ServerMessage::LoginAccepted(LoginAccepted {
-                    version: f.u8(0),
-                    heartbeat_ms: f.u32(4),
-                    dead_peer_ms: f.u32(8),
-                    session_id: f.u64(16),
-                    next_seq: f.u64(24),
+                    version: w.version,
+                    heartbeat_ms: w.heartbeat_ms,
+                    dead_peer_ms: w.dead_peer_ms,
+                    session_id: w.session_id,
+                    next_seq: w.next_seq,
                 }))
             }
             msg_type::LOGIN_REJECTED => {
-                let f = expect_len(t, body, body_len::LOGIN_REJECTED)?;
-                Ok(ServerMessage::LoginRejected(LoginRejected { code: RejectCode(f.u16(0)) }))
+                let body = expect_len(t, body, layout::login_rejected::LEN)?;
+                let w = layout::login_rejected::Wire::read(body);
+                Ok(ServerMessage::LoginRejected(LoginRejected { code: RejectCode(w.code) }))
             }
             msg_type::SERVER_HEARTBEAT => expect_len(t, body, 0).map(|_| ServerMessage::Heartbeat),
             msg_type::END_OF_SESSION => {
-                let f = expect_len(t, body, body_len::END_OF_SESSION)?;
+                let body = expect_len(t, body, layout::end_of_session::LEN)?;
+                let w = layout::end_of_session::Wire::read(body);
                 Ok(ServerMessage::EndOfSession(EndOfSession {
-                    reason: RejectCode(f.u16(0)),
-                    last_seq: f.u64(2),
+                    reason: RejectCode(w.reason),
+                    last_seq: w.last_seq,
                 }))
             }
             msg_type::FUNDS_ANSWER
@@ -1304,137 +1724,190 @@ impl Sequenced {
     /// Encodes one whole frame into `out`, returning its length.
     pub fn encode_to_slice(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
         let t = self.msg.msg_type();
-        let (seq, ts) = (self.seq, self.ts_ns);
-        let header = |o: &mut Out<'_>| {
-            o.u64(0, seq);
-            o.u64(8, ts);
-        };
+        let (seq, ts_ns) = (self.seq, self.ts_ns);
         match &self.msg {
-            AppMessage::OrderAccepted(m) => write_frame(out, t, body_len::ORDER_ACCEPTED, |o| {
-                header(o);
-                o.u64(16, m.cl_ord_id);
-                o.u64(24, m.order_id);
-                o.bytes(32, &m.account.to_wire());
-                o.u32(48, m.security.code);
-                o.u8(52, m.security.market.as_u8());
-                o.u8(53, m.side.as_u8());
-                o.u8(54, m.order_type.as_u8());
-                o.u8(55, m.tif.as_u8());
-                o.i64(56, m.price.0);
-                o.u64(64, m.qty.0);
-                o.u8(72, m.flags);
-                o.u8(73, m.credit.as_u8());
+            AppMessage::OrderAccepted(m) => write_frame(out, t, layout::order_accepted::LEN, |b| {
+                layout::order_accepted::Wire {
+                    seq,
+                    ts_ns,
+                    cl_ord_id: m.cl_ord_id,
+                    order_id: m.order_id,
+                    account: m.account.to_wire(),
+                    security_code: m.security.code,
+                    market: m.security.market.as_u8(),
+                    side: m.side.as_u8(),
+                    order_type: m.order_type.as_u8(),
+                    tif: m.tif.as_u8(),
+                    price: m.price.0,
+                    qty: m.qty.0,
+                    flags: m.flags,
+                    credit: m.credit.as_u8(),
+                    reserved_1: Reserved,
+                }
+                .write(b)
             }),
             AppMessage::OrderRejected(m) => {
                 let text = m.text();
                 let text = text.as_bytes();
-                write_frame(out, t, body_len::ORDER_REJECTED_FIXED + text.len(), |o| {
-                    header(o);
-                    o.u64(16, m.cl_ord_id);
-                    o.bytes(24, &m.account.to_wire());
-                    o.u16(40, m.code.0);
-                    o.u8(42, m.flags);
-                    o.u8(43, m.detail.kind());
-                    let [a, b, c] = m.detail.values();
-                    o.i64(48, a);
-                    o.i64(56, b);
-                    o.i64(64, c);
-                    o.u8(72, text.len() as u8);
-                    o.bytes(73, text);
+                let fixed = layout::order_rejected::LEN;
+                write_frame(out, t, fixed + text.len(), |b| {
+                    let [detail_0, detail_1, detail_2] = m.detail.values();
+                    layout::order_rejected::Wire {
+                        seq,
+                        ts_ns,
+                        cl_ord_id: m.cl_ord_id,
+                        account: m.account.to_wire(),
+                        code: m.code.0,
+                        flags: m.flags,
+                        detail_kind: m.detail.kind(),
+                        reserved_1: Reserved,
+                        detail_0,
+                        detail_1,
+                        detail_2,
+                        text_len: text.len() as u8,
+                    }
+                    .write(b);
+                    b[fixed..].copy_from_slice(text);
                 })
             }
-            AppMessage::Executed(m) => write_frame(out, t, body_len::EXECUTED, |o| {
-                header(o);
-                m.write_fields(o);
-            }),
-            AppMessage::Canceled(m) => write_frame(out, t, body_len::CANCELED, |o| {
-                header(o);
-                o.u64(16, m.cl_ord_id);
-                o.u64(24, m.order_id);
-                o.bytes(32, &m.account.to_wire());
-                o.u64(48, m.request_id);
-                o.u64(56, m.canceled_qty.0);
-                o.u64(64, m.cum.0);
-                o.u8(72, m.reason.as_u8());
-            }),
-            AppMessage::CancelRejected(m) => write_frame(out, t, body_len::CANCEL_REJECTED, |o| {
-                header(o);
-                o.u64(16, m.request_id);
-                o.u64(24, m.orig_cl_ord_id);
-                o.bytes(32, &m.account.to_wire());
-                o.u16(48, m.code.0);
-                o.u8(50, m.kind as u8);
-            }),
-            AppMessage::Replaced(m) => write_frame(out, t, body_len::REPLACED, |o| {
-                header(o);
-                o.u64(16, m.request_id);
-                o.u64(24, m.cl_ord_id);
-                o.u64(32, m.order_id);
-                o.bytes(40, &m.account.to_wire());
-                o.i64(56, m.price.0);
-                o.u64(64, m.qty.0);
-                o.u64(72, m.leaves.0);
-                o.u8(80, u8::from(m.priority_kept));
-            }),
-            AppMessage::SystemEvent(m) => write_frame(out, t, body_len::SYSTEM_EVENT, |o| {
-                header(o);
-                o.u8(16, m.kind as u8);
-                o.u8(17, m.phase.as_u8());
-                if let Some(s) = m.security {
-                    o.u8(18, s.market.as_u8());
-                    o.u32(20, s.code);
+            AppMessage::Executed(m) => {
+                write_frame(out, t, layout::executed::LEN, |b| m.to_wire(seq, ts_ns).write(b))
+            }
+            AppMessage::Canceled(m) => write_frame(out, t, layout::canceled::LEN, |b| {
+                layout::canceled::Wire {
+                    seq,
+                    ts_ns,
+                    cl_ord_id: m.cl_ord_id,
+                    order_id: m.order_id,
+                    account: m.account.to_wire(),
+                    request_id: m.request_id,
+                    canceled_qty: m.canceled_qty.0,
+                    cum: m.cum.0,
+                    reason: m.reason.as_u8(),
+                    reserved_1: Reserved,
                 }
+                .write(b)
+            }),
+            AppMessage::CancelRejected(m) => {
+                write_frame(out, t, layout::cancel_rejected::LEN, |b| {
+                    layout::cancel_rejected::Wire {
+                        seq,
+                        ts_ns,
+                        request_id: m.request_id,
+                        orig_cl_ord_id: m.orig_cl_ord_id,
+                        account: m.account.to_wire(),
+                        code: m.code.0,
+                        kind: m.kind as u8,
+                        reserved_1: Reserved,
+                    }
+                    .write(b)
+                })
+            }
+            AppMessage::Replaced(m) => write_frame(out, t, layout::replaced::LEN, |b| {
+                layout::replaced::Wire {
+                    seq,
+                    ts_ns,
+                    request_id: m.request_id,
+                    cl_ord_id: m.cl_ord_id,
+                    order_id: m.order_id,
+                    account: m.account.to_wire(),
+                    price: m.price.0,
+                    qty: m.qty.0,
+                    leaves: m.leaves.0,
+                    priority_kept: u8::from(m.priority_kept),
+                    reserved_1: Reserved,
+                }
+                .write(b)
+            }),
+            AppMessage::SystemEvent(m) => write_frame(out, t, layout::system_event::LEN, |b| {
+                layout::system_event::Wire {
+                    seq,
+                    ts_ns,
+                    event: m.kind as u8,
+                    phase: m.phase.as_u8(),
+                    market: m.security.map_or(0, |s| s.market.as_u8()),
+                    reserved_1: Reserved,
+                    security_code: m.security.map_or(0, |s| s.code),
+                }
+                .write(b)
             }),
             AppMessage::BusinessReject(m) => {
                 let text = m.text();
                 let text = text.as_bytes();
-                write_frame(out, t, body_len::BUSINESS_REJECT_FIXED + text.len(), |o| {
-                    header(o);
-                    o.u8(16, m.ref_msg_type);
-                    o.u16(18, m.code.0);
-                    o.u64(24, m.ref_id);
-                    o.u8(32, text.len() as u8);
-                    o.bytes(33, text);
+                let fixed = layout::business_reject::LEN;
+                write_frame(out, t, fixed + text.len(), |b| {
+                    layout::business_reject::Wire {
+                        seq,
+                        ts_ns,
+                        ref_msg_type: m.ref_msg_type,
+                        reserved_1: Reserved,
+                        code: m.code.0,
+                        reserved_2: Reserved,
+                        ref_id: m.ref_id,
+                        text_len: text.len() as u8,
+                    }
+                    .write(b);
+                    b[fixed..].copy_from_slice(text);
                 })
             }
-            AppMessage::MassCancelAck(m) => write_frame(out, t, body_len::MASS_CANCEL_ACK, |o| {
-                header(o);
-                o.u64(16, m.request_id);
-                if let Some(a) = m.account {
-                    o.bytes(24, &a.to_wire());
-                }
-                o.u32(40, m.canceled_count);
-                o.u16(44, m.code.0);
-                o.u8(46, u8::from(m.blocked));
-            }),
+            AppMessage::MassCancelAck(m) => {
+                write_frame(out, t, layout::mass_cancel_ack::LEN, |b| {
+                    layout::mass_cancel_ack::Wire {
+                        seq,
+                        ts_ns,
+                        request_id: m.request_id,
+                        account: m.account.map_or([0; 16], |a| a.to_wire()),
+                        canceled_count: m.canceled_count,
+                        code: m.code.0,
+                        blocked: u8::from(m.blocked),
+                        reserved_1: Reserved,
+                    }
+                    .write(b)
+                })
+            }
             AppMessage::OrderEntryStatus(m) => {
-                write_frame(out, t, body_len::ORDER_ENTRY_STATUS, |o| {
-                    header(o);
-                    o.u64(16, m.request_id);
-                    o.bytes(24, &m.account.to_wire());
-                    o.u8(40, m.state as u8);
-                    o.u16(42, m.code.0);
+                write_frame(out, t, layout::order_entry_status::LEN, |b| {
+                    layout::order_entry_status::Wire {
+                        seq,
+                        ts_ns,
+                        request_id: m.request_id,
+                        account: m.account.to_wire(),
+                        state: m.state as u8,
+                        reserved_1: Reserved,
+                        code: m.code.0,
+                        reserved_2: Reserved,
+                    }
+                    .write(b)
                 })
             }
-            AppMessage::OrderPending(m) => write_frame(out, t, body_len::ORDER_PENDING, |o| {
-                header(o);
-                o.u64(16, m.cl_ord_id);
-                o.u64(24, m.order_id);
-                o.u64(32, m.request_id);
-                o.bytes(40, &m.account.to_wire());
-                o.u8(56, m.status.as_u8());
-                o.u8(57, m.phase.as_u8());
+            AppMessage::OrderPending(m) => write_frame(out, t, layout::order_pending::LEN, |b| {
+                layout::order_pending::Wire {
+                    seq,
+                    ts_ns,
+                    cl_ord_id: m.cl_ord_id,
+                    order_id: m.order_id,
+                    request_id: m.request_id,
+                    account: m.account.to_wire(),
+                    status: m.status.as_u8(),
+                    phase: m.phase.as_u8(),
+                    reserved_1: Reserved,
+                }
+                .write(b)
             }),
-            AppMessage::FillFees(m) => write_frame(out, t, body_len::FILL_FEES, |o| {
-                header(o);
-                o.u64(16, m.cl_ord_id);
-                o.u64(24, m.order_id);
-                o.u64(32, m.exec_id);
-                o.bytes(40, &m.account.to_wire());
-                o.i64(56, m.commission);
-                o.i64(64, m.stamp_duty);
-                o.i64(72, m.transfer_fee);
-                o.i64(80, m.total());
+            AppMessage::FillFees(m) => write_frame(out, t, layout::fill_fees::LEN, |b| {
+                layout::fill_fees::Wire {
+                    seq,
+                    ts_ns,
+                    cl_ord_id: m.cl_ord_id,
+                    order_id: m.order_id,
+                    exec_id: m.exec_id,
+                    account: m.account.to_wire(),
+                    commission: m.commission,
+                    stamp_duty: m.stamp_duty,
+                    transfer_fee: m.transfer_fee,
+                    total: m.total(),
+                }
+                .write(b)
             }),
         }
     }
@@ -1447,84 +1920,101 @@ impl Sequenced {
     fn decode_body(t: u8, body: &[u8]) -> Result<Sequenced, DecodeError> {
         let msg = match t {
             msg_type::ORDER_ACCEPTED => {
-                let f = expect_len(t, body, body_len::ORDER_ACCEPTED)?;
+                let w = layout::order_accepted::Wire::read(expect_len(
+                    t,
+                    body,
+                    layout::order_accepted::LEN,
+                )?);
                 AppMessage::OrderAccepted(OrderAccepted {
-                    cl_ord_id: f.u64(16),
-                    order_id: f.u64(24),
-                    account: f.account(32, "account")?,
-                    security: f.security(52, 48)?,
-                    side: enum_field(Side::from_u8(f.u8(53)), "side", f.u8(53))?,
-                    order_type: enum_field(OrderType::from_u8(f.u8(54)), "order_type", f.u8(54))?,
-                    tif: enum_field(TimeInForce::from_u8(f.u8(55)), "tif", f.u8(55))?,
-                    price: Price(f.i64(56)),
-                    qty: Qty(f.u64(64)),
-                    flags: f.u8(72),
-                    credit: enum_field(CreditTag::from_u8(f.u8(73)), "credit", f.u8(73))?,
+                    cl_ord_id: w.cl_ord_id,
+                    order_id: w.order_id,
+                    account: account(w.account, "account")?,
+                    security: security(w.market, w.security_code)?,
+                    side: enum_field(Side::from_u8(w.side), "side", w.side)?,
+                    order_type: enum_field(
+                        OrderType::from_u8(w.order_type),
+                        "order_type",
+                        w.order_type,
+                    )?,
+                    tif: enum_field(TimeInForce::from_u8(w.tif), "tif", w.tif)?,
+                    price: Price(w.price),
+                    qty: Qty(w.qty),
+                    flags: w.flags,
+                    credit: enum_field(CreditTag::from_u8(w.credit), "credit", w.credit)?,
                 })
             }
             msg_type::ORDER_REJECTED => {
-                let fixed = body_len::ORDER_REJECTED_FIXED;
-                let text_len = usize::from(body.get(fixed - 1).copied().unwrap_or(0));
-                let f = expect_len(t, body, fixed + text_len)?;
-                f.text(fixed)?;
+                let fixed = layout::order_rejected::LEN;
+                let text_len = usize::from(layout::order_rejected::Wire::read(body).text_len);
+                let body = expect_len(t, body, fixed + text_len)?;
+                Fields(body).text(fixed)?;
+                let w = layout::order_rejected::Wire::read(body);
                 let detail =
-                    RejectDetail::from_wire(f.u8(43), [f.i64(48), f.i64(56), f.i64(64)]).ok_or(
-                        DecodeError::BadEnum { field: "detail_kind", value: u64::from(f.u8(43)) },
-                    )?;
+                    RejectDetail::from_wire(w.detail_kind, [w.detail_0, w.detail_1, w.detail_2])
+                        .ok_or(DecodeError::BadEnum {
+                            field: "detail_kind",
+                            value: u64::from(w.detail_kind),
+                        })?;
                 AppMessage::OrderRejected(OrderRejected {
-                    cl_ord_id: f.u64(16),
-                    account: f.account(24, "account")?,
-                    code: RejectCode(f.u16(40)),
-                    flags: f.u8(42),
+                    cl_ord_id: w.cl_ord_id,
+                    account: account(w.account, "account")?,
+                    code: RejectCode(w.code),
+                    flags: w.flags,
                     detail,
                 })
             }
-            msg_type::EXECUTED => {
-                Executed::decode_fields(expect_len(t, body, body_len::EXECUTED)?)?
-            }
+            msg_type::EXECUTED => Executed::from_wire(layout::executed::Wire::read(expect_len(
+                t,
+                body,
+                layout::executed::LEN,
+            )?))?,
             msg_type::CANCELED => {
-                let f = expect_len(t, body, body_len::CANCELED)?;
+                let body = expect_len(t, body, layout::canceled::LEN)?;
+                let w = layout::canceled::Wire::read(body);
                 AppMessage::Canceled(Canceled {
-                    cl_ord_id: f.u64(16),
-                    order_id: f.u64(24),
-                    account: f.account(32, "account")?,
-                    request_id: f.u64(48),
-                    canceled_qty: Qty(f.u64(56)),
-                    cum: Qty(f.u64(64)),
-                    reason: enum_field(CancelReason::from_u8(f.u8(72)), "reason", f.u8(72))?,
+                    cl_ord_id: w.cl_ord_id,
+                    order_id: w.order_id,
+                    account: account(w.account, "account")?,
+                    request_id: w.request_id,
+                    canceled_qty: Qty(w.canceled_qty),
+                    cum: Qty(w.cum),
+                    reason: enum_field(CancelReason::from_u8(w.reason), "reason", w.reason)?,
                 })
             }
             msg_type::CANCEL_REJECTED => {
-                let f = expect_len(t, body, body_len::CANCEL_REJECTED)?;
-                let kind = match f.u8(50) {
+                let body = expect_len(t, body, layout::cancel_rejected::LEN)?;
+                let w = layout::cancel_rejected::Wire::read(body);
+                let kind = match w.kind {
                     1 => RequestKind::Cancel,
                     2 => RequestKind::Replace,
                     v => return Err(DecodeError::BadEnum { field: "kind", value: u64::from(v) }),
                 };
                 AppMessage::CancelRejected(CancelRejected {
-                    request_id: f.u64(16),
-                    orig_cl_ord_id: f.u64(24),
-                    account: f.account(32, "account")?,
-                    code: RejectCode(f.u16(48)),
+                    request_id: w.request_id,
+                    orig_cl_ord_id: w.orig_cl_ord_id,
+                    account: account(w.account, "account")?,
+                    code: RejectCode(w.code),
                     kind,
                 })
             }
             msg_type::REPLACED => {
-                let f = expect_len(t, body, body_len::REPLACED)?;
+                let body = expect_len(t, body, layout::replaced::LEN)?;
+                let w = layout::replaced::Wire::read(body);
                 AppMessage::Replaced(Replaced {
-                    request_id: f.u64(16),
-                    cl_ord_id: f.u64(24),
-                    order_id: f.u64(32),
-                    account: f.account(40, "account")?,
-                    price: Price(f.i64(56)),
-                    qty: Qty(f.u64(64)),
-                    leaves: Qty(f.u64(72)),
-                    priority_kept: bool_field(f.u8(80), "priority_kept")?,
+                    request_id: w.request_id,
+                    cl_ord_id: w.cl_ord_id,
+                    order_id: w.order_id,
+                    account: account(w.account, "account")?,
+                    price: Price(w.price),
+                    qty: Qty(w.qty),
+                    leaves: Qty(w.leaves),
+                    priority_kept: bool_field(w.priority_kept, "priority_kept")?,
                 })
             }
             msg_type::SYSTEM_EVENT => {
-                let f = expect_len(t, body, body_len::SYSTEM_EVENT)?;
-                let kind = match f.u8(16) {
+                let body = expect_len(t, body, layout::system_event::LEN)?;
+                let w = layout::system_event::Wire::read(body);
+                let kind = match w.event {
                     1 => SystemEventKind::PhaseChange,
                     2 => SystemEventKind::Halt,
                     3 => SystemEventKind::Resume,
@@ -1532,75 +2022,83 @@ impl Sequenced {
                     5 => SystemEventKind::EndOfDay,
                     v => return Err(DecodeError::BadEnum { field: "event", value: u64::from(v) }),
                 };
-                let security =
-                    if f.u8(18) == 0 && f.u32(20) == 0 { None } else { Some(f.security(18, 20)?) };
+                let security = if w.market == 0 && w.security_code == 0 {
+                    None
+                } else {
+                    Some(security(w.market, w.security_code)?)
+                };
                 AppMessage::SystemEvent(SystemEvent {
                     kind,
-                    phase: enum_field(TradingPhase::from_u8(f.u8(17)), "phase", f.u8(17))?,
+                    phase: enum_field(TradingPhase::from_u8(w.phase), "phase", w.phase)?,
                     security,
                 })
             }
             msg_type::BUSINESS_REJECT => {
-                let fixed = body_len::BUSINESS_REJECT_FIXED;
-                let text_len = usize::from(body.get(fixed - 1).copied().unwrap_or(0));
-                let f = expect_len(t, body, fixed + text_len)?;
-                f.text(fixed)?;
+                let fixed = layout::business_reject::LEN;
+                let text_len = usize::from(layout::business_reject::Wire::read(body).text_len);
+                let body = expect_len(t, body, fixed + text_len)?;
+                Fields(body).text(fixed)?;
+                let w = layout::business_reject::Wire::read(body);
                 AppMessage::BusinessReject(BusinessReject {
-                    ref_msg_type: f.u8(16),
-                    code: RejectCode(f.u16(18)),
-                    ref_id: f.u64(24),
+                    ref_msg_type: w.ref_msg_type,
+                    code: RejectCode(w.code),
+                    ref_id: w.ref_id,
                 })
             }
             msg_type::MASS_CANCEL_ACK => {
-                let f = expect_len(t, body, body_len::MASS_CANCEL_ACK)?;
+                let body = expect_len(t, body, layout::mass_cancel_ack::LEN)?;
+                let w = layout::mass_cancel_ack::Wire::read(body);
                 AppMessage::MassCancelAck(MassCancelAck {
-                    request_id: f.u64(16),
-                    account: f.optional_account(24, "account")?,
-                    canceled_count: f.u32(40),
-                    code: RejectCode(f.u16(44)),
-                    blocked: bool_field(f.u8(46), "blocked")?,
+                    request_id: w.request_id,
+                    account: optional_account(w.account, "account")?,
+                    canceled_count: w.canceled_count,
+                    code: RejectCode(w.code),
+                    blocked: bool_field(w.blocked, "blocked")?,
                 })
             }
             msg_type::ORDER_ENTRY_STATUS => {
-                let f = expect_len(t, body, body_len::ORDER_ENTRY_STATUS)?;
+                let body = expect_len(t, body, layout::order_entry_status::LEN)?;
+                let w = layout::order_entry_status::Wire::read(body);
                 AppMessage::OrderEntryStatus(OrderEntryStatus {
-                    request_id: f.u64(16),
-                    account: f.account(24, "account")?,
-                    state: enum_field(EntryState::from_u8(f.u8(40)), "state", f.u8(40))?,
-                    code: RejectCode(f.u16(42)),
+                    request_id: w.request_id,
+                    account: account(w.account, "account")?,
+                    state: enum_field(EntryState::from_u8(w.state), "state", w.state)?,
+                    code: RejectCode(w.code),
                 })
             }
             msg_type::ORDER_PENDING => {
-                let f = expect_len(t, body, body_len::ORDER_PENDING)?;
+                let body = expect_len(t, body, layout::order_pending::LEN)?;
+                let w = layout::order_pending::Wire::read(body);
                 AppMessage::OrderPending(OrderPending {
-                    cl_ord_id: f.u64(16),
-                    order_id: f.u64(24),
-                    request_id: f.u64(32),
-                    account: f.account(40, "account")?,
-                    status: enum_field(PendingStatus::from_u8(f.u8(56)), "status", f.u8(56))?,
-                    phase: enum_field(TradingPhase::from_u8(f.u8(57)), "phase", f.u8(57))?,
+                    cl_ord_id: w.cl_ord_id,
+                    order_id: w.order_id,
+                    request_id: w.request_id,
+                    account: account(w.account, "account")?,
+                    status: enum_field(PendingStatus::from_u8(w.status), "status", w.status)?,
+                    phase: enum_field(TradingPhase::from_u8(w.phase), "phase", w.phase)?,
                 })
             }
             msg_type::FILL_FEES => {
-                let f = expect_len(t, body, body_len::FILL_FEES)?;
+                let body = expect_len(t, body, layout::fill_fees::LEN)?;
+                let w = layout::fill_fees::Wire::read(body);
                 let fees = FillFees {
-                    cl_ord_id: f.u64(16),
-                    order_id: f.u64(24),
-                    exec_id: f.u64(32),
-                    account: f.account(40, "account")?,
-                    commission: f.i64(56),
-                    stamp_duty: f.i64(64),
-                    transfer_fee: f.i64(72),
+                    cl_ord_id: w.cl_ord_id,
+                    order_id: w.order_id,
+                    exec_id: w.exec_id,
+                    account: account(w.account, "account")?,
+                    commission: w.commission,
+                    stamp_duty: w.stamp_duty,
+                    transfer_fee: w.transfer_fee,
                 };
-                if fees.total() != f.i64(80) {
+                if fees.total() != w.total {
                     return Err(DecodeError::OutOfRange { field: "total" });
                 }
                 AppMessage::FillFees(fees)
             }
             other => return Err(DecodeError::UnknownType(other)),
         };
-        let f = Fields(body);
-        Ok(Sequenced { seq: f.u64(0), ts_ns: f.u64(8), msg })
+        let header = layout::seq_header::Wire::read(body);
+        Ok(Sequenced { seq: header.seq, ts_ns: header.ts_ns, msg })
     }
 }
 
@@ -1613,34 +2111,39 @@ fn bool_field(v: u8, field: &'static str) -> Result<bool, DecodeError> {
 }
 
 impl Executed {
-    fn write_fields(&self, o: &mut Out<'_>) {
-        o.u64(16, self.cl_ord_id);
-        o.u64(24, self.order_id);
-        o.u64(32, self.exec_id);
-        o.bytes(40, &self.account.to_wire());
-        o.i64(56, self.price.0);
-        o.u64(64, self.qty.0);
-        o.u64(72, self.leaves.0);
-        o.u64(80, self.cum.0);
-        o.u8(88, self.side.as_u8());
-        o.u8(89, self.liquidity.as_u8());
-        o.u8(90, self.security.market.as_u8());
-        o.u32(92, self.security.code);
+    fn to_wire(self, seq: Seq, ts_ns: u64) -> layout::executed::Wire {
+        layout::executed::Wire {
+            seq,
+            ts_ns,
+            cl_ord_id: self.cl_ord_id,
+            order_id: self.order_id,
+            exec_id: self.exec_id,
+            account: self.account.to_wire(),
+            price: self.price.0,
+            qty: self.qty.0,
+            leaves: self.leaves.0,
+            cum: self.cum.0,
+            side: self.side.as_u8(),
+            liquidity: self.liquidity.as_u8(),
+            market: self.security.market.as_u8(),
+            reserved_1: Reserved,
+            security_code: self.security.code,
+        }
     }
 
-    fn decode_fields(f: Fields<'_>) -> Result<AppMessage, DecodeError> {
+    fn from_wire(w: layout::executed::Wire) -> Result<AppMessage, DecodeError> {
         Ok(AppMessage::Executed(Executed {
-            cl_ord_id: f.u64(16),
-            order_id: f.u64(24),
-            exec_id: f.u64(32),
-            account: f.account(40, "account")?,
-            price: Price(f.i64(56)),
-            qty: Qty(f.u64(64)),
-            leaves: Qty(f.u64(72)),
-            cum: Qty(f.u64(80)),
-            side: enum_field(Side::from_u8(f.u8(88)), "side", f.u8(88))?,
-            liquidity: enum_field(Liquidity::from_u8(f.u8(89)), "liquidity", f.u8(89))?,
-            security: f.security(90, 92)?,
+            cl_ord_id: w.cl_ord_id,
+            order_id: w.order_id,
+            exec_id: w.exec_id,
+            account: account(w.account, "account")?,
+            price: Price(w.price),
+            qty: Qty(w.qty),
+            leaves: Qty(w.leaves),
+            cum: Qty(w.cum),
+            side: enum_field(Side::from_u8(w.side), "side", w.side)?,
+            liquidity: enum_field(Liquidity::from_u8(w.liquidity), "liquidity", w.liquidity)?,
+            security: security(w.market, w.security_code)?,
         }))
     }
 }
@@ -1649,12 +2152,16 @@ impl Executed {
 /// re-rendering it; `None` for other frames or malformed text.
 pub fn wire_text(frame: &[u8]) -> Option<&str> {
     let (t, body) = split_frame(frame).ok()?;
-    let fixed = match t {
-        msg_type::ORDER_REJECTED => body_len::ORDER_REJECTED_FIXED,
-        msg_type::BUSINESS_REJECT => body_len::BUSINESS_REJECT_FIXED,
+    let (fixed, text_len_at) = match t {
+        msg_type::ORDER_REJECTED => {
+            (layout::order_rejected::LEN, layout::order_rejected::AT.text_len)
+        }
+        msg_type::BUSINESS_REJECT => {
+            (layout::business_reject::LEN, layout::business_reject::AT.text_len)
+        }
         _ => return None,
     };
-    let text_len = usize::from(*body.get(fixed - 1)?);
+    let text_len = usize::from(*body.get(text_len_at)?);
     core::str::from_utf8(body.get(fixed..fixed + text_len)?).ok()
 }
 
@@ -1662,18 +2169,17 @@ pub fn wire_text(frame: &[u8]) -> Option<&str> {
 // Queries (version 3): requests and unsequenced answers
 // ---------------------------------------------------------------------------
 
-fn decode_query(f: Fields<'_>) -> Result<ClientMessage, DecodeError> {
-    let flags = f.u8(30);
-    if flags & !query_flags::ALL != 0 {
-        return Err(DecodeError::BadEnum { field: "flags", value: u64::from(flags) });
+fn decode_query(w: layout::query::Wire) -> Result<ClientMessage, DecodeError> {
+    if w.flags & !query_flags::ALL != 0 {
+        return Err(DecodeError::BadEnum { field: "flags", value: u64::from(w.flags) });
     }
     Ok(ClientMessage::Query(Query {
-        query_id: f.u64(0),
-        account: f.account(8, "account")?,
-        cursor: f.u32(24),
-        kind: enum_field(QueryKind::from_u8(f.u8(28)), "kind", f.u8(28))?,
-        page_size: f.u8(29),
-        flags,
+        query_id: w.query_id,
+        account: account(w.account, "account")?,
+        cursor: w.cursor,
+        kind: enum_field(QueryKind::from_u8(w.kind), "kind", w.kind)?,
+        page_size: w.page_size,
+        flags: w.flags,
     }))
 }
 
@@ -1694,20 +2200,23 @@ impl QueryAnswer {
     pub fn encode_to_slice(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
         let t = self.msg_type();
         match self {
-            QueryAnswer::Funds(a) => write_frame(out, t, body_len::FUNDS_ANSWER, |o| {
-                a.header.write(o, 1);
-                write_funds(o, ANSWER_HEADER_LEN, &a.funds);
+            QueryAnswer::Funds(a) => write_frame(out, t, body_len::FUNDS_ANSWER, |b| {
+                let (header, row) = b.split_at_mut(layout::answer_header::LEN);
+                a.header.to_wire(1).write(header);
+                write_funds(row, &a.funds);
             }),
             QueryAnswer::Positions(a) => write_rows(out, t, &a.header, &a.rows, write_position),
             QueryAnswer::Orders(a) => write_rows(out, t, &a.header, &a.rows, write_order),
             QueryAnswer::Fills(a) => write_rows(out, t, &a.header, &a.rows, write_fill),
-            QueryAnswer::Rejected(r) => write_frame(out, t, body_len::QUERY_REJECTED, |o| {
-                o.u64(0, r.query_id);
-                if let Some(a) = r.account {
-                    o.bytes(8, &a.to_wire());
+            QueryAnswer::Rejected(r) => write_frame(out, t, layout::query_rejected::LEN, |b| {
+                layout::query_rejected::Wire {
+                    query_id: r.query_id,
+                    account: r.account.map_or([0; 16], |a| a.to_wire()),
+                    code: r.code.0,
+                    kind: r.kind,
+                    reserved_1: Reserved,
                 }
-                o.u16(24, r.code.0);
-                o.u8(26, r.kind);
+                .write(b)
             }),
         }
     }
@@ -1715,47 +2224,37 @@ impl QueryAnswer {
     fn decode_body(t: u8, body: &[u8]) -> Result<QueryAnswer, DecodeError> {
         match t {
             msg_type::FUNDS_ANSWER => {
-                let f = expect_len(t, body, body_len::FUNDS_ANSWER)?;
-                if f.u8(36) != 1 {
+                let body = expect_len(t, body, body_len::FUNDS_ANSWER)?;
+                let header = layout::answer_header::Wire::read(body);
+                if header.row_count != 1 {
                     return Err(DecodeError::OutOfRange { field: "row_count" });
                 }
+                let row = body.get(layout::answer_header::LEN..).unwrap_or_default();
                 Ok(QueryAnswer::Funds(FundsAnswer {
-                    header: AnswerHeader::read(f)?,
-                    funds: read_funds(f, ANSWER_HEADER_LEN),
+                    header: AnswerHeader::from_wire(header)?,
+                    funds: read_funds(row),
                 }))
             }
             msg_type::POSITIONS_ANSWER => {
-                let (header, rows) =
-                    read_rows(t, body, POSITION_ROW_LEN, PositionRow::EMPTY, |f, at| {
-                        Ok(PositionRow {
-                            security: f.security(at + 4, at)?,
-                            qty: f.u64(at + 8),
-                            sellable: f.u64(at + 16),
-                            frozen: f.u64(at + 24),
-                            average_cost: Price(f.i64(at + 32)),
-                            last_price: Price(f.i64(at + 40)),
-                            market_value: f.i64(at + 48),
-                            unrealized_pnl: f.i64(at + 56),
-                        })
-                    })?;
+                let (header, rows) = read_rows(t, body, PositionRow::EMPTY, read_position)?;
                 Ok(QueryAnswer::Positions(PositionsAnswer { header, rows }))
             }
             msg_type::ORDERS_ANSWER => {
-                let (header, rows) =
-                    read_rows(t, body, ORDER_ROW_LEN, OrderRow::EMPTY, read_order)?;
+                let (header, rows) = read_rows(t, body, OrderRow::EMPTY, read_order)?;
                 Ok(QueryAnswer::Orders(OrdersAnswer { header, rows }))
             }
             msg_type::FILLS_ANSWER => {
-                let (header, rows) = read_rows(t, body, FILL_ROW_LEN, FillRow::EMPTY, read_fill)?;
+                let (header, rows) = read_rows(t, body, FillRow::EMPTY, read_fill)?;
                 Ok(QueryAnswer::Fills(FillsAnswer { header, rows }))
             }
             _ => {
-                let f = expect_len(t, body, body_len::QUERY_REJECTED)?;
+                let body = expect_len(t, body, layout::query_rejected::LEN)?;
+                let w = layout::query_rejected::Wire::read(body);
                 Ok(QueryAnswer::Rejected(QueryRejected {
-                    query_id: f.u64(0),
-                    account: f.optional_account(8, "account")?,
-                    code: RejectCode(f.u16(24)),
-                    kind: f.u8(26),
+                    query_id: w.query_id,
+                    account: optional_account(w.account, "account")?,
+                    code: RejectCode(w.code),
+                    kind: w.kind,
                 }))
             }
         }
@@ -1768,179 +2267,229 @@ impl QueryAnswer {
 }
 
 impl AnswerHeader {
-    fn write(&self, o: &mut Out<'_>, row_count: usize) {
-        o.u64(0, self.query_id);
-        o.u64(8, self.as_of_seq);
-        o.bytes(16, &self.account.to_wire());
-        o.u32(32, self.next_cursor);
-        o.u8(36, row_count as u8);
-        o.u8(37, self.flags);
+    fn to_wire(self, row_count: usize) -> layout::answer_header::Wire {
+        layout::answer_header::Wire {
+            query_id: self.query_id,
+            as_of_seq: self.as_of_seq,
+            account: self.account.to_wire(),
+            next_cursor: self.next_cursor,
+            row_count: row_count as u8,
+            flags: self.flags,
+            reserved_1: Reserved,
+        }
     }
 
-    fn read(f: Fields<'_>) -> Result<AnswerHeader, DecodeError> {
+    fn from_wire(w: layout::answer_header::Wire) -> Result<AnswerHeader, DecodeError> {
         Ok(AnswerHeader {
-            query_id: f.u64(0),
-            as_of_seq: f.u64(8),
-            account: f.account(16, "account")?,
-            next_cursor: f.u32(32),
-            flags: f.u8(37),
+            query_id: w.query_id,
+            as_of_seq: w.as_of_seq,
+            account: account(w.account, "account")?,
+            next_cursor: w.next_cursor,
+            flags: w.flags,
         })
     }
 }
 
-fn write_rows<T: Copy, const N: usize>(
+/// A row type of a paged answer and its declared layout's length.
+trait PagedRow: Copy {
+    /// Bytes of one row.
+    const LEN: usize;
+}
+
+impl PagedRow for PositionRow {
+    const LEN: usize = layout::position_row::LEN;
+}
+
+impl PagedRow for OrderRow {
+    const LEN: usize = layout::order_row::LEN;
+}
+
+impl PagedRow for FillRow {
+    const LEN: usize = layout::fill_row::LEN;
+}
+
+fn write_rows<T: PagedRow, const N: usize>(
     out: &mut [u8],
     t: u8,
     header: &AnswerHeader,
     rows: &Rows<T, N>,
-    write_row: fn(&mut Out<'_>, usize, &T),
+    write_row: fn(&mut [u8], &T),
 ) -> Result<usize, EncodeError> {
-    let row_len = match t {
-        msg_type::POSITIONS_ANSWER => POSITION_ROW_LEN,
-        msg_type::ORDERS_ANSWER => ORDER_ROW_LEN,
-        _ => FILL_ROW_LEN,
-    };
     let rows = rows.as_slice();
-    write_frame(out, t, ANSWER_HEADER_LEN + rows.len() * row_len, |o| {
-        header.write(o, rows.len());
-        for (i, row) in rows.iter().enumerate() {
-            write_row(o, ANSWER_HEADER_LEN + i * row_len, row);
+    write_frame(out, t, layout::answer_header::LEN + rows.len() * T::LEN, |b| {
+        let (head, page) = b.split_at_mut(layout::answer_header::LEN);
+        header.to_wire(rows.len()).write(head);
+        for (dst, row) in page.chunks_exact_mut(T::LEN).zip(rows) {
+            write_row(dst, row);
         }
     })
 }
 
-fn read_rows<T: Copy, const N: usize>(
+fn read_rows<T: PagedRow, const N: usize>(
     t: u8,
     body: &[u8],
-    row_len: usize,
     empty: T,
-    read_row: fn(Fields<'_>, usize) -> Result<T, DecodeError>,
+    read_row: fn(&[u8]) -> Result<T, DecodeError>,
 ) -> Result<(AnswerHeader, Rows<T, N>), DecodeError> {
-    let count = usize::from(body.get(36).copied().unwrap_or(0));
+    let count = usize::from(layout::answer_header::Wire::read(body).row_count);
     if count > N {
         return Err(DecodeError::OutOfRange { field: "row_count" });
     }
-    let f = expect_len(t, body, ANSWER_HEADER_LEN + count * row_len)?;
-    let header = AnswerHeader::read(f)?;
+    let body = expect_len(t, body, layout::answer_header::LEN + count * T::LEN)?;
+    let header = AnswerHeader::from_wire(layout::answer_header::Wire::read(body))?;
     let mut rows = Rows::new(empty);
-    for i in 0..count {
-        rows.push(read_row(f, ANSWER_HEADER_LEN + i * row_len)?);
+    let page = body.get(layout::answer_header::LEN..).unwrap_or_default();
+    for src in page.chunks_exact(T::LEN) {
+        rows.push(read_row(src)?);
     }
     Ok((header, rows))
 }
 
-fn write_funds(o: &mut Out<'_>, at: usize, r: &FundsRow) {
-    let values = [
-        r.cash_available,
-        r.cash_frozen,
-        r.cash_debit,
-        r.market_value,
-        r.total_assets,
-        r.realized_pnl_today,
-        r.commission_today,
-        r.stamp_duty_today,
-        r.transfer_fee_today,
-        r.fees_today,
-    ];
-    for (i, v) in values.iter().enumerate() {
-        o.i64(at + 8 * i, *v);
+fn write_funds(dst: &mut [u8], r: &FundsRow) {
+    layout::funds_row::Wire {
+        cash_available: r.cash_available,
+        cash_frozen: r.cash_frozen,
+        cash_debit: r.cash_debit,
+        market_value: r.market_value,
+        total_assets: r.total_assets,
+        realized_pnl_today: r.realized_pnl_today,
+        commission_today: r.commission_today,
+        stamp_duty_today: r.stamp_duty_today,
+        transfer_fee_today: r.transfer_fee_today,
+        fees_today: r.fees_today,
     }
+    .write(dst)
 }
 
-fn read_funds(f: Fields<'_>, at: usize) -> FundsRow {
+fn read_funds(src: &[u8]) -> FundsRow {
+    let w = layout::funds_row::Wire::read(src);
     FundsRow {
-        cash_available: f.i64(at),
-        cash_frozen: f.i64(at + 8),
-        cash_debit: f.i64(at + 16),
-        market_value: f.i64(at + 24),
-        total_assets: f.i64(at + 32),
-        realized_pnl_today: f.i64(at + 40),
-        commission_today: f.i64(at + 48),
-        stamp_duty_today: f.i64(at + 56),
-        transfer_fee_today: f.i64(at + 64),
-        fees_today: f.i64(at + 72),
+        cash_available: w.cash_available,
+        cash_frozen: w.cash_frozen,
+        cash_debit: w.cash_debit,
+        market_value: w.market_value,
+        total_assets: w.total_assets,
+        realized_pnl_today: w.realized_pnl_today,
+        commission_today: w.commission_today,
+        stamp_duty_today: w.stamp_duty_today,
+        transfer_fee_today: w.transfer_fee_today,
+        fees_today: w.fees_today,
     }
 }
 
-fn write_position(o: &mut Out<'_>, at: usize, r: &PositionRow) {
-    o.u32(at, r.security.code);
-    o.u8(at + 4, r.security.market.as_u8());
-    o.u64(at + 8, r.qty);
-    o.u64(at + 16, r.sellable);
-    o.u64(at + 24, r.frozen);
-    o.i64(at + 32, r.average_cost.0);
-    o.i64(at + 40, r.last_price.0);
-    o.i64(at + 48, r.market_value);
-    o.i64(at + 56, r.unrealized_pnl);
+fn write_position(dst: &mut [u8], r: &PositionRow) {
+    layout::position_row::Wire {
+        security_code: r.security.code,
+        market: r.security.market.as_u8(),
+        reserved_1: Reserved,
+        qty: r.qty,
+        sellable: r.sellable,
+        frozen: r.frozen,
+        average_cost: r.average_cost.0,
+        last_price: r.last_price.0,
+        market_value: r.market_value,
+        unrealized_pnl: r.unrealized_pnl,
+    }
+    .write(dst)
 }
 
-fn write_order(o: &mut Out<'_>, at: usize, r: &OrderRow) {
-    o.u64(at, r.cl_ord_id);
-    o.u32(at + 8, r.security.code);
-    o.u8(at + 12, r.security.market.as_u8());
-    o.u8(at + 13, r.side.as_u8());
-    o.u8(at + 14, r.order_type.as_u8());
-    o.u8(at + 15, r.status.as_u8());
-    o.u16(at + 16, r.code.0);
-    o.i64(at + 24, r.price.0);
-    o.u64(at + 32, r.qty.0);
-    o.u64(at + 40, r.filled_qty.0);
-    o.u64(at + 48, r.open_qty.0);
-    o.i64(at + 56, r.average_price.0);
-    o.i64(at + 64, r.fees_paid);
-    o.u64(at + 72, r.entered_ns);
+fn read_position(src: &[u8]) -> Result<PositionRow, DecodeError> {
+    let w = layout::position_row::Wire::read(src);
+    Ok(PositionRow {
+        security: security(w.market, w.security_code)?,
+        qty: w.qty,
+        sellable: w.sellable,
+        frozen: w.frozen,
+        average_cost: Price(w.average_cost),
+        last_price: Price(w.last_price),
+        market_value: w.market_value,
+        unrealized_pnl: w.unrealized_pnl,
+    })
 }
 
-fn read_order(f: Fields<'_>, at: usize) -> Result<OrderRow, DecodeError> {
-    let byte = |off: usize| f.u8(at + off);
+fn write_order(dst: &mut [u8], r: &OrderRow) {
+    layout::order_row::Wire {
+        cl_ord_id: r.cl_ord_id,
+        security_code: r.security.code,
+        market: r.security.market.as_u8(),
+        side: r.side.as_u8(),
+        order_type: r.order_type.as_u8(),
+        status: r.status.as_u8(),
+        code: r.code.0,
+        reserved_1: Reserved,
+        price: r.price.0,
+        qty: r.qty.0,
+        filled_qty: r.filled_qty.0,
+        open_qty: r.open_qty.0,
+        average_price: r.average_price.0,
+        fees_paid: r.fees_paid,
+        entered_ns: r.entered_ns,
+    }
+    .write(dst)
+}
+
+fn read_order(src: &[u8]) -> Result<OrderRow, DecodeError> {
+    let w = layout::order_row::Wire::read(src);
     Ok(OrderRow {
-        cl_ord_id: f.u64(at),
-        security: f.security(at + 12, at + 8)?,
-        side: enum_field(Side::from_u8(byte(13)), "side", byte(13))?,
-        order_type: enum_field(OrderType::from_u8(byte(14)), "order_type", byte(14))?,
-        status: enum_field(OrderStatus::from_u8(byte(15)), "status", byte(15))?,
-        code: RejectCode(f.u16(at + 16)),
-        price: Price(f.i64(at + 24)),
-        qty: Qty(f.u64(at + 32)),
-        filled_qty: Qty(f.u64(at + 40)),
-        open_qty: Qty(f.u64(at + 48)),
-        average_price: Price(f.i64(at + 56)),
-        fees_paid: f.i64(at + 64),
-        entered_ns: f.u64(at + 72),
+        cl_ord_id: w.cl_ord_id,
+        security: security(w.market, w.security_code)?,
+        side: enum_field(Side::from_u8(w.side), "side", w.side)?,
+        order_type: enum_field(OrderType::from_u8(w.order_type), "order_type", w.order_type)?,
+        status: enum_field(OrderStatus::from_u8(w.status), "status", w.status)?,
+        code: RejectCode(w.code),
+        price: Price(w.price),
+        qty: Qty(w.qty),
+        filled_qty: Qty(w.filled_qty),
+        open_qty: Qty(w.open_qty),
+        average_price: Price(w.average_price),
+        fees_paid: w.fees_paid,
+        entered_ns: w.entered_ns,
     })
 }
 
-fn write_fill(o: &mut Out<'_>, at: usize, r: &FillRow) {
-    o.u64(at, r.exec_id);
-    o.u64(at + 8, r.cl_ord_id);
-    o.u32(at + 16, r.security.code);
-    o.u8(at + 20, r.security.market.as_u8());
-    o.u8(at + 21, r.side.as_u8());
-    o.i64(at + 24, r.price.0);
-    o.u64(at + 32, r.qty.0);
-    o.i64(at + 40, r.commission);
-    o.i64(at + 48, r.stamp_duty);
-    o.i64(at + 56, r.transfer_fee);
-    o.u64(at + 64, r.booked_ns);
+fn write_fill(dst: &mut [u8], r: &FillRow) {
+    layout::fill_row::Wire {
+        exec_id: r.exec_id,
+        cl_ord_id: r.cl_ord_id,
+        security_code: r.security.code,
+        market: r.security.market.as_u8(),
+        side: r.side.as_u8(),
+        reserved_1: Reserved,
+        price: r.price.0,
+        qty: r.qty.0,
+        commission: r.commission,
+        stamp_duty: r.stamp_duty,
+        transfer_fee: r.transfer_fee,
+        booked_ns: r.booked_ns,
+    }
+    .write(dst)
 }
 
-fn read_fill(f: Fields<'_>, at: usize) -> Result<FillRow, DecodeError> {
+fn read_fill(src: &[u8]) -> Result<FillRow, DecodeError> {
+    let w = layout::fill_row::Wire::read(src);
     Ok(FillRow {
-        exec_id: f.u64(at),
-        cl_ord_id: f.u64(at + 8),
-        security: f.security(at + 20, at + 16)?,
-        side: enum_field(Side::from_u8(f.u8(at + 21)), "side", f.u8(at + 21))?,
-        price: Price(f.i64(at + 24)),
-        qty: Qty(f.u64(at + 32)),
-        commission: f.i64(at + 40),
-        stamp_duty: f.i64(at + 48),
-        transfer_fee: f.i64(at + 56),
-        booked_ns: f.u64(at + 64),
+        exec_id: w.exec_id,
+        cl_ord_id: w.cl_ord_id,
+        security: security(w.market, w.security_code)?,
+        side: enum_field(Side::from_u8(w.side), "side", w.side)?,
+        price: Price(w.price),
+        qty: Qty(w.qty),
+        commission: w.commission,
+        stamp_duty: w.stamp_duty,
+        transfer_fee: w.transfer_fee,
+        booked_ns: w.booked_ns,
     })
 }
 
-// Every page of the largest size fits one frame.
+// The lengths `query` sizes its pages by are the declared layouts' lengths, and
+// every page of the largest size fits one frame.
 const _: () = {
+    assert!(ANSWER_HEADER_LEN == layout::answer_header::LEN);
+    assert!(crate::query::FUNDS_ROW_LEN == layout::funds_row::LEN);
+    assert!(POSITION_ROW_LEN == layout::position_row::LEN);
+    assert!(ORDER_ROW_LEN == layout::order_row::LEN);
+    assert!(FILL_ROW_LEN == layout::fill_row::LEN);
+    assert!(SEQ_HEADER_LEN == layout::seq_header::LEN);
     assert!(
         FRAME_HEADER_LEN + ANSWER_HEADER_LEN + MAX_POSITION_ROWS * POSITION_ROW_LEN
             <= MAX_FRAME_LEN

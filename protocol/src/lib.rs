@@ -5,6 +5,7 @@
 //! * [`rules`]: A-share order-rule arithmetic shared by risk checks and the venue.
 //! * [`codec`]: frames and message layouts; decoding never panics.
 //! * [`frame`]: the frame's fixed sizes.
+//! * [`wire`]: declared fixed layouts: offsets, lengths and raw readers and writers.
 //! * [`envelope`]: the snapshot file envelope: checked sections and end markers.
 //! * [`framing`]: a fixed receive buffer that yields whole frames.
 //! * [`marketdata`]: the market-data feed: channels, messages, a book builder.
@@ -28,6 +29,7 @@ pub mod query;
 pub mod reject;
 pub mod rules;
 pub mod types;
+pub mod wire;
 
 pub use codec::{
     AppMessage, ClientMessage, DecodeError, EncodeError, EntryStateError, MAX_FRAME_LEN,

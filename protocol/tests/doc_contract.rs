@@ -1,8 +1,9 @@
 //! `docs/protocol.md` is the contract for client authors; these tests hold it to
 //! the code. They read the document itself and check:
 //!
-//! * every layout table (offsets, sizes, types, field names) against real frames,
-//!   field by field, and the message-type summary against the codec;
+//! * every layout table (offsets, sizes, types, field names) against the layout
+//!   declared once in `protocol::codec::layout`, row by row, and against real
+//!   frames, field by field; and the message-type summary against the codec;
 //! * every enumeration table against the enums' wire values and names;
 //! * the reject-code tables against `RejectCode::ALL`, exactly;
 //! * every hex example: it decodes to the message the document describes and
@@ -30,6 +31,7 @@ use std::collections::BTreeMap;
 
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
+use protocol::codec::FRAME_HEADER_LEN;
 use protocol::codec::{
     CancelOrder, Canceled, EndOfSession, EntryState, Executed, Login, LoginAccepted, LoginRejected,
     MassCancel, MassCancelAck, MassCancelScope, NewOrder, OrderAccepted, OrderEntryControl,
@@ -40,6 +42,7 @@ use protocol::query::{
     Query, QueryAnswer, QueryKind, answer_header_flags, query_flags,
 };
 use protocol::reject::RejectFamily;
+use protocol::wire::Field;
 use protocol::{
     AccountId, AppMessage, CancelReason, ClientMessage, CreditTag, Liquidity, Market, OrderType,
     PendingStatus, Price, Qty, RejectCode, RejectDetail, SecurityId, Sequenced, ServerMessage,
@@ -660,6 +663,99 @@ fn reserved_rows_are_the_ranges_the_decoder_ignores() {
             .map(|r| r.offset..r.offset + r.size.unwrap())
             .collect();
         assert_eq!(documented, util::reserved_ranges(*client, *t), "{heading}");
+    }
+}
+
+/// The declared layouts one byte table describes, in order.
+type Layouts = &'static [&'static [Field]];
+/// What follows the declared layouts in a table: (type, field) of the text or rows.
+type Trailer = Option<(&'static str, &'static str)>;
+
+/// The declared layouts a table describes, in order, and what follows them: a
+/// frame's table starts with `length` and `type`, then the declarations' fields
+/// (offsets shifted by the frame header); a text message ends with its text, a
+/// paged answer with its rows.
+fn declared_rows(layouts: Layouts, framed: bool, trailer: Trailer) -> Vec<Row> {
+    let row = |offset, size, ty: &str, field: &str| Row {
+        offset,
+        size,
+        ty: ty.to_string(),
+        field: field.to_string(),
+    };
+    let mut rows = Vec::new();
+    let mut base = 0;
+    if framed {
+        rows.push(row(0, Some(2), "u16", "length"));
+        rows.push(row(2, Some(1), "u8", "type"));
+        base = FRAME_HEADER_LEN;
+    }
+    for fields in layouts {
+        for f in *fields {
+            rows.push(row(base + f.offset, Some(f.size), f.ty, f.name));
+        }
+        base += fields.last().map_or(0, |f| f.offset + f.size);
+    }
+    if let Some((ty, field)) = trailer {
+        rows.push(row(base, None, ty, field));
+    }
+    rows
+}
+
+/// Every byte table of the document is exactly its declared layout: the same
+/// rows, offsets, sizes, types and field names, in the same order.
+#[test]
+fn layout_tables_are_the_declared_layouts() {
+    use protocol::codec::layout as l;
+    const TEXT: Trailer = Some(("utf8[text_len]", "text"));
+    const ROWS: Trailer = Some(("rows[row_count]", "rows"));
+    let none: Layouts = &[];
+    let tables: &[(&str, Layouts, bool, Trailer)] = &[
+        ("### Login", &[l::login::FIELDS], true, None),
+        ("### Heartbeat (client)", none, true, None),
+        ("### Logout", none, true, None),
+        ("### NewOrder", &[l::new_order::FIELDS], true, None),
+        ("### CancelOrder", &[l::cancel_order::FIELDS], true, None),
+        ("### ReplaceOrder", &[l::replace_order::FIELDS], true, None),
+        ("### MassCancel", &[l::mass_cancel::FIELDS], true, None),
+        ("### OrderEntryControl", &[l::order_entry_control::FIELDS], true, None),
+        ("### Query", &[l::query::FIELDS], true, None),
+        ("### LoginAccepted", &[l::login_accepted::FIELDS], true, None),
+        ("### LoginRejected", &[l::login_rejected::FIELDS], true, None),
+        ("### Heartbeat (server)", none, true, None),
+        ("### EndOfSession", &[l::end_of_session::FIELDS], true, None),
+        ("### Sequenced header", &[l::seq_header::FIELDS], true, None),
+        ("### OrderAccepted", &[l::order_accepted::FIELDS], true, None),
+        ("### OrderRejected", &[l::order_rejected::FIELDS], true, TEXT),
+        ("### Executed", &[l::executed::FIELDS], true, None),
+        ("### Canceled", &[l::canceled::FIELDS], true, None),
+        ("### CancelRejected", &[l::cancel_rejected::FIELDS], true, None),
+        ("### Replaced", &[l::replaced::FIELDS], true, None),
+        ("### SystemEvent", &[l::system_event::FIELDS], true, None),
+        ("### BusinessReject", &[l::business_reject::FIELDS], true, TEXT),
+        ("### MassCancelAck", &[l::mass_cancel_ack::FIELDS], true, None),
+        ("### OrderEntryStatus", &[l::order_entry_status::FIELDS], true, None),
+        ("### OrderPending", &[l::order_pending::FIELDS], true, None),
+        ("### FillFees", &[l::fill_fees::FIELDS], true, None),
+        ("### FundsAnswer", &[l::answer_header::FIELDS, l::funds_row::FIELDS], true, None),
+        ("### PositionsAnswer", &[l::answer_header::FIELDS], true, ROWS),
+        ("### OrdersAnswer", &[l::answer_header::FIELDS], true, ROWS),
+        ("### FillsAnswer", &[l::answer_header::FIELDS], true, ROWS),
+        ("### QueryRejected", &[l::query_rejected::FIELDS], true, None),
+        ("### Position row", &[l::position_row::FIELDS], false, None),
+        ("### Order row", &[l::order_row::FIELDS], false, None),
+        ("### Fill row", &[l::fill_row::FIELDS], false, None),
+    ];
+    let doc = doc();
+    for (heading, _, _) in LAYOUTS {
+        assert!(tables.iter().any(|t| t.0 == *heading), "{heading} has a declared layout");
+    }
+    for (heading, layouts, framed, trailer) in tables {
+        let documented = layout_rows(&table_under(&doc, heading));
+        let declared = declared_rows(layouts, *framed, *trailer);
+        let key = |r: &Row| (r.offset, r.size, r.ty.clone(), r.field.clone());
+        let documented: Vec<_> = documented.iter().map(key).collect();
+        let declared: Vec<_> = declared.iter().map(key).collect();
+        assert_eq!(documented, declared, "{heading}: document vs declared layout");
     }
 }
 

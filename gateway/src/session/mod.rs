@@ -21,7 +21,8 @@ mod tests;
 pub(crate) use login::FixCursor;
 pub use login::{Admitted, FailureWindow, Gate, LoginSlot, Refused, Why};
 
-use protocol::codec::{ClientMessage, DecodeError, EndOfSession, Login, msg_type};
+use protocol::codec::{ClientMessage, DecodeError, EndOfSession, Login, layout, msg_type};
+use protocol::frame::{FRAME_HEADER_LEN, TYPE_AT};
 use protocol::query::Query;
 use protocol::{RejectCode, Seq};
 
@@ -242,9 +243,10 @@ impl Session {
             }),
             (ConnState::Active { login }, Ok(msg)) => on_message(login, msg),
             (ConnState::Active { login }, Err(error)) => {
-                let ref_msg_type = frame.get(2).copied().unwrap_or(0);
+                let ref_msg_type = frame.get(TYPE_AT).copied().unwrap_or(0);
+                let ref_at = FRAME_HEADER_LEN + layout::REF_ID_AT;
                 let ref_id = frame
-                    .get(3..11)
+                    .get(ref_at..ref_at + 8)
                     .filter(|_| ref_msg_type != msg_type::LOGIN)
                     .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
                     .unwrap_or(0);
